@@ -1,0 +1,28 @@
+# The two commands of the README: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint clean
+
+$(BIN)/noetl: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(BIN)/noetl
+
+setup: $(BIN)/noetl
+
+demo: setup
+	$(BIN)/noetl --version
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src/noetl
+
+test: lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .noetl .pytest_cache .mypy_cache .ruff_cache

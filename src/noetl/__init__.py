@@ -1,0 +1,3 @@
+"""NoETL: event-sourced workflow orchestration."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,35 @@
+"""Entry point of the `noetl` console script: the Typer app and its sub-commands."""
+
+from __future__ import annotations
+
+import typer
+
+from noetl import __version__
+
+app = typer.Typer(
+    name="noetl",
+    help="NoETL: run YAML playbooks on an event-sourced engine, embedded or distributed.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"noetl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """NoETL command line."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,65 @@
+"""Settings, parsed once. The only module that reads the environment.
+
+Every setting has an environment variable (`NOETL_*`); CLI flags override them by passing keyword
+arguments to `Settings.load(...)`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from noetl.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration of one NoETL process."""
+
+    home: Path = Path(".noetl")
+    db: Path | None = None  # SQLite file; default <home>/noetl.db
+    workers: int = 4
+    inline_limit: int = 64 * 1024  # results larger than this are stored by reference
+    secret_key: str | None = None  # key that encrypts credentials at rest
+    api_token: str | None = None  # bearer token the server requires, when set
+    pg_dsn: str | None = None
+    nats_url: str | None = None
+    server_url: str = "http://127.0.0.1:8082"
+    host: str = "127.0.0.1"
+    port: int = 8082
+    pool: str = "default"
+
+    @property
+    def db_path(self) -> Path:
+        """SQLite file of the embedded mode."""
+        return self.db if self.db is not None else self.home / "noetl.db"
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from the environment (`NOETL_<FIELD>`), then non-None `overrides`."""
+        source = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = source.get(f"NOETL_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f.name, raw, cls.__dataclass_fields__[f.name].default)
+        settings = cls(**values)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return replace(settings, **given) if given else settings
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    """Convert an environment string to the type of the field's default."""
+    if name in ("home", "db"):
+        return Path(raw)
+    if isinstance(default, bool):
+        return raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"NOETL_{name.upper()} must be an integer, got {raw!r}") from None
+    return raw

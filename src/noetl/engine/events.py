@@ -1,0 +1,161 @@
+"""Event types and their one JSON codec.
+
+An event is a fact in an execution's append-only log. `seq`, `event_id` and `created_at` are
+assigned when the event is appended (the engine has no clock); everything else is decided by the
+producer. `origin` says who produced it: the `engine` (decisions), a `worker` (what happened
+while running a command), the `runtime` (lease expiry, dead letters) or a `client` (cancel).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from noetl.errors import EventCodecError
+
+SCHEMA_VERSION = 1
+
+PLAYBOOK_STARTED = "playbook.started"
+PLAYBOOK_DONE = "playbook.done"
+PLAYBOOK_FAILED = "playbook.failed"
+PLAYBOOK_CANCELLED = "playbook.cancelled"
+STEP_STARTED = "step.started"
+STEP_SKIPPED = "step.skipped"
+STEP_DONE = "step.done"
+STEP_FAILED = "step.failed"
+LOOP_STARTED = "loop.started"
+LOOP_DONE = "loop.done"
+COMMAND_ISSUED = "command.issued"
+COMMAND_CLAIMED = "command.claimed"
+COMMAND_STARTED = "command.started"
+COMMAND_EXPIRED = "command.expired"
+COMMAND_DEAD = "command.dead"
+TASK_DONE = "task.done"
+TASK_FAILED = "task.failed"
+
+EVENT_TYPES = frozenset(
+    {
+        PLAYBOOK_STARTED,
+        PLAYBOOK_DONE,
+        PLAYBOOK_FAILED,
+        PLAYBOOK_CANCELLED,
+        STEP_STARTED,
+        STEP_SKIPPED,
+        STEP_DONE,
+        STEP_FAILED,
+        LOOP_STARTED,
+        LOOP_DONE,
+        COMMAND_ISSUED,
+        COMMAND_CLAIMED,
+        COMMAND_STARTED,
+        COMMAND_EXPIRED,
+        COMMAND_DEAD,
+        TASK_DONE,
+        TASK_FAILED,
+    }
+)
+TERMINAL_PLAYBOOK = frozenset({PLAYBOOK_DONE, PLAYBOOK_FAILED, PLAYBOOK_CANCELLED})
+ORIGINS = frozenset({"engine", "worker", "runtime", "client"})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of an execution's event log."""
+
+    type: str
+    execution_id: str
+    step: str | None = None
+    iteration: int | None = None
+    command_id: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    origin: str = "engine"
+    idempotency_key: str | None = None
+    seq: int | None = None
+    event_id: str | None = None
+    created_at: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.type not in EVENT_TYPES:
+            raise EventCodecError(f"unknown event type {self.type!r}")
+        if self.origin not in ORIGINS:
+            raise EventCodecError(f"unknown event origin {self.origin!r}")
+
+    @property
+    def key(self) -> str:
+        """The idempotency key: given, else derived from what identifies the fact."""
+        if self.idempotency_key:
+            return self.idempotency_key
+        return f"{self.type}|{self.step}|{self.command_id}|{self.iteration}"
+
+    def stamped(self, *, seq: int, event_id: str, created_at: str) -> Event:
+        """A copy carrying what the store assigns at append time."""
+        return replace(self, seq=seq, event_id=event_id, created_at=created_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (the JSON object of the codec)."""
+        return {
+            "schema_version": self.schema_version,
+            "type": self.type,
+            "execution_id": self.execution_id,
+            "seq": self.seq,
+            "event_id": self.event_id,
+            "created_at": self.created_at,
+            "step": self.step,
+            "iteration": self.iteration,
+            "command_id": self.command_id,
+            "origin": self.origin,
+            "idempotency_key": self.key,
+            "payload": dict(self.payload),
+        }
+
+    def to_json(self) -> str:
+        """Serialise to one line of JSON."""
+        return json.dumps(self.to_dict(), separators=(",", ":"), default=_json_default)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Event:
+        """Decode the dict form, rejecting unknown types and schema versions."""
+        version = data.get("schema_version", SCHEMA_VERSION)
+        if version != SCHEMA_VERSION:
+            raise EventCodecError(f"unsupported event schema_version {version!r}")
+        try:
+            return cls(
+                type=data["type"],
+                execution_id=str(data["execution_id"]),
+                step=data.get("step"),
+                iteration=data.get("iteration"),
+                command_id=data.get("command_id"),
+                payload=dict(data.get("payload") or {}),
+                origin=data.get("origin", "engine"),
+                idempotency_key=data.get("idempotency_key"),
+                seq=data.get("seq"),
+                event_id=data.get("event_id"),
+                created_at=data.get("created_at"),
+            )
+        except KeyError as exc:
+            raise EventCodecError(f"event is missing field {exc.args[0]!r}") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> Event:
+        """Decode one JSON line."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise EventCodecError(f"event is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise EventCodecError("event JSON must be an object")
+        return cls.from_dict(data)
+
+
+def _json_default(value: Any) -> Any:
+    """Make common non-JSON values (tuples, sets, dates, decimals, bytes) serialisable."""
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, Mapping):
+        return dict(value)
+    return str(value)

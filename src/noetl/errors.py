@@ -1,0 +1,128 @@
+"""The one exception tree of NoETL.
+
+Every error names what was wrong and where. Driver errors (sqlite3, psycopg, nats, httpx...) are
+translated into these at the edge of the adapter that raised them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class NoetlError(Exception):
+    """Root of every error NoETL raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about a playbook: where it is and what is wrong."""
+
+    message: str
+    path: str = ""  # location in the document, e.g. workflow[3].tool.get.eval[0].do
+    file: str | None = None
+    line: int | None = None  # 1-based
+    col: int | None = None  # 1-based
+    severity: str = "error"  # error | warning
+
+    def location(self) -> str:
+        """`file:line:col` (the parts that are known)."""
+        parts = [self.file or "<playbook>"]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.col is not None:
+                parts.append(str(self.col))
+        return ":".join(parts)
+
+    def __str__(self) -> str:
+        where = f" ({self.path})" if self.path else ""
+        tag = "warning: " if self.severity == "warning" else ""
+        return f"{self.location()}: {tag}{self.message}{where}"
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-friendly form used by `noetl validate --json`."""
+        return {
+            "file": self.file,
+            "line": self.line,
+            "col": self.col,
+            "path": self.path,
+            "message": self.message,
+            "severity": self.severity,
+        }
+
+
+@dataclass
+class PlaybookError(NoetlError):
+    """A playbook could not be loaded: invalid YAML, invalid DSL or failed semantic checks."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            "\n".join(str(p) for p in self.problems if p.severity == "error") or "invalid playbook"
+        )
+
+
+class TemplateError(NoetlError):
+    """A template failed to compile or render (syntax error, undefined name, sandbox refusal)."""
+
+    def __init__(self, message: str, *, template: str = "", where: str = "") -> None:
+        self.template = template
+        self.where = where
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}{message} in template {template!r}")
+
+
+class ReplayDivergence(NoetlError):
+    """Replaying a recorded history produced different decisions than the ones recorded."""
+
+
+class EngineError(NoetlError):
+    """The engine was given an event it cannot apply (unknown type, wrong execution...)."""
+
+
+class EventCodecError(NoetlError):
+    """An event or command could not be decoded (unknown type, bad schema version, bad JSON)."""
+
+
+class StoreError(NoetlError):
+    """The event/result store failed."""
+
+
+class ConflictError(StoreError):
+    """An optimistic append lost the race: the expected sequence number was taken."""
+
+
+class NotFoundError(NoetlError):
+    """A named thing (execution, playbook, credential, result...) does not exist."""
+
+
+class BusError(NoetlError):
+    """The command bus failed."""
+
+
+class ToolError(NoetlError):
+    """A tool task failed. Carries what the outcome envelope needs."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "tool",
+        retryable: bool = False,
+        code: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.retryable = retryable
+        self.code = code
+        self.status_code = status_code
+
+
+class ConfigError(NoetlError):
+    """Configuration (environment, flags, tool config) is missing or invalid."""
+
+
+class CredentialError(NoetlError):
+    """A credential or secret is missing, undecryptable or malformed."""

@@ -1,0 +1,34 @@
+"""Identifiers: time-sortable 64-bit ids, handed to clients as decimal strings.
+
+Layout (Snowflake-like): 41 bits of milliseconds since 2024-01-01, 10 bits of process entropy,
+12 bits of per-millisecond sequence. Ordering by id is ordering by creation time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+
+_EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
+_NODE = secrets.randbits(10) ^ (os.getpid() & 0x3FF)
+_lock = threading.Lock()
+_last_ms = 0
+_seq = 0
+
+
+def new_id() -> str:
+    """Return a new unique, time-sortable id as a string."""
+    global _last_ms, _seq
+    with _lock:
+        now = int(time.time() * 1000) - _EPOCH_MS
+        if now <= _last_ms:
+            _seq = (_seq + 1) & 0xFFF
+            if _seq == 0:
+                _last_ms += 1  # borrow the next millisecond rather than repeat an id
+            now = _last_ms
+        else:
+            _seq = 0
+            _last_ms = now
+        return str((now << 22) | (_NODE << 12) | _seq)

@@ -1,0 +1,43 @@
+"""The one JSON codec of events and commands."""
+
+import pytest
+
+from noetl.engine.commands import Command, command_id_for
+from noetl.engine.events import STEP_DONE, Event
+from noetl.errors import EventCodecError
+
+
+def test_event_round_trips_through_json():
+    ev = Event(STEP_DONE, "42", step="a", command_id="c1", payload={"result": [1, {"x": 2}]})
+    back = Event.from_json(ev.to_json())
+    assert back == Event(
+        STEP_DONE,
+        "42",
+        step="a",
+        command_id="c1",
+        payload={"result": [1, {"x": 2}]},
+        idempotency_key=ev.key,
+    )
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"type": "step.exploded", "execution_id": "1"}', "unknown event type"),
+        ('{"type": "step.done", "execution_id": "1", "schema_version": 9}', "schema_version"),
+        ('{"type": "step.done"}', "missing field 'execution_id'"),
+        ("[1]", "must be an object"),
+        ("{", "not valid JSON"),
+    ],
+)
+def test_event_codec_rejects_bad_input(text, message):
+    with pytest.raises(EventCodecError, match=message):
+        Event.from_json(text)
+
+
+def test_command_round_trips_and_ids_are_deterministic():
+    cid = command_id_for("7", "fetch", 3, 12, 1)
+    assert cid == command_id_for("7", "fetch", 3, 12, 1)
+    assert cid != command_id_for("7", "fetch", 3, 13, 1)
+    cmd = Command(cid, "7", "fetch", 3, epoch=1, iteration=12, iter={"city": "Paris", "index": 12})
+    assert Command.from_json(cmd.to_json()) == cmd
