@@ -1,0 +1,1 @@
+"""The playbook DSL: YAML -> validated, immutable `PlaybookDef`; templating."""

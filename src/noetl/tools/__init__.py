@@ -1,0 +1,1 @@
+"""Tool kinds: one module per kind, plugged in through `registry`."""
