@@ -111,6 +111,7 @@ class ToolError(NoetlError):
         retryable: bool = False,
         code: str | None = None,
         status_code: int | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -118,6 +119,8 @@ class ToolError(NoetlError):
         self.retryable = retryable
         self.code = code
         self.status_code = status_code
+        # Seconds the failing service asked us to wait (HTTP Retry-After); `retry` honours it.
+        self.retry_after = retry_after
 
 
 class ConfigError(NoetlError):
