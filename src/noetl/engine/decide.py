@@ -1,0 +1,379 @@
+"""decide: from (playbook, state, incoming event) to the engine's new events and commands.
+
+The incoming event is applied with `evolve`; the engine then reacts: it activates steps that
+received tokens (guard -> skipped or started), issues commands, runs loops, routes finished step
+runs through their `next` arcs, fires synchronizing joins and ends the execution. Every event the
+engine emits is applied to the state as it is emitted, so the returned state already reflects
+the whole decision. Nothing here reads a clock, the environment or does I/O.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from noetl.engine import events as ev
+from noetl.engine.commands import Command, command_id_for
+from noetl.engine.definition import PlaybookDef, StepDef
+from noetl.engine.events import Event
+from noetl.engine.routing import base_scope, deep_merge, ready_joins, truthy
+from noetl.engine.state import ExecutionState, LoopProgress, Run, Token, evolve
+from noetl.errors import EngineError, TemplateError
+
+END_KEY = "playbook.end"  # one terminal playbook event per execution
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the engine decided for one incoming event."""
+
+    state: ExecutionState
+    events: tuple[Event, ...] = ()  # engine events to append after the incoming one, in order
+    commands: tuple[Command, ...] = ()  # work to hand to workers
+    cancelled: tuple[str, ...] = ()  # command ids whose work should stop (execution ended)
+
+
+def start_event(
+    playbook: PlaybookDef,
+    execution_id: str,
+    payload: Mapping[str, Any] | None = None,
+    *,
+    parent_execution_id: str | None = None,
+) -> Event:
+    """The `playbook.started` event: the workload deep-merged with the request payload."""
+    body = {
+        "playbook": {"name": playbook.name, "path": playbook.path, "version": playbook.version},
+        "workload": deep_merge(playbook.workload, payload or {}),
+        "payload": dict(payload or {}),
+        "parent_execution_id": parent_execution_id,
+    }
+    return Event(
+        ev.PLAYBOOK_STARTED, execution_id, payload=body, idempotency_key="playbook.started"
+    )
+
+
+def start(
+    playbook: PlaybookDef,
+    execution_id: str,
+    payload: Mapping[str, Any] | None = None,
+    *,
+    parent_execution_id: str | None = None,
+) -> Decision:
+    """Start an execution: `playbook.started`, then the entry step's activation."""
+    event = start_event(playbook, execution_id, payload, parent_execution_id=parent_execution_id)
+    decision = decide(playbook, ExecutionState(), event)
+    return Decision(decision.state, (event, *decision.events), decision.commands)
+
+
+def cancel_event(execution_id: str, reason: str = "cancelled by request") -> Event:
+    """The client's `playbook.cancelled` event."""
+    return Event(
+        ev.PLAYBOOK_CANCELLED,
+        execution_id,
+        payload={"reason": reason},
+        origin="client",
+        idempotency_key=END_KEY,
+    )
+
+
+def decide(playbook: PlaybookDef, state: ExecutionState, event: Event) -> Decision:
+    """Apply `event` to `state` and decide what follows. Duplicates change nothing."""
+    if event.key in state.seen:
+        return Decision(state)
+    if state.execution_id and event.execution_id != state.execution_id:
+        raise EngineError(
+            f"event for execution {event.execution_id} given to execution {state.execution_id}"
+        )
+    if state.terminal or (state.status == "new" and event.type != ev.PLAYBOOK_STARTED):
+        if event.type not in ev.TERMINAL_PLAYBOOK:
+            evolve(state, event)  # recorded for the log; it decides nothing any more
+        return Decision(state)
+    return _Decider(playbook, state).react(event)
+
+
+class _Decider:
+    """One decision in progress: accumulates emitted events and commands."""
+
+    def __init__(self, playbook: PlaybookDef, state: ExecutionState) -> None:
+        self.pb = playbook
+        self.s = state
+        self.events: list[Event] = []
+        self.commands: list[Command] = []
+        self.cancelled: list[str] = []
+        self.queue: deque[tuple[str, Token]] = deque()
+
+    def react(self, event: Event) -> Decision:
+        command = self.s.pending.get(event.command_id) if event.command_id else None
+        run = self.s.runs.get(command.token) if command is not None else None
+        if event.type == ev.PLAYBOOK_CANCELLED:
+            self.cancelled.extend(self.s.pending)
+        evolve(self.s, event)
+        if event.type == ev.PLAYBOOK_STARTED:
+            self.queue.append((self.pb.entry, self._token({}, None)))
+        elif command is not None and run is not None:
+            if event.type in (ev.STEP_DONE, ev.STEP_FAILED):
+                self._command_ended(command, run, event)
+            elif event.type in (ev.COMMAND_EXPIRED, ev.COMMAND_DEAD):
+                self._command_lost(command, run, event)
+        self._drain()
+        self._settle()
+        return Decision(self.s, tuple(self.events), tuple(self.commands), tuple(self.cancelled))
+
+    # -- emitting ---------------------------------------------------------------------------
+
+    def _emit(
+        self,
+        type_: str,
+        step: str | None,
+        payload: dict[str, Any],
+        key: str,
+        *,
+        iteration: int | None = None,
+        command_id: str | None = None,
+    ) -> None:
+        event = Event(
+            type_, self.s.execution_id, step, iteration, command_id, payload, "engine", key
+        )
+        evolve(self.s, event)
+        self.events.append(event)
+
+    def _token(self, args: dict[str, Any], source: str | None) -> Token:
+        token = Token(self.s.next_token, args, source)
+        self.s.next_token += 1
+        return token
+
+    def _render(self, value: Any, scope: Mapping[str, Any], where: str) -> Any:
+        return self.pb.renderer.render(value, scope, where=where)
+
+    def _fail_execution(self, error: dict[str, Any]) -> None:
+        self.cancelled.extend(self.s.pending)
+        self._emit(ev.PLAYBOOK_FAILED, error.get("step"), {"error": error}, END_KEY)
+
+    # -- tokens, activation -------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        while self.queue and not self.s.terminal:
+            target, token = self.queue.popleft()
+            step = self.pb.step(target)
+            if step.join == "all":
+                self.s.held.setdefault(target, []).append(token)
+            else:
+                self._activate(step, token, None)
+
+    def _settle(self) -> None:
+        while not self.s.terminal:
+            ready = ready_joins(self.pb, self.s)
+            if not ready:
+                break
+            tokens = self.s.held[ready[0]]
+            args: dict[str, Any] = {}
+            for held in tokens:
+                args.update(held.args)
+            joined = [t.id for t in tokens]
+            self._activate(self.pb.step(ready[0]), self._token(args, tokens[-1].source), joined)
+            self._drain()
+        if self.s.status == "running" and self.s.idle:
+            self._emit(ev.PLAYBOOK_DONE, None, {"result": self.s.last_result}, END_KEY)
+
+    def _activate(self, step: StepDef, token: Token, joined: list[int] | None) -> None:
+        epoch = self.s.epochs.get(step.name, 0) + 1
+        if step.when is not None:
+            where = f"step '{step.name}' when"
+            try:
+                enabled = truthy(self._render(step.when, base_scope(self.s, token.args), where))
+            except TemplateError as exc:
+                self._fail_execution({"kind": "template", "message": str(exc), "step": step.name})
+                return
+            if not enabled:
+                payload = {"token": token.id, "epoch": epoch, "reason": "when is false"}
+                self._emit(
+                    ev.STEP_SKIPPED, step.name, payload, f"step.skipped|{step.name}|{token.id}"
+                )
+                return
+        payload = {"token": token.id, "epoch": epoch, "args": token.args, "source": token.source}
+        if joined is not None:
+            payload["joined"] = joined
+        self._emit(ev.STEP_STARTED, step.name, payload, f"step.started|{step.name}|{token.id}")
+        run = self.s.runs[token.id]
+        if step.loop is not None:
+            self._start_loop(step, run)
+        elif step.tasks:
+            self._issue(step, run, None, None)
+        else:
+            self._pass_through(step, run)
+
+    def _pass_through(self, step: StepDef, run: Run) -> None:
+        """A step without tools: its result is its args, else the result it was routed from."""
+        result = run.args if run.args else self.s.results.get(run.source or "")
+        payload = {"token": run.token, "result": result, "vars": {}}
+        self._emit(ev.STEP_DONE, step.name, payload, f"step.end|{step.name}|{run.token}")
+        self._route(run, "success", ev.STEP_DONE, None, {})
+
+    def _issue(
+        self, step: StepDef, run: Run, iteration: int | None, scope: dict[str, Any] | None
+    ) -> None:
+        cid = command_id_for(self.s.execution_id, step.name, run.token, iteration, run.epoch)
+        command = Command(
+            cid,
+            self.s.execution_id,
+            step.name,
+            run.token,
+            run.epoch,
+            iteration,
+            run.args,
+            scope,
+            self.pb.pool,
+            step.timeout,
+        )
+        payload = {"command": command.to_dict()}
+        key = f"command.issued|{cid}"
+        self._emit(ev.COMMAND_ISSUED, step.name, payload, key, iteration=iteration, command_id=cid)
+        self.commands.append(command)
+
+    def _fail_run(self, step: StepDef, run: Run, error: dict[str, Any]) -> None:
+        payload = {"token": run.token, "error": error, "vars": {}}
+        self._emit(ev.STEP_FAILED, step.name, payload, f"step.end|{step.name}|{run.token}")
+        self._route(run, "error", ev.STEP_FAILED, error, {})
+
+    # -- loops ----------------------------------------------------------------------------------
+
+    def _start_loop(self, step: StepDef, run: Run) -> None:
+        assert step.loop is not None
+        where = f"step '{step.name}' loop.in"
+        try:
+            items = self._render(step.loop.in_, base_scope(self.s, run.args), where)
+        except TemplateError as exc:
+            self._fail_run(step, run, {"kind": "template", "message": str(exc)})
+            return
+        if isinstance(items, (str, bytes, Mapping)) or not hasattr(items, "__iter__"):
+            kind = type(items).__name__
+            message = f"{where} must render to a list, got {kind}"
+            self._fail_run(step, run, {"kind": "loop", "message": message})
+            return
+        values = list(items)
+        limit = step.loop.max_in_flight if step.loop.mode == "parallel" else 1
+        run.loop = LoopProgress(
+            values, step.loop.iterator, max(1, limit), results=[None] * len(values)
+        )
+        payload = {"token": run.token, "epoch": run.epoch, "count": len(values)}
+        self._emit(ev.LOOP_STARTED, step.name, payload, f"loop.started|{step.name}|{run.token}")
+        if values:
+            self._fill(step, run, run.loop)
+        else:
+            self._finish_loop(step, run, run.loop)
+
+    def _fill(self, step: StepDef, run: Run, loop: LoopProgress) -> None:
+        while loop.in_flight < loop.limit and loop.next_index < loop.count:
+            i = loop.next_index
+            scope = {
+                loop.iterator: loop.items[i],
+                "index": i,
+                "first": i == 0,
+                "last": i == loop.count - 1,
+            }
+            self._issue(step, run, i, scope)
+
+    def _finish_loop(self, step: StepDef, run: Run, loop: LoopProgress) -> None:
+        ok = loop.failed == 0
+        stats = {"total": loop.count, "done": loop.count - loop.failed, "failed": loop.failed}
+        payload: dict[str, Any] = {
+            "token": run.token,
+            "epoch": run.epoch,
+            "status": "done" if ok else "failed",
+            "results": list(loop.results),
+            "stats": stats,
+        }
+        if loop.errors:
+            payload["errors"] = sorted(loop.errors, key=lambda e: int(e["index"]))
+        self._emit(ev.LOOP_DONE, step.name, payload, f"loop.done|{step.name}|{run.token}")
+        error = None
+        if not ok:
+            message = f"{loop.failed} of {loop.count} iterations of step '{step.name}' failed"
+            error = {"kind": "loop", "message": message, "errors": payload["errors"][:10]}
+        self._route(run, "success" if ok else "error", ev.LOOP_DONE, error, {})
+
+    # -- worker and runtime outcomes ----------------------------------------------------------
+
+    def _command_ended(self, command: Command, run: Run, event: Event) -> None:
+        step = self.pb.step(command.step)
+        if command.iteration is None or run.loop is None:
+            status = "success" if event.type == ev.STEP_DONE else "error"
+            error = event.payload.get("error")
+            self._route(run, status, event.type, error, dict(event.payload.get("vars") or {}))
+        elif run.loop.finished >= run.loop.count:
+            self._finish_loop(step, run, run.loop)
+        else:
+            self._fill(step, run, run.loop)
+
+    def _command_lost(self, command: Command, run: Run, event: Event) -> None:
+        """A command timed out or could not be delivered: the step run (or iteration) fails."""
+        if event.type == ev.COMMAND_EXPIRED:
+            message = f"step '{command.step}' timed out"
+            if command.timeout is not None:
+                message += f" after {command.timeout:g}s"
+            error = {"kind": "timeout", "message": message, "retryable": True}
+        else:
+            message = f"command for step '{command.step}' could not be delivered to a worker"
+            error = {"kind": "delivery", "message": message, "retryable": False}
+        payload = {"token": command.token, "error": error, "vars": {}}
+        self._emit(
+            ev.STEP_FAILED,
+            command.step,
+            payload,
+            f"step.end|{command.command_id}",
+            iteration=command.iteration,
+            command_id=command.command_id,
+        )
+        failed = self.events[-1]
+        self._command_ended(command, run, failed)
+
+    # -- routing --------------------------------------------------------------------------------
+
+    def _route(
+        self, run: Run, status: str, name: str, error: Any, step_vars: dict[str, Any]
+    ) -> None:
+        step = self.pb.step(run.step)
+        scope = base_scope(self.s, run.args)
+        scope["vars"] = step_vars
+        scope["event"] = {"name": name, "status": status, "error": error}
+        fired = self._matching_arcs(step, status, scope)
+        if fired is None:
+            return
+        if status == "error" and not fired:
+            detail = dict(error) if isinstance(error, Mapping) else {"message": str(error)}
+            detail.setdefault("kind", "step")
+            detail["step"] = step.name
+            detail["message"] = f"step '{step.name}' failed: {detail.get('message', '')}"
+            self._fail_execution(detail)
+            return
+        for index in fired:
+            arc = step.next[index]
+            where = f"step '{step.name}' next[{index}] (to '{arc.step}') args"
+            try:
+                args = self._render(dict(arc.args), scope, where) if arc.args else {}
+            except TemplateError as exc:
+                self._fail_execution({"kind": "template", "message": str(exc), "step": step.name})
+                return
+            self.queue.append((arc.step, self._token(dict(args), step.name)))
+
+    def _matching_arcs(self, step: StepDef, status: str, scope: dict[str, Any]) -> list[int] | None:
+        """Indexes of the arcs that fire; None when a guard failed to render (execution failed)."""
+        fired: list[int] = []
+        for index, arc in enumerate(step.next):
+            if arc.when is None:
+                match = status == "success"
+            else:
+                where = f"step '{step.name}' next[{index}] (to '{arc.step}') when"
+                try:
+                    match = truthy(self._render(arc.when, scope, where))
+                except TemplateError as exc:
+                    error = {"kind": "template", "message": str(exc), "step": step.name}
+                    self._fail_execution(error)
+                    return None
+            if match:
+                fired.append(index)
+                if step.next_mode == "exclusive":
+                    break
+        return fired

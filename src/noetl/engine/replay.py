@@ -1,0 +1,80 @@
+"""replay: rebuild an execution's state from its log, checking every recorded decision.
+
+Inputs (worker, runtime and client events, and `playbook.started`) are fed to `decide` in log
+order; the engine events recorded after each input must be exactly the ones `decide` produces
+again. A difference raises `ReplayDivergence` naming the first differing event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from noetl.engine import events as ev
+from noetl.engine.decide import decide
+from noetl.engine.definition import PlaybookDef
+from noetl.engine.events import Event, _json_default
+from noetl.engine.state import ExecutionState
+from noetl.errors import ReplayDivergence
+
+
+def is_input(event: Event) -> bool:
+    """True for events the engine reacts to (as opposed to events the engine decided)."""
+    return event.origin != "engine" or event.type == ev.PLAYBOOK_STARTED
+
+
+def replay(playbook: PlaybookDef, events: Iterable[Event]) -> ExecutionState:
+    """Rebuild the state of one execution from its events (in seq order)."""
+    log: Sequence[Event] = events if isinstance(events, Sequence) else list(events)
+    state = ExecutionState()
+    i = 0
+    while i < len(log):
+        event = log[i]
+        if not is_input(event):
+            raise ReplayDivergence(
+                f"{_describe(event)} was recorded, but no input before it leads to it"
+            )
+        decision = decide(playbook, state, event)
+        state = decision.state
+        i += 1
+        for produced in decision.events:
+            if i >= len(log):
+                raise ReplayDivergence(
+                    f"the log ends where the engine decides {_describe(produced)}"
+                )
+            recorded = log[i]
+            if not same_decision(produced, recorded):
+                raise ReplayDivergence(
+                    f"first differing event: {_describe(recorded)} was recorded, "
+                    f"replay decides {_describe(produced)}"
+                )
+            state.last_seq = max(state.last_seq, recorded.seq or 0)
+            i += 1
+    return state
+
+
+def same_decision(produced: Event, recorded: Event) -> bool:
+    """Whether two events record the same decision (store-assigned fields aside)."""
+    if (produced.type, produced.step, produced.iteration, produced.command_id, produced.key) != (
+        recorded.type,
+        recorded.step,
+        recorded.iteration,
+        recorded.command_id,
+        recorded.key,
+    ):
+        return False
+    return produced.payload == recorded.payload or _canonical(produced.payload) == _canonical(
+        recorded.payload
+    )
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=_json_default)
+
+
+def _describe(event: Event) -> str:
+    seq = f"seq {event.seq} " if event.seq is not None else ""
+    where = f" step '{event.step}'" if event.step else ""
+    it = f" iteration {event.iteration}" if event.iteration is not None else ""
+    return f"{seq}{event.type}{where}{it}"

@@ -1,0 +1,258 @@
+"""ExecutionState and `evolve`: what an execution's events say about it.
+
+`evolve(state, event)` applies one event's facts in place and returns the state (in place,
+because copying the state per event would make a 10,000-item loop quadratic). Two pieces of
+bookkeeping are not carried by event payloads and are kept by `decide` itself: tokens held at a
+`join: all` step and the rendered collection of a running loop. `replay` rebuilds them by
+re-running the decisions, which is why a state is always rebuilt with `replay`, never by folding
+`evolve` alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from noetl.engine import events as ev
+from noetl.engine.commands import Command
+from noetl.engine.events import Event
+
+RUNNING = "running"
+TERMINAL_STATUSES = frozenset({"done", "failed", "cancelled"})
+
+
+@dataclass(slots=True)
+class Token:
+    """A token placed on a step by a fired arc: its `args` and the step it came from."""
+
+    id: int
+    args: dict[str, Any]
+    source: str | None = None
+
+
+@dataclass(slots=True)
+class LoopProgress:
+    """A running loop of one step run. Results are kept in item order."""
+
+    items: list[Any]
+    iterator: str
+    limit: int  # iterations in flight at most (1 when sequential)
+    next_index: int = 0
+    in_flight: int = 0
+    finished: int = 0
+    failed: int = 0
+    results: list[Any] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        """Number of iterations."""
+        return len(self.items)
+
+
+@dataclass(slots=True)
+class Run:
+    """One activation of a step that has not reached its terminal event yet."""
+
+    step: str
+    token: int
+    epoch: int
+    args: dict[str, Any]
+    source: str | None = None
+    loop: LoopProgress | None = None
+
+
+@dataclass(slots=True)
+class ExecutionState:
+    """Everything routing needs to know about one execution."""
+
+    execution_id: str = ""
+    status: str = "new"
+    workload: dict[str, Any] = field(default_factory=dict)
+    ctx: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)  # step name -> latest result
+    step_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
+    runs: dict[int, Run] = field(default_factory=dict)  # active step runs by token id
+    running: dict[str, int] = field(default_factory=dict)  # step -> active runs
+    pending: dict[str, Command] = field(default_factory=dict)  # issued, not terminal
+    held: dict[str, list[Token]] = field(default_factory=dict)  # join: all tokens waiting
+    epochs: dict[str, int] = field(default_factory=dict)  # step -> activations so far
+    seen: set[str] = field(default_factory=set)  # idempotency keys applied
+    next_token: int = 1
+    last_seq: int = 0
+    last_result: Any = None
+    result: Any = None
+    error: dict[str, Any] | None = None
+    parent_execution_id: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        """True once the execution is done, failed or cancelled."""
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def idle(self) -> bool:
+        """No step runs, commands or held tokens remain."""
+        return not self.runs and not self.pending and not self.held
+
+    def snapshot(self) -> dict[str, Any]:
+        """A plain-dict view for comparisons and debugging (not a persistence format)."""
+        return {
+            "execution_id": self.execution_id,
+            "status": self.status,
+            "workload": self.workload,
+            "ctx": self.ctx,
+            "results": self.results,
+            "step_vars": self.step_vars,
+            "runs": {k: _run_view(r) for k, r in sorted(self.runs.items())},
+            "running": {k: v for k, v in sorted(self.running.items()) if v},
+            "pending": sorted(self.pending),
+            "held": {k: [(t.id, t.args, t.source) for t in v] for k, v in self.held.items()},
+            "epochs": dict(sorted(self.epochs.items())),
+            "seen": sorted(self.seen),
+            "next_token": self.next_token,
+            "last_result": self.last_result,
+            "result": self.result,
+            "error": self.error,
+        }
+
+
+def _run_view(run: Run) -> dict[str, Any]:
+    view: dict[str, Any] = {"step": run.step, "epoch": run.epoch, "args": run.args}
+    if run.loop is not None:
+        lp = run.loop
+        view["loop"] = [lp.count, lp.next_index, lp.in_flight, lp.finished, lp.failed]
+    return view
+
+
+def evolve(state: ExecutionState, event: Event) -> ExecutionState:
+    """Apply one event's facts to `state` (in place) and return it."""
+    state.seen.add(event.key)
+    if event.seq is not None:
+        state.last_seq = max(state.last_seq, event.seq)
+    apply = _APPLY.get(event.type)
+    if apply is not None:
+        apply(state, event)
+    return state
+
+
+def _started(state: ExecutionState, event: Event) -> None:
+    state.execution_id = event.execution_id
+    state.status = RUNNING
+    state.workload = dict(event.payload.get("workload") or {})
+    state.parent_execution_id = event.payload.get("parent_execution_id")
+
+
+def _ended(state: ExecutionState, event: Event) -> None:
+    state.status = {
+        ev.PLAYBOOK_DONE: "done",
+        ev.PLAYBOOK_FAILED: "failed",
+        ev.PLAYBOOK_CANCELLED: "cancelled",
+    }[event.type]
+    if event.type == ev.PLAYBOOK_DONE:
+        state.result = event.payload.get("result")
+    else:
+        state.error = dict(event.payload.get("error") or {"message": event.payload.get("reason")})
+    state.pending.clear()
+    state.runs.clear()
+    state.running.clear()
+    state.held.clear()
+
+
+def _step_started(state: ExecutionState, event: Event) -> None:
+    step = event.step or ""
+    p = event.payload
+    token = int(p["token"])
+    state.runs[token] = Run(
+        step, token, int(p["epoch"]), dict(p.get("args") or {}), p.get("source")
+    )
+    state.running[step] = state.running.get(step, 0) + 1
+    state.epochs[step] = int(p["epoch"])
+    state.next_token = max(state.next_token, token + 1)
+    state.held.pop(step, None)
+
+
+def _step_skipped(state: ExecutionState, event: Event) -> None:
+    state.next_token = max(state.next_token, int(event.payload["token"]) + 1)
+    state.held.pop(event.step or "", None)
+
+
+def _command_issued(state: ExecutionState, event: Event) -> None:
+    command = Command.from_dict(event.payload["command"])
+    state.pending[command.command_id] = command
+    run = state.runs.get(command.token)
+    if run is not None and run.loop is not None and command.iteration is not None:
+        run.loop.next_index = max(run.loop.next_index, command.iteration + 1)
+        run.loop.in_flight += 1
+
+
+def _step_ended(state: ExecutionState, event: Event) -> None:
+    """A step run or one loop iteration reached step.done / step.failed."""
+    if event.command_id is not None:
+        command = state.pending.pop(event.command_id, None)
+        if command is None:
+            return  # duplicate, late or unknown: nothing to apply
+        token = command.token
+    else:
+        token = int(event.payload["token"])
+    set_ctx = event.payload.get("set_ctx")
+    if set_ctx:
+        state.ctx.update(set_ctx)
+    run = state.runs.get(token)
+    if run is None:
+        return
+    done = event.type == ev.STEP_DONE
+    if event.iteration is not None and run.loop is not None:
+        _iteration_ended(run.loop, event, done)
+        return
+    _run_ended(state, run)
+    state.step_vars[run.step] = dict(event.payload.get("vars") or {})
+    if done:
+        state.results[run.step] = event.payload.get("result")
+        state.last_result = event.payload.get("result")
+
+
+def _iteration_ended(loop: LoopProgress, event: Event, done: bool) -> None:
+    index = int(event.iteration or 0)
+    loop.in_flight -= 1
+    loop.finished += 1
+    if done:
+        loop.results[index] = event.payload.get("result")
+    else:
+        loop.failed += 1
+        loop.errors.append({"index": index, "error": event.payload.get("error")})
+
+
+def _loop_done(state: ExecutionState, event: Event) -> None:
+    run = state.runs.get(int(event.payload["token"]))
+    if run is None:
+        return
+    _run_ended(state, run)
+    value = {"results": event.payload.get("results"), "stats": event.payload.get("stats")}
+    state.results[run.step] = value
+    state.step_vars[run.step] = {}
+    if event.payload.get("status") == "done":
+        state.last_result = value
+
+
+def _run_ended(state: ExecutionState, run: Run) -> None:
+    state.runs.pop(run.token, None)
+    left = state.running.get(run.step, 0) - 1
+    if left > 0:
+        state.running[run.step] = left
+    else:
+        state.running.pop(run.step, None)
+
+
+_APPLY = {
+    ev.PLAYBOOK_STARTED: _started,
+    ev.PLAYBOOK_DONE: _ended,
+    ev.PLAYBOOK_FAILED: _ended,
+    ev.PLAYBOOK_CANCELLED: _ended,
+    ev.STEP_STARTED: _step_started,
+    ev.STEP_SKIPPED: _step_skipped,
+    ev.COMMAND_ISSUED: _command_issued,
+    ev.STEP_DONE: _step_ended,
+    ev.STEP_FAILED: _step_ended,
+    ev.LOOP_DONE: _loop_done,
+}
