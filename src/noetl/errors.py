@@ -129,3 +129,7 @@ class ConfigError(NoetlError):
 
 class CredentialError(NoetlError):
     """A credential or secret is missing, undecryptable or malformed."""
+
+
+class LocalServiceError(NoetlError):
+    """A local PostgreSQL or NATS server (tests, `noetl dev up`) could not be started or stopped."""
