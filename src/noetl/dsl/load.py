@@ -1,0 +1,344 @@
+"""Loading a playbook: YAML with positions -> pydantic shape check -> semantic checks ->
+the engine's immutable `PlaybookDef`.
+
+Every stage reports `Problem`s that point at `file:line:col` and a document path such as
+`workflow[3].tool.get.eval[0].do`. A stage runs only when the one before it found no error,
+so one call reports every YAML error, or every shape error, or every semantic problem.
+"""
+
+from __future__ import annotations
+
+import copy
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, Tag, ValidationError
+from pydantic_core import ErrorDetails
+
+from noetl.dsl.check import DocPath, Locator, did_you_mean, format_path, semantic_problems
+from noetl.dsl.model import TAGS, TASK_TAG, EvalRuleModel, PlaybookModel, StepModel, TaskModel
+from noetl.dsl.templates import RENDERER
+from noetl.engine.definition import Arc, EvalRule, LoopDef, PlaybookDef, StepDef, TaskDef
+from noetl.errors import PlaybookError, Problem
+
+Source = str | Path | Mapping[str, Any]
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_DEFAULT_IN_FLIGHT = {"sequential": 1, "parallel": 10}
+
+
+def load_playbook(source: Source, *, file: str | None = None) -> PlaybookDef:
+    """Load and validate a playbook from a file `Path`, a string of YAML, or a parsed dict.
+
+    Raises `PlaybookError` carrying every problem found. Warnings (such as unreachable steps)
+    do not raise; use `check_playbook` to see them.
+    """
+    playbook, problems = check_playbook(source, file=file)
+    if playbook is None:
+        raise PlaybookError(problems=problems)
+    return playbook
+
+
+def check_playbook(
+    source: Source, *, file: str | None = None
+) -> tuple[PlaybookDef | None, list[Problem]]:
+    """Like `load_playbook`, but return `(playbook or None, problems)` instead of raising.
+
+    The playbook is None exactly when at least one problem is an error.
+    """
+    if file is None and isinstance(source, Path):
+        file = str(source)
+    data, where, read_problems = _read(source, file)
+    if read_problems and data is None:  # unreadable: nothing more to check
+        return None, read_problems
+    # duplicate keys leave a usable document, so the later stages still report their findings
+    model, problems = _validate(data, where)
+    if model is not None:
+        problems = semantic_problems(model, data, where)
+    problems = sorted(read_problems + problems, key=lambda p: (p.line or 0, p.col or 0))
+    if model is None or any(p.severity == "error" for p in problems):
+        return None, problems
+    return _build(model, file), problems
+
+
+# --- reading YAML with positions -------------------------------------------------------------
+
+
+def _read(source: Source, file: str | None) -> tuple[Any, Locator, list[Problem]]:
+    if isinstance(source, Path):
+        try:
+            text = source.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None, Locator(file), [Problem("file not found", file=file)]
+        except UnicodeDecodeError:
+            return None, Locator(file), [Problem("file is not UTF-8 text", file=file)]
+        except OSError as err:
+            return None, Locator(file), [Problem(f"cannot read file: {err.strerror}", file=file)]
+        return _parse_yaml(text, file)
+    if isinstance(source, str):
+        return _parse_yaml(source, file)
+    if isinstance(source, Mapping):
+        # a private copy, so the definition never aliases the caller's structure
+        return copy.deepcopy(dict(source)), Locator(file), []
+    raise TypeError(f"a playbook source is a Path, a YAML string or a mapping, not {source!r}")
+
+
+def _parse_yaml(text: str, file: str | None) -> tuple[Any, Locator, list[Problem]]:
+    where = Locator(file)
+    problems: list[Problem] = []
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, where, []
+        _walk(node, (), where, problems, yaml.constructor.SafeConstructor(), set())
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        what = " ".join(part for part in (err.context, err.problem) if part)
+        return None, where, [_at_mark(f"invalid YAML: {what}", file, mark)]
+    except yaml.YAMLError as err:
+        return None, where, [Problem(f"invalid YAML: {err}", file=file)]
+    except RecursionError:
+        return None, where, [Problem("invalid YAML: the document is nested too deeply", file=file)]
+    finally:
+        loader.dispose()
+    return data, where, problems
+
+
+def _at_mark(message: str, file: str | None, mark: Any) -> Problem:
+    if mark is None:
+        return Problem(message, file=file)
+    return Problem(message, file=file, line=mark.line + 1, col=mark.column + 1)
+
+
+def _walk(
+    node: yaml.Node,
+    path: DocPath,
+    where: Locator,
+    problems: list[Problem],
+    keys: yaml.constructor.SafeConstructor,
+    seen: set[int],
+) -> None:
+    """Record the position of every node under `node` and report duplicate keys."""
+    where.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if id(node) in seen:  # an alias: its subtree was walked already (and may be recursive)
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first_line: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = keys.construct_object(key_node)
+            key_pos = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            child = (*path, key)
+            if key in first_line:
+                message = f"duplicate key '{key}' (first defined at line {first_line[key]})"
+                problems.append(
+                    Problem(message, format_path(child), where.file, key_pos[0], key_pos[1])
+                )
+            first_line.setdefault(key, key_pos[0])
+            where.keys[child] = key_pos
+            _walk(value_node, child, where, problems, keys, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, (*path, i), where, problems, keys, seen)
+
+
+# --- shape validation ------------------------------------------------------------------------
+
+
+def _validate(data: Any, where: Locator) -> tuple[PlaybookModel | None, list[Problem]]:
+    if not isinstance(data, Mapping):
+        got = "an empty document" if data is None else f"a {_type_name(data)}"
+        message = "a playbook is a mapping with apiVersion, kind, metadata and workflow"
+        return None, [where.problem(f"{message}; got {got}", ())]
+    try:
+        return PlaybookModel.model_validate(data), []
+    except ValidationError as err:
+        return None, [_translate(error, where) for error in err.errors(include_url=False)]
+
+
+def _translate(error: ErrorDetails, where: Locator) -> Problem:
+    """One pydantic error -> one Problem at the document path it is about."""
+    raw = tuple(error["loc"])
+    path = tuple(seg for seg in raw if seg not in TAGS)
+    if error["type"] == "extra_forbidden":
+        return where.problem(_unknown_key(raw, path), path, key=True)
+    if error["type"] == "missing":
+        return where.problem(f"missing required field '{path[-1]}'", path)
+    return where.problem(_message(error, raw), path)
+
+
+def _unknown_key(raw: tuple[Any, ...], path: DocPath) -> str:
+    if path == ("vars",):
+        return "root 'vars' is not allowed; use workload, ctx (set_ctx) or step vars"
+    key = str(path[-1])
+    allowed = _fields_at(raw[:-1])
+    hint = did_you_mean(key, allowed)
+    if hint or not allowed:
+        return f"unknown field '{key}'{hint}"
+    return f"unknown field '{key}'; expected one of: {', '.join(allowed)}"
+
+
+def _message(error: ErrorDetails, raw: tuple[Any, ...]) -> str:
+    kind, value = error["type"], error.get("input")
+    if kind == "value_error":
+        return error["msg"].removeprefix("Value error, ")
+    if kind == "literal_error":
+        expected = str((error.get("ctx") or {}).get("expected", ""))
+        choices = [part.strip().strip("'") for part in expected.replace(" or ", ",").split(",")]
+        hint = did_you_mean(str(value), choices)
+        return f"invalid value {value!r}: expected {expected}{hint}"
+    if raw and raw[-1] == TASK_TAG:
+        return (
+            "tool must be one task ({kind: ..., ...}) or a list of labelled tasks "
+            f"(- label: {{kind: ...}}); got a {_type_name(value)}"
+        )
+    expected_type = {
+        "model_type": "a mapping",
+        "model_attributes_type": "a mapping",
+        "dict_type": "a mapping",
+        "list_type": "a list",
+        "string_type": "a string",
+        "int_type": "an integer",
+        "int_parsing": "an integer",
+        "int_from_float": "an integer",
+        "bool_type": "a boolean",
+        "bool_parsing": "a boolean",
+    }.get(kind)
+    if expected_type:
+        return f"expected {expected_type}, got {value!r}"
+    return str(error["msg"])
+
+
+def _type_name(value: Any) -> str:
+    names = {dict: "mapping", list: "list", str: "string", bool: "boolean", int: "number"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """The field names (aliases) of the model found by following `loc` from the root."""
+    annotation: Any = PlaybookModel
+    for seg in loc:
+        annotation = _child_type(annotation, seg)
+        if annotation is None:
+            return []
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [f.alias or name for name, f in annotation.model_fields.items()]
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip `Annotated[...]` and `X | None` down to the type that matters."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            members = [arg for arg in get_args(annotation) if arg is not type(None)]
+            if len(members) != 1:
+                return annotation
+            annotation = members[0]
+        else:
+            return annotation
+
+
+def _child_type(annotation: Any, seg: Any) -> Any:
+    annotation = _unwrap(annotation)
+    if seg in TAGS:  # a tagged union branch
+        for member in get_args(annotation):
+            tags = [m.tag for m in getattr(member, "__metadata__", ()) if isinstance(m, Tag)]
+            if seg in tags:
+                return member
+        return None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        for name, info in annotation.model_fields.items():
+            if seg in (name, info.alias):
+                return info.annotation
+        return None
+    origin = get_origin(annotation)
+    if origin is list and isinstance(seg, int):
+        return get_args(annotation)[0]
+    if origin is dict:
+        return get_args(annotation)[1]
+    return None
+
+
+# --- building the definition -----------------------------------------------------------------
+
+
+def _build(model: PlaybookModel, file: str | None) -> PlaybookDef:
+    meta = model.metadata
+    return PlaybookDef(
+        name=meta.name,
+        steps=tuple(_step(step) for step in model.workflow),
+        renderer=RENDERER,
+        path=meta.path,
+        version=meta.version,
+        api_version=model.api_version,
+        description=meta.description,
+        metadata=meta.model_dump(),
+        executor=model.executor.model_dump(),
+        workload=model.workload,
+        workbook={entry.name: _task(entry.name, entry.tool) for entry in model.workbook},
+        source_file=file,
+    )
+
+
+def _step(step: StepModel) -> StepDef:
+    loop = None
+    if step.loop is not None:
+        mode = step.loop.spec.mode
+        limit = step.loop.spec.max_in_flight
+        loop = LoopDef(
+            in_=step.loop.in_,
+            iterator=step.loop.iterator,
+            mode=mode,
+            max_in_flight=limit if limit is not None else _DEFAULT_IN_FLIGHT[mode],
+        )
+    return StepDef(
+        name=step.step,
+        desc=step.desc,
+        when=step.when,
+        tasks=tuple(_task(label, task) for label, _, task in step.tasks()),
+        loop=loop,
+        next=tuple(Arc(step=arc.step, when=arc.when, args=arc.args) for _, arc in step.arcs()),
+        next_mode=step.spec.next_mode,
+        join=step.spec.join,
+        timeout=step.spec.timeout,
+    )
+
+
+def _task(label: str, task: TaskModel) -> TaskDef:
+    return TaskDef(
+        label=label,
+        kind=task.kind,
+        config=task.config,
+        args=task.args,
+        eval=tuple(_rule(rule) for rule in task.eval),
+        timeout=task.timeout,
+    )
+
+
+def _rule(rule: EvalRuleModel) -> EvalRule:
+    action = rule.else_ if rule.else_ is not None else rule
+    assert action.do is not None  # guaranteed by EvalRuleModel's validator
+    delay = action.delay or 0.0
+    return EvalRule(
+        do=action.do,
+        expr=None if rule.else_ is not None else rule.expr,
+        attempts=action.attempts if action.attempts is not None else 3,
+        backoff=action.backoff or ("fixed" if delay > 0 else "none"),
+        delay=delay,
+        to=action.to,
+        set_ctx=action.set_ctx,
+        set_vars=action.set_vars,
+        set_iter=action.set_iter,
+    )
