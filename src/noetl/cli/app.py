@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from noetl import __version__
+from noetl.cli import validate as validate_cli
 
 app = typer.Typer(
     name="noetl",
@@ -13,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+validate_cli.register(app)
 
 
 def _version(value: bool) -> None:
