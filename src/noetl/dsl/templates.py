@@ -110,11 +110,25 @@ def _fromjson(text: Any) -> Any:
     return json.loads(text)
 
 
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, with mapping keys winning over mapping methods in `a.b`.
+
+    Jinja looks `a.b` up as an attribute first, so `workload.items` would be the dict's `items`
+    method; in a data DSL it must be the `items` key. Key values are data (the sandbox's own
+    `a['b']` returns them as they are); everything else goes through the sandbox's checks.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 class JinjaRenderer:
     """Renders template values against a scope; satisfies `noetl.engine.definition.Renderer`."""
 
     def __init__(self, *, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
-        self._env = ImmutableSandboxedEnvironment(
+        self._env = _Sandbox(
             undefined=StrictUndefined,
             autoescape=False,
             keep_trailing_newline=True,  # text around the tags is kept exactly as written
@@ -184,7 +198,7 @@ class JinjaRenderer:
             message = f"access refused by the sandbox: {exc}"
         elif isinstance(exc, UndefinedError):
             path = self._missing_path(text, scope, str(exc))
-            message = f"undefined name {path!r}" if path else str(exc)
+            message = f"undefined name '{path}'" if path else str(exc)
         else:
             message = f"{type(exc).__name__}: {exc}"
         return TemplateError(message, template=text, where=where)
