@@ -1,0 +1,126 @@
+"""In-memory event store: the reference adapter for tests and throwaway runs.
+
+It keeps the same contract as the durable adapters. Events are copied through their JSON codec
+on the way in, so a test sees exactly what a SQLite or PostgreSQL store would give back (tuples
+become lists, the caller mutating a payload later changes nothing stored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from noetl.engine.events import Event
+from noetl.errors import ConflictError, NotFoundError, StoreError
+from noetl.store import projection
+from noetl.store.port import ExecutionSummary
+from noetl.store.stamping import check_batch, fresh, stamp, utc_now
+
+
+@dataclass
+class _Prepared:
+    """One execution's part of an append, computed before anything is changed."""
+
+    execution_id: str
+    returned: list[Event]
+    stored: list[Event]
+    change: projection.ExecutionChange
+
+
+class MemoryEventStore:
+    """Event store held in dicts; single event loop, no persistence."""
+
+    def __init__(self) -> None:
+        self._logs: dict[str, list[Event]] = {}
+        self._keys: dict[str, set[str]] = {}
+        # Insertion order is start order, which `list_executions` reverses for newest first.
+        self._executions: dict[str, ExecutionSummary] = {}
+        self._closed = False
+
+    async def append(
+        self, execution_id: str, events: Sequence[Event], *, expected_seq: int | None = None
+    ) -> list[Event]:
+        """Append to one execution (see `EventStore.append`)."""
+        self._check_open()
+        prepared = self._prepare(execution_id, events, expected_seq, utc_now())
+        self._commit([prepared])
+        return prepared.returned
+
+    async def append_batches(
+        self, batches: Mapping[str, Sequence[Event]]
+    ) -> dict[str, list[Event]]:
+        """Append to several executions at once, all or nothing."""
+        self._check_open()
+        now = utc_now()
+        prepared = [self._prepare(eid, events, None, now) for eid, events in batches.items()]
+        self._commit(prepared)
+        return {p.execution_id: p.returned for p in prepared}
+
+    async def read(
+        self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[Event]:
+        """Events with `seq > after_seq`, in order, at most `limit`."""
+        self._check_open()
+        log = self._logs.get(execution_id, [])
+        # seq is gap-free from 1, so the event with seq n sits at index n - 1.
+        start = max(after_seq, 0)
+        end = None if limit is None else start + max(limit, 0)
+        return log[start:end]
+
+    async def last_seq(self, execution_id: str) -> int:
+        """Highest seq of the execution, 0 when none."""
+        self._check_open()
+        return len(self._logs.get(execution_id, ()))
+
+    async def get_execution(self, execution_id: str) -> ExecutionSummary:
+        """The execution's projection."""
+        self._check_open()
+        try:
+            return self._executions[execution_id]
+        except KeyError:
+            raise NotFoundError(
+                f"execution {execution_id!r} not found in the event store"
+            ) from None
+
+    async def list_executions(
+        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[ExecutionSummary]:
+        """Executions, newest first."""
+        self._check_open()
+        newest_first = reversed(self._executions.values())
+        chosen = [s for s in newest_first if status is None or s.status == status]
+        return chosen[offset : offset + limit]
+
+    async def close(self) -> None:
+        """Mark the store closed; its contents are dropped."""
+        self._closed = True
+
+    def _prepare(
+        self, execution_id: str, events: Sequence[Event], expected_seq: int | None, now: str
+    ) -> _Prepared:
+        check_batch(execution_id, events)
+        last = len(self._logs.get(execution_id, ()))
+        if expected_seq is not None and expected_seq != last:
+            raise ConflictError(
+                f"execution {execution_id!r}: expected last seq {expected_seq}, found {last}"
+            )
+        new = fresh(events, self._keys.get(execution_id, ()))
+        returned = stamp(new, last, now)
+        stored = [Event.from_json(event.to_json()) for event in returned]
+        change = projection.fold(execution_id, last + len(stored), stored)
+        return _Prepared(execution_id, returned, stored, change)
+
+    def _commit(self, prepared: Sequence[_Prepared]) -> None:
+        for part in prepared:
+            if not part.stored:
+                continue
+            eid = part.execution_id
+            self._logs.setdefault(eid, []).extend(part.stored)
+            self._keys.setdefault(eid, set()).update(e.key for e in part.stored)
+            summary = projection.apply(self._executions.get(eid), part.change)
+            if summary is not None:
+                self._executions[eid] = summary
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the in-memory event store is closed")

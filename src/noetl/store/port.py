@@ -1,0 +1,91 @@
+"""The event store port: an append-only, per-execution event log plus the execution projection.
+
+Every adapter (memory, SQLite, PostgreSQL) passes the same contract suite in
+`tests/contract/test_event_store.py`. The rules an adapter keeps:
+
+- `append` stamps events with a gap-free `seq` per execution (continuing from the last one), an
+  `event_id` and a UTC `created_at`, and returns only the events it actually wrote.
+- Events whose idempotency key (`Event.key`) is already in the execution's log, or repeats
+  inside the batch, are dropped silently: redelivered work cannot write a fact twice.
+- `expected_seq` makes the append optimistic: when the execution's last seq differs, nothing is
+  written and `ConflictError` is raised.
+- Each call is all or nothing, and the execution projection (`ExecutionSummary`) is updated in
+  the same transaction as the events it is derived from (see `noetl.store.projection`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from noetl.engine.events import Event
+
+RUNNING = "running"
+DONE = "done"
+FAILED = "failed"
+CANCELLED = "cancelled"
+EXECUTION_STATUSES = frozenset({RUNNING, DONE, FAILED, CANCELLED})
+
+
+@dataclass(frozen=True)
+class ExecutionSummary:
+    """What a person or a client wants to know about one execution without replaying it."""
+
+    execution_id: str
+    playbook_name: str
+    playbook_path: str
+    status: str  # running | done | failed | cancelled
+    started_at: str
+    finished_at: str | None
+    steps_done: int
+    steps_failed: int
+    steps_skipped: int
+    result: Any
+    error: Any
+    parent_execution_id: str | None
+    last_seq: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (JSON-friendly when `result` and `error` are)."""
+        return asdict(self)
+
+
+class EventStore(Protocol):
+    """Append-only event log of executions, with the execution projection kept beside it."""
+
+    async def append(
+        self, execution_id: str, events: Sequence[Event], *, expected_seq: int | None = None
+    ) -> list[Event]:
+        """Append `events` to one execution; return the stamped events actually written."""
+        ...
+
+    async def append_batches(
+        self, batches: Mapping[str, Sequence[Event]]
+    ) -> dict[str, list[Event]]:
+        """Append to several executions in one transaction; written events per execution."""
+        ...
+
+    async def read(
+        self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[Event]:
+        """Events of one execution with `seq > after_seq`, in seq order, at most `limit`."""
+        ...
+
+    async def last_seq(self, execution_id: str) -> int:
+        """The execution's highest seq, 0 when it has no events."""
+        ...
+
+    async def get_execution(self, execution_id: str) -> ExecutionSummary:
+        """The execution's projection; `NotFoundError` when it was never started."""
+        ...
+
+    async def list_executions(
+        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[ExecutionSummary]:
+        """Executions, newest started first, optionally only those with `status`."""
+        ...
+
+    async def close(self) -> None:
+        """Release the store's resources. Idempotent."""
+        ...

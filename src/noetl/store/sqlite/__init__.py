@@ -1,0 +1,5 @@
+"""SQLite adapter of the event store (embedded mode). SQL lives in `queries/` and `migrations/`."""
+
+from noetl.store.sqlite.store import SqliteEventStore
+
+__all__ = ["SqliteEventStore"]

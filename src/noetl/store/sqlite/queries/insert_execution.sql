@@ -1,0 +1,6 @@
+INSERT INTO executions (
+    execution_id, playbook_name, playbook_path, status, started_at, parent_execution_id
+) VALUES (
+    :execution_id, :playbook_name, :playbook_path, 'running', :started_at, :parent_execution_id
+)
+ON CONFLICT (execution_id) DO NOTHING

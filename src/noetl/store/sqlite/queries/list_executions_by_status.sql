@@ -1,0 +1,7 @@
+-- Newest first; rowid breaks ties between executions started in the same microsecond.
+SELECT execution_id, playbook_name, playbook_path, status, started_at, finished_at,
+       steps_done, steps_failed, steps_skipped, result, error, parent_execution_id, last_seq
+FROM executions
+WHERE status = ?
+ORDER BY started_at DESC, rowid DESC
+LIMIT ? OFFSET ?

@@ -1,0 +1,227 @@
+"""SQLite event store: the embedded mode's durable event log (one file, WAL).
+
+sqlite3 is called synchronously inside the async methods on purpose: a statement here takes tens
+of microseconds, while handing it to a thread costs more than that and reorders writes. The
+store assumes one writing process per file (the embedded runtime); it caches each running
+execution's last seq so an append needs no extra query, and re-reads it when an insert shows
+that the cache was stale (another writer), so a second writer cannot corrupt the log.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from noetl.engine.events import Event
+from noetl.errors import ConflictError, NotFoundError, StoreError
+from noetl.store import projection
+from noetl.store.port import ExecutionSummary
+from noetl.store.sqlite import rows as codec
+from noetl.store.sqlite.schema import migrate
+from noetl.store.sqlite.statements import QUERIES
+from noetl.store.stamping import check_batch, fresh, stamp, utc_now
+
+_SEQ_CACHE_LIMIT = 10_000  # running executions whose last seq is kept in memory
+
+
+def _last_of(events: Sequence[Event]) -> int:
+    """Seq of the last stamped event."""
+    return int(events[-1].seq or 0)
+
+
+class _StaleSeq(Exception):
+    """An insert hit an existing (execution_id, seq): someone else appended meanwhile."""
+
+
+class SqliteEventStore:
+    """Event store in one SQLite file. Create it with `SqliteEventStore.open(path)`."""
+
+    def __init__(self, conn: sqlite3.Connection, where: str) -> None:
+        self._conn: sqlite3.Connection | None = conn
+        self._where = where
+        self._last_seqs: dict[str, int] = {}
+
+    @classmethod
+    def open(cls, path: str | Path) -> SqliteEventStore:
+        """Open (creating parent folders and the file) and migrate the database at `path`."""
+        where = str(path)
+        try:
+            if where != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Autocommit mode: transactions are opened explicitly (BEGIN IMMEDIATE) so that the
+            # reads an append depends on happen under the write lock.
+            conn = sqlite3.connect(where, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open SQLite event store at {where}: {exc}") from exc
+        try:
+            conn.executescript(QUERIES["pragmas"])
+            migrate(conn, where)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, where)
+
+    async def append(
+        self, execution_id: str, events: Sequence[Event], *, expected_seq: int | None = None
+    ) -> list[Event]:
+        """Append to one execution (see `EventStore.append`)."""
+        check_batch(execution_id, events)
+        written = self._write({execution_id: events}, {execution_id: expected_seq})
+        return written[execution_id]
+
+    async def append_batches(
+        self, batches: Mapping[str, Sequence[Event]]
+    ) -> dict[str, list[Event]]:
+        """Append to several executions in one transaction."""
+        for execution_id, events in batches.items():
+            check_batch(execution_id, events)
+        return self._write(batches, {})
+
+    async def read(
+        self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[Event]:
+        """Events with `seq > after_seq`, in order, at most `limit`."""
+        bound = -1 if limit is None else max(limit, 0)
+        rows = self._query(QUERIES["read_events"], (execution_id, after_seq, bound))
+        return [codec.event_from_row(row) for row in rows]
+
+    async def last_seq(self, execution_id: str) -> int:
+        """Highest seq of the execution, 0 when none (read from the file, not the cache)."""
+        rows = self._query(QUERIES["last_seq"], (execution_id,))
+        return int(rows[0][0])
+
+    async def get_execution(self, execution_id: str) -> ExecutionSummary:
+        """The execution's projection."""
+        rows = self._query(QUERIES["get_execution"], (execution_id,))
+        if not rows:
+            raise NotFoundError(f"execution {execution_id!r} not found in {self._where}")
+        return codec.summary_from_row(rows[0])
+
+    async def list_executions(
+        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[ExecutionSummary]:
+        """Executions, newest first."""
+        if status is None:
+            rows = self._query(QUERIES["list_executions"], (limit, offset))
+        else:
+            rows = self._query(QUERIES["list_executions_by_status"], (status, limit, offset))
+        return [codec.summary_from_row(row) for row in rows]
+
+    async def close(self) -> None:
+        """Close the connection. Idempotent."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _write(
+        self, batches: Mapping[str, Sequence[Event]], expected: Mapping[str, int | None]
+    ) -> dict[str, list[Event]]:
+        """Write with one retry when the seq cache turned out stale (and no seq was expected)."""
+        try:
+            return self._write_once(batches, expected)
+        except _StaleSeq:
+            self._forget(batches)
+        optimistic = any(seq is not None for seq in expected.values())
+        if not optimistic:
+            try:
+                return self._write_once(batches, expected)
+            except _StaleSeq:
+                self._forget(batches)
+        raise ConflictError(
+            f"another writer appended to execution(s) {', '.join(batches)} in {self._where}"
+        )
+
+    def _write_once(
+        self, batches: Mapping[str, Sequence[Event]], expected: Mapping[str, int | None]
+    ) -> dict[str, list[Event]]:
+        conn = self._connection()
+        now = utc_now()
+        written: dict[str, list[Event]] = {}
+        seqs: dict[str, int] = {}
+        try:
+            conn.execute(QUERIES["begin_write"])
+            for execution_id, events in batches.items():
+                wanted = expected.get(execution_id)
+                last = self._current_seq(conn, execution_id, verify=wanted)
+                if wanted is not None and wanted != last:
+                    raise ConflictError(
+                        f"execution {execution_id!r}: expected last seq {wanted}, found {last}"
+                    )
+                known = self._known_keys(conn, execution_id, last, events)
+                new = stamp(fresh(events, known), last, now)
+                written[execution_id] = new
+                seqs[execution_id] = last + len(new)
+            self._insert(conn, written)
+            conn.commit()
+        except sqlite3.IntegrityError as exc:
+            conn.rollback()
+            raise _StaleSeq from exc
+        except sqlite3.Error as exc:
+            conn.rollback()
+            raise StoreError(f"appending events to {self._where} failed: {exc}") from exc
+        except BaseException:
+            conn.rollback()
+            raise
+        self._remember(seqs, written)
+        return written
+
+    def _current_seq(
+        self, conn: sqlite3.Connection, execution_id: str, *, verify: int | None
+    ) -> int:
+        """Last seq from the cache, or from the file when not cached or when it disagrees with
+        the seq the caller expects (a stale cache must not turn into a false conflict)."""
+        cached = self._last_seqs.get(execution_id)
+        if cached is not None and (verify is None or verify == cached):
+            return cached
+        return int(conn.execute(QUERIES["last_seq"], (execution_id,)).fetchone()[0])
+
+    @staticmethod
+    def _known_keys(
+        conn: sqlite3.Connection, execution_id: str, last: int, events: Sequence[Event]
+    ) -> set[str]:
+        if last == 0 or not events:
+            return set()  # an empty log knows no keys: skip the query
+        keys = json.dumps([event.key for event in events])
+        return {row[0] for row in conn.execute(QUERIES["known_keys"], (execution_id, keys))}
+
+    def _insert(self, conn: sqlite3.Connection, written: Mapping[str, list[Event]]) -> None:
+        rows = [codec.event_row(event) for new in written.values() for event in new]
+        if not rows:
+            return
+        conn.executemany(QUERIES["insert_event"], rows)
+        changes = [projection.fold(eid, _last_of(new), new) for eid, new in written.items() if new]
+        starts = [codec.start_params(c) for c in changes if c.started is not None]
+        if starts:
+            conn.executemany(QUERIES["insert_execution"], starts)
+        conn.executemany(QUERIES["update_execution"], [codec.update_params(c) for c in changes])
+
+    def _remember(self, seqs: Mapping[str, int], written: Mapping[str, list[Event]]) -> None:
+        if len(self._last_seqs) > _SEQ_CACHE_LIMIT:
+            self._last_seqs.clear()
+        self._last_seqs.update(seqs)
+        for execution_id, new in written.items():
+            if any(event.type in codec.TERMINAL for event in new):
+                # A finished execution rarely gets more events: stop caching it.
+                self._last_seqs.pop(execution_id, None)
+
+    def _forget(self, execution_ids: Iterable[str]) -> None:
+        for execution_id in execution_ids:
+            self._last_seqs.pop(execution_id, None)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        try:
+            return self._connection().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"reading {self._where} failed: {exc}") from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"the SQLite event store {self._where} is closed")
+        return self._conn
