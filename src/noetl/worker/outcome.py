@@ -1,0 +1,80 @@
+"""The outcome envelope: what one task attempt produced, as `eval` rules see it.
+
+`{status: success|error, result, error: {kind, message, retryable, code, status_code} | None,
+meta: {attempt, duration_ms}}`. Plain dicts on purpose: templates read them directly and the hot
+path pays for nothing more. An error dict may also carry `retry_after` (seconds) when the tool
+said how long to wait (HTTP `Retry-After`); retry backoff honours it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from noetl.errors import TemplateError, ToolError
+
+SUCCESS = "success"
+ERROR = "error"
+
+
+def success(result: Any, attempt: int, duration_ms: float) -> dict[str, Any]:
+    """The envelope of an attempt that returned `result`."""
+    return {
+        "status": SUCCESS,
+        "result": result,
+        "error": None,
+        "meta": {"attempt": attempt, "duration_ms": duration_ms},
+    }
+
+
+def failure(error: dict[str, Any], attempt: int, duration_ms: float) -> dict[str, Any]:
+    """The envelope of an attempt that failed with `error` (see `error_info`)."""
+    return {
+        "status": ERROR,
+        "result": None,
+        "error": error,
+        "meta": {"attempt": attempt, "duration_ms": duration_ms},
+    }
+
+
+def error_info(
+    kind: str,
+    message: str,
+    *,
+    retryable: bool = False,
+    code: str | None = None,
+    status_code: int | None = None,
+) -> dict[str, Any]:
+    """An envelope `error` dict."""
+    return {
+        "kind": kind,
+        "message": message,
+        "retryable": retryable,
+        "code": code,
+        "status_code": status_code,
+    }
+
+
+def error_from_exception(exc: BaseException) -> dict[str, Any]:
+    """Translate what a task raised into an envelope `error` dict.
+
+    A `ToolError` carries its own fields; a `TemplateError` is a non-retryable `template` error;
+    a `TimeoutError` is a retryable `timeout`; anything else is a bug in a tool and is reported
+    as kind `internal` with the exception type, so it is visible rather than swallowed.
+    """
+    if isinstance(exc, ToolError):
+        info = error_info(
+            exc.kind,
+            exc.message,
+            retryable=exc.retryable,
+            code=exc.code,
+            status_code=exc.status_code,
+        )
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            info["retry_after"] = retry_after
+        return info
+    if isinstance(exc, TemplateError):
+        return error_info("template", str(exc))
+    if isinstance(exc, TimeoutError):
+        return error_info("timeout", str(exc) or "timed out", retryable=True)
+    return error_info("internal", f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,350 @@
+"""The worker pipeline: run one command (one step run) task by task, applying `eval` rules.
+
+`run_command` is the entry point. It returns the events of the run, in order: one `task.done` /
+`task.failed` per task attempt, then exactly one `step.done` / `step.failed`. The state of a run
+(its template scope, vars, the ctx changes it made, its events) lives in a `StepRun`; the rules
+themselves are in `noetl.worker.rules`, one attempt in `noetl.worker.attempt`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from noetl.engine.commands import Command
+from noetl.engine.definition import EvalRule, PlaybookDef, TaskDef
+from noetl.engine.events import STEP_DONE, STEP_FAILED, TASK_DONE, TASK_FAILED, Event
+from noetl.errors import TemplateError, ToolError
+from noetl.tools.base import Resources, ToolContext
+from noetl.worker.attempt import run_attempt
+from noetl.worker.outcome import SUCCESS, error_info
+from noetl.worker.rules import backoff_delay, describe_rule, match_rule
+
+# Jumps can loop; a command that runs this many tasks is stopped (error kind "runaway").
+MAX_TASK_RUNS = 100_000
+# Workbook tasks may call workbook tasks; this bounds the nesting (a task calling itself).
+MAX_WORKBOOK_DEPTH = 16
+
+EventSink = Callable[[Event], None]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Ending:
+    """How a pipeline ended: `ok` with the step result, or failed with the step error."""
+
+    ok: bool
+    result: Any = None
+    error: dict[str, Any] | None = None  # {kind, message, retryable, code, status_code, task}
+
+
+async def run_command(
+    playbook: PlaybookDef,
+    command: Command,
+    scope: Mapping[str, Any],
+    resources: Resources,
+    *,
+    on_event: EventSink | None = None,
+    sleep: Sleep = asyncio.sleep,
+) -> list[Event]:
+    """Run `command.step`'s pipeline once and return the events it produced, in order.
+
+    `scope` is the template scope the runtime assembled (workload, ctx, args, iter, execution_id,
+    finished steps' results); it is not mutated. `on_event` sees each event as it is produced;
+    `sleep` waits between retries (tests inject one that records the delays).
+    """
+    run = StepRun(playbook, command, scope, resources, on_event=on_event, sleep=sleep)
+    try:
+        tasks = playbook.step(command.step).tasks
+    except KeyError:
+        message = f"command {command.command_id} names unknown step '{command.step}'"
+        run.finish(Ending(False, error=_step_error(error_info("config", message), None)))
+        return run.events
+    if command.timeout is None:
+        ending = await run.run_tasks(tasks)
+    else:
+        ending = await _run_bounded(run, tasks, command.timeout)
+    run.finish(ending)
+    return run.events
+
+
+async def _run_bounded(run: StepRun, tasks: tuple[TaskDef, ...], timeout: float) -> Ending:
+    """Run the pipeline within the step timeout; expiry fails the step with kind `timeout`."""
+    bound = asyncio.timeout(timeout)
+    try:
+        async with bound:
+            return await run.run_tasks(tasks)
+    except TimeoutError:
+        if not bound.expired():
+            raise
+    message = f"step '{run.command.step}' timed out after {timeout:g}s"
+    error = error_info("timeout", message, retryable=True)
+    return Ending(False, error=_step_error(error, run.scope.get("_task")))
+
+
+class StepRun:
+    """The state of one run of a step's pipeline (or of a workbook task called from one)."""
+
+    def __init__(
+        self,
+        playbook: PlaybookDef,
+        command: Command,
+        scope: Mapping[str, Any],
+        resources: Resources,
+        *,
+        on_event: EventSink | None = None,
+        sleep: Sleep = asyncio.sleep,
+        record: bool = True,
+        depth: int = 0,
+    ) -> None:
+        self.playbook = playbook
+        self.command = command
+        self.resources = resources
+        self.on_event = on_event
+        self.sleep = sleep
+        self.record = record  # False for workbook calls: their caller's task is the recorded one
+        self.depth = depth
+        self.events: list[Event] = []
+        self.task_runs = 0  # numbers task runs: idempotency keys and the runaway guard
+        self.vars: dict[str, Any] = {}
+        self.set_ctx: dict[str, Any] = {}
+        self.scope: dict[str, Any] = dict(scope)
+        self.scope["ctx"] = scope.get("ctx") or {}
+        self.scope["iter"] = scope.get("iter") or {}
+        self.scope["vars"] = self.vars
+        self.scope["_prev"] = None
+        self.scope["_task"] = None
+        self.scope["_attempt"] = 1
+        self.scope["results"] = {}
+
+    async def run_tasks(self, tasks: tuple[TaskDef, ...]) -> Ending:
+        """Run `tasks` from the first, following the eval rules, until the pipeline ends."""
+        if not tasks:
+            return Ending(True)
+        index, attempt = 0, 1
+        while True:
+            task = tasks[index]
+            if self.task_runs >= MAX_TASK_RUNS:
+                message = f"step '{self.command.step}' ran {MAX_TASK_RUNS} tasks; a jump loops"
+                return self._fail(task, error_info("runaway", message))
+            self.task_runs += 1
+            outcome = await self._attempt(task, attempt)
+            move = await self._next(tasks, index, attempt, outcome)
+            if isinstance(move, Ending):
+                return move
+            index, attempt = move
+
+    async def run_task(self, task: TaskDef, args: Mapping[str, Any]) -> Any:
+        """Run `task` as a one-task pipeline with `args` as its `args` scope (workbook tool).
+
+        Returns its result or raises `ToolError` with the error it failed with. Its `set_ctx`
+        changes apply to this run too.
+        """
+        if self.depth >= MAX_WORKBOOK_DEPTH:
+            message = f"workbook task '{task.label}' nested deeper than {MAX_WORKBOOK_DEPTH} calls"
+            raise ToolError(message, kind="config")
+        child = StepRun(
+            self.playbook,
+            self.command,
+            {**self.scope, "args": args},
+            self.resources,
+            sleep=self.sleep,
+            record=False,
+            depth=self.depth + 1,
+        )
+        child.task_runs = self.task_runs
+        ending = await child.run_tasks((task,))
+        self.task_runs = child.task_runs
+        if child.set_ctx:
+            self._merge_ctx(child.set_ctx)
+        if ending.ok:
+            return ending.result
+        error = ending.error or {}
+        raise ToolError(
+            error.get("message", f"workbook task '{task.label}' failed"),
+            kind=error.get("kind", "tool"),
+            retryable=bool(error.get("retryable")),
+            code=error.get("code"),
+            status_code=error.get("status_code"),
+        )
+
+    def finish(self, ending: Ending) -> None:
+        """Emit the run's one ending event (`step.done` or `step.failed`)."""
+        key = f"step.end|{self.command.command_id}"
+        if ending.ok:
+            payload = {"result": ending.result, "vars": self.vars, "set_ctx": self.set_ctx}
+            self._emit(STEP_DONE, payload, key)
+        else:
+            payload = {"error": ending.error, "vars": self.vars, "set_ctx": self.set_ctx}
+            self._emit(STEP_FAILED, payload, key)
+
+    async def _attempt(self, task: TaskDef, attempt: int) -> dict[str, Any]:
+        """Run one attempt and record its `task.done` / `task.failed` event."""
+        scope = self.scope
+        scope["_task"] = task.label
+        scope["_attempt"] = attempt
+        command = self.command
+        ctx = ToolContext(
+            execution_id=command.execution_id,
+            step=command.step,
+            task=task.label,
+            attempt=attempt,
+            playbook=self.playbook,
+            scope=scope,
+            resources=self.resources,
+            iteration=command.iteration,
+            timeout=task.timeout,
+            run_task=self.run_task,
+        )
+        outcome = await run_attempt(task, scope, self.playbook.renderer, ctx)
+        if self.record:
+            duration = outcome["meta"]["duration_ms"]
+            if outcome["status"] == SUCCESS:
+                kind, field, value = TASK_DONE, "result", outcome["result"]
+            else:
+                kind, field, value = TASK_FAILED, "error", outcome["error"]
+            payload = {"task": task.label, "attempt": attempt, field: value}
+            payload["duration_ms"] = duration
+            self._emit(kind, payload, f"{kind}|{command.command_id}|{self.task_runs}")
+        return outcome
+
+    async def _next(
+        self, tasks: tuple[TaskDef, ...], index: int, attempt: int, outcome: dict[str, Any]
+    ) -> Ending | tuple[int, int]:
+        """Apply the eval rules to `outcome`: the ending, or the (index, attempt) to run next."""
+        task = tasks[index]
+        try:
+            matched = self._evaluate(task, outcome)
+        except TemplateError as exc:
+            return self._fail(task, error_info("template", str(exc)))
+        if matched is not None:
+            action = matched[1].do
+        else:  # no rule matched: the defaults
+            action = "continue" if outcome["status"] == SUCCESS else "fail"
+        if action == "retry":
+            assert matched is not None
+            return await self._retry(task, index, attempt, outcome, *matched)
+        if action == "fail":
+            return self._fail(task, outcome["error"] or self._eval_fail(task, matched))
+        result = outcome["result"]
+        self.scope["_prev"] = result
+        self.scope["results"][task.label] = result
+        if action == "break" or (action == "continue" and index + 1 == len(tasks)):
+            return Ending(True, result)
+        if action == "jump":
+            assert matched is not None
+            return self._jump_target(tasks, task, matched[1])
+        return index + 1, 1
+
+    def _evaluate(self, task: TaskDef, outcome: dict[str, Any]) -> tuple[int, EvalRule] | None:
+        """Find the matching rule and apply its set_ctx / set_vars / set_iter."""
+        if not task.eval:
+            return None
+        scope = self.scope
+        where = f"step '{self.command.step}' task '{task.label}'"
+        renderer = self.playbook.renderer
+        scope["outcome"] = outcome
+        try:
+            matched = match_rule(task.eval, scope, renderer, where)
+            if matched is not None:
+                self._apply_sets(*matched, where)
+        finally:
+            del scope["outcome"]
+        return matched
+
+    def _apply_sets(self, index: int, rule: EvalRule, where: str) -> None:
+        """Render the rule's set maps (all against the same scope), then apply them."""
+        if not (rule.set_ctx or rule.set_vars or rule.set_iter):
+            return
+        render = self.playbook.renderer.render
+        scope = self.scope
+        at = f"{where} eval[{index}] field"
+        new_ctx = render(dict(rule.set_ctx), scope, where=f"{at} 'set_ctx'")
+        new_vars = render(dict(rule.set_vars), scope, where=f"{at} 'set_vars'")
+        new_iter = render(dict(rule.set_iter), scope, where=f"{at} 'set_iter'")
+        if new_ctx:
+            self._merge_ctx(new_ctx)
+        self.vars.update(new_vars)
+        if new_iter:
+            scope["iter"] = {**scope["iter"], **new_iter}
+
+    def _merge_ctx(self, changes: Mapping[str, Any]) -> None:
+        """Record ctx changes for `step.done` and let later tasks of this run see them."""
+        self.set_ctx.update(changes)
+        self.scope["ctx"] = {**self.scope["ctx"], **changes}
+
+    async def _retry(
+        self,
+        task: TaskDef,
+        index: int,
+        attempt: int,
+        outcome: dict[str, Any],
+        rule_index: int,
+        rule: EvalRule,
+    ) -> Ending | tuple[int, int]:
+        """Wait per the rule's backoff and re-run the task, or fail once attempts are used up."""
+        error = outcome["error"]
+        if attempt >= rule.attempts:
+            if error is not None:
+                return self._fail(task, error)
+            message = (
+                f"step '{self.command.step}' task '{task.label}': "
+                f"{describe_rule(rule_index, rule)} still asked to retry after {attempt} attempts"
+            )
+            return self._fail(task, error_info("retry_exhausted", message))
+        retry_after = error.get("retry_after") if error else None
+        delay = backoff_delay(rule, attempt, retry_after)
+        if delay > 0:
+            await self.sleep(delay)
+        return index, attempt + 1
+
+    def _jump_target(
+        self, tasks: tuple[TaskDef, ...], task: TaskDef, rule: EvalRule
+    ) -> Ending | tuple[int, int]:
+        for position, candidate in enumerate(tasks):
+            if candidate.label == rule.to:
+                return position, 1
+        message = (
+            f"step '{self.command.step}' task '{task.label}' jumps to unknown task {rule.to!r}"
+        )
+        return self._fail(task, error_info("config", message))
+
+    def _eval_fail(self, task: TaskDef, matched: tuple[int, EvalRule] | None) -> dict[str, Any]:
+        rule = "an eval rule" if matched is None else describe_rule(*matched)
+        message = f"step '{self.command.step}' task '{task.label}' failed by {rule}"
+        return error_info("eval_fail", message)
+
+    def _fail(self, task: TaskDef, error: Mapping[str, Any]) -> Ending:
+        return Ending(False, error=_step_error(error, task.label))
+
+    def _emit(self, kind: str, payload: dict[str, Any], key: str) -> None:
+        if not self.record:
+            return
+        command = self.command
+        event = Event(
+            kind,
+            command.execution_id,
+            step=command.step,
+            iteration=command.iteration,
+            command_id=command.command_id,
+            payload=payload,
+            origin="worker",
+            idempotency_key=key,
+        )
+        self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
+
+
+def _step_error(error: Mapping[str, Any], task: str | None) -> dict[str, Any]:
+    """The step error: the envelope error fields plus the task that ended the step."""
+    return {
+        "kind": error.get("kind"),
+        "message": error.get("message"),
+        "retryable": bool(error.get("retryable")),
+        "code": error.get("code"),
+        "status_code": error.get("status_code"),
+        "task": task,
+    }
