@@ -247,9 +247,8 @@ def test_retry_honours_a_longer_retry_after_from_the_tool():
     code = (
         "from noetl.errors import ToolError\n"
         "if attempt < 2:\n"
-        "    e = ToolError('busy', kind='http', retryable=True, status_code=429)\n"
-        "    e.retry_after = 7.0\n"
-        "    raise e\n"
+        "    raise ToolError('busy', kind='http', retryable=True, status_code=429,"
+        " retry_after=7.0)\n"
         "result = 'ok'"
     )
     retryable = "{{ outcome.status == 'error' and outcome.error.retryable }}"

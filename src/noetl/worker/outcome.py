@@ -69,9 +69,8 @@ def error_from_exception(exc: BaseException) -> dict[str, Any]:
             code=exc.code,
             status_code=exc.status_code,
         )
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            info["retry_after"] = retry_after
+        if exc.retry_after is not None:
+            info["retry_after"] = exc.retry_after
         return info
     if isinstance(exc, TemplateError):
         return error_info("template", str(exc))

@@ -140,7 +140,8 @@ class StepRun:
         """Run `task` as a one-task pipeline with `args` as its `args` scope (workbook tool).
 
         Returns its result or raises `ToolError` with the error it failed with. Its `set_ctx`
-        changes apply to this run too.
+        changes apply to this run too. Its attempts are not recorded as events of their own: the
+        calling task's `task.done` / `task.failed` is the recorded fact.
         """
         if self.depth >= MAX_WORKBOOK_DEPTH:
             message = f"workbook task '{task.label}' nested deeper than {MAX_WORKBOOK_DEPTH} calls"
