@@ -1,0 +1,300 @@
+"""The control plane: events in, engine decisions, appends to the log, commands out.
+
+All decisions of a process go through one pump task, so the in-memory state of an execution is
+only ever touched by one coroutine, and the events of many executions that arrive together are
+appended in one transaction and their commands published in one call (batching is what keeps the
+per-step overhead low when many executions run at once).
+
+An execution's state is kept in memory while it runs; it is always equal to replaying its log.
+`resume` rebuilds it from the log after a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from noetl import ids
+from noetl.bus.port import CommandBus, Pointer
+from noetl.dsl.load import load_playbook
+from noetl.engine import events as ev
+from noetl.engine.commands import Command
+from noetl.engine.decide import Decision, cancel_event, decide, start_event
+from noetl.engine.definition import PlaybookDef
+from noetl.engine.events import Event
+from noetl.engine.replay import replay
+from noetl.engine.routing import command_scope
+from noetl.engine.state import ExecutionState
+from noetl.errors import NoetlError, NotFoundError
+from noetl.store.port import EventStore, ExecutionSummary
+
+EventListener = Callable[[Event], None]
+CancelHook = Callable[[Sequence[str]], None]
+EXPIRY_GRACE = 1.0  # seconds past a step timeout before the runtime expires the command
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """What a worker needs to run one command."""
+
+    playbook: PlaybookDef
+    command: Command
+    scope: dict[str, Any]
+
+
+@dataclass
+class _Live:
+    playbook: PlaybookDef
+    state: ExecutionState
+    done: asyncio.Future[None]
+    claimed: set[str] = field(default_factory=set)
+    timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+
+
+@dataclass
+class _Batch:
+    """Decisions waiting to be written: events per execution, commands, cancellations."""
+
+    events: dict[str, list[Event]] = field(default_factory=dict)
+    commands: list[Command] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+
+    def add(self, execution_id: str, incoming: Sequence[Event], decision: Decision) -> None:
+        self.events.setdefault(execution_id, []).extend([*incoming, *decision.events])
+        self.commands.extend(decision.commands)
+        self.cancelled.extend(decision.cancelled)
+        if decision.state.terminal:
+            self.finished.append(execution_id)
+
+
+class ControlPlane:
+    """Routes executions of this process: start, submit worker events, cancel, resume, wait."""
+
+    def __init__(
+        self, store: EventStore, bus: CommandBus, *, route: Callable[[str], str] | None = None
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self._route = route or (lambda pool: pool)
+        self._live: dict[str, _Live] = {}
+        self._inbox: list[tuple[str, Event]] = []
+        self._wake = asyncio.Event()
+        self._pump: asyncio.Task[None] | None = None
+        self._listeners: list[EventListener] = []
+        self._cancel_hooks: list[CancelHook] = []
+        self._progress = asyncio.Condition()
+        self._submitted = 0
+        self._processed = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Start the pump task (inside a running event loop)."""
+        if self._pump is None:
+            self._pump = asyncio.get_running_loop().create_task(self._run_pump())
+
+    async def close(self) -> None:
+        """Write what is pending and stop the pump."""
+        if self._pump is not None:
+            await self.flush()
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+            self._pump = None
+        for live in self._live.values():
+            for timer in live.timers.values():
+                timer.cancel()
+
+    def listen(self, listener: EventListener) -> None:
+        """Call `listener` with every event once it is in the log."""
+        self._listeners.append(listener)
+
+    def on_cancel(self, hook: CancelHook) -> None:
+        """Call `hook` with command ids whose work must stop (their execution ended)."""
+        self._cancel_hooks.append(hook)
+
+    # -- executions -----------------------------------------------------------------------------
+
+    async def start(
+        self,
+        playbook: PlaybookDef,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        source: str | None = None,
+        parent_execution_id: str | None = None,
+    ) -> str:
+        """Start an execution of `playbook`; returns its id once its first events are written."""
+        execution_id = ids.new_id()
+        first = start_event(
+            playbook, execution_id, payload, parent_execution_id=parent_execution_id
+        )
+        if source is not None:
+            described = {**first.payload["playbook"], "source": source}
+            first = replace(first, payload={**first.payload, "playbook": described})
+        live = _Live(playbook, ExecutionState(), asyncio.get_running_loop().create_future())
+        self._live[execution_id] = live
+        await self.submit([first])
+        await self.flush()
+        return execution_id
+
+    async def submit(self, events: Sequence[Event]) -> None:
+        """Hand worker, runtime or client events to the engine (decided by the pump)."""
+        self._inbox.extend((e.execution_id, e) for e in events)
+        self._submitted += len(events)
+        self._wake.set()
+
+    async def cancel(self, execution_id: str, reason: str = "cancelled by request") -> None:
+        """Cancel a running execution of this process."""
+        if execution_id not in self._live:
+            raise NotFoundError(f"execution {execution_id} is not running in this process")
+        await self.submit([cancel_event(execution_id, reason)])
+        await self.flush()
+
+    async def resume(self, execution_id: str) -> PlaybookDef:
+        """Rebuild a running execution from its log and re-issue its unfinished commands."""
+        log = await self.store.read(execution_id)
+        if not log:
+            raise NotFoundError(f"execution {execution_id} not found")
+        source = log[0].payload.get("playbook", {}).get("source")
+        if source is None:
+            raise NoetlError(f"execution {execution_id} did not record its playbook source")
+        playbook = load_playbook(source)
+        state = replay(playbook, log)
+        live = _Live(playbook, state, asyncio.get_running_loop().create_future())
+        self._live[execution_id] = live
+        if state.terminal:
+            live.done.set_result(None)
+        else:
+            await self.bus.publish([self._pointer(c) for c in state.pending.values()])
+        return playbook
+
+    async def wait(self, execution_id: str) -> ExecutionSummary:
+        """Wait until the execution ends; its summary from the store."""
+        live = self._live.get(execution_id)
+        if live is not None:
+            await asyncio.shield(live.done)
+        return await self.store.get_execution(execution_id)
+
+    async def flush(self) -> None:
+        """Wait until everything submitted so far is decided, written and published."""
+        target = self._submitted
+        async with self._progress:
+            await self._progress.wait_for(lambda: self._processed >= target)
+
+    # -- workers' side --------------------------------------------------------------------------
+
+    async def claim(self, pointer: Pointer) -> WorkItem | None:
+        """The command behind `pointer` if it is still pending and nobody runs it; else None."""
+        live = self._live.get(pointer.execution_id)
+        if live is None or pointer.command_id in live.claimed:
+            return None
+        command = live.state.pending.get(pointer.command_id)
+        if command is None:
+            return None
+        live.claimed.add(command.command_id)
+        if command.timeout is not None:
+            live.timers[command.command_id] = asyncio.get_running_loop().call_later(
+                command.timeout + EXPIRY_GRACE, self._expire, command
+            )
+        return WorkItem(live.playbook, command, command_scope(live.state, command))
+
+    def _expire(self, command: Command) -> None:
+        key = f"command.expired|{command.command_id}"
+        event = Event(
+            ev.COMMAND_EXPIRED,
+            command.execution_id,
+            command.step,
+            command.iteration,
+            command.command_id,
+            {"timeout": command.timeout},
+            origin="runtime",
+            idempotency_key=key,
+        )
+        self._inbox.append((command.execution_id, event))
+        self._submitted += 1
+        self._wake.set()
+
+    async def dead_letter(self, pointer: Pointer) -> None:
+        """The bus gave up delivering `pointer`: record `command.dead`."""
+        event = Event(
+            ev.COMMAND_DEAD,
+            pointer.execution_id,
+            pointer.step,
+            command_id=pointer.command_id,
+            origin="runtime",
+            idempotency_key=f"command.dead|{pointer.command_id}",
+        )
+        await self.submit([event])
+
+    # -- the pump -------------------------------------------------------------------------------
+
+    async def _run_pump(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._inbox:
+                inbox, self._inbox = self._inbox, []
+                try:
+                    await self._process(inbox)
+                except NoetlError as exc:
+                    self._abandon(inbox, exc)
+                async with self._progress:
+                    self._processed += len(inbox)
+                    self._progress.notify_all()
+
+    async def _process(self, inbox: list[tuple[str, Event]]) -> None:
+        batch = _Batch()
+        for execution_id, event in inbox:
+            live = self._live.get(execution_id)
+            if live is None:
+                continue  # not ours (finished and forgotten, or another process's)
+            decision = decide(live.playbook, live.state, event)
+            if event.command_id is not None and event.type in (ev.STEP_DONE, ev.STEP_FAILED):
+                self._release(live, event.command_id)
+            batch.add(execution_id, [event], decision)
+        written = await self.store.append_batches(batch.events)
+        await self.bus.publish([self._pointer(c) for c in batch.commands])
+        self._announce(written)
+        if batch.cancelled:
+            for hook in self._cancel_hooks:
+                hook(batch.cancelled)
+        for execution_id in batch.finished:
+            self._finish(execution_id)
+
+    def _abandon(self, inbox: list[tuple[str, Event]], exc: NoetlError) -> None:
+        """The log could not be written: the executions involved cannot go on in memory."""
+        for execution_id, _ in inbox:
+            live = self._live.pop(execution_id, None)
+            if live is not None and not live.done.done():
+                live.done.set_exception(exc)
+
+    def _release(self, live: _Live, command_id: str) -> None:
+        live.claimed.discard(command_id)
+        timer = live.timers.pop(command_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _announce(self, written: Mapping[str, list[Event]]) -> None:
+        if not self._listeners:
+            return
+        for events in written.values():
+            for event in events:
+                for listener in self._listeners:
+                    listener(event)
+
+    def _finish(self, execution_id: str) -> None:
+        live = self._live.pop(execution_id, None)
+        if live is None:
+            return
+        for timer in live.timers.values():
+            timer.cancel()
+        if not live.done.done():
+            live.done.set_result(None)
+
+    def _pointer(self, command: Command) -> Pointer:
+        pool = self._route(command.pool)
+        return Pointer(command.execution_id, command.command_id, command.step, pool)

@@ -1,0 +1,114 @@
+"""The worker pool: asyncio workers that take pointers from the bus and run their commands.
+
+The same code runs embedded (the source is the in-process `ControlPlane`) and distributed (the
+source claims through the server's API). A worker: fetch a pointer -> claim the command -> run
+its pipeline -> hand the events back -> ack. A lease heartbeat (`in_progress`) keeps long tasks
+from being redelivered; a command whose execution ended is cancelled where it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import Protocol
+
+from noetl.bus.port import CommandBus, Delivery, Pointer
+from noetl.engine.events import Event
+from noetl.runtime.control import WorkItem
+from noetl.tools.base import Resources
+from noetl.worker.pipeline import run_command
+
+
+class CommandSource(Protocol):
+    """Where workers claim commands and report what happened."""
+
+    async def claim(self, pointer: Pointer) -> WorkItem | None:
+        """The command to run, or None when it is finished, running elsewhere or unknown."""
+        ...
+
+    async def submit(self, events: Sequence[Event]) -> None:
+        """Report a command's events."""
+        ...
+
+
+class WorkerPool:
+    """`concurrency` workers of one pool."""
+
+    def __init__(
+        self,
+        bus: CommandBus,
+        source: CommandSource,
+        resources: Resources,
+        *,
+        pool: str = "default",
+        concurrency: int = 4,
+        heartbeat: float = 10.0,
+    ) -> None:
+        self.bus = bus
+        self.source = source
+        self.resources = resources
+        self.pool = pool
+        self.concurrency = max(1, concurrency)
+        self.heartbeat = heartbeat
+        self._loops: list[asyncio.Task[None]] = []
+        self._running: dict[str, asyncio.Task[list[Event]]] = {}
+        self._stopping = False
+
+    def start(self) -> None:
+        """Start the worker loops (inside a running event loop)."""
+        loop = asyncio.get_running_loop()
+        self._loops = [loop.create_task(self._work()) for _ in range(self.concurrency)]
+
+    async def stop(self, *, drain: bool = True) -> None:
+        """Stop taking work; with `drain`, let running commands finish and report first."""
+        self._stopping = True
+        if not drain:
+            for task in self._running.values():
+                task.cancel()
+        for loop_task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop_task
+        self._loops = []
+
+    def cancel(self, command_ids: Sequence[str]) -> None:
+        """Stop the commands with these ids where they run (their execution ended)."""
+        for command_id in command_ids:
+            task = self._running.get(command_id)
+            if task is not None:
+                task.cancel()
+
+    async def _work(self) -> None:
+        while not self._stopping:
+            deliveries = await self.bus.fetch(self.pool, batch=1, timeout=0.25)
+            for delivery in deliveries:
+                await self._handle(delivery)
+
+    async def _handle(self, delivery: Delivery) -> None:
+        item = await self.source.claim(delivery.pointer)
+        if item is None:
+            await delivery.ack()
+            return
+        command_id = item.command.command_id
+        task = asyncio.get_running_loop().create_task(
+            run_command(item.playbook, item.command, item.scope, self.resources)
+        )
+        self._running[command_id] = task
+        beat = asyncio.get_running_loop().create_task(self._keep_alive(delivery))
+        try:
+            events = await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise
+            events = []  # its execution ended; nothing to report
+        finally:
+            beat.cancel()
+            self._running.pop(command_id, None)
+        if events:
+            await self.source.submit(events)
+        await delivery.ack()
+
+    async def _keep_alive(self, delivery: Delivery) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            await delivery.in_progress()
