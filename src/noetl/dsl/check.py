@@ -93,7 +93,9 @@ def known_kinds() -> tuple[str, ...]:
 def semantic_problems(model: PlaybookModel, data: Any, where: Locator) -> list[Problem]:
     """Every cross-reference problem of a shape-valid playbook (errors and warnings)."""
     if not model.workflow:
-        return [where.problem("workflow is empty: a playbook needs at least one step", ())]
+        return [
+            where.problem("workflow is empty: a playbook needs at least one step", ("workflow",))
+        ]
     problems = _step_names(model, where)
     names = {step.step for step in model.workflow}
     workbook = {entry.name for entry in model.workbook}
