@@ -23,6 +23,7 @@ import atexit
 import contextlib
 import importlib.metadata
 import json
+import os
 import shutil
 import signal
 import socket
@@ -83,21 +84,10 @@ class LocalPostgres:
         if not (pgdata / "PG_VERSION").exists():
             _initdb(pgdata, user)
         _stop_stale_postmaster(pgdata)
-        for attempt in range(_PG_START_ATTEMPTS):
-            chosen = port or free_port()
-            process = _spawn_postgres(data_dir, chosen, user, durable)
-            try:
-                _wait_postgres_ready(process, pgdata, data_dir / "postgres.log")
-            except _PortTaken:
-                if port or attempt == _PG_START_ATTEMPTS - 1:
-                    raise LocalServiceError(
-                        f"PostgreSQL: port {chosen} is already in use"
-                    ) from None
-                continue
-            server = cls(data_dir=data_dir, port=chosen, process=process)
-            atexit.register(server.stop)
-            return server
-        raise AssertionError("unreachable")  # the loop either returns or raises
+        process, chosen = _launch_postgres(data_dir, port, user, durable)
+        server = cls(data_dir=data_dir, port=chosen, process=process)
+        atexit.register(server.stop)
+        return server
 
     def stop(self) -> None:
         """Fast shutdown (sessions are disconnected); returns once every process has exited."""
@@ -165,7 +155,7 @@ def _pg_bin(name: str) -> Path:
 
 def _postgres_system_user(data_dir: Path) -> str | None:
     """The user to run PostgreSQL as: None (the caller) unless we are root."""
-    if sys.platform == "win32" or _geteuid() != 0:
+    if sys.platform == "win32" or os.geteuid() != 0:
         return None
     import pwd
 
@@ -185,13 +175,6 @@ def _postgres_system_user(data_dir: Path) -> str | None:
     entry = pwd.getpwnam(_PG_USER)
     shutil.chown(data_dir, entry.pw_uid, entry.pw_gid)
     return _PG_USER
-
-
-def _geteuid() -> int:
-    """Effective user id (a separate function so Windows never calls os.geteuid)."""
-    import os
-
-    return os.geteuid()
 
 
 def _as_user(user: str | None) -> dict[str, object]:
@@ -245,6 +228,26 @@ def _spawn_postgres(
         )
 
 
+def _launch_postgres(
+    data_dir: Path, port: int, user: str | None, durable: bool
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start the server and wait until it is ready; return it and its port."""
+    for attempt in range(_PG_START_ATTEMPTS):
+        chosen = port or free_port()
+        process = _spawn_postgres(data_dir, chosen, user, durable)
+        try:
+            _wait_postgres_ready(process, data_dir / "pgdata", data_dir / "postgres.log")
+        except _PortTaken:
+            if port or attempt == _PG_START_ATTEMPTS - 1:
+                raise LocalServiceError(f"PostgreSQL: port {chosen} is already in use") from None
+            continue
+        except BaseException:  # not ready in time, or interrupted: leave nothing running
+            _stop_process(process, signal.SIGKILL, "PostgreSQL")
+            raise
+        return process, chosen
+    raise AssertionError("unreachable")  # the loop either returns or raises
+
+
 def _wait_postgres_ready(process: subprocess.Popen[bytes], pgdata: Path, log: Path) -> None:
     """Wait until postmaster.pid says `ready`; raise _PortTaken when the port was in use."""
 
@@ -289,8 +292,9 @@ def _launch_nats(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], in
     process = _spawn_nats(data_dir, port)
     log = data_dir / "nats.log"
     try:
-        actual = port or _read_nats_port(process, data_dir, log)
-        _wait_until(lambda: _accepts_connections(actual), process, "NATS", log)
+        # The ports file proves that *this* process listens (another one may hold `port`).
+        actual = _read_nats_port(process, data_dir, log)
+        _wait_until(lambda: _speaks_nats(actual), process, "NATS", log)
     except BaseException:
         _stop_process(process, signal.SIGKILL, "NATS")
         raise
@@ -298,9 +302,9 @@ def _launch_nats(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], in
 
 
 def _spawn_nats(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    """Start nats-server with JetStream; port 0 lets it choose and write a ports file."""
+    """Start nats-server with JetStream (port 0: it chooses); it writes a ports file when up."""
     command = [str(_nats_binary()), "-a", _HOST, "-p", str(port or -1), "-js"]
-    command += ["-sd", str(data_dir / "jetstream"), "--ports_file_dir", str(data_dir)]
+    command += ["-sd", str(data_dir), "--ports_file_dir", str(data_dir)]  # streams: <dir>/jetstream
     with (data_dir / "nats.log").open("ab") as log:
         return subprocess.Popen(
             command,
@@ -325,11 +329,11 @@ def _read_nats_port(process: subprocess.Popen[bytes], data_dir: Path, log: Path)
     raise LocalServiceError(f"NATS: unreadable ports file {ports_file}")
 
 
-def _accepts_connections(port: int) -> bool:
-    """True when a TCP connection to 127.0.0.1:`port` succeeds."""
+def _speaks_nats(port: int) -> bool:
+    """True when 127.0.0.1:`port` accepts a connection and greets it with NATS's INFO line."""
     try:
-        with socket.create_connection((_HOST, port), timeout=1.0):
-            return True
+        with socket.create_connection((_HOST, port), timeout=1.0) as sock:
+            return sock.recv(5) == b"INFO "
     except OSError:
         return False
 
