@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from noetl import __version__
+from noetl.cli import inspect as inspect_cli
+from noetl.cli import run as run_cli
 from noetl.cli import validate as validate_cli
 
 app = typer.Typer(
@@ -15,6 +17,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 validate_cli.register(app)
+run_cli.register(app)
+inspect_cli.register(app)
 
 
 def _version(value: bool) -> None:

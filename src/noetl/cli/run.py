@@ -1,0 +1,164 @@
+"""`noetl run`: run a playbook in this process (embedded mode) and report how it ended."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from noetl.cli.inputs import parse_payload, parse_sets
+from noetl.cli.progress import ProgressView
+from noetl.config import Settings
+from noetl.dsl.load import load_playbook
+from noetl.engine.definition import PlaybookDef
+from noetl.errors import ConfigError, NoetlError, PlaybookError
+from noetl.runtime.assemble import Runtime, open_embedded
+from noetl.store.port import ExecutionSummary
+
+EXIT_DONE, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+def run(
+    file: Annotated[
+        str | None, typer.Argument(help="Playbook file to run (omit with --resume).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Payload value key=value (dotted keys nest). Repeatable."),
+    ] = None,
+    payload: Annotated[
+        str | None, typer.Option("--payload", help="Payload as JSON, or @file (JSON/YAML).")
+    ] = None,
+    db: Annotated[Path | None, typer.Option("--db", help="SQLite file of the event log.")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Concurrent workers in this process.")
+    ] = None,
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="Continue an interrupted execution by id.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print exactly one JSON object with the outcome.")
+    ] = False,
+) -> None:
+    """Run a playbook to its end with an embedded event log (SQLite) and in-process workers."""
+    err = Console(stderr=True)
+    try:
+        settings = Settings.load(db=db, workers=workers)
+        job = _prepare(file, set_ or [], payload, resume)
+    except PlaybookError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False, highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    except (ConfigError, OSError) as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    live = sys.stdout.isatty() and not as_json
+    try:
+        summary = asyncio.run(_execute(settings, job, live))
+    except NoetlError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_FAILED) from None
+    _report(summary, as_json)
+    codes = {"done": EXIT_DONE, "cancelled": EXIT_CANCELLED}
+    raise typer.Exit(codes.get(summary.status, EXIT_FAILED))
+
+
+class _Job:
+    """What to run: a new execution (playbook + payload) or the resumption of one."""
+
+    def __init__(
+        self,
+        playbook: PlaybookDef | None = None,
+        source: str | None = None,
+        payload: dict[str, Any] | None = None,
+        resume: str | None = None,
+    ) -> None:
+        self.playbook, self.source, self.payload, self.resume = playbook, source, payload, resume
+
+
+def _prepare(file: str | None, sets: list[str], payload: str | None, resume: str | None) -> _Job:
+    if resume is not None:
+        if file is not None or sets or payload:
+            raise ConfigError("--resume takes no playbook file, --set or --payload")
+        return _Job(resume=resume)
+    if file is None:
+        raise ConfigError("give a playbook file to run (or --resume ID)")
+    path = Path(file)
+    if not path.is_file():
+        raise ConfigError(f"{file}: no such playbook file")
+    source = path.read_text(encoding="utf-8")
+    playbook = load_playbook(source, file=str(path))
+    body = parse_payload(payload)
+    body.update(parse_sets(sets))
+    return _Job(playbook, source, body)
+
+
+async def _execute(settings: Settings, job: _Job, live: bool) -> ExecutionSummary:
+    runtime = await open_embedded(settings)
+    try:
+        view = ProgressView(Console(stderr=False)) if live else None
+        if view is not None:
+            runtime.control.listen(view)
+        if job.resume is not None:
+            execution_id = job.resume
+            await runtime.control.resume(execution_id)
+        else:
+            assert job.playbook is not None
+            execution_id = await runtime.control.start(job.playbook, job.payload, source=job.source)
+        if view is not None:
+            view.execution_id = execution_id
+        _cancel_on_interrupt(runtime, execution_id)
+        if view is None:
+            return await runtime.control.wait(execution_id)
+        with view:
+            return await runtime.control.wait(execution_id)
+    finally:
+        await runtime.close()
+
+
+def _cancel_on_interrupt(runtime: Runtime, execution_id: str) -> None:
+    """First Ctrl-C cancels the execution cleanly; a second one is the usual KeyboardInterrupt."""
+    loop = asyncio.get_running_loop()
+    tasks: list[asyncio.Task[None]] = []
+
+    def interrupted() -> None:
+        loop.remove_signal_handler(signal.SIGINT)
+        tasks.append(loop.create_task(runtime.control.cancel(execution_id, "interrupted (Ctrl-C)")))
+
+    loop.add_signal_handler(signal.SIGINT, interrupted)
+    loop.add_signal_handler(signal.SIGTERM, interrupted)
+
+
+def _report(summary: ExecutionSummary, as_json: bool) -> None:
+    outcome = {
+        "execution_id": summary.execution_id,
+        "status": summary.status,
+        "result": summary.result,
+        "error": summary.error if summary.status != "done" else None,
+    }
+    if as_json:
+        typer.echo(json.dumps(outcome, default=str))
+        return
+    console = Console()
+    style = {"done": "green", "failed": "red"}.get(summary.status, "yellow")
+    console.print(
+        f"[{style}]{summary.status}[/] execution {summary.execution_id} "
+        f"({summary.steps_done} steps done, {summary.steps_failed} failed, "
+        f"{summary.steps_skipped} skipped)"
+    )
+    if summary.status == "done":
+        console.print_json(json.dumps(summary.result, default=str))
+    elif summary.error:
+        message = summary.error.get("message") if isinstance(summary.error, dict) else None
+        console.print(f"error: {message or summary.error}", markup=False, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `run` to the CLI."""
+    app.command("run")(run)
