@@ -301,3 +301,22 @@ def test_every_example_starts_with_a_comment_header():
         lines = example.read_text().splitlines()
         assert lines[0].startswith(f"# {example.name} - "), example.name
         assert lines[1].startswith("# Shows:"), example.name
+
+
+def test_plugin_kinds_from_entry_points_are_known_and_their_fields_unchecked(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    from noetl.dsl import check
+
+    plugin = EntryPoint(name="s3", value="plugin:S3Tool", group="noetl.tools")
+    monkeypatch.setattr(check, "entry_points", lambda group: [plugin])
+    check.known_kinds.cache_clear()
+    try:
+        text = FULL.replace("tool: {kind: noop, result: 1}", "tool: {kind: s3, bucket: b}")
+        playbook = load_playbook(text)
+        assert playbook.step("end").tasks[0].config == {"bucket": "b"}
+        _, problems = check_playbook(text.replace("kind: s3", "kind: s4"))
+        assert "did you mean 's3'?" in problems[0].message
+        assert "s3" in problems[0].message.split("known kinds:")[1]
+    finally:
+        check.known_kinds.cache_clear()
