@@ -106,7 +106,12 @@ class MemoryEventStore:
             )
         new = fresh(events, self._keys.get(execution_id, ()))
         returned = stamp(new, last, now)
-        stored = [Event.from_json(event.to_json()) for event in returned]
+        try:
+            stored = [Event.from_json(event.to_json()) for event in returned]
+        except (TypeError, ValueError) as exc:
+            raise StoreError(
+                f"an event of execution {execution_id!r} cannot be written as JSON: {exc}"
+            ) from exc
         change = projection.fold(execution_id, last + len(stored), stored)
         return _Prepared(execution_id, returned, stored, change)
 

@@ -55,6 +55,12 @@ class ExecutionChange:
     steps_skipped: int = 0
     terminal: Terminal | None = None
 
+    @property
+    def touches_summary(self) -> bool:
+        """Whether the change alters any stored column (`last_seq` is read from the log)."""
+        counted = self.steps_done or self.steps_failed or self.steps_skipped
+        return bool(counted) or self.terminal is not None
+
 
 def fold(execution_id: str, last_seq: int, stamped: Sequence[Event]) -> ExecutionChange:
     """Fold the stamped events of one append into the change they make to the projection."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 
 from noetl.engine.events import Event
@@ -39,16 +38,26 @@ def fresh(events: Sequence[Event], known_keys: Collection[str]) -> list[Event]:
 
 
 def stamp(events: Sequence[Event], after_seq: int, created_at: str) -> list[Event]:
-    """Copies of `events` numbered `after_seq + 1 ...`, each with a new id (`Event.stamped`).
+    """Copies of `events` numbered `after_seq + 1 ...`, each with a new id.
 
-    A derived idempotency key is pinned on the copy, so the event returned by `append` equals
-    the one `read` gives back later.
+    This is `Event.stamped` plus pinning a derived idempotency key (so the event `append`
+    returns equals the one `read` gives back later), done as one construction: two
+    `dataclasses.replace` calls per event cost more than the SQLite insert itself.
     """
-    stamped = []
-    for offset, event in enumerate(events, start=1):
-        if event.idempotency_key is None:
-            event = replace(event, idempotency_key=event.key)
-        stamped.append(
-            event.stamped(seq=after_seq + offset, event_id=new_id(), created_at=created_at)
+    return [
+        Event(
+            type=event.type,
+            execution_id=event.execution_id,
+            step=event.step,
+            iteration=event.iteration,
+            command_id=event.command_id,
+            payload=event.payload,
+            origin=event.origin,
+            idempotency_key=event.key,
+            seq=after_seq + offset,
+            event_id=new_id(),
+            created_at=created_at,
+            schema_version=event.schema_version,
         )
-    return stamped
+        for offset, event in enumerate(events, start=1)
+    ]

@@ -13,10 +13,14 @@ from noetl.store.projection import ExecutionChange
 TERMINAL = TERMINAL_PLAYBOOK
 
 
+# One encoder for every column: `json.dumps` with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)
+
+
 def dumps(value: Any, what: str) -> str:
     """JSON text for a column, with the codec's handling of tuples, sets, dates and bytes."""
     try:
-        return json.dumps(value, separators=(",", ":"), default=_json_default)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise StoreError(f"{what} cannot be written as JSON: {exc}") from exc
 
@@ -123,7 +127,6 @@ def update_params(change: ExecutionChange) -> dict[str, Any]:
         "steps_done": change.steps_done,
         "steps_failed": change.steps_failed,
         "steps_skipped": change.steps_skipped,
-        "last_seq": change.last_seq,
         "status": None if end is None else end.status,
         "finished_at": None if end is None else end.finished_at,
         "result": None if end is None else dumps(end.result, f"result of {where}"),

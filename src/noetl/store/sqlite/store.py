@@ -36,6 +36,10 @@ class _StaleSeq(Exception):
     """An insert hit an existing (execution_id, seq): someone else appended meanwhile."""
 
 
+class _DuplicateKey(Exception):
+    """An insert hit an existing (execution_id, idempotency_key): a redelivered fact."""
+
+
 class SqliteEventStore:
     """Event store in one SQLite file. Create it with `SqliteEventStore.open(path)`."""
 
@@ -121,23 +125,38 @@ class SqliteEventStore:
     def _write(
         self, batches: Mapping[str, Sequence[Event]], expected: Mapping[str, int | None]
     ) -> dict[str, list[Event]]:
-        """Write with one retry when the seq cache turned out stale (and no seq was expected)."""
-        try:
-            return self._write_once(batches, expected)
-        except _StaleSeq:
-            self._forget(batches)
+        """Write, first on the fast path, then as the failure says.
+
+        The fast path trusts that keys are new (redelivered duplicates are rare) and inserts
+        without asking the file which keys it holds; a duplicate key rolls it back and the
+        write is redone with that check. A stale seq cache (another writer) is re-read once,
+        unless the caller expected a seq: then it is a conflict.
+        """
         optimistic = any(seq is not None for seq in expected.values())
-        if not optimistic:
+        check_keys = False
+        reread = False
+        while True:
             try:
-                return self._write_once(batches, expected)
+                return self._write_once(batches, expected, check_keys=check_keys)
+            except _DuplicateKey:
+                if check_keys:  # cannot happen under the write lock; refuse to loop
+                    raise StoreError(f"duplicate event key in {self._where}") from None
+                check_keys = True
             except _StaleSeq:
                 self._forget(batches)
-        raise ConflictError(
-            f"another writer appended to execution(s) {', '.join(batches)} in {self._where}"
-        )
+                if optimistic or reread:
+                    raise ConflictError(
+                        f"another writer appended to execution(s) {', '.join(batches)} "
+                        f"in {self._where}"
+                    ) from None
+                reread = True
 
     def _write_once(
-        self, batches: Mapping[str, Sequence[Event]], expected: Mapping[str, int | None]
+        self,
+        batches: Mapping[str, Sequence[Event]],
+        expected: Mapping[str, int | None],
+        *,
+        check_keys: bool,
     ) -> dict[str, list[Event]]:
         conn = self._connection()
         now = utc_now()
@@ -152,7 +171,7 @@ class SqliteEventStore:
                     raise ConflictError(
                         f"execution {execution_id!r}: expected last seq {wanted}, found {last}"
                     )
-                known = self._known_keys(conn, execution_id, last, events)
+                known = self._known_keys(conn, execution_id, last, events) if check_keys else ()
                 new = stamp(fresh(events, known), last, now)
                 written[execution_id] = new
                 seqs[execution_id] = last + len(new)
@@ -160,6 +179,8 @@ class SqliteEventStore:
             conn.commit()
         except sqlite3.IntegrityError as exc:
             conn.rollback()
+            if "idempotency_key" in str(exc):
+                raise _DuplicateKey from exc
             raise _StaleSeq from exc
         except sqlite3.Error as exc:
             conn.rollback()
@@ -198,7 +219,10 @@ class SqliteEventStore:
         starts = [codec.start_params(c) for c in changes if c.started is not None]
         if starts:
             conn.executemany(QUERIES["insert_execution"], starts)
-        conn.executemany(QUERIES["update_execution"], [codec.update_params(c) for c in changes])
+        # Most appends (commands issued, tasks done) do not touch the projection: skip them.
+        updates = [codec.update_params(c) for c in changes if c.touches_summary]
+        if updates:
+            conn.executemany(QUERIES["update_execution"], updates)
 
     def _remember(self, seqs: Mapping[str, int], written: Mapping[str, list[Event]]) -> None:
         if len(self._last_seqs) > _SEQ_CACHE_LIMIT:

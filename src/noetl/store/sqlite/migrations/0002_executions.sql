@@ -1,4 +1,5 @@
 -- The execution projection, kept by the store in the same transaction as the events.
+-- Its last seq is not stored: it is read from the events' primary key when asked for.
 CREATE TABLE executions (
     execution_id        TEXT    PRIMARY KEY,
     playbook_name       TEXT    NOT NULL,
@@ -11,8 +12,7 @@ CREATE TABLE executions (
     steps_skipped       INTEGER NOT NULL DEFAULT 0,
     result              TEXT, -- JSON
     error               TEXT, -- JSON
-    parent_execution_id TEXT,
-    last_seq            INTEGER NOT NULL DEFAULT 0
+    parent_execution_id TEXT
 );
 
 CREATE INDEX executions_by_start ON executions (started_at);

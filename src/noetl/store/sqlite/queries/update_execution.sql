@@ -4,7 +4,6 @@ UPDATE executions SET
     steps_done    = steps_done + :steps_done,
     steps_failed  = steps_failed + :steps_failed,
     steps_skipped = steps_skipped + :steps_skipped,
-    last_seq      = :last_seq,
     finished_at   = CASE WHEN status = 'running' AND :status IS NOT NULL
                          THEN :finished_at ELSE finished_at END,
     result        = CASE WHEN status = 'running' AND :status IS NOT NULL

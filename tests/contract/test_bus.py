@@ -1,0 +1,174 @@
+"""Contract of the command bus port, run against every adapter (see conftest.py).
+
+Waits are generous on purpose: a test waits long for what must happen and briefly for what must
+not, so a slow machine can only make it slower, not wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from noetl.bus.port import Pointer
+from noetl.errors import BusError
+
+P1 = Pointer("e1", "e1:a:1:0:-", "a")
+P2 = Pointer("e1", "e1:b:2:0:-", "b")
+P3 = Pointer("e1", "e1:c:3:0:-", "c")
+LONG = 5.0  # seconds to wait for something that must arrive
+BRIEF = 0.05  # seconds to wait for something that must not
+
+
+def test_publish_fetch_ack(bus):
+    async def body(b):
+        await b.publish([P1])
+        [delivery] = await b.fetch("default", timeout=LONG)
+        await delivery.ack()
+        return delivery.pointer, delivery.attempt, await b.fetch("default", timeout=BRIEF)
+
+    assert bus.run(body) == (P1, 1, [])
+
+
+def test_fetch_on_empty_pool_times_out_with_nothing(bus):
+    async def body(b):
+        return await b.fetch("default", timeout=BRIEF)
+
+    assert bus.run(body) == []
+
+
+def test_fetch_takes_up_to_batch_in_publish_order(bus):
+    async def body(b):
+        await b.publish([P1, P2, P3])
+        first = await b.fetch("default", batch=2, timeout=LONG)
+        rest = await b.fetch("default", batch=10, timeout=LONG)
+        for delivery in first + rest:
+            await delivery.ack()
+        return [d.pointer for d in first], [d.pointer for d in rest]
+
+    assert bus.run(body) == ([P1, P2], [P3])
+
+
+def test_pools_are_isolated(bus):
+    gpu = Pointer("e1", "e1:train:1:0:-", "train", pool="gpu")
+
+    async def body(b):
+        await b.publish([gpu])
+        elsewhere = await b.fetch("default", timeout=BRIEF)
+        [delivery] = await b.fetch("gpu", timeout=LONG)
+        await delivery.ack()
+        return elsewhere, delivery.pointer
+
+    assert bus.run(body) == ([], gpu)
+
+
+def test_waiting_fetch_wakes_when_a_pointer_is_published(bus):
+    async def body(b):
+        waiting = asyncio.create_task(b.fetch("default", timeout=LONG))
+        await asyncio.sleep(BRIEF)  # let the fetch start waiting
+        await b.publish([P1])
+        [delivery] = await waiting
+        await delivery.ack()
+        return delivery.pointer
+
+    assert bus.run(body) == P1
+
+
+def test_unacked_delivery_is_redelivered_after_the_lease(bus):
+    async def body(b):
+        await b.publish([P1])
+        [first] = await b.fetch("default", timeout=LONG)
+        [second] = await b.fetch("default", timeout=LONG)  # after ack_wait runs out
+        await second.ack()
+        return first.attempt, second.pointer, second.attempt
+
+    assert bus.run(body, ack_wait=0.2) == (1, P1, 2)
+
+
+def test_in_progress_extends_the_lease(bus):
+    ack_wait = 1.0
+
+    async def body(b):
+        await b.publish([P1])
+        [delivery] = await b.fetch("default", timeout=LONG)
+        await asyncio.sleep(ack_wait * 0.6)
+        await delivery.in_progress()
+        await asyncio.sleep(ack_wait * 0.6)  # past the first lease, inside the extended one
+        during = await b.fetch("default", timeout=BRIEF)
+        [again] = await b.fetch("default", timeout=LONG)  # the extended lease runs out too
+        await again.ack()
+        return during, again.attempt
+
+    assert bus.run(body, ack_wait=ack_wait) == ([], 2)
+
+
+def test_nack_redelivers_after_the_delay(bus):
+    async def body(b):
+        await b.publish([P1])
+        [delivery] = await b.fetch("default", timeout=LONG)
+        await delivery.nack(delay=0.5)
+        during_delay = await b.fetch("default", timeout=BRIEF)
+        [again] = await b.fetch("default", timeout=LONG)
+        await again.nack()
+        [third] = await b.fetch("default", timeout=LONG)
+        await third.ack()
+        return during_delay, again.attempt, third.attempt
+
+    assert bus.run(body) == ([], 2, 3)
+
+
+def test_after_max_deliver_the_pointer_is_dead_and_not_delivered_again(bus):
+    dead: list[Pointer] = []
+    buried = asyncio.Event()
+
+    async def on_dead(pointer: Pointer) -> None:
+        dead.append(pointer)
+        buried.set()
+
+    async def body(b):
+        await b.publish([P1])
+        attempts = []
+        for _ in range(3):
+            [delivery] = await b.fetch("default", timeout=LONG)
+            attempts.append(delivery.attempt)
+            await delivery.nack()
+        await asyncio.wait_for(buried.wait(), LONG)
+        return attempts, await b.fetch("default", timeout=0.3)
+
+    attempts, after = bus.run(body, max_deliver=3, on_dead=on_dead)
+    assert attempts == [1, 2, 3]
+    assert after == []
+    assert dead == [P1]
+
+
+def test_lease_expiry_counts_towards_max_deliver(bus):
+    dead: list[Pointer] = []
+    buried = asyncio.Event()
+
+    async def on_dead(pointer: Pointer) -> None:
+        dead.append(pointer)
+        buried.set()
+
+    async def body(b):
+        await b.publish([P2])
+        [delivery] = await b.fetch("default", timeout=LONG)
+        await asyncio.wait_for(buried.wait(), LONG)  # never acked: the lease runs out
+        return delivery.attempt, await b.fetch("default", timeout=0.3)
+
+    assert bus.run(body, ack_wait=0.1, max_deliver=1, on_dead=on_dead) == (1, [])
+    assert dead == [P2]
+
+
+def test_closing_wakes_waiting_fetchers_and_refuses_more_work(bus):
+    async def body(b):
+        waiting = asyncio.create_task(b.fetch("default", timeout=LONG))
+        await asyncio.sleep(BRIEF)
+        await b.close()
+        woken = await asyncio.wait_for(waiting, LONG)
+        with pytest.raises(BusError, match="closed"):
+            await b.publish([P1])
+        with pytest.raises(BusError, match="closed"):
+            await b.fetch("default", timeout=BRIEF)
+        return woken
+
+    assert bus.run(body) == []

@@ -1,0 +1,372 @@
+"""Contract of the event store port, run against every adapter (see conftest.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from noetl.engine import events as ev
+from noetl.engine.events import Event
+from noetl.errors import ConflictError, NotFoundError, StoreError
+
+
+def started(eid: str, name: str = "hello", parent: str | None = None) -> Event:
+    payload: dict[str, object] = {"playbook": {"name": name, "path": f"examples/{name}"}}
+    if parent is not None:
+        payload["parent_execution_id"] = parent
+    return Event(ev.PLAYBOOK_STARTED, eid, payload=payload)
+
+
+def step(kind: str, eid: str, name: str, iteration: int | None = None, **payload: object) -> Event:
+    return Event(kind, eid, step=name, iteration=iteration, command_id=f"c-{name}", payload=payload)
+
+
+def issued(eid: str, n: int) -> Event:
+    return Event(ev.COMMAND_ISSUED, eid, step="s", command_id=f"cmd-{n}")
+
+
+# -- sequence numbers -------------------------------------------------------------------------
+
+
+def test_append_stamps_gap_free_seq_ids_and_utc_times(event_store):
+    async def body(store):
+        written = await store.append("e1", [started("e1"), issued("e1", 1), issued("e1", 2)])
+        return written, await store.read("e1")
+
+    written, log = event_store.run(body)
+    assert [e.seq for e in written] == [1, 2, 3]
+    assert len({e.event_id for e in written}) == 3
+    for event in written:
+        at = datetime.fromisoformat(event.created_at)
+        assert at.utcoffset() == UTC.utcoffset(None)
+        assert "." in event.created_at  # microseconds are kept
+    assert log == written
+
+
+def test_seq_continues_across_appends_per_execution(event_store):
+    async def body(store):
+        await store.append("e1", [issued("e1", 1), issued("e1", 2)])
+        more = await store.append("e1", [issued("e1", 3), issued("e1", 4), issued("e1", 5)])
+        other = await store.append("e2", [issued("e2", 1)])
+        return more, other, await store.last_seq("e1"), await store.last_seq("nobody")
+
+    more, other, last, none = event_store.run(body)
+    assert [e.seq for e in more] == [3, 4, 5]
+    assert [e.seq for e in other] == [1]
+    assert (last, none) == (5, 0)
+
+
+def test_events_of_another_execution_are_refused(event_store):
+    async def body(store):
+        with pytest.raises(StoreError, match="e2"):
+            await store.append("e1", [issued("e2", 1)])
+        return await store.last_seq("e1"), await store.last_seq("e2")
+
+    assert event_store.run(body) == (0, 0)
+
+
+# -- idempotency --------------------------------------------------------------------------------
+
+
+def test_event_with_known_key_is_dropped_across_calls(event_store):
+    async def body(store):
+        await store.append("e1", [issued("e1", 1)])
+        again = await store.append("e1", [issued("e1", 1), issued("e1", 2)])
+        return again, await store.read("e1")
+
+    again, log = event_store.run(body)
+    assert [(e.command_id, e.seq) for e in again] == [("cmd-2", 2)]
+    assert [e.command_id for e in log] == ["cmd-1", "cmd-2"]
+
+
+def test_key_repeated_inside_a_batch_is_written_once(event_store):
+    async def body(store):
+        return await store.append("e1", [issued("e1", 1), issued("e1", 1), issued("e1", 2)])
+
+    written = event_store.run(body)
+    assert [(e.command_id, e.seq) for e in written] == [("cmd-1", 1), ("cmd-2", 2)]
+
+
+def test_explicit_idempotency_key_decides_what_is_a_duplicate(event_store):
+    first = Event(ev.TASK_DONE, "e1", step="s", payload={"n": 1}, idempotency_key="k")
+    second = Event(ev.TASK_DONE, "e1", step="s", payload={"n": 2}, idempotency_key="k")
+
+    async def body(store):
+        await store.append("e1", [first])
+        dropped = await store.append("e1", [second])
+        return dropped, await store.read("e1")
+
+    dropped, log = event_store.run(body)
+    assert dropped == []
+    assert [e.payload for e in log] == [{"n": 1}]
+    assert log[0].idempotency_key == "k"
+
+
+def test_only_duplicates_write_nothing(event_store):
+    async def body(store):
+        await store.append("e1", [issued("e1", 1)])
+        written = await store.append("e1", [issued("e1", 1)])
+        return written, await store.last_seq("e1")
+
+    assert event_store.run(body) == ([], 1)
+
+
+def test_same_key_in_different_executions_is_not_a_duplicate(event_store):
+    async def body(store):
+        a = await store.append("e1", [issued("e1", 1)])
+        b = await store.append("e2", [issued("e2", 1)])
+        return len(a), len(b)
+
+    assert event_store.run(body) == (1, 1)
+
+
+# -- optimistic appends -------------------------------------------------------------------------
+
+
+def test_expected_seq_mismatch_raises_conflict_and_writes_nothing(event_store):
+    async def body(store):
+        await store.append("e1", [started("e1"), issued("e1", 1)])
+        with pytest.raises(ConflictError, match="expected last seq 1"):
+            await store.append("e1", [step(ev.STEP_DONE, "e1", "a")], expected_seq=1)
+        return await store.read("e1"), await store.get_execution("e1")
+
+    log, summary = event_store.run(body)
+    assert [e.seq for e in log] == [1, 2]
+    assert summary.steps_done == 0
+    assert summary.last_seq == 2
+
+
+def test_expected_seq_matching_appends(event_store):
+    async def body(store):
+        first = await store.append("e1", [issued("e1", 1)], expected_seq=0)
+        second = await store.append("e1", [issued("e1", 2)], expected_seq=1)
+        return [e.seq for e in first + second]
+
+    assert event_store.run(body) == [1, 2]
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+def test_read_pages_with_after_seq_and_limit(event_store):
+    async def body(store):
+        await store.append("e1", [issued("e1", n) for n in range(1, 11)])
+        return (
+            await store.read("e1", after_seq=3, limit=4),
+            await store.read("e1", after_seq=8),
+            await store.read("e1", after_seq=10),
+            await store.read("e1", limit=0),
+            await store.read("nobody"),
+        )
+
+    page, tail, past_end, nothing, unknown = event_store.run(body)
+    assert [e.seq for e in page] == [4, 5, 6, 7]
+    assert [e.command_id for e in page] == ["cmd-4", "cmd-5", "cmd-6", "cmd-7"]
+    assert [e.seq for e in tail] == [9, 10]
+    assert past_end == nothing == unknown == []
+
+
+def test_read_gives_back_every_field_as_json(event_store):
+    original = Event(
+        ev.TASK_FAILED,
+        "e1",
+        step="fetch",
+        iteration=3,
+        command_id="c9",
+        origin="worker",
+        payload={"error": {"kind": "http", "codes": (500, 502)}, "n": 1.5, "none": None},
+    )
+
+    async def body(store):
+        await store.append("e1", [original])
+        return (await store.read("e1"))[0]
+
+    back = event_store.run(body)
+    assert (back.type, back.step, back.iteration, back.command_id, back.origin) == (
+        ev.TASK_FAILED,
+        "fetch",
+        3,
+        "c9",
+        "worker",
+    )
+    assert back.payload == {"error": {"kind": "http", "codes": [500, 502]}, "n": 1.5, "none": None}
+    assert back.idempotency_key == original.key
+
+
+# -- atomic batches -----------------------------------------------------------------------------
+
+
+def test_append_batches_writes_several_executions(event_store):
+    async def body(store):
+        await store.append("e1", [started("e1"), issued("e1", 1)])
+        written = await store.append_batches(
+            {
+                "e1": [issued("e1", 1), issued("e1", 2)],
+                "e2": [started("e2"), issued("e2", 1), issued("e2", 1)],
+            }
+        )
+        return written, await store.get_execution("e2")
+
+    written, summary = event_store.run(body)
+    assert [(e.command_id, e.seq) for e in written["e1"]] == [("cmd-2", 3)]
+    assert [e.seq for e in written["e2"]] == [1, 2]
+    assert summary.status == "running"
+    assert summary.last_seq == 2
+
+
+def test_append_batches_is_all_or_nothing(event_store):
+    circular: dict[str, object] = {}
+    circular["self"] = circular
+
+    async def body(store):
+        with pytest.raises(StoreError):
+            await store.append_batches(
+                {
+                    "e1": [started("e1"), issued("e1", 1)],
+                    "e2": [Event(ev.TASK_DONE, "e2", step="s", payload=circular)],
+                }
+            )
+        with pytest.raises(NotFoundError):
+            await store.get_execution("e1")
+        return await store.last_seq("e1"), await store.last_seq("e2")
+
+    assert event_store.run(body) == (0, 0)
+
+
+# -- the execution projection ---------------------------------------------------------------------
+
+
+def test_projection_follows_a_successful_execution(event_store):
+    async def body(store):
+        await store.append("e1", [started("e1", "etl", parent="p1"), issued("e1", 1)])
+        running = await store.get_execution("e1")
+        await store.append(
+            "e1",
+            [
+                step(ev.STEP_STARTED, "e1", "a"),
+                step(ev.STEP_DONE, "e1", "a"),
+                step(ev.STEP_DONE, "e1", "each", iteration=0),  # an iteration is not a step
+                step(ev.STEP_FAILED, "e1", "each", iteration=1),
+                step(ev.LOOP_DONE, "e1", "each"),
+                step(ev.STEP_SKIPPED, "e1", "b"),
+                step(ev.STEP_FAILED, "e1", "c"),
+            ],
+        )
+        await store.append("e1", [Event(ev.PLAYBOOK_DONE, "e1", payload={"result": {"rows": 3}})])
+        return running, await store.get_execution("e1"), await store.read("e1")
+
+    running, done, log = event_store.run(body)
+    assert running.status == "running"
+    assert running.finished_at is None
+    assert running.result is None and running.error is None
+    assert running.last_seq == 2
+    assert (done.playbook_name, done.playbook_path) == ("etl", "examples/etl")
+    assert done.parent_execution_id == "p1"
+    assert done.status == "done"
+    assert (done.steps_done, done.steps_failed, done.steps_skipped) == (2, 1, 1)
+    assert done.result == {"rows": 3}
+    assert done.error is None
+    assert done.started_at == log[0].created_at
+    assert done.finished_at == log[-1].created_at
+    assert done.last_seq == log[-1].seq == 10
+    assert done.to_dict()["status"] == "done"
+
+
+def test_projection_of_a_failed_execution(event_store):
+    error = {"kind": "tool", "message": "boom", "step": "a"}
+
+    async def body(store):
+        await store.append("e1", [started("e1"), step(ev.STEP_FAILED, "e1", "a")])
+        await store.append("e1", [Event(ev.PLAYBOOK_FAILED, "e1", payload={"error": error})])
+        return await store.get_execution("e1")
+
+    summary = event_store.run(body)
+    assert summary.status == "failed"
+    assert summary.error == error
+    assert summary.result is None
+    assert summary.finished_at is not None
+    assert summary.parent_execution_id is None
+
+
+def test_projection_of_a_cancelled_execution(event_store):
+    async def body(store):
+        payload = {"reason": "ctrl-c", "by": "client"}
+        cancel = Event(ev.PLAYBOOK_CANCELLED, "e1", payload=payload, origin="client")
+        await store.append("e1", [started("e1"), cancel])
+        return await store.get_execution("e1")
+
+    summary = event_store.run(body)
+    assert summary.status == "cancelled"
+    assert summary.error == {"reason": "ctrl-c", "by": "client"}
+
+
+def test_first_terminal_event_wins(event_store):
+    async def body(store):
+        await store.append("e1", [started("e1")])
+        await store.append("e1", [Event(ev.PLAYBOOK_DONE, "e1", payload={"result": 1})])
+        await store.append("e1", [Event(ev.PLAYBOOK_CANCELLED, "e1", origin="client")])
+        return await store.get_execution("e1")
+
+    summary = event_store.run(body)
+    assert (summary.status, summary.result, summary.error) == ("done", 1, None)
+    assert summary.last_seq == 3
+
+
+def test_unknown_execution_is_not_found(event_store):
+    async def body(store):
+        await store.append("e1", [issued("e1", 1)])  # events, but never started
+        for eid in ("e1", "missing"):
+            with pytest.raises(NotFoundError, match=eid):
+                await store.get_execution(eid)
+
+    event_store.run(body)
+
+
+def test_list_is_newest_first_filtered_and_paged(event_store):
+    async def body(store):
+        for n in range(5):
+            await store.append(f"e{n}", [started(f"e{n}")])
+        for n in (1, 3):
+            await store.append(f"e{n}", [Event(ev.PLAYBOOK_DONE, f"e{n}")])
+        return (
+            await store.list_executions(),
+            await store.list_executions(status="running"),
+            await store.list_executions(status="done"),
+            await store.list_executions(limit=2, offset=1),
+            await store.list_executions(status="failed"),
+        )
+
+    everything, running, done, page, failed = event_store.run(body)
+
+    def ids(summaries):
+        return [s.execution_id for s in summaries]
+
+    assert ids(everything) == ["e4", "e3", "e2", "e1", "e0"]
+    assert ids(running) == ["e4", "e2", "e0"]
+    assert ids(done) == ["e3", "e1"]
+    assert ids(page) == ["e3", "e2"]
+    assert failed == []
+
+
+# -- durability ---------------------------------------------------------------------------------
+
+
+def test_events_and_projection_survive_close_and_reopen(durable_event_store):
+    async def first(store):
+        await store.append("e1", [started("e1"), step(ev.STEP_DONE, "e1", "a")])
+
+    async def second(store):
+        again = await store.append(
+            "e1", [step(ev.STEP_DONE, "e1", "a"), step(ev.STEP_DONE, "e1", "b")]
+        )
+        await store.append("e1", [Event(ev.PLAYBOOK_DONE, "e1", payload={"result": "ok"})])
+        return again, await store.read("e1"), await store.get_execution("e1")
+
+    durable_event_store.run(first)
+    again, log, summary = durable_event_store.run(second)
+    assert [(e.step, e.seq) for e in again] == [("b", 3)]  # "a" was already in the file
+    assert [e.seq for e in log] == [1, 2, 3, 4]
+    assert (summary.status, summary.steps_done, summary.result) == ("done", 2, "ok")
+    reopened = durable_event_store.run(lambda store: store.get_execution("e1"))
+    assert reopened == summary
