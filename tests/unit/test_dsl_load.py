@@ -308,15 +308,15 @@ def test_plugin_kinds_from_entry_points_are_known_and_their_fields_unchecked(mon
 
     from noetl.dsl import check
 
-    plugin = EntryPoint(name="s3", value="plugin:S3Tool", group="noetl.tools")
+    plugin = EntryPoint(name="s3_put", value="plugin:S3Tool", group="noetl.tools")
     monkeypatch.setattr(check, "entry_points", lambda group: [plugin])
     check.known_kinds.cache_clear()
     try:
-        text = FULL.replace("tool: {kind: noop, result: 1}", "tool: {kind: s3, bucket: b}")
+        text = FULL.replace("tool: {kind: noop, result: 1}", "tool: {kind: s3_put, bucket: b}")
         playbook = load_playbook(text)
         assert playbook.step("end").tasks[0].config == {"bucket": "b"}
-        _, problems = check_playbook(text.replace("kind: s3", "kind: s4"))
-        assert "did you mean 's3'?" in problems[0].message
-        assert "s3" in problems[0].message.split("known kinds:")[1]
+        _, problems = check_playbook(text.replace("kind: s3_put", "kind: s3_pt"))
+        assert "did you mean 's3_put'?" in problems[0].message
+        assert "s3_put" in problems[0].message.split("known kinds:")[1]
     finally:
         check.known_kinds.cache_clear()
