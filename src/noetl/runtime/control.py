@@ -50,7 +50,7 @@ class _Live:
     playbook: PlaybookDef
     state: ExecutionState
     done: asyncio.Future[None]
-    claimed: set[str] = field(default_factory=set)
+    claimed: dict[str, int] = field(default_factory=dict)  # command id -> delivery attempt
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
 
 
@@ -155,22 +155,40 @@ class ControlPlane:
         await self.flush()
 
     async def resume(self, execution_id: str) -> PlaybookDef:
-        """Rebuild a running execution from its log and re-issue its unfinished commands."""
+        """Rebuild an execution from its log and re-issue its unfinished commands."""
+        live = await self._load(execution_id)
+        if live is None:
+            raise NotFoundError(f"execution {execution_id} not found")
+        if not live.state.terminal:
+            await self.bus.publish([self._pointer(c) for c in live.state.pending.values()])
+        return live.playbook
+
+    async def resume_all(self) -> list[str]:
+        """Resume every execution the log says is still running (after a restart)."""
+        running = await self.store.list_executions(status="running", limit=100_000)
+        for summary in running:
+            await self.resume(summary.execution_id)
+        return [s.execution_id for s in running]
+
+    async def _load(self, execution_id: str) -> _Live | None:
+        """The live execution, rebuilt from the log when this process does not hold it."""
+        live = self._live.get(execution_id)
+        if live is not None:
+            return live
         log = await self.store.read(execution_id)
         if not log:
-            raise NotFoundError(f"execution {execution_id} not found")
+            return None
         source = log[0].payload.get("playbook", {}).get("source")
         if source is None:
             raise NoetlError(f"execution {execution_id} did not record its playbook source")
         playbook = load_playbook(source)
         state = replay(playbook, log)
         live = _Live(playbook, state, asyncio.get_running_loop().create_future())
-        self._live[execution_id] = live
         if state.terminal:
             live.done.set_result(None)
-        else:
-            await self.bus.publish([self._pointer(c) for c in state.pending.values()])
-        return playbook
+            return live
+        self._live[execution_id] = live
+        return live
 
     async def wait(self, execution_id: str) -> ExecutionSummary:
         """Wait until the execution ends; its summary from the store."""
@@ -187,15 +205,19 @@ class ControlPlane:
 
     # -- workers' side --------------------------------------------------------------------------
 
-    async def claim(self, pointer: Pointer) -> WorkItem | None:
-        """The command behind `pointer` if it is still pending and nobody runs it; else None."""
-        live = self._live.get(pointer.execution_id)
-        if live is None or pointer.command_id in live.claimed:
+    async def claim(self, pointer: Pointer, attempt: int = 1) -> WorkItem | None:
+        """The command behind `pointer` if it is pending and not running elsewhere; else None.
+
+        A later delivery `attempt` wins over an earlier claim: the bus only redelivers once the
+        earlier holder's lease ran out, so that worker is gone or too late.
+        """
+        live = self._live.get(pointer.execution_id) or await self._load(pointer.execution_id)
+        if live is None or live.claimed.get(pointer.command_id, 0) >= attempt:
             return None
         command = live.state.pending.get(pointer.command_id)
         if command is None:
             return None
-        live.claimed.add(command.command_id)
+        live.claimed[command.command_id] = attempt
         if command.timeout is not None:
             live.timers[command.command_id] = asyncio.get_running_loop().call_later(
                 command.timeout + EXPIRY_GRACE, self._expire, command
@@ -249,9 +271,9 @@ class ControlPlane:
     async def _process(self, inbox: list[tuple[str, Event]]) -> None:
         batch = _Batch()
         for execution_id, event in inbox:
-            live = self._live.get(execution_id)
-            if live is None:
-                continue  # not ours (finished and forgotten, or another process's)
+            live = self._live.get(execution_id) or await self._load(execution_id)
+            if live is None or live.state.terminal:
+                continue  # unknown, or ended: nothing to decide
             decision = decide(live.playbook, live.state, event)
             if event.command_id is not None and event.type in (ev.STEP_DONE, ev.STEP_FAILED):
                 self._release(live, event.command_id)
@@ -273,7 +295,7 @@ class ControlPlane:
                 live.done.set_exception(exc)
 
     def _release(self, live: _Live, command_id: str) -> None:
-        live.claimed.discard(command_id)
+        live.claimed.pop(command_id, None)
         timer = live.timers.pop(command_id, None)
         if timer is not None:
             timer.cancel()

@@ -23,7 +23,7 @@ from noetl.worker.pipeline import run_command
 class CommandSource(Protocol):
     """Where workers claim commands and report what happened."""
 
-    async def claim(self, pointer: Pointer) -> WorkItem | None:
+    async def claim(self, pointer: Pointer, attempt: int = 1) -> WorkItem | None:
         """The command to run, or None when it is finished, running elsewhere or unknown."""
         ...
 
@@ -85,7 +85,7 @@ class WorkerPool:
                 await self._handle(delivery)
 
     async def _handle(self, delivery: Delivery) -> None:
-        item = await self.source.claim(delivery.pointer)
+        item = await self.source.claim(delivery.pointer, delivery.attempt)
         if item is None:
             await delivery.ack()
             return
