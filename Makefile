@@ -14,7 +14,8 @@ $(BIN)/noetl: pyproject.toml
 setup: $(BIN)/noetl
 
 demo: setup
-	$(BIN)/noetl --version
+	$(BIN)/noetl validate examples/
+	$(BIN)/noetl run examples/hello.yaml
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
