@@ -11,6 +11,7 @@ missing name, the caller's location (`where`) and the template.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -162,6 +163,22 @@ class JinjaRenderer:
     def cache_info(self) -> Any:
         """Hit/miss/size counters of the compiled-template cache (`functools.lru_cache` info)."""
         return self._compiled.cache_info()
+
+    def names(self, value: Any) -> set[str]:
+        """Root names the templates in `value` (a string or nested structure) read."""
+        found: set[str] = set()
+        if isinstance(value, str):
+            if is_template(value):
+                # A syntax error is reported by validation and again when rendering.
+                with contextlib.suppress(TemplateSyntaxError):
+                    found |= meta.find_undeclared_variables(self._env.parse(value))
+        elif isinstance(value, Mapping):
+            for item in value.values():
+                found |= self.names(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                found |= self.names(item)
+        return found
 
     def syntax_error(self, text: str) -> tuple[int, str] | None:
         """`(line inside the template, message)` when `text` does not compile, else None."""

@@ -28,6 +28,10 @@ class Renderer(Protocol):
         """
         ...
 
+    def names(self, value: Any) -> set[str]:
+        """Root names that the templates in `value` read (for loading referenced results)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class EvalRule:

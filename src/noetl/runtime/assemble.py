@@ -17,6 +17,7 @@ from noetl.engine.definition import PlaybookDef
 from noetl.runtime.control import ControlPlane
 from noetl.runtime.workers import WorkerPool
 from noetl.store.port import EventStore, ExecutionSummary
+from noetl.store.results import FileResultStore
 from noetl.store.sqlite import SqliteEventStore
 from noetl.tools.base import Resources
 
@@ -65,7 +66,8 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
 
     bus = InProcessBus(on_dead=dead)
     control = ControlPlane(event_store, bus, route=lambda _pool: EMBEDDED_POOL)
-    resources = Resources(inline_limit=settings.inline_limit)
+    results = FileResultStore(settings.db_path.parent / "results")
+    resources = Resources(results=results, inline_limit=settings.inline_limit)
     workers = WorkerPool(bus, control, resources, pool=EMBEDDED_POOL, concurrency=settings.workers)
     control.on_cancel(workers.cancel)
     control.open()

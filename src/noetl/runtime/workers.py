@@ -18,6 +18,7 @@ from noetl.engine.events import Event
 from noetl.runtime.control import WorkItem
 from noetl.tools.base import Resources
 from noetl.worker.pipeline import run_command
+from noetl.worker.references import externalize, resolve
 
 
 class CommandSource(Protocol):
@@ -90,9 +91,7 @@ class WorkerPool:
             await delivery.ack()
             return
         command_id = item.command.command_id
-        task = asyncio.get_running_loop().create_task(
-            run_command(item.playbook, item.command, item.scope, self.resources)
-        )
+        task = asyncio.get_running_loop().create_task(self._run(item))
         self._running[command_id] = task
         beat = asyncio.get_running_loop().create_task(self._keep_alive(delivery))
         try:
@@ -107,6 +106,17 @@ class WorkerPool:
         if events:
             await self.source.submit(events)
         await delivery.ack()
+
+    async def _run(self, item: WorkItem) -> list[Event]:
+        """Run one command with large results loaded before and stored by reference after."""
+        results = self.resources.results
+        scope = item.scope
+        if results is not None:
+            scope = await resolve(item.playbook, item.command.step, scope, results)
+        events = await run_command(item.playbook, item.command, scope, self.resources)
+        if results is not None:
+            events = await externalize(events, results, self.resources.inline_limit)
+        return events
 
     async def _keep_alive(self, delivery: Delivery) -> None:
         while True:

@@ -1,0 +1,116 @@
+"""The result store: large task and step results, written once, referenced from events.
+
+A result larger than the inline limit is serialised to JSON and stored under a key derived from
+the execution and its sha256; events carry a ResultRef instead of the data:
+
+    {"result_ref": {"store": "file", "key": "<execution>/<sha256>.json", "size": 52428800,
+                    "sha256": "...", "content_type": "application/json"}}
+
+Identical results of one execution share one stored object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from noetl.errors import NotFoundError, StoreError
+
+REF_KEY = "result_ref"
+JSON = "application/json"
+
+
+def is_ref(value: Any) -> bool:
+    """True for a ResultRef wrapper (`{"result_ref": {...}}`)."""
+    return isinstance(value, Mapping) and len(value) == 1 and REF_KEY in value
+
+
+def encode(value: Any) -> bytes:
+    """The stored form of a result: compact JSON (non-JSON values as text)."""
+    return json.dumps(value, separators=(",", ":"), default=str).encode("utf-8")
+
+
+class ResultStore(Protocol):
+    """Where large results live."""
+
+    name: str
+
+    async def put(self, execution_id: str, body: bytes, content_type: str = JSON) -> dict[str, Any]:
+        """Store `body` once; return its ResultRef wrapper."""
+        ...
+
+    async def get(self, ref: Mapping[str, Any]) -> Any:
+        """The decoded value a ResultRef wrapper points at (NotFoundError when gone)."""
+        ...
+
+
+def _ref(store: str, key: str, body: bytes, sha: str, content_type: str) -> dict[str, Any]:
+    inner = {"store": store, "key": key, "size": len(body), "sha256": sha}
+    inner["content_type"] = content_type
+    return {REF_KEY: inner}
+
+
+class FileResultStore:
+    """Results as files under one folder (embedded mode, or a folder shared by workers)."""
+
+    name = "file"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    async def put(self, execution_id: str, body: bytes, content_type: str = JSON) -> dict[str, Any]:
+        """Write the file unless an identical one is there."""
+        sha = hashlib.sha256(body).hexdigest()
+        key = f"{execution_id}/{sha}.json"
+        path = self.root / key
+        if not path.exists():
+            await asyncio.to_thread(_write_atomically, path, body)
+        return _ref(self.name, key, body, sha, content_type)
+
+    async def get(self, ref: Mapping[str, Any]) -> Any:
+        """Read and decode, checking the size."""
+        inner = ref[REF_KEY]
+        path = self.root / str(inner["key"])
+        try:
+            body = await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            raise NotFoundError(f"result {inner['key']} is not in {self.root}") from None
+        except OSError as exc:
+            raise StoreError(f"reading result {inner['key']} failed: {exc.strerror}") from None
+        if len(body) != inner.get("size", len(body)):
+            raise StoreError(f"result {inner['key']} is truncated")
+        return json.loads(body)
+
+
+def _write_atomically(path: Path, body: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(body)
+    partial.replace(path)
+
+
+class MemoryResultStore:
+    """Results in a dict (tests)."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.bodies: dict[str, bytes] = {}
+
+    async def put(self, execution_id: str, body: bytes, content_type: str = JSON) -> dict[str, Any]:
+        """Keep the body."""
+        sha = hashlib.sha256(body).hexdigest()
+        key = f"{execution_id}/{sha}"
+        self.bodies[key] = body
+        return _ref(self.name, key, body, sha, content_type)
+
+    async def get(self, ref: Mapping[str, Any]) -> Any:
+        """Decode the kept body."""
+        key = str(ref[REF_KEY]["key"])
+        if key not in self.bodies:
+            raise NotFoundError(f"result {key} not found")
+        return json.loads(self.bodies[key])

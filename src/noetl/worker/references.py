@@ -1,0 +1,87 @@
+"""Reference-first results on the worker's side.
+
+After a command ran, results larger than the inline limit are moved to the result store and
+the events carry a ResultRef instead (`externalize`). Before a command runs, the results of
+earlier steps that its templates name are loaded back (`resolve`), so templates and tools see
+the data, never the reference. The engine itself only ever sees references.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from noetl.engine.definition import PlaybookDef, StepDef
+from noetl.engine.events import STEP_DONE, TASK_DONE, Event
+from noetl.store.results import ResultStore, encode, is_ref
+
+_SCALARS = (type(None), bool, int, float)
+_NAMES: dict[tuple[int, str], tuple[PlaybookDef, frozenset[str]]] = {}
+
+
+async def externalize(events: list[Event], store: ResultStore, limit: int) -> list[Event]:
+    """`events` with every large task/step result replaced by a ResultRef (stored once)."""
+    stored: dict[int, Any] = {}
+    out: list[Event] = []
+    for event in events:
+        if event.type in (TASK_DONE, STEP_DONE) and "result" in event.payload:
+            value = event.payload["result"]
+            ref = await _reference(value, event.execution_id, store, limit, stored)
+            if ref is not value:
+                event = replace(event, payload={**event.payload, "result": ref})
+        out.append(event)
+    return out
+
+
+async def _reference(
+    value: Any, execution_id: str, store: ResultStore, limit: int, stored: dict[int, Any]
+) -> Any:
+    if isinstance(value, _SCALARS) or (isinstance(value, str) and len(value) * 4 < limit):
+        return value
+    known = stored.get(id(value))
+    if known is not None:
+        return known
+    body = encode(value)
+    ref = value if len(body) <= limit else await store.put(execution_id, body)
+    stored[id(value)] = ref
+    return ref
+
+
+async def resolve(
+    playbook: PlaybookDef, step: str, scope: Mapping[str, Any], store: ResultStore
+) -> dict[str, Any]:
+    """A copy of `scope` where the step results the step's templates name are loaded."""
+    resolved = dict(scope)
+    for name in referenced(playbook, step):
+        value = resolved.get(name)
+        if isinstance(value, Mapping) and is_ref(value):
+            resolved[name] = await store.get(value)
+        elif isinstance(value, Mapping) and isinstance(value.get("results"), list):
+            items = value["results"]
+            if any(is_ref(item) for item in items):
+                loaded = [await store.get(i) if is_ref(i) else i for i in items]
+                resolved[name] = {**value, "results": loaded}
+    return resolved
+
+
+def referenced(playbook: PlaybookDef, step: str) -> frozenset[str]:
+    """Root names the step's tasks (and the workbook tasks it may call) read; cached."""
+    cached = _NAMES.get((id(playbook), step))
+    if cached is not None and cached[0] is playbook:
+        return cached[1]
+    definition: StepDef = playbook.step(step)
+    tasks = list(definition.tasks)
+    if any(task.kind == "workbook" for task in tasks):
+        tasks.extend(playbook.workbook.values())
+    names: set[str] = set()
+    for task in tasks:
+        names |= playbook.renderer.names([task.config, task.args])
+        for rule in task.eval:
+            names |= playbook.renderer.names(
+                [rule.expr, rule.set_ctx, rule.set_vars, rule.set_iter]
+            )
+    if len(_NAMES) > 1024:
+        _NAMES.clear()
+    _NAMES[(id(playbook), step)] = (playbook, frozenset(names))
+    return frozenset(names)
