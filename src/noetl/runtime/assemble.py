@@ -14,6 +14,7 @@ from noetl.bus.inprocess import InProcessBus
 from noetl.bus.port import Pointer
 from noetl.config import Settings
 from noetl.engine.definition import PlaybookDef
+from noetl.runtime.children import LocalChildren
 from noetl.runtime.control import ControlPlane
 from noetl.runtime.workers import WorkerPool
 from noetl.store.port import EventStore, ExecutionSummary
@@ -69,6 +70,7 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
     results = FileResultStore(settings.db_path.parent / "results")
     resources = Resources(results=results, inline_limit=settings.inline_limit)
     workers = WorkerPool(bus, control, resources, pool=EMBEDDED_POOL, concurrency=settings.workers)
+    resources.children = LocalChildren(control)
     control.on_cancel(workers.cancel)
     control.open()
     workers.start()

@@ -133,7 +133,8 @@ class ControlPlane:
             playbook, execution_id, payload, parent_execution_id=parent_execution_id
         )
         if source is not None:
-            described = {**first.payload["playbook"], "source": source}
+            file = playbook.source_file
+            described = {**first.payload["playbook"], "source": source, "file": file}
             first = replace(first, payload={**first.payload, "playbook": described})
         live = _Live(playbook, ExecutionState(), asyncio.get_running_loop().create_future())
         self._live[execution_id] = live
@@ -178,10 +179,10 @@ class ControlPlane:
         log = await self.store.read(execution_id)
         if not log:
             return None
-        source = log[0].payload.get("playbook", {}).get("source")
-        if source is None:
+        described = log[0].payload.get("playbook", {})
+        if described.get("source") is None:
             raise NoetlError(f"execution {execution_id} did not record its playbook source")
-        playbook = load_playbook(source)
+        playbook = load_playbook(described["source"], file=described.get("file"))
         state = replay(playbook, log)
         live = _Live(playbook, state, asyncio.get_running_loop().create_future())
         if state.terminal:
