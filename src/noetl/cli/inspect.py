@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -13,8 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from noetl.config import Settings
-from noetl.errors import NoetlError
+from noetl.errors import NoetlError, NotFoundError
 from noetl.store.port import EventStore
+from noetl.store.results import FileResultStore, is_ref
 from noetl.store.sqlite import SqliteEventStore
 
 T = TypeVar("T")
@@ -105,7 +106,36 @@ def events(
     Console().print(table)
 
 
+def results(
+    execution_id: str,
+    step: str,
+    db: DbOption = None,
+) -> None:
+    """The result of STEP in an execution (loaded from the result store when it is a reference)."""
+    path = Settings.load(db=db).db_path
+    store = FileResultStore(path.parent / "results")
+
+    async def find(events_store: EventStore) -> Any:
+        for event in reversed(await events_store.read(execution_id)):
+            if event.step == step and event.iteration is None and event.type in _RESULT_EVENTS:
+                return await _load(event.payload, store)
+        raise NotFoundError(f"execution {execution_id} has no result for step '{step}'")
+
+    _dump(_with_store(db, find))
+
+
+_RESULT_EVENTS = frozenset({"step.done", "loop.done"})
+
+
+async def _load(payload: Mapping[str, Any], store: FileResultStore) -> Any:
+    if "results" in payload:  # a loop: its ordered iteration results
+        return [await store.get(r) if is_ref(r) else r for r in payload["results"]]
+    value = payload.get("result")
+    return await store.get(value) if isinstance(value, Mapping) and is_ref(value) else value
+
+
 def register(app: typer.Typer) -> None:
     """Add `executions` and `events` to the CLI."""
     app.add_typer(executions_app, name="executions")
     app.command("events")(events)
+    app.command("results")(results)
