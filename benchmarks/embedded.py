@@ -1,0 +1,272 @@
+"""Benchmark of the embedded runtime: whole executions through store, bus, control plane, workers.
+
+Every run opens a fresh embedded NoETL (`open_embedded`, SQLite file in a temporary folder, the
+default worker count) and times `Runtime.run` from start to the execution's end. Cases:
+
+- `chain_noop_1k`: 1,000 steps, each one `noop` task routing to the next;
+- `chain_python_1k`: the same with a trivial `python` task per step (`result = 1`);
+- `loop_10k`: one parallel loop of 10,000 `noop` iterations, `max_in_flight` 100;
+- `concurrent_100x3`: 100 executions of a 3-step `noop` chain started together;
+- `cli_hello`: `noetl run examples/hello.yaml --json` from the shell (the installed console
+  script in a subprocess; wall time includes interpreter start and imports).
+
+Prints ONE JSON object: per case the median, min and max of `--runs` runs, steps (or iterations)
+per second, milliseconds per step (for noop steps that is all overhead), and the peak RSS of the
+process that ran the case (each case runs in a fresh subprocess).
+
+    .venv/bin/python benchmarks/embedded.py [--runs 5] [--scale 1.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from noetl.config import Settings
+from noetl.dsl.load import load_playbook
+from noetl.engine.definition import PlaybookDef
+from noetl.runtime.assemble import Runtime, open_embedded
+
+REPO = Path(__file__).resolve().parents[1]
+HELLO = REPO / "examples" / "hello.yaml"
+MAX_IN_FLIGHT = 100
+TARGETS = {
+    "ms_per_step_chain": 1.0,  # overhead per step of the noop chain
+    "loop_10k_seconds": 5.0,
+    "peak_rss_mb": 150.0,
+    "cli_hello_seconds": 0.6,
+}
+
+# -- playbooks --------------------------------------------------------------------------------
+
+
+def chain_playbook(steps: int, tool: dict[str, Any]) -> PlaybookDef:
+    """`steps` steps running `tool`, each routing to the next."""
+    workflow: list[dict[str, Any]] = [
+        {"step": f"s{i}", "tool": dict(tool), "next": f"s{i + 1}"} for i in range(steps - 1)
+    ]
+    workflow.append({"step": f"s{steps - 1}", "tool": dict(tool)})
+    return load_playbook(_document("bench_chain", workflow))
+
+
+def loop_playbook(items: int) -> PlaybookDef:
+    """One parallel loop over `range(items)` with a noop task."""
+    loop = {
+        "in": "{{ range(workload.n) | list }}",
+        "iterator": "item",
+        "spec": {"mode": "parallel", "max_in_flight": MAX_IN_FLIGHT},
+    }
+    workflow = [{"step": "each", "loop": loop, "tool": {"kind": "noop"}}]
+    return load_playbook(_document("bench_loop", workflow, {"n": items}))
+
+
+def _document(
+    name: str, workflow: list[dict[str, Any]], workload: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "noetl.io/v2",
+        "kind": "Playbook",
+        "metadata": {"name": name, "path": f"benchmarks/{name}"},
+        "workload": workload or {},
+        "workflow": workflow,
+    }
+
+
+# -- one run ----------------------------------------------------------------------------------
+
+Body = Callable[[Runtime], Awaitable[None]]
+
+
+async def timed_run(body: Body) -> tuple[float, float]:
+    """(seconds to open a fresh embedded runtime, seconds `body` takes on it)."""
+    with tempfile.TemporaryDirectory(prefix="noetl-bench-") as tmp:
+        began = time.perf_counter()
+        runtime = await open_embedded(Settings(home=Path(tmp), db=Path(tmp) / "noetl.db"))
+        opened = time.perf_counter()
+        try:
+            await body(runtime)
+            finished = time.perf_counter()
+        finally:
+            await runtime.close()
+    return opened - began, finished - opened
+
+
+def executions(playbook: PlaybookDef, count: int) -> Body:
+    """A body that runs `count` executions of `playbook` at once and checks they all end done."""
+
+    async def body(runtime: Runtime) -> None:
+        summaries = await asyncio.gather(*(runtime.run(playbook) for _ in range(count)))
+        for summary in summaries:
+            if summary.status != "done":
+                raise RuntimeError(f"{playbook.name} ended {summary.status}: {summary.error}")
+
+    return body
+
+
+# -- cases ------------------------------------------------------------------------------------
+
+Case = Callable[[float], tuple[Callable[[], tuple[float, float]], int, str]]
+
+
+def runtime_case(make: Callable[[float], tuple[PlaybookDef, int, int, str]]) -> Case:
+    """A case that runs executions through the embedded runtime (`make` gives playbook, count of
+    concurrent executions, units of work per execution, unit name)."""
+
+    def build(scale: float) -> tuple[Callable[[], tuple[float, float]], int, str]:
+        playbook, count, per_execution, unit = make(scale)
+        body = executions(playbook, count)
+        return lambda: asyncio.run(timed_run(body)), count * per_execution, unit
+
+    return build
+
+
+def _chain(tool: dict[str, Any]) -> Callable[[float], tuple[PlaybookDef, int, int, str]]:
+    def make(scale: float) -> tuple[PlaybookDef, int, int, str]:
+        steps = _scaled(1000, scale)
+        return chain_playbook(steps, tool), 1, steps, "steps"
+
+    return make
+
+
+def _loop(scale: float) -> tuple[PlaybookDef, int, int, str]:
+    items = _scaled(10_000, scale)
+    return loop_playbook(items), 1, items, "iterations"
+
+
+def _concurrent(scale: float) -> tuple[PlaybookDef, int, int, str]:
+    return chain_playbook(3, {"kind": "noop"}), _scaled(100, scale), 3, "steps"
+
+
+def case_cli(scale: float) -> tuple[Callable[[], tuple[float, float]], int, str]:
+    """`noetl run examples/hello.yaml --json` in a subprocess, with a fresh database each run."""
+    noetl = Path(sys.executable).with_name("noetl")
+
+    def once() -> tuple[float, float]:
+        with tempfile.TemporaryDirectory(prefix="noetl-bench-") as tmp:
+            command = [str(noetl), "run", str(HELLO), "--json", "--db", str(Path(tmp) / "n.db")]
+            began = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, cwd=tmp, check=False)
+            seconds = time.perf_counter() - began
+        if done.returncode != 0 or json.loads(done.stdout)["status"] != "done":
+            raise RuntimeError(f"noetl run failed (exit {done.returncode}): {done.stderr}")
+        return 0.0, seconds
+
+    return once, 1, "executions"
+
+
+CASES: dict[str, Case] = {
+    "chain_noop_1k": runtime_case(_chain({"kind": "noop"})),
+    "chain_python_1k": runtime_case(_chain({"kind": "python", "code": "result = 1"})),
+    "loop_10k": runtime_case(_loop),
+    "concurrent_100x3": runtime_case(_concurrent),
+    "cli_hello": case_cli,
+}
+
+
+def _scaled(size: int, scale: float) -> int:
+    return max(2, round(size * scale))
+
+
+# -- measuring --------------------------------------------------------------------------------
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Median, min and max, rounded to microseconds."""
+    return {
+        "median": round(statistics.median(values), 6),
+        "min": round(min(values), 6),
+        "max": round(max(values), 6),
+    }
+
+
+def run_case(name: str, runs: int, scale: float) -> dict[str, Any]:
+    """Run one case `runs` times in this process; its JSON entry."""
+    once, work, unit = CASES[name](scale)
+    results = [once() for _ in range(runs)]
+    wall = [seconds for _, seconds in results]
+    median = statistics.median(wall)
+    if name == "cli_hello":  # one small playbook: only the wall time from the shell matters
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        return {"wall_seconds": spread(wall), "peak_rss_mb": round(rss / 1024, 1)}
+    return {
+        unit: work,
+        "wall_seconds": spread(wall),
+        f"{unit}_per_s": round(work / median, 1),
+        f"ms_per_{unit.rstrip('s')}": round(median / work * 1000, 4),
+        "open_seconds": spread([opened for opened, _ in results]),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def run_isolated(name: str, runs: int, scale: float) -> dict[str, Any]:
+    """Run one case in a fresh interpreter (so its peak RSS is its own) and parse its entry."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--case", name]
+    command += ["--runs", str(runs), "--scale", str(scale)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"case {name} failed (exit {done.returncode}):\n{done.stderr}")
+    entry: dict[str, Any] = json.loads(done.stdout)
+    return entry
+
+
+def machine() -> dict[str, Any]:
+    """What ran the benchmark."""
+    return {
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "processor": platform.machine(),
+    }
+
+
+def targets(cases: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each target of issue 4 with the measured value and whether it is met."""
+    measured = {
+        "ms_per_step_chain": cases["chain_noop_1k"]["ms_per_step"],
+        "loop_10k_seconds": cases["loop_10k"]["wall_seconds"]["median"],
+        "peak_rss_mb": max(c["peak_rss_mb"] for c in cases.values()),
+        "cli_hello_seconds": cases["cli_hello"]["wall_seconds"]["median"],
+    }
+    return {
+        key: {"below": limit, "measured": measured[key], "met": measured[key] < limit}
+        for key, limit in TARGETS.items()
+    }
+
+
+def main() -> None:
+    """Run every case (or one, with --case) and print the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per case (median reported)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every size")
+    parser.add_argument("--case", choices=sorted(CASES), help="run one case in this process")
+    args = parser.parse_args()
+    if args.case:
+        print(json.dumps(run_case(args.case, args.runs, args.scale)))
+        return
+    cases = {name: run_isolated(name, args.runs, args.scale) for name in CASES}
+    result = {
+        "benchmark": "embedded",
+        "runs": args.runs,
+        "scale": args.scale,
+        "machine": machine(),
+        "cases": cases,
+        "targets": targets(cases),
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""Smoke test of the benchmark scripts: they run at a tiny size and print the promised JSON.
+
+Only the shape is checked (cases, statistics, machine, targets) - never a timing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def run_script(name: str, *args: str) -> dict[str, Any]:
+    command = [sys.executable, str(BENCHMARKS / name), "--runs", "1", *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)  # fails on anything but one JSON object
+    return result
+
+
+def assert_spread(value: dict[str, float]) -> None:
+    assert set(value) == {"median", "min", "max"}
+    assert 0 <= value["min"] <= value["median"] <= value["max"]
+
+
+def assert_common(result: dict[str, Any], benchmark: str) -> None:
+    assert result["benchmark"] == benchmark
+    assert result["runs"] == 1
+    assert result["machine"]["cpu_count"] >= 1
+    assert result["machine"]["python"] == ".".join(map(str, sys.version_info[:3]))
+    for entry in result["cases"].values():
+        assert entry["peak_rss_mb"] > 0
+
+
+def test_engine_benchmark_prints_every_case_with_rates():
+    result = run_script("engine.py", "--scale", "0.01")
+    assert_common(result, "engine")
+    cases = result["cases"]
+    assert list(cases) == ["chain_1k", "loop_1k", "loop_10k", "loop_50k", "replay_loop_10k"]
+    assert cases["chain_1k"]["steps"] == 10
+    assert [cases[n]["items"] for n in ("loop_1k", "loop_10k", "loop_50k")] == [10, 100, 500]
+    for name in ("chain_1k", "loop_1k", "loop_10k", "loop_50k"):
+        entry = cases[name]
+        assert_spread(entry["seconds"])
+        # one decision to start plus one per worker event: the driver ran to the end
+        work = entry.get("steps", entry.get("items"))
+        assert entry["decisions"] == work + 1
+        assert entry["decisions_per_s"] > 0 and entry["us_per_decision"] > 0
+    assert_spread(cases["replay_loop_10k"]["seconds"])
+    assert cases["replay_loop_10k"]["events"] == cases["loop_10k"]["events"]
+    assert set(result["linearity"]["us_per_item"]) == {"loop_1k", "loop_10k", "loop_50k"}
+    assert result["linearity"]["ratio"] > 0
+    assert isinstance(result["targets"]["met"], bool)
+
+
+def test_engine_benchmark_runs_one_case_alone():
+    entry = run_script("engine.py", "--scale", "0.01", "--case", "loop_1k")
+    assert entry["items"] == 10 and entry["events"] > 10
+    assert_spread(entry["seconds"])
+
+
+def test_engine_benchmark_rejects_unknown_case():
+    command = [sys.executable, str(BENCHMARKS / "engine.py"), "--case", "nope"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2 and "invalid choice" in done.stderr
+
+
+def test_embedded_benchmark_prints_every_case_and_target():
+    result = run_script("embedded.py", "--scale", "0.01")
+    assert_common(result, "embedded")
+    cases = result["cases"]
+    assert list(cases) == [
+        "chain_noop_1k",
+        "chain_python_1k",
+        "loop_10k",
+        "concurrent_100x3",
+        "cli_hello",
+    ]
+    assert cases["chain_noop_1k"]["steps"] == cases["chain_python_1k"]["steps"] == 10
+    assert cases["loop_10k"]["iterations"] == 100
+    assert cases["concurrent_100x3"]["steps"] == 2 * 3  # 100 executions scaled to 2
+    for name in ("chain_noop_1k", "chain_python_1k", "concurrent_100x3"):
+        assert cases[name]["steps_per_s"] > 0 and cases[name]["ms_per_step"] > 0
+        assert_spread(cases[name]["wall_seconds"])
+        assert_spread(cases[name]["open_seconds"])
+    assert cases["loop_10k"]["iterations_per_s"] > 0
+    assert_spread(cases["cli_hello"]["wall_seconds"])
+    assert set(result["targets"]) == {
+        "ms_per_step_chain",
+        "loop_10k_seconds",
+        "peak_rss_mb",
+        "cli_hello_seconds",
+    }
+    for target in result["targets"].values():
+        assert isinstance(target["met"], bool) and target["measured"] > 0
