@@ -48,6 +48,9 @@ class Settings:
                 values[f.name] = _coerce(f.name, raw, cls.__dataclass_fields__[f.name].default)
         settings = cls(**values)
         given = {k: v for k, v in overrides.items() if v is not None}
+        for name in ("home", "db"):
+            if name in given:
+                given[name] = Path(given[name])
         return replace(settings, **given) if given else settings
 
 

@@ -146,6 +146,22 @@ def test_expected_seq_matching_appends(event_store):
     assert event_store.run(body) == [1, 2]
 
 
+def test_batch_expectations_conflict_writes_nothing_for_any_execution(event_store):
+    async def body(store):
+        await store.append("e1", [issued("e1", 1)])
+        await store.append("e2", [issued("e2", 1), issued("e2", 2)])
+        batches = {"e1": [issued("e1", 3)], "e2": [issued("e2", 3)]}
+        with pytest.raises(ConflictError):
+            await store.append_batches(batches, expected={"e1": 1, "e2": 1})
+        unchanged = (await store.last_seq("e1"), await store.last_seq("e2"))
+        written = await store.append_batches(batches, expected={"e1": 1, "e2": 2})
+        return unchanged, {k: [e.seq for e in v] for k, v in written.items()}
+
+    unchanged, written = event_store.run(body)
+    assert unchanged == (1, 2)
+    assert written == {"e1": [2], "e2": [3]}
+
+
 # -- reading --------------------------------------------------------------------------------------
 
 

@@ -28,11 +28,12 @@ from noetl.engine.events import Event
 from noetl.engine.replay import replay
 from noetl.engine.routing import command_scope
 from noetl.engine.state import ExecutionState
-from noetl.errors import NoetlError, NotFoundError
+from noetl.errors import ConflictError, NoetlError, NotFoundError
 from noetl.store.port import EventStore, ExecutionSummary
 
 EventListener = Callable[[Event], None]
 CancelHook = Callable[[Sequence[str]], None]
+CONFLICT_RETRIES = 5
 EXPIRY_GRACE = 1.0  # seconds past a step timeout before the runtime expires the command
 
 
@@ -59,6 +60,7 @@ class _Batch:
     """Decisions waiting to be written: events per execution, commands, cancellations."""
 
     events: dict[str, list[Event]] = field(default_factory=dict)
+    expected: dict[str, int] = field(default_factory=dict)  # last seq known per execution
     commands: list[Command] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
@@ -270,16 +272,42 @@ class ControlPlane:
                     self._progress.notify_all()
 
     async def _process(self, inbox: list[tuple[str, Event]]) -> None:
+        """Decide every event, append all in one transaction, then publish and notify.
+
+        Another control plane (a second server) may have appended to one of these executions
+        meanwhile: the append then conflicts, the executions involved are rebuilt from the log
+        and the inbox is decided again (events already in the log are duplicates by then).
+        """
+        for _ in range(CONFLICT_RETRIES):
+            batch = await self._decide_all(inbox)
+            try:
+                written = await self.store.append_batches(batch.events, expected=batch.expected)
+            except ConflictError:
+                for execution_id in batch.events:
+                    await self._refresh(execution_id)
+                continue
+            await self._after_write(batch, written)
+            return
+        raise ConflictError(f"gave up appending after {CONFLICT_RETRIES} conflicting writers")
+
+    async def _decide_all(self, inbox: list[tuple[str, Event]]) -> _Batch:
         batch = _Batch()
         for execution_id, event in inbox:
             live = self._live.get(execution_id) or await self._load(execution_id)
             if live is None or live.state.terminal:
                 continue  # unknown, or ended: nothing to decide
+            batch.expected.setdefault(execution_id, live.state.last_seq)
             decision = decide(live.playbook, live.state, event)
             if event.command_id is not None and event.type in (ev.STEP_DONE, ev.STEP_FAILED):
                 self._release(live, event.command_id)
             batch.add(execution_id, [event], decision)
-        written = await self.store.append_batches(batch.events)
+        return batch
+
+    async def _after_write(self, batch: _Batch, written: Mapping[str, list[Event]]) -> None:
+        for execution_id, events in written.items():
+            live = self._live.get(execution_id)
+            if live is not None and events:
+                live.state.last_seq = max(live.state.last_seq, events[-1].seq or 0)
         await self.bus.publish([self._pointer(c) for c in batch.commands])
         self._announce(written)
         if batch.cancelled:
@@ -287,6 +315,12 @@ class ControlPlane:
                 hook(batch.cancelled)
         for execution_id in batch.finished:
             self._finish(execution_id)
+
+    async def _refresh(self, execution_id: str) -> None:
+        """Rebuild a live execution's state from the log (its writes lost a race)."""
+        live = self._live.get(execution_id)
+        if live is not None:
+            live.state = replay(live.playbook, await self.store.read(execution_id))
 
     def _abandon(self, inbox: list[tuple[str, Event]], exc: NoetlError) -> None:
         """The log could not be written: the executions involved cannot go on in memory."""

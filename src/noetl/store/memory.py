@@ -47,12 +47,18 @@ class MemoryEventStore:
         return prepared.returned
 
     async def append_batches(
-        self, batches: Mapping[str, Sequence[Event]]
+        self,
+        batches: Mapping[str, Sequence[Event]],
+        *,
+        expected: Mapping[str, int] | None = None,
     ) -> dict[str, list[Event]]:
         """Append to several executions at once, all or nothing."""
         self._check_open()
         now = utc_now()
-        prepared = [self._prepare(eid, events, None, now) for eid, events in batches.items()]
+        seqs = expected or {}
+        prepared = [
+            self._prepare(eid, events, seqs.get(eid), now) for eid, events in batches.items()
+        ]
         self._commit(prepared)
         return {p.execution_id: p.returned for p in prepared}
 

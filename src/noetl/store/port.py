@@ -61,9 +61,16 @@ class EventStore(Protocol):
         ...
 
     async def append_batches(
-        self, batches: Mapping[str, Sequence[Event]]
+        self,
+        batches: Mapping[str, Sequence[Event]],
+        *,
+        expected: Mapping[str, int] | None = None,
     ) -> dict[str, list[Event]]:
-        """Append to several executions in one transaction; written events per execution."""
+        """Append to several executions in one transaction; written events per execution.
+
+        `expected` maps execution ids to the last seq the caller knows: any mismatch raises
+        `ConflictError` and nothing is written (how two control planes share executions).
+        """
         ...
 
     async def read(

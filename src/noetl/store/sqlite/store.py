@@ -77,12 +77,15 @@ class SqliteEventStore:
         return written[execution_id]
 
     async def append_batches(
-        self, batches: Mapping[str, Sequence[Event]]
+        self,
+        batches: Mapping[str, Sequence[Event]],
+        *,
+        expected: Mapping[str, int] | None = None,
     ) -> dict[str, list[Event]]:
         """Append to several executions in one transaction."""
         for execution_id, events in batches.items():
             check_batch(execution_id, events)
-        return self._write(batches, {})
+        return self._write(batches, expected or {})
 
     async def read(
         self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
