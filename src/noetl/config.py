@@ -31,6 +31,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8082
     pool: str = "default"
+    ack_wait: int = 30  # seconds a worker's lease on a command lasts before it is redelivered
 
     @property
     def db_path(self) -> Path:
