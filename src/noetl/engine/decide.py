@@ -335,9 +335,11 @@ class _Decider:
         self, run: Run, status: str, name: str, error: Any, step_vars: dict[str, Any]
     ) -> None:
         step = self.pb.step(run.step)
-        scope = base_scope(self.s, run.args)
-        scope["vars"] = step_vars
-        scope["event"] = {"name": name, "status": status, "error": error}
+        scope: dict[str, Any] = {}
+        if any(arc.when is not None or arc.args for arc in step.next):
+            scope = base_scope(self.s, run.args)  # only built when a template will read it
+            scope["vars"] = step_vars
+            scope["event"] = {"name": name, "status": status, "error": error}
         fired = self._matching_arcs(step, status, scope)
         if fired is None:
             return
