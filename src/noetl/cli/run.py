@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
+import threading
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -60,13 +63,34 @@ def run(
         raise typer.Exit(EXIT_INVALID) from None
     live = sys.stdout.isatty() and not as_json
     try:
-        summary = asyncio.run(_execute(settings, job, live))
+        summary = _run_without_waiting_for_threads(_execute(settings, job, live))
     except NoetlError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(EXIT_FAILED) from None
     _report(summary, as_json)
     codes = {"done": EXIT_DONE, "cancelled": EXIT_CANCELLED}
-    raise typer.Exit(codes.get(summary.status, EXIT_FAILED))
+    code = codes.get(summary.status, EXIT_FAILED)
+    if threading.active_count() > 1:
+        # A task abandoned by a timeout or a cancel still runs in a thread that cannot be
+        # stopped; the outcome is reported and the log written, so leave without joining it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise typer.Exit(code)
+
+
+def _run_without_waiting_for_threads(
+    main: Coroutine[Any, Any, ExecutionSummary],
+) -> ExecutionSummary:
+    """Like `asyncio.run`, but closing does not wait for threads still running blocking tasks."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(main)
+    finally:
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.close()
 
 
 class _Job:
