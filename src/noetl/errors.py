@@ -96,6 +96,15 @@ class NotFoundError(NoetlError):
     """A named thing (execution, playbook, credential, result...) does not exist."""
 
 
+class RemoteError(NoetlError):
+    """A NoETL server could not be reached, or answered with an error; `status` is its HTTP status
+    (None when it could not be reached)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class BusError(NoetlError):
     """The command bus failed."""
 

@@ -6,8 +6,11 @@ import typer
 
 from noetl import __version__
 from noetl.cli import inspect as inspect_cli
+from noetl.cli import remote as remote_cli
 from noetl.cli import run as run_cli
+from noetl.cli import server as server_cli
 from noetl.cli import validate as validate_cli
+from noetl.cli import worker as worker_cli
 
 app = typer.Typer(
     name="noetl",
@@ -19,6 +22,9 @@ app = typer.Typer(
 validate_cli.register(app)
 run_cli.register(app)
 inspect_cli.register(app)
+remote_cli.register(app)
+server_cli.register(app)
+worker_cli.register(app)
 
 
 def _version(value: bool) -> None:

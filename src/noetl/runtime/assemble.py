@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from noetl.bus.inprocess import InProcessBus
-from noetl.bus.port import Pointer
+from noetl.bus.port import CommandBus, Pointer
 from noetl.config import Settings
 from noetl.engine.definition import PlaybookDef
+from noetl.errors import ConfigError
 from noetl.runtime.children import LocalChildren
 from noetl.runtime.control import ControlPlane
 from noetl.runtime.workers import WorkerPool
@@ -75,3 +76,114 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
     control.open()
     workers.start()
     return Runtime(settings, event_store, control, workers, resources, bus)
+
+
+# -- distributed mode ---------------------------------------------------------------------------
+# Adapters of the distributed mode (psycopg, nats, httpx) are imported inside the functions that
+# use them: they come with the `distributed` extra, and `noetl run` must work without it.
+
+
+@dataclass
+class ServerRuntime:
+    """What the server process runs: the event store, the catalog, the bus and the control plane."""
+
+    settings: Settings
+    store: EventStore
+    catalog: Any  # noetl.store.catalog.CatalogStore
+    bus: CommandBus
+    control: ControlPlane
+
+    async def close(self) -> None:
+        """Write what is pending, then close the bus and the stores."""
+        await self.control.close()
+        await self.bus.close()
+        await _close(self.catalog)
+        await self.store.close()
+
+
+async def open_server(settings: Settings) -> ServerRuntime:
+    """The control plane of a server, with its executions resumed from the log.
+
+    PostgreSQL when `settings.pg_dsn` is set (migrations are applied on open), else the SQLite
+    file of `settings.db_path`; NATS JetStream when `settings.nats_url` is set, else an
+    in-process bus that no worker reads (commands are then claimed through the API only, which
+    is what the API tests do).
+    """
+    store, catalog = await _open_stores(settings)
+    bus: CommandBus
+    if settings.nats_url:
+        from noetl.bus.nats import NatsBus
+
+        bus = await NatsBus.connect(settings.nats_url, ack_wait=float(settings.ack_wait))
+    else:
+        bus = InProcessBus(ack_wait=float(settings.ack_wait))
+    control = ControlPlane(store, bus)
+    control.open()
+    await control.resume_all()
+    return ServerRuntime(settings, store, catalog, bus, control)
+
+
+async def _open_stores(settings: Settings) -> tuple[EventStore, Any]:
+    if settings.pg_dsn:
+        from noetl.store.postgres import PostgresEventStore
+        from noetl.store.postgres.catalog import PostgresCatalogStore
+
+        store = await PostgresEventStore.open(settings.pg_dsn)
+        return store, await PostgresCatalogStore.open(settings.pg_dsn)
+    from noetl.store.sqlite.catalog import SqliteCatalogStore
+
+    return SqliteEventStore.open(settings.db_path), SqliteCatalogStore.open(settings.db_path)
+
+
+async def _close(resource: Any) -> None:
+    close = getattr(resource, "close", None)
+    if close is not None:
+        await close()
+
+
+@dataclass
+class WorkerRuntime:
+    """A worker process: a pool of workers on the NATS bus, claiming through the server."""
+
+    settings: Settings
+    bus: CommandBus
+    source: Any  # noetl.runtime.remote.RemoteSource
+    workers: WorkerPool
+    resources: Resources
+
+    async def close(self, *, drain: bool = True) -> None:
+        """Stop taking work; with `drain`, running commands finish and report first."""
+        await self.workers.stop(drain=drain)
+        await self.bus.close()
+        await self.source.close()
+        await self.resources.aclose()
+
+
+async def open_worker(settings: Settings) -> WorkerRuntime:
+    """`settings.workers` workers of pool `settings.pool`, fed by NATS at `settings.nats_url`,
+    claiming and reporting through the server at `settings.server_url`."""
+    from noetl.bus.nats import NatsBus
+    from noetl.runtime.remote import RemoteChildren, RemoteSource, ServerClient
+
+    if not settings.nats_url:
+        raise ConfigError("a worker needs the NATS URL (--nats or NOETL_NATS_URL)")
+    client = ServerClient(settings.server_url, token=settings.api_token)
+    source = RemoteSource(client)
+    # A pointer delivered `max_deliver` times is dead: the worker that sees it says so.
+    bus = await NatsBus.connect(
+        settings.nats_url, ack_wait=float(settings.ack_wait), on_dead=source.dead_letter
+    )
+    # Large results go to files under the home directory: shared by the workers of one machine.
+    results = FileResultStore(settings.db_path.parent / "results")
+    resources = Resources(results=results, inline_limit=settings.inline_limit)
+    resources.children = RemoteChildren(client)
+    workers = WorkerPool(
+        bus,
+        source,
+        resources,
+        pool=settings.pool,
+        concurrency=settings.workers,
+        heartbeat=settings.ack_wait / 3,  # well inside the lease, so running work keeps it
+    )
+    workers.start()
+    return WorkerRuntime(settings, bus, source, workers, resources)

@@ -1,0 +1,161 @@
+"""Commands that talk to a running server: `execute`, `status`, `cancel`, and the `--server`
+variants of `catalog register`, `executions list|show` and `events`.
+
+The JSON they print is the same as the embedded commands print (`noetl run --json`,
+`noetl executions ... --json`, `noetl events --json`): scripts work against either mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from noetl.cli.inputs import parse_payload, parse_sets
+from noetl.cli.run import EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, _report
+from noetl.config import Settings
+from noetl.dsl.load import load_playbook
+from noetl.errors import ConfigError, NoetlError, NotFoundError, PlaybookError
+from noetl.store.port import ExecutionSummary
+
+T = TypeVar("T")
+ServerOption = Annotated[
+    str | None, typer.Option("--server", help="Server URL (default NOETL_SERVER_URL).")
+]
+
+
+def with_client(server: str | None, use: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `use(client)` against the server; NoETL errors become one line on stderr + exit 1."""
+    from noetl.runtime.remote import ServerClient
+
+    settings = Settings.load(server_url=server)
+
+    async def go() -> T:
+        client = ServerClient(settings.server_url, token=settings.api_token)
+        try:
+            return await use(client)
+        finally:
+            await client.aclose()
+
+    try:
+        return asyncio.run(go())
+    except PlaybookError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    except NoetlError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+
+
+def execute(
+    target: Annotated[str, typer.Argument(help="A playbook file (sent inline) or catalog path.")],
+    server: ServerOption = None,
+    version: Annotated[int | None, typer.Option(help="Catalog version (default latest).")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the end and report it.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Payload value key=value (dotted keys nest). Repeatable."),
+    ] = None,
+    payload: Annotated[
+        str | None, typer.Option("--payload", help="Payload as JSON, or @file (JSON/YAML).")
+    ] = None,
+) -> None:
+    """Start an execution on a server; with --wait, report its end like `noetl run`."""
+    try:
+        body = parse_payload(payload)
+        body.update(parse_sets(set_ or []))
+        request = _start_request(target, version, body)
+    except PlaybookError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    except (ConfigError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+
+    async def go(client: Any) -> dict[str, Any] | str:
+        try:
+            execution_id = await client.start(**request)
+        except NotFoundError as exc:  # an unknown catalog path is a bad argument, like a file
+            raise ConfigError(str(exc)) from None
+        if not wait:
+            return str(execution_id)
+        try:
+            return dict(await client.wait(execution_id))
+        except asyncio.CancelledError:  # Ctrl-C while waiting: stop the execution as well
+            await client.cancel(execution_id)
+            raise
+
+    try:
+        outcome = with_client(server, go)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: execution cancelled", err=True)
+        raise typer.Exit(EXIT_CANCELLED) from None
+    if isinstance(outcome, str):
+        typer.echo(json.dumps({"execution_id": outcome}) if as_json else outcome)
+        return
+    summary = ExecutionSummary(**outcome)
+    _report(summary, as_json)
+    raise typer.Exit({"done": 0, "cancelled": EXIT_CANCELLED}.get(summary.status, EXIT_FAILED))
+
+
+def _start_request(target: str, version: int | None, payload: dict[str, Any]) -> dict[str, Any]:
+    """The POST /executions body: inline YAML for an existing file, else a catalog path."""
+    path = Path(target)
+    if path.is_file():
+        if version is not None:
+            raise ConfigError("--version applies to catalog paths, not to playbook files")
+        source = path.read_text(encoding="utf-8")
+        load_playbook(source, file=str(path))  # report file:line:col here, before sending
+        return {"playbook": source, "payload": payload}
+    if target.endswith((".yaml", ".yml")):
+        raise ConfigError(f"{target}: no such playbook file")
+    return {"path": target, "version": version, "payload": payload}
+
+
+def status(execution_id: str, server: ServerOption = None) -> None:
+    """One execution's summary from a server (JSON, as `noetl executions show`)."""
+    _dump(with_client(server, lambda c: c.execution(execution_id)))
+
+
+def cancel(execution_id: str, server: ServerOption = None) -> None:
+    """Ask a running execution on a server to stop; prints its summary."""
+    _dump(with_client(server, lambda c: c.cancel(execution_id)))
+
+
+def list_executions(server: str, status: str | None, limit: int) -> list[dict[str, Any]]:
+    """`noetl executions list --server`: summaries, newest first."""
+    return with_client(server, lambda c: c.executions(status=status, limit=limit))
+
+
+def show_execution(server: str, execution_id: str) -> dict[str, Any]:
+    """`noetl executions show --server`."""
+    return with_client(server, lambda c: c.execution(execution_id))
+
+
+def events(server: str, execution_id: str) -> list[dict[str, Any]]:
+    """`noetl events --server`: every event of an execution, in order."""
+    return with_client(server, lambda c: c.events(execution_id))
+
+
+def register_playbook(server: str, file: Path) -> dict[str, Any]:
+    """`noetl catalog register --server`: the catalog entry (with `created`)."""
+    source = file.read_text(encoding="utf-8")
+    return with_client(server, lambda c: c.register(source))
+
+
+def _dump(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, default=str))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `execute`, `status` and `cancel` to the CLI."""
+    app.command("execute")(execute)
+    app.command("status")(status)
+    app.command("cancel")(cancel)

@@ -1,0 +1,72 @@
+"""`noetl worker start`: a worker process of the distributed mode (no HTTP endpoint of its own)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from noetl.config import Settings
+from noetl.errors import NoetlError
+
+worker_app = typer.Typer(help="Distributed workers.", no_args_is_help=True)
+
+
+@worker_app.command("start")
+def start_worker(
+    server: Annotated[
+        str | None, typer.Option(help="Server URL (default NOETL_SERVER_URL).")
+    ] = None,
+    nats: Annotated[str | None, typer.Option("--nats", help="NATS URL of the command bus.")] = None,
+    pool: Annotated[
+        str | None, typer.Option(help="Worker pool to serve (default 'default').")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Commands run at once (default 4).")
+    ] = None,
+    home: Annotated[Path | None, typer.Option(help="Directory for local files (results).")] = None,
+    ack_wait: Annotated[
+        int | None, typer.Option("--ack-wait", min=1, help="Seconds a command lease lasts.")
+    ] = None,
+) -> None:
+    """Run commands of one pool until SIGTERM/Ctrl-C, then finish the running ones and exit."""
+    settings = Settings.load(
+        server_url=server,
+        nats_url=nats,
+        pool=pool,
+        workers=concurrency,
+        home=home,
+        ack_wait=ack_wait,
+    )
+    try:
+        asyncio.run(_serve(settings))
+    except NoetlError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+async def _serve(settings: Settings) -> None:
+    from noetl.runtime.assemble import open_worker
+
+    runtime = await open_worker(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    typer.echo(
+        f"worker: pool {settings.pool!r} x {settings.workers}, server {settings.server_url}",
+        err=True,
+    )
+    try:
+        await stop.wait()
+        typer.echo("worker: draining running commands", err=True)
+    finally:
+        await runtime.close(drain=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `worker` to the CLI."""
+    app.add_typer(worker_app, name="worker")

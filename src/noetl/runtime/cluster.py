@@ -1,0 +1,148 @@
+"""A whole distributed NoETL on this machine: PostgreSQL, NATS, the server and N workers.
+
+`noetl dev up` runs one for a person; the fault tests run one to kill parts of it. PostgreSQL
+and NATS come from the wheels (see `local_services`) and keep their data under `home`, so a
+cluster started again on the same home finds its executions. The server and the workers are
+`noetl` subprocesses (logs in `home/logs/`) and, on Linux, die with the process that started
+them: start the cluster from a thread that lives as long as it should (the main thread).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from noetl.errors import LocalServiceError
+from noetl.runtime.local_services import LocalNats, LocalPostgres, _die_with_parent, free_port
+
+_HOST = "127.0.0.1"
+_READY_TIMEOUT = 30.0  # seconds the server gets to answer /health
+_STOP_TIMEOUT = 15.0  # seconds a process gets to drain and exit before it is killed
+_NOETL = ("-c", "from noetl.cli.app import main; main()")  # `noetl` of this interpreter
+
+
+@dataclass
+class DevCluster:
+    """Local PostgreSQL + NATS + one server + worker processes, all under `home`."""
+
+    home: Path
+    postgres: LocalPostgres
+    nats: LocalNats
+    port: int
+    concurrency: int = 4
+    ack_wait: int = 30
+    server: subprocess.Popen[bytes] | None = None
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def server_url(self) -> str:
+        """Base URL of the server's REST API (`/api/v2/...`) and docs (`/docs`)."""
+        return f"http://{_HOST}:{self.port}"
+
+    @classmethod
+    def start(
+        cls,
+        home: Path,
+        *,
+        workers: int = 2,
+        port: int = 0,
+        concurrency: int = 4,
+        ack_wait: int = 30,
+        durable: bool = True,
+    ) -> DevCluster:
+        """Start everything and wait until the server answers; `port` 0 picks a free one."""
+        home = Path(home).resolve()
+        (home / "logs").mkdir(parents=True, exist_ok=True)
+        postgres = LocalPostgres.start(home / "postgres", durable=durable)
+        try:
+            nats = LocalNats.start(home / "nats")
+        except BaseException:
+            postgres.stop()
+            raise
+        cluster = cls(home, postgres, nats, port or free_port(), concurrency, ack_wait)
+        try:
+            cluster.start_server()
+            for _ in range(workers):
+                cluster.add_worker()
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
+
+    def start_server(self) -> None:
+        """Start the server (again, after `stop_server`) and wait until it answers /health."""
+        command = ["server", "start", "--host", _HOST, "--port", str(self.port)]
+        command += ["--pg", self.postgres.dsn, "--nats", self.nats.url]
+        command += ["--home", str(self.home), "--ack-wait", str(self.ack_wait)]
+        self.server = self._spawn(command, "server.log")
+        self._wait_healthy(self.server)
+
+    def stop_server(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the server with `sig` (SIGKILL: a crash) and wait until it has exited."""
+        if self.server is not None:
+            _stop(self.server, sig)
+            self.server = None
+
+    def add_worker(self) -> subprocess.Popen[bytes]:
+        """Start one more worker process of pool `default`."""
+        command = ["worker", "start", "--server", self.server_url, "--nats", self.nats.url]
+        command += ["--concurrency", str(self.concurrency), "--ack-wait", str(self.ack_wait)]
+        command += ["--home", str(self.home)]
+        worker = self._spawn(command, f"worker-{len(self.workers) + 1}.log")
+        self.workers.append(worker)
+        return worker
+
+    def stop(self) -> None:
+        """Stop the workers (they drain), the server, NATS and PostgreSQL, in that order."""
+        for worker in self.workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in self.workers:
+            _stop(worker, signal.SIGTERM)
+        self.workers.clear()
+        self.stop_server()
+        self.nats.stop()
+        self.postgres.stop()
+
+    def _spawn(self, arguments: list[str], log_name: str) -> subprocess.Popen[bytes]:
+        with (self.home / "logs" / log_name).open("ab") as log:
+            return subprocess.Popen(
+                [sys.executable, *_NOETL, *arguments],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent(signal.SIGTERM),
+            )
+
+    def _wait_healthy(self, process: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + _READY_TIMEOUT
+        url = f"{self.server_url}/api/v2/health"
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=1.0) as answer:
+                    if answer.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                state = "exited" if process.poll() is not None else "did not answer in time"
+                raise LocalServiceError(
+                    f"NoETL server {state}; see {self.home / 'logs' / 'server.log'}"
+                )
+            time.sleep(0.1)
+
+
+def _stop(process: subprocess.Popen[bytes], sig: int) -> None:
+    """Signal `process`, wait for it to exit, kill it when it takes too long."""
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        process.wait(_STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(_STOP_TIMEOUT)

@@ -1,0 +1,304 @@
+"""Talking to a NoETL server over HTTP: the API client, and the workers' `CommandSource`.
+
+`ServerClient` is the one place that knows the REST API's paths and error bodies; it turns them
+back into NoETL errors (404 -> NotFoundError, 409 -> ConflictError, 422 with problems ->
+PlaybookError, anything else or no answer -> RemoteError). The CLI's `--server` commands and
+distributed workers both use it.
+
+`RemoteSource` is what a worker process claims commands from: the same protocol the embedded
+workers use with the in-process control plane, so the worker pool code is the same in both modes.
+While the server is unreachable (restarting, say) it keeps retrying with backoff: a worker must
+not lose a command's events because the server blinked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from noetl.bus.port import Pointer
+from noetl.dsl.load import load_playbook
+from noetl.engine import events as ev
+from noetl.engine.commands import Command
+from noetl.engine.definition import PlaybookDef
+from noetl.engine.events import Event
+from noetl.errors import (
+    ConflictError,
+    NotFoundError,
+    PlaybookError,
+    Problem,
+    RemoteError,
+    ToolError,
+)
+from noetl.runtime.control import WorkItem
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+API = "/api/v2"
+RUNNING = "running"
+
+
+class ServerClient:
+    """Async client of one server's REST API."""
+
+    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url + API, headers=headers, timeout=timeout
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def call(
+        self, method: str, path: str, *, body: Any = None, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        """One API request; the decoded JSON answer, or the NoETL error the server reported."""
+        content = None if body is None else _encode(body)
+        headers = {"content-type": "application/json"} if content is not None else None
+        try:
+            response = await self._http.request(
+                method, path, content=content, params=params, headers=headers
+            )
+        except httpx.TransportError as exc:
+            raise RemoteError(
+                f"cannot reach the NoETL server at {self.base_url}: {type(exc).__name__} {exc}"
+            ) from None
+        if response.is_success:
+            return response.json()
+        raise _error(method, path, response)
+
+    async def health(self) -> dict[str, Any]:
+        """GET /health."""
+        result: dict[str, Any] = await self.call("GET", "/health")
+        return result
+
+    async def register(self, content: str) -> dict[str, Any]:
+        """Register a playbook in the catalog; the entry (`created` false when unchanged)."""
+        result: dict[str, Any] = await self.call("POST", "/catalog", body={"content": content})
+        return result
+
+    async def start(self, **body: Any) -> str:
+        """Start an execution (`path`/`version` or `playbook`, `payload`); its id."""
+        given = {k: v for k, v in body.items() if v is not None}
+        return str((await self.call("POST", "/executions", body=given))["execution_id"])
+
+    async def execution(self, execution_id: str) -> dict[str, Any]:
+        """One execution's summary."""
+        result: dict[str, Any] = await self.call("GET", f"/executions/{execution_id}")
+        return result
+
+    async def executions(
+        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """Executions, newest first."""
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if status is not None:
+            params["status"] = status
+        answer = await self.call("GET", "/executions", params=params)
+        return list(answer["executions"])
+
+    async def events(self, execution_id: str, *, page: int = 1000) -> list[dict[str, Any]]:
+        """Every event of an execution, in order (fetched page by page)."""
+        found: list[dict[str, Any]] = []
+        while True:
+            params = {"after_seq": found[-1]["seq"] if found else 0, "limit": page}
+            answer = await self.call("GET", f"/executions/{execution_id}/events", params=params)
+            found.extend(answer["events"])
+            if len(answer["events"]) < page:
+                return found
+
+    async def cancel(self, execution_id: str) -> dict[str, Any]:
+        """Ask a running execution to stop."""
+        result: dict[str, Any] = await self.call("POST", f"/executions/{execution_id}/cancel")
+        return result
+
+    async def wait(self, execution_id: str, *, poll: float = 0.1) -> dict[str, Any]:
+        """Poll until the execution has ended; its final summary."""
+        while True:
+            summary = await self.execution(execution_id)
+            if summary["status"] != RUNNING:
+                return summary
+            await asyncio.sleep(poll)
+
+    async def playbook_source(self, execution_id: str) -> str:
+        """The YAML an execution was started with."""
+        return str((await self.call("GET", f"/executions/{execution_id}/playbook"))["source"])
+
+    async def post_events(self, events: Sequence[Event]) -> None:
+        """Report a batch of events (duplicates are dropped by the server's log)."""
+        await self.call("POST", "/events", body=_RawEvents(events))
+
+    async def claim(self, pointer: Pointer, attempt: int, worker: str) -> dict[str, Any]:
+        """Claim a command: `{command, scope}`; ConflictError when someone else has it."""
+        body: dict[str, Any] = {"execution_id": pointer.execution_id, "step": pointer.step}
+        body.update(attempt=attempt, worker=worker)
+        result: dict[str, Any] = await self.call(
+            "POST", f"/commands/{pointer.command_id}/claim", body=body
+        )
+        return result
+
+
+class RemoteSource:
+    """The workers' `CommandSource` in distributed mode: claims and reports through the server."""
+
+    def __init__(
+        self,
+        client: ServerClient,
+        *,
+        worker: str | None = None,
+        patience: float = 300.0,
+        cached_playbooks: int = 256,
+    ) -> None:
+        self.client = client
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+        self.patience = patience  # seconds to keep retrying while the server is unreachable
+        self._playbooks: OrderedDict[str, PlaybookDef] = OrderedDict()
+        self._cache_size = cached_playbooks
+        self._closed = False
+
+    async def claim(self, pointer: Pointer, attempt: int = 1) -> WorkItem | None:
+        """The command to run, or None when it is finished, claimed elsewhere or unknown."""
+        try:
+            answer = await self._retrying(lambda: self.client.claim(pointer, attempt, self.worker))
+        except (ConflictError, NotFoundError):
+            return None
+        playbook = await self._playbook(pointer.execution_id)
+        return WorkItem(playbook, Command.from_dict(answer["command"]), answer["scope"])
+
+    async def submit(self, events: Sequence[Event]) -> None:
+        """Report a command's events; waits out a server restart rather than lose them."""
+        try:
+            await self._retrying(lambda: self.client.post_events(events))
+        except NotFoundError as exc:  # the execution is gone: nobody needs these events
+            log.warning("dropped %d events: %s", len(events), exc)
+
+    async def dead_letter(self, pointer: Pointer) -> None:
+        """The bus gave up delivering `pointer`: the step fails with error kind `delivery`."""
+        event = Event(
+            ev.COMMAND_DEAD,
+            pointer.execution_id,
+            pointer.step,
+            command_id=pointer.command_id,
+            origin="runtime",
+            idempotency_key=f"command.dead|{pointer.command_id}",
+        )
+        await self.submit([event])
+
+    async def close(self) -> None:
+        """Stop retrying and close the HTTP client."""
+        self._closed = True
+        await self.client.aclose()
+
+    async def _playbook(self, execution_id: str) -> PlaybookDef:
+        playbook = self._playbooks.get(execution_id)
+        if playbook is None:
+            source = await self._retrying(lambda: self.client.playbook_source(execution_id))
+            playbook = load_playbook(source)
+            self._playbooks[execution_id] = playbook
+            while len(self._playbooks) > self._cache_size:
+                self._playbooks.popitem(last=False)
+        else:
+            self._playbooks.move_to_end(execution_id)
+        return playbook
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        """`call()`, retried with backoff while the server is unreachable or failing (5xx)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.patience
+        delay = 0.05
+        while True:
+            try:
+                return await call()
+            except RemoteError as exc:
+                retryable = exc.status is None or exc.status >= 500
+                if not retryable or self._closed or loop.time() + delay > deadline:
+                    raise
+                log.warning("server unavailable, retrying in %.2f s: %s", delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+class RemoteChildren:
+    """Child executions (`playbook` tasks) of a distributed worker, started through the server.
+
+    A path naming a playbook file next to the parent's file (on this machine) is sent inline;
+    anything else is a catalog path the server resolves.
+    """
+
+    def __init__(self, client: ServerClient, *, poll: float = 0.1) -> None:
+        self.client = client
+        self.poll = poll
+
+    async def run(
+        self,
+        *,
+        path: str,
+        version: int | None,
+        args: Mapping[str, Any],
+        parent_execution_id: str,
+        base_file: str | None,
+    ) -> Any:
+        """The child's result; ToolError when it fails, is cancelled or cannot start."""
+        file = Path(path) if base_file is None else Path(base_file).parent / path
+        inline = file.read_text(encoding="utf-8") if version is None and file.is_file() else None
+        try:
+            child = await self.client.start(
+                path=None if inline else path,
+                version=version,
+                playbook=inline,
+                payload=dict(args),
+                parent_execution_id=parent_execution_id,
+            )
+        except (NotFoundError, PlaybookError) as exc:
+            raise ToolError(f"child playbook '{path}': {exc}", kind="config") from None
+        summary = await self.client.wait(child, poll=self.poll)
+        if summary["status"] == "done":
+            return summary["result"]
+        error = summary["error"] if isinstance(summary["error"], Mapping) else {}
+        message = error.get("message") or error.get("reason") or summary["status"]
+        raise ToolError(
+            f"child playbook '{path}' (execution {child}) {summary['status']}: {message}",
+            kind="playbook",
+        )
+
+
+class _RawEvents:
+    """An event batch, encoded with the events' own codec (it knows their non-JSON values)."""
+
+    def __init__(self, events: Sequence[Event]) -> None:
+        self.events = events
+
+
+def _encode(body: Any) -> bytes:
+    if isinstance(body, _RawEvents):
+        return ('{"events":[' + ",".join(e.to_json() for e in body.events) + "]}").encode()
+    return json.dumps(body, separators=(",", ":"), default=str).encode()
+
+
+def _error(method: str, path: str, response: httpx.Response) -> Exception:
+    """The NoETL error behind an error response (its `{"error": {...}}` body)."""
+    try:
+        detail = response.json().get("error", {})
+    except (ValueError, AttributeError):
+        detail = {}
+    message = str(detail.get("message") or response.reason_phrase or "error")
+    status = response.status_code
+    if status == 404:
+        return NotFoundError(message)
+    if status == 409:
+        return ConflictError(message)
+    if status == 422 and detail.get("problems"):
+        return PlaybookError([Problem(**p) for p in detail["problems"]])
+    return RemoteError(f"{method} {API}{path}: HTTP {status}: {message}", status=status)

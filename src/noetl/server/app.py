@@ -1,0 +1,130 @@
+"""The FastAPI app: lifespan (open the server runtime), guard middleware, routers, errors.
+
+`create_app(settings)` is all a caller needs; `noetl server start` serves it with uvicorn. The
+runtime (store, bus, control plane) is opened in the lifespan, on the server's event loop, and
+`open_server` resumes the executions the log says are running, so a restarted server picks up
+where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from noetl import __version__
+from noetl.config import Settings
+from noetl.runtime.assemble import ServerRuntime, open_server
+from noetl.server import errors
+from noetl.server.metrics import Metrics
+from noetl.server.routes import catalog, executions, system, workers
+
+API = "/api/v2"
+MAX_BODY = 10 * 1024 * 1024  # bytes; larger request bodies are refused with 413
+_OPEN_PATHS = frozenset({f"{API}/health", "/docs", "/openapi.json", "/docs/oauth2-redirect"})
+
+Opener = Callable[[Settings], Awaitable[ServerRuntime]]
+
+
+def create_app(
+    settings: Settings, *, opener: Opener = open_server, max_body: int = MAX_BODY
+) -> FastAPI:
+    """The NoETL REST API over a runtime that `opener(settings)` builds at startup."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await opener(settings)
+        runtime.control.listen(app.state.metrics.observe_event)
+        app.state.runtime = runtime
+        app.state.claiming = asyncio.Lock()
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="NoETL",
+        version=__version__,
+        description="Event-sourced workflow orchestration: the control plane's REST API.",
+        lifespan=lifespan,
+    )
+    app.state.metrics = Metrics()
+    errors.install(app)
+    for router in (catalog.router, executions.router, workers.router):
+        app.include_router(router, prefix=API)
+    app.include_router(system.router, prefix=API, include_in_schema=True)
+    app.add_api_route("/metrics", system.metrics, include_in_schema=False)
+    app.add_middleware(Guard, token=settings.api_token, max_body=max_body)
+    return app
+
+
+class Guard:
+    """ASGI middleware: bearer token, request body limit, request latency metric.
+
+    Pure ASGI (not BaseHTTPMiddleware) because it sits on every worker call and must stay cheap.
+    """
+
+    def __init__(self, app: ASGIApp, *, token: str | None, max_body: int) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode() if token else None
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        if self.expected is not None and scope["path"] not in _OPEN_PATHS:
+            given = headers.get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                message = "missing or wrong API token (send 'Authorization: Bearer <token>')"
+                await _reply(scope, send, 401, message, {"www-authenticate": "Bearer"})
+                return
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            await _reply(scope, send, 413, f"request body is larger than {self.max_body} bytes")
+            return
+        started = time.perf_counter()
+        try:
+            await self.app(scope, self._limited(receive), send)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            metrics: Metrics = scope["app"].state.metrics
+            metrics.latency.labels(scope["method"], route).observe(time.perf_counter() - started)
+
+    def _limited(self, receive: Receive) -> Receive:
+        """`receive` that refuses a body without Content-Length once it outgrows the limit."""
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_body:
+                # An HTTPException, because FastAPI turns any other error while reading into 400.
+                raise HTTPException(413, f"request body is larger than {self.max_body} bytes")
+            return message
+
+        return limited
+
+
+async def _reply(
+    scope: Scope,
+    send: Send,
+    status: int,
+    message: str,
+    extra: dict[str, str] | None = None,
+) -> None:
+    """Answer without calling the app (the request is refused before it is read)."""
+    response = errors.error_response(status, message)
+    response.headers.update(extra or {})
+    await response(scope, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}

@@ -1,0 +1,94 @@
+"""The one mapping from errors to HTTP responses.
+
+Every error body has the same shape, `{"error": {"kind", "message", ...}}`, so clients need one
+decoder. Expected errors keep their message (they say what and where, never secrets); anything
+unexpected is logged here and answered with a bare 500 that reveals no internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from noetl.errors import (
+    ConfigError,
+    ConflictError,
+    EventCodecError,
+    NotFoundError,
+    PlaybookError,
+)
+
+log = logging.getLogger(__name__)
+
+_KINDS = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid_request",
+}
+
+
+def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
+    """A JSON error response: `{"error": {"kind", "message", **extra}}`."""
+    kind = _KINDS.get(status, "internal" if status >= 500 else "error")
+    return JSONResponse({"error": {"kind": kind, "message": message, **extra}}, status)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn exceptions into error responses."""
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(PlaybookError, _invalid_playbook)  # type: ignore[arg-type]
+    app.add_exception_handler(NotFoundError, _status(404))
+    app.add_exception_handler(ConflictError, _status(409))
+    app.add_exception_handler(EventCodecError, _status(422))
+    app.add_exception_handler(ConfigError, _status(400))
+    app.add_exception_handler(Exception, _internal)
+
+
+def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    """`("body", "events", 3, "type")` -> `events[3].type` (where the problem is)."""
+    name = ""
+    for part in loc:
+        if part in ("body", "query", "path") and not name:
+            continue
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or "body"
+
+
+async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+    fields = [{"field": field_name(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+    summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return error_response(422, summary or "invalid request", fields=fields)
+
+
+async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    response = error_response(exc.status_code, str(exc.detail))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _invalid_playbook(_: Request, exc: PlaybookError) -> JSONResponse:
+    problems = [p.to_dict() for p in exc.problems]
+    return error_response(422, str(exc), kind="invalid_playbook", problems=problems)
+
+
+def _status(status: int) -> Any:
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        return error_response(status, str(exc))
+
+    return handle
+
+
+async def _internal(request: Request, exc: Exception) -> JSONResponse:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal server error")

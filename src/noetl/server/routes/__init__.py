@@ -1,0 +1,38 @@
+"""Routes, one module per resource. Each handler validates, calls the runtime, shapes the answer."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, Request, Response
+
+if TYPE_CHECKING:
+    from noetl.runtime.assemble import ServerRuntime
+    from noetl.server.metrics import Metrics
+
+
+def _runtime(request: Request) -> ServerRuntime:
+    runtime: ServerRuntime = request.app.state.runtime
+    return runtime
+
+
+def _metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+RuntimeDep = Annotated["ServerRuntime", Depends(_runtime)]
+MetricsDep = Annotated["Metrics", Depends(_metrics)]
+
+
+def json_response(content: Any, status_code: int = 200) -> Response:
+    """JSON of values pydantic does not know (results may hold dates, decimals, tuples...)."""
+    body = json.dumps(content, separators=(",", ":"), default=_fallback)
+    return Response(body, status_code, media_type="application/json")
+
+
+def _fallback(value: Any) -> Any:
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)

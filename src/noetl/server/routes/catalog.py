@@ -1,0 +1,51 @@
+"""/catalog: register playbooks (versioned by content) and read them back."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from noetl.dsl.load import load_playbook
+from noetl.server.routes import RuntimeDep
+from noetl.server.schemas import CatalogEntryOut, RegisterPlaybook
+
+router = APIRouter(prefix="/catalog", tags=["catalog"])
+
+
+@router.post("", status_code=201)
+async def register(body: RegisterPlaybook, runtime: RuntimeDep) -> CatalogEntryOut:
+    """Register a playbook under its `metadata.path` (else its name); a changed one gets the
+    next version, identical content returns the existing version (`created: false`)."""
+    playbook = load_playbook(body.content)  # PlaybookError -> 422 with file:line:col problems
+    path = playbook.path or playbook.name
+    entry, created = await runtime.catalog.register(path, playbook.name, body.content)
+    return _out(entry, created=created)
+
+
+@router.get("")
+async def list_catalog(runtime: RuntimeDep) -> list[CatalogEntryOut]:
+    """The latest version of every registered path."""
+    return [_out(entry) for entry in await runtime.catalog.list()]
+
+
+@router.get("/{path:path}")
+async def get_entry(
+    path: str,
+    runtime: RuntimeDep,
+    version: Annotated[int | None, Query(ge=1, description="Default: the latest.")] = None,
+) -> CatalogEntryOut:
+    """One version of a registered playbook, with its YAML (404 when unknown)."""
+    entry = await runtime.catalog.get(path, version)
+    return _out(entry, content=entry.source)
+
+
+def _out(entry: Any, **extra: Any) -> CatalogEntryOut:
+    return CatalogEntryOut(
+        path=entry.path,
+        version=entry.version,
+        name=entry.name,
+        sha256=entry.sha256,
+        created_at=str(entry.created_at),
+        **extra,
+    )

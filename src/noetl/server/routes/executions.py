@@ -1,0 +1,96 @@
+"""/executions: start (catalog path or inline YAML), list, get, events, playbook, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Response
+
+from noetl.dsl.load import load_playbook
+from noetl.engine.decide import cancel_event
+from noetl.server.routes import RuntimeDep, json_response
+from noetl.server.schemas import (
+    EventPage,
+    ExecutionList,
+    ExecutionOut,
+    ExecutionStarted,
+    PlaybookSource,
+    StartExecution,
+)
+from noetl.store.port import EXECUTION_STATUSES, RUNNING
+
+router = APIRouter(prefix="/executions", tags=["executions"])
+
+
+@router.post("", status_code=201)
+async def start(body: StartExecution, runtime: RuntimeDep) -> ExecutionStarted:
+    """Start an execution; answers once its first events are in the log."""
+    if body.path is not None:
+        entry = await runtime.catalog.get(body.path, body.version)  # NotFoundError -> 404
+        source, file = entry.source, f"{entry.path}@v{entry.version}"
+    else:
+        assert body.playbook is not None  # the schema requires one of the two
+        source, file = body.playbook, "<request>"
+    playbook = load_playbook(source, file=file)  # PlaybookError -> 422, nothing stored
+    if body.parent_execution_id is not None:
+        await runtime.store.get_execution(body.parent_execution_id)  # unknown parent -> 404
+    execution_id = await runtime.control.start(
+        playbook, body.payload, source=source, parent_execution_id=body.parent_execution_id
+    )
+    return ExecutionStarted(execution_id=execution_id)
+
+
+@router.get("")
+async def list_executions(
+    runtime: RuntimeDep,
+    status: Annotated[str | None, Query(description="running|done|failed|cancelled")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ExecutionList:
+    """Executions, newest started first."""
+    if status is not None and status not in EXECUTION_STATUSES:
+        known = ", ".join(sorted(EXECUTION_STATUSES))
+        raise HTTPException(422, f"status: unknown status {status!r} (one of {known})")
+    rows = await runtime.store.list_executions(status=status, limit=limit, offset=offset)
+    return ExecutionList(executions=[ExecutionOut(**r.to_dict()) for r in rows])
+
+
+@router.get("/{execution_id}", response_model=ExecutionOut)
+async def get_execution(execution_id: str, runtime: RuntimeDep) -> Response:
+    """One execution's summary (404 when unknown)."""
+    summary = await runtime.store.get_execution(execution_id)
+    return json_response(summary.to_dict())
+
+
+@router.get("/{execution_id}/events", response_model=EventPage)
+async def events(
+    execution_id: str,
+    runtime: RuntimeDep,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> Response:
+    """Events with seq > after_seq, in order (page on with the last seq you got)."""
+    await runtime.store.get_execution(execution_id)  # unknown -> 404, not an empty page
+    log = await runtime.store.read(execution_id, after_seq=after_seq, limit=limit)
+    return json_response({"execution_id": execution_id, "events": [e.to_dict() for e in log]})
+
+
+@router.get("/{execution_id}/playbook")
+async def playbook(execution_id: str, runtime: RuntimeDep) -> PlaybookSource:
+    """The YAML the execution was started with (workers load it once per execution)."""
+    first = await runtime.store.read(execution_id, limit=1)
+    source = first[0].payload.get("playbook", {}).get("source") if first else None
+    if source is None:
+        raise HTTPException(404, f"execution {execution_id} not found")
+    return PlaybookSource(execution_id=execution_id, source=source)
+
+
+@router.post("/{execution_id}/cancel", status_code=202)
+async def cancel(execution_id: str, runtime: RuntimeDep) -> Response:
+    """Ask a running execution to stop (409 when it already ended)."""
+    summary = await runtime.store.get_execution(execution_id)
+    if summary.status != RUNNING:
+        raise HTTPException(409, f"execution {execution_id} already ended ({summary.status})")
+    await runtime.control.submit([cancel_event(execution_id, "cancelled by request")])
+    await runtime.control.flush()
+    return json_response((await runtime.store.get_execution(execution_id)).to_dict(), 202)

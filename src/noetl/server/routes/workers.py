@@ -1,0 +1,73 @@
+"""Worker-facing routes: claim a command, report a batch of events.
+
+Workers have no database access: they claim through the server (atomic in the control plane,
+one winner per delivery) and post what happened; the log drops duplicates by idempotency key,
+so a batch posted twice (a retry after a lost response) is stored once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+
+from noetl.bus.port import Pointer
+from noetl.engine.events import Event
+from noetl.errors import EventCodecError
+from noetl.server.routes import MetricsDep, RuntimeDep, json_response
+from noetl.server.schemas import Accepted, Claimed, ClaimRequest, EventBatch
+
+router = APIRouter(tags=["workers"])
+
+_WORKER_ORIGINS = frozenset({"worker", "runtime"})  # engine and client events are the server's
+
+
+@router.post("/events")
+async def post_events(body: EventBatch, runtime: RuntimeDep) -> Accepted:
+    """Validate every event first (nothing is handed on when one is bad), then decide them."""
+    decoded = [_decode(i, raw) for i, raw in enumerate(body.events)]
+    for execution_id in {e.execution_id for e in decoded}:
+        await runtime.store.get_execution(execution_id)  # unknown execution -> 404
+    await runtime.control.submit(decoded)
+    await runtime.control.flush()
+    return Accepted(accepted=len(decoded))
+
+
+@router.post("/commands/{command_id}/claim", response_model=Claimed)
+async def claim(
+    command_id: str,
+    body: ClaimRequest,
+    request: Request,
+    runtime: RuntimeDep,
+    metrics: MetricsDep,
+) -> Response:
+    """The command and its scope to the one claimant that wins; 409 to everyone else."""
+    pointer = Pointer(body.execution_id, command_id, body.step)
+    # The control plane decides claims in memory; the lock keeps two claims of an execution
+    # that is still being loaded from the log from both loading it and both winning.
+    async with request.app.state.claiming:
+        item = await runtime.control.claim(pointer, body.attempt)
+    if item is None:
+        metrics.claims.labels("refused").inc()
+        raise HTTPException(
+            409, f"command {command_id} is finished, claimed by another worker, or unknown"
+        )
+    metrics.claims.labels("won").inc()
+    return json_response({"command": item.command.to_dict(), "scope": item.scope})
+
+
+def _decode(index: int, raw: dict[str, Any]) -> Event:
+    where = f"events[{index}]"
+    try:
+        event = Event.from_dict(raw)
+    except (EventCodecError, TypeError, ValueError) as exc:
+        raise EventCodecError(f"{where}: {exc}") from None
+    if not isinstance(raw.get("execution_id"), str) or not event.execution_id:
+        raise EventCodecError(f"{where}.execution_id: must be a non-empty string")
+    if event.origin not in _WORKER_ORIGINS:
+        raise EventCodecError(
+            f"{where}.origin: must be 'worker' or 'runtime', not {event.origin!r}"
+        )
+    # The log stamps seq, id and time; whatever the client sent for them is not trusted.
+    return replace(event, seq=None, event_id=None, created_at=None)

@@ -1,0 +1,128 @@
+"""Request and response bodies of the REST API (they are also what /docs shows)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class RegisterPlaybook(BaseModel):
+    """POST /catalog: a playbook's YAML."""
+
+    model_config = _STRICT
+    content: str = Field(min_length=1, description="The playbook YAML.")
+
+
+class CatalogEntryOut(BaseModel):
+    """One registered playbook version (`content` only when one version is asked for)."""
+
+    path: str
+    version: int
+    name: str
+    sha256: str
+    created_at: str
+    created: bool | None = None
+    content: str | None = None
+
+
+class StartExecution(BaseModel):
+    """POST /executions: a catalog path (+ version) or an inline playbook, and a payload."""
+
+    model_config = _STRICT
+    path: str | None = Field(None, min_length=1, description="Catalog path of the playbook.")
+    version: int | None = Field(None, ge=1, description="Catalog version (default: latest).")
+    playbook: str | None = Field(None, min_length=1, description="Inline playbook YAML.")
+    payload: dict[str, Any] = Field(default_factory=dict)
+    parent_execution_id: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> StartExecution:
+        if (self.path is None) == (self.playbook is None):
+            raise ValueError("give exactly one of 'path' (catalog) or 'playbook' (inline YAML)")
+        if self.version is not None and self.path is None:
+            raise ValueError("'version' needs 'path'")
+        return self
+
+
+class ExecutionStarted(BaseModel):
+    """The id of a new execution."""
+
+    execution_id: str
+
+
+class ExecutionOut(BaseModel):
+    """An execution's summary: the same fields as `noetl executions show`."""
+
+    execution_id: str
+    playbook_name: str
+    playbook_path: str
+    status: str
+    started_at: str
+    finished_at: str | None
+    steps_done: int
+    steps_failed: int
+    steps_skipped: int
+    result: Any
+    error: Any
+    parent_execution_id: str | None
+    last_seq: int
+
+
+class ExecutionList(BaseModel):
+    """A page of executions, newest first."""
+
+    executions: list[ExecutionOut]
+
+
+class EventPage(BaseModel):
+    """Events of one execution with seq > after_seq, in order."""
+
+    execution_id: str
+    events: list[dict[str, Any]]
+
+
+class PlaybookSource(BaseModel):
+    """The playbook an execution runs, as it was started (workers load it)."""
+
+    execution_id: str
+    source: str
+
+
+class EventBatch(BaseModel):
+    """POST /events: what a worker observed while running commands (Event.to_dict() each)."""
+
+    model_config = _STRICT
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+
+
+class Accepted(BaseModel):
+    """How many events were handed to the engine."""
+
+    accepted: int
+
+
+class ClaimRequest(BaseModel):
+    """POST /commands/{command_id}/claim: which delivery of which pointer is asking."""
+
+    model_config = _STRICT
+    execution_id: str = Field(min_length=1)
+    step: str = Field(min_length=1)
+    attempt: int = Field(1, ge=1, description="Delivery attempt of the pointer (1 = first).")
+    worker: str = Field("", description="Who claims (for logs).")
+
+
+class Claimed(BaseModel):
+    """The command to run and the template scope its tasks see."""
+
+    command: dict[str, Any]
+    scope: dict[str, Any]
+
+
+class Health(BaseModel):
+    """Liveness of the server."""
+
+    status: str
+    version: str

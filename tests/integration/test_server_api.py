@@ -1,0 +1,284 @@
+"""The REST API against a real uvicorn server on 127.0.0.1 (SQLite log, no bus consumers).
+
+Workers are played by the test: it reads `command.issued` events, claims commands over HTTP with
+the same `RemoteSource` distributed workers use, runs them with the real worker pipeline and
+posts their events back. Every refusal is checked to leave nothing stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from noetl.bus.port import Pointer
+from noetl.config import Settings
+from noetl.engine.events import Event
+from noetl.runtime.remote import RemoteSource, ServerClient
+from noetl.server import create_app
+from noetl.tools.base import Resources
+from noetl.worker.pipeline import run_command
+
+TOKEN = "test-token-7f3a"
+HELLO = Path(__file__).parents[2] / "examples" / "hello.yaml"
+SLOW = """\
+apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: slow, path: tests/slow}
+workflow:
+  - step: start
+    tool: {kind: python, code: "result = 1"}
+"""
+
+
+class LiveServer:
+    """uvicorn serving the app in a thread with its own event loop."""
+
+    def __init__(self, settings: Settings, max_body: int = 64 * 1024) -> None:
+        app = create_app(settings, max_body=max_body)
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(20)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    settings = Settings(home=tmp_path, db=tmp_path / "noetl.db", api_token=TOKEN)
+    with LiveServer(settings) as live:
+        yield live
+
+
+@pytest.fixture
+def api(server: LiveServer) -> Iterator[httpx.Client]:
+    headers = {"authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=server.url + "/api/v2", headers=headers, timeout=20) as client:
+        yield client
+
+
+def executions(api: httpx.Client) -> list[dict[str, Any]]:
+    answer = api.get("/executions")
+    assert answer.status_code == 200
+    return list(answer.json()["executions"])
+
+
+def issued(api: httpx.Client, execution_id: str) -> list[dict[str, Any]]:
+    events = api.get(f"/executions/{execution_id}/events").json()["events"]
+    return [e for e in events if e["type"] == "command.issued"]
+
+
+# -- auth, limits, docs -------------------------------------------------------------------------
+
+
+def test_missing_or_wrong_token_is_401_and_stores_nothing(server: LiveServer, api: httpx.Client):
+    body = {"playbook": HELLO.read_text()}
+    for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": TOKEN}):
+        answer = httpx.post(f"{server.url}/api/v2/executions", json=body, headers=headers)
+        assert answer.status_code == 401
+        assert answer.json()["error"]["kind"] == "unauthorized"
+        assert TOKEN not in answer.text
+    assert httpx.get(f"{server.url}/api/v2/health").json()["status"] == "ok"
+    assert executions(api) == []
+
+
+def test_oversized_body_is_413_and_stores_nothing(api: httpx.Client):
+    huge = {"playbook": HELLO.read_text(), "payload": {"blob": "x" * 100_000}}
+    answer = api.post("/executions", json=huge)
+    assert answer.status_code == 413
+    assert "larger than" in answer.json()["error"]["message"]
+    assert executions(api) == []
+
+
+def test_streamed_oversized_body_is_413(api: httpx.Client):
+    def chunks() -> Iterator[bytes]:
+        yield b'{"playbook": "'
+        for _ in range(100):
+            yield b"x" * 1024
+        yield b'"}'
+
+    answer = api.post("/executions", content=chunks(), headers={"content-type": "application/json"})
+    assert answer.status_code == 413
+    assert executions(api) == []
+
+
+def test_openapi_docs_and_metrics(server: LiveServer, api: httpx.Client):
+    assert httpx.get(f"{server.url}/docs").status_code == 200
+    paths = httpx.get(f"{server.url}/openapi.json").json()["paths"]
+    assert "/api/v2/commands/{command_id}/claim" in paths
+    api.post("/executions", json={"playbook": HELLO.read_text()})
+    metrics = api.get(f"{server.url}/metrics").text
+    assert "noetl_executions_started_total 1.0" in metrics
+    assert "noetl_request_seconds_count" in metrics
+
+
+# -- catalog ------------------------------------------------------------------------------------
+
+
+def test_catalog_versions(api: httpx.Client):
+    first = api.post("/catalog", json={"content": SLOW})
+    assert first.status_code == 201
+    assert first.json() | {"created_at": ""} == first.json() | {
+        "path": "tests/slow",
+        "version": 1,
+        "created": True,
+        "created_at": "",
+    }
+    again = api.post("/catalog", json={"content": SLOW})
+    assert (again.json()["version"], again.json()["created"]) == (1, False)
+    changed = SLOW.replace("result = 1", "result = 2")
+    assert api.post("/catalog", json={"content": changed}).json()["version"] == 2
+    assert api.get("/catalog/tests/slow").json()["content"] == changed
+    assert api.get("/catalog/tests/slow", params={"version": 1}).json()["content"] == SLOW
+    assert [(e["path"], e["version"]) for e in api.get("/catalog").json()] == [("tests/slow", 2)]
+
+
+def test_catalog_refusals(api: httpx.Client):
+    bad = api.post("/catalog", json={"content": "workflow: [\n  - step: a\n  bad"})
+    assert bad.status_code == 422
+    problems = bad.json()["error"]["problems"]
+    assert problems and problems[0]["line"] is not None and problems[0]["col"] is not None
+    assert api.get("/catalog").json() == []
+    assert api.get("/catalog/nope").status_code == 404
+    api.post("/catalog", json={"content": SLOW})
+    missing = api.get("/catalog/tests/slow", params={"version": 7})
+    assert missing.status_code == 404
+    assert "tests/slow" in missing.json()["error"]["message"]
+    assert api.post("/catalog", json={}).json()["error"]["fields"][0]["field"] == "content"
+
+
+# -- executions ---------------------------------------------------------------------------------
+
+
+def test_start_refusals_store_nothing(api: httpx.Client):
+    invalid = (
+        "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: x}\nworkflow:\n  - stp: a\n"
+    )
+    answer = api.post("/executions", json={"playbook": invalid})
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["kind"] == "invalid_playbook"
+    assert error["problems"][0]["file"] == "<request>" and error["problems"][0]["line"] == 5
+    assert api.post("/executions", json={"path": "no/such"}).status_code == 404
+    api.post("/catalog", json={"content": SLOW})
+    unknown_version = api.post("/executions", json={"path": "tests/slow", "version": 9})
+    assert unknown_version.status_code == 404
+    both = api.post("/executions", json={"path": "tests/slow", "playbook": SLOW})
+    assert both.status_code == 422 and "exactly one" in both.json()["error"]["message"]
+    typed = api.post("/executions", json={"playbook": SLOW, "payload": [1, 2]})
+    assert typed.json()["error"]["fields"][0]["field"] == "payload"
+    orphan = api.post("/executions", json={"playbook": SLOW, "parent_execution_id": "123"})
+    assert orphan.status_code == 404
+    assert executions(api) == []
+
+
+def test_read_refusals(api: httpx.Client):
+    assert api.get("/executions/404404").status_code == 404
+    assert api.get("/executions/404404/events").status_code == 404
+    assert api.get("/executions/404404/playbook").status_code == 404
+    assert api.post("/executions/404404/cancel").status_code == 404
+    bad_status = api.get("/executions", params={"status": "sleeping"})
+    assert bad_status.status_code == 422 and "status" in bad_status.json()["error"]["message"]
+    assert api.get("/executions", params={"limit": 0}).json()["error"]["fields"][0]["field"] == (
+        "limit"
+    )
+
+
+def test_start_by_catalog_path_and_cancel(api: httpx.Client):
+    api.post("/catalog", json={"content": SLOW})
+    started = api.post("/executions", json={"path": "tests/slow", "version": 1})
+    assert started.status_code == 201
+    execution_id = started.json()["execution_id"]
+    summary = api.get(f"/executions/{execution_id}").json()
+    assert (summary["status"], summary["playbook_path"]) == ("running", "tests/slow")
+    source = api.get(f"/executions/{execution_id}/playbook").json()["source"]
+    assert source == SLOW
+    cancelled = api.post(f"/executions/{execution_id}/cancel")
+    assert cancelled.status_code == 202 and cancelled.json()["status"] == "cancelled"
+    assert api.post(f"/executions/{execution_id}/cancel").status_code == 409
+    events = api.get(f"/executions/{execution_id}/events").json()["events"]
+    assert events[-1]["type"] == "playbook.cancelled"
+    page = api.get(f"/executions/{execution_id}/events", params={"after_seq": 1, "limit": 1})
+    assert [e["seq"] for e in page.json()["events"]] == [2]
+    listed = api.get("/executions", params={"status": "cancelled"}).json()["executions"]
+    assert [e["execution_id"] for e in listed] == [execution_id]
+
+
+# -- workers: events and claims -----------------------------------------------------------------
+
+
+def test_malformed_event_batches_are_422_and_store_nothing(api: httpx.Client):
+    execution_id = api.post("/executions", json={"playbook": SLOW}).json()["execution_id"]
+    before = api.get(f"/executions/{execution_id}/events").json()["events"]
+    good = Event("task.done", execution_id, "start", origin="worker").to_dict()
+    cases = {
+        "events[1]": [good, {**good, "type": "task.exploded"}],
+        "events[0]": [{k: v for k, v in good.items() if k != "execution_id"}],
+        "events[0].origin": [{**good, "origin": "engine"}],
+        "events[0].execution_id": [{**good, "execution_id": 12}],
+        "events": [],
+    }
+    for where, batch in cases.items():
+        answer = api.post("/events", json={"events": batch})
+        assert answer.status_code == 422, where
+        assert where in answer.text, answer.text
+    assert api.post("/events", json={"events": "nope"}).status_code == 422
+    assert api.post("/events", content=b"{not json", headers={"content-type": "application/json"})
+    unknown = api.post("/events", json={"events": [{**good, "execution_id": "999"}]})
+    assert unknown.status_code == 404
+    assert api.get(f"/executions/{execution_id}/events").json()["events"] == before
+
+
+def test_claim_race_one_winner_then_events_posted_twice_are_stored_once(server: LiveServer):
+    async def scenario() -> None:
+        client = ServerClient(server.url, token=TOKEN)
+        rival = ServerClient(server.url, token=TOKEN)
+        source = RemoteSource(client)
+        try:
+            execution_id = await client.start(playbook=HELLO.read_text())
+            command = (await client.events(execution_id))[-1]
+            assert command["type"] == "command.issued"
+            pointer = Pointer(execution_id, command["command_id"], command["step"])
+            first, second = await asyncio.gather(
+                RemoteSource(rival).claim(pointer), source.claim(pointer)
+            )
+            winners = [item for item in (first, second) if item is not None]
+            assert len(winners) == 1
+            item = winners[0]
+            assert item.command.command_id == pointer.command_id
+            assert item.scope["workload"] == {"name": "World"}
+            assert await source.claim(pointer) is None  # still held: 409 -> None
+            events = await run_command(item.playbook, item.command, item.scope, Resources())
+            await source.submit(events)
+            after_first = await client.events(execution_id)
+            await source.submit(events)  # a retry after a lost answer
+            assert await client.events(execution_id) == after_first
+            summary = await client.wait(execution_id)
+            assert (summary["status"], summary["result"]) == ("done", "Hello, World!")
+            assert await source.claim(pointer) is None  # finished: 409 -> None
+            keys = [e["idempotency_key"] for e in after_first]
+            assert len(keys) == len(set(keys))
+        finally:
+            await source.close()
+            await rival.aclose()
+
+    asyncio.run(scenario())
