@@ -21,14 +21,23 @@ from noetl.store.sqlite import SqliteEventStore
 T = TypeVar("T")
 DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite file of the event log.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+ServerOption = Annotated[
+    str | None, typer.Option("--server", help="Read from this NoETL server, not the local log.")
+]
 
 executions_app = typer.Typer(
     help="Inspect executions in the local event log.", no_args_is_help=True
 )
 
 
-def _with_store(db: Path | None, use: Callable[[EventStore], Awaitable[T]]) -> T:
+def _with_store(
+    db: Path | None, use: Callable[[EventStore], Awaitable[T]], server: str | None = None
+) -> T:
     """Open the local store read-side, run `use`, close; errors become one line + exit 1."""
+    if server is not None:  # the same reads, answered by a server's API
+        from noetl.cli.remote import with_log
+
+        return with_log(server, use)
     path = Settings.load(db=db).db_path
     if not path.is_file():
         typer.echo(
@@ -60,9 +69,10 @@ def list_executions(
     limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 20,
     db: DbOption = None,
     as_json: JsonOption = False,
+    server: ServerOption = None,
 ) -> None:
     """Executions, newest first."""
-    rows = _with_store(db, lambda s: s.list_executions(status=status, limit=limit))
+    rows = _with_store(db, lambda s: s.list_executions(status=status, limit=limit), server)
     if as_json:
         _dump([r.to_dict() for r in rows])
         return
@@ -80,9 +90,9 @@ def list_executions(
 
 
 @executions_app.command("show")
-def show_execution(execution_id: str, db: DbOption = None) -> None:
+def show_execution(execution_id: str, db: DbOption = None, server: ServerOption = None) -> None:
     """One execution's summary: status, times, step counts, result, error (JSON)."""
-    summary = _with_store(db, lambda s: s.get_execution(execution_id))
+    summary = _with_store(db, lambda s: s.get_execution(execution_id), server)
     _dump(summary.to_dict())
 
 
@@ -90,9 +100,10 @@ def events(
     execution_id: str,
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Every event as a JSON object.")] = False,
+    server: ServerOption = None,
 ) -> None:
     """The event log of one execution, in order."""
-    log = _with_store(db, lambda s: s.read(execution_id))
+    log = _with_store(db, lambda s: s.read(execution_id), server)
     if not log:
         typer.echo(f"error: execution {execution_id} not found", err=True)
         raise typer.Exit(1)

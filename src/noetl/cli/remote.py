@@ -52,6 +52,13 @@ def with_client(server: str | None, use: Callable[[Any], Awaitable[T]]) -> T:
         raise typer.Exit(EXIT_FAILED) from None
 
 
+def with_log(server: str, use: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `use` with the server's read-only event log (the `--server` inspect commands)."""
+    from noetl.runtime.remote import RemoteEventLog
+
+    return with_client(server, lambda client: use(RemoteEventLog(client)))
+
+
 def execute(
     target: Annotated[str, typer.Argument(help="A playbook file (sent inline) or catalog path.")],
     server: ServerOption = None,
@@ -71,6 +78,7 @@ def execute(
         body = parse_payload(payload)
         body.update(parse_sets(set_ or []))
         request = _start_request(target, version, body)
+        children = _children(request.pop("file", None), {})
     except PlaybookError as exc:
         for problem in exc.problems:
             typer.echo(str(problem), err=True)
@@ -80,6 +88,8 @@ def execute(
         raise typer.Exit(EXIT_INVALID) from None
 
     async def go(client: Any) -> dict[str, Any] | str:
+        for path, source in children.items():  # so workers anywhere can run them
+            await client.register(source, path=path)
         try:
             execution_id = await client.start(**request)
         except NotFoundError as exc:  # an unknown catalog path is a bad argument, like a file
@@ -113,10 +123,29 @@ def _start_request(target: str, version: int | None, payload: dict[str, Any]) ->
             raise ConfigError("--version applies to catalog paths, not to playbook files")
         source = path.read_text(encoding="utf-8")
         load_playbook(source, file=str(path))  # report file:line:col here, before sending
-        return {"playbook": source, "payload": payload}
+        return {"playbook": source, "payload": payload, "file": path}
     if target.endswith((".yaml", ".yml")):
         raise ConfigError(f"{target}: no such playbook file")
     return {"path": target, "version": version, "payload": payload}
+
+
+def _children(file: Path | None, found: dict[str, str]) -> dict[str, str]:
+    """Child playbook files that `playbook` tasks name relative to `file`, recursively, keyed by
+    the path as written: the CLI registers them in the server's catalog under that path, which
+    is where a worker without these files looks them up."""
+    if file is None:
+        return found
+    playbook = load_playbook(file.read_text(encoding="utf-8"), file=str(file))
+    tasks = [t for step in playbook.steps for t in step.tasks] + list(playbook.workbook.values())
+    for task in tasks:
+        path = task.config.get("path")
+        if task.kind != "playbook" or not isinstance(path, str) or "{{" in path:
+            continue
+        child = file.parent / path
+        if path not in found and task.config.get("version") is None and child.is_file():
+            found[path] = child.read_text(encoding="utf-8")
+            _children(child, found)
+    return found
 
 
 def status(execution_id: str, server: ServerOption = None) -> None:
@@ -127,21 +156,6 @@ def status(execution_id: str, server: ServerOption = None) -> None:
 def cancel(execution_id: str, server: ServerOption = None) -> None:
     """Ask a running execution on a server to stop; prints its summary."""
     _dump(with_client(server, lambda c: c.cancel(execution_id)))
-
-
-def list_executions(server: str, status: str | None, limit: int) -> list[dict[str, Any]]:
-    """`noetl executions list --server`: summaries, newest first."""
-    return with_client(server, lambda c: c.executions(status=status, limit=limit))
-
-
-def show_execution(server: str, execution_id: str) -> dict[str, Any]:
-    """`noetl executions show --server`."""
-    return with_client(server, lambda c: c.execution(execution_id))
-
-
-def events(server: str, execution_id: str) -> list[dict[str, Any]]:
-    """`noetl events --server`: every event of an execution, in order."""
-    return with_client(server, lambda c: c.events(execution_id))
 
 
 def register_playbook(server: str, file: Path) -> dict[str, Any]:

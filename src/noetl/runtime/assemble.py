@@ -110,13 +110,19 @@ async def open_server(settings: Settings) -> ServerRuntime:
     is what the API tests do).
     """
     store, catalog = await _open_stores(settings)
+    control: ControlPlane | None = None
+
+    async def dead(pointer: Pointer) -> None:  # the bus gave up on a pointer: the step fails
+        if control is not None:
+            await control.dead_letter(pointer)
+
     bus: CommandBus
     if settings.nats_url:
         from noetl.bus.nats import NatsBus
 
-        bus = await NatsBus.connect(settings.nats_url, ack_wait=float(settings.ack_wait))
+        bus = await NatsBus.connect(settings.nats_url, ack_wait=settings.ack_wait, on_dead=dead)
     else:
-        bus = InProcessBus(ack_wait=float(settings.ack_wait))
+        bus = InProcessBus(ack_wait=settings.ack_wait, on_dead=dead)
     control = ControlPlane(store, bus)
     control.open()
     await control.resume_all()
@@ -169,10 +175,7 @@ async def open_worker(settings: Settings) -> WorkerRuntime:
         raise ConfigError("a worker needs the NATS URL (--nats or NOETL_NATS_URL)")
     client = ServerClient(settings.server_url, token=settings.api_token)
     source = RemoteSource(client)
-    # A pointer delivered `max_deliver` times is dead: the worker that sees it says so.
-    bus = await NatsBus.connect(
-        settings.nats_url, ack_wait=float(settings.ack_wait), on_dead=source.dead_letter
-    )
+    bus = await NatsBus.connect(settings.nats_url, ack_wait=settings.ack_wait)
     # Large results go to files under the home directory: shared by the workers of one machine.
     results = FileResultStore(settings.db_path.parent / "results")
     resources = Resources(results=results, inline_limit=settings.inline_limit)

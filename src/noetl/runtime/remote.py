@@ -27,7 +27,6 @@ import httpx
 
 from noetl.bus.port import Pointer
 from noetl.dsl.load import load_playbook
-from noetl.engine import events as ev
 from noetl.engine.commands import Command
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
@@ -40,6 +39,7 @@ from noetl.errors import (
     ToolError,
 )
 from noetl.runtime.control import WorkItem
+from noetl.store.port import ExecutionSummary
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -84,9 +84,10 @@ class ServerClient:
         result: dict[str, Any] = await self.call("GET", "/health")
         return result
 
-    async def register(self, content: str) -> dict[str, Any]:
+    async def register(self, content: str, *, path: str | None = None) -> dict[str, Any]:
         """Register a playbook in the catalog; the entry (`created` false when unchanged)."""
-        result: dict[str, Any] = await self.call("POST", "/catalog", body={"content": content})
+        body = {"content": content} if path is None else {"content": content, "path": path}
+        result: dict[str, Any] = await self.call("POST", "/catalog", body=body)
         return result
 
     async def start(self, **body: Any) -> str:
@@ -184,18 +185,6 @@ class RemoteSource:
         except NotFoundError as exc:  # the execution is gone: nobody needs these events
             log.warning("dropped %d events: %s", len(events), exc)
 
-    async def dead_letter(self, pointer: Pointer) -> None:
-        """The bus gave up delivering `pointer`: the step fails with error kind `delivery`."""
-        event = Event(
-            ev.COMMAND_DEAD,
-            pointer.execution_id,
-            pointer.step,
-            command_id=pointer.command_id,
-            origin="runtime",
-            idempotency_key=f"command.dead|{pointer.command_id}",
-        )
-        await self.submit([event])
-
     async def close(self) -> None:
         """Stop retrying and close the HTTP client."""
         self._closed = True
@@ -228,6 +217,32 @@ class RemoteSource:
                 log.warning("server unavailable, retrying in %.2f s: %s", delay, exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+
+class RemoteEventLog:
+    """The read side of the event store, served by a server (the CLI's `--server` commands)."""
+
+    def __init__(self, client: ServerClient) -> None:
+        self.client = client
+
+    async def list_executions(
+        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[ExecutionSummary]:
+        """Executions, newest started first."""
+        rows = await self.client.executions(status=status, limit=limit, offset=offset)
+        return [ExecutionSummary(**row) for row in rows]
+
+    async def get_execution(self, execution_id: str) -> ExecutionSummary:
+        """One execution's summary; NotFoundError when unknown."""
+        return ExecutionSummary(**await self.client.execution(execution_id))
+
+    async def read(
+        self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[Event]:
+        """Every event of the execution (`after_seq`/`limit` as in the store port)."""
+        found = [Event.from_dict(e) for e in await self.client.events(execution_id)]
+        found = [e for e in found if (e.seq or 0) > after_seq]
+        return found if limit is None else found[:limit]
 
 
 class RemoteChildren:

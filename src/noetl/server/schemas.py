@@ -14,6 +14,9 @@ class RegisterPlaybook(BaseModel):
 
     model_config = _STRICT
     content: str = Field(min_length=1, description="The playbook YAML.")
+    path: str | None = Field(
+        None, min_length=1, description="Catalog path (default: metadata.path, else the name)."
+    )
 
 
 class CatalogEntryOut(BaseModel):

@@ -15,10 +15,10 @@ router = APIRouter(prefix="/catalog", tags=["catalog"])
 
 @router.post("", status_code=201)
 async def register(body: RegisterPlaybook, runtime: RuntimeDep) -> CatalogEntryOut:
-    """Register a playbook under its `metadata.path` (else its name); a changed one gets the
-    next version, identical content returns the existing version (`created: false`)."""
+    """Register a playbook under `path` (default: its `metadata.path`, else its name); changed
+    content gets the next version, identical content returns the latest (`created: false`)."""
     playbook = load_playbook(body.content)  # PlaybookError -> 422 with file:line:col problems
-    path = playbook.path or playbook.name
+    path = body.path or playbook.path or playbook.name
     entry, created = await runtime.catalog.register(path, playbook.name, body.content)
     return _out(entry, created=created)
 
