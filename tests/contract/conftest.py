@@ -10,16 +10,24 @@ pytest request that returns the opener (it may ask for other fixtures with
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import nats
+import psycopg
 import pytest
+from nats.js.errors import NotFoundError as StreamNotFound
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from noetl.bus.inprocess import InProcessBus
+from noetl.bus.nats import NatsBus
 from noetl.bus.port import CommandBus
 from noetl.store.memory import MemoryEventStore
 from noetl.store.port import EventStore
+from noetl.store.postgres import PostgresEventStore
 from noetl.store.sqlite import SqliteEventStore
 
 T = TypeVar("T")
@@ -46,6 +54,26 @@ def _sqlite_store(request: pytest.FixtureRequest) -> StoreOpener:
     return open_store
 
 
+def _postgres_store(request: pytest.FixtureRequest) -> StoreOpener:
+    """A store in a schema of its own (the session's PostgreSQL is shared), dropped afterwards."""
+    dsn = request.getfixturevalue("pg_dsn")
+    schema = f"contract_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+
+    def drop() -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+    request.addfinalizer(drop)
+    scoped = make_conninfo(dsn, options=f"-c search_path={schema}")
+
+    async def open_store() -> EventStore:
+        return await PostgresEventStore.open(scoped, max_size=2)
+
+    return open_store
+
+
 def _inprocess_bus(request: pytest.FixtureRequest) -> BusMaker:
     async def make_bus(**options: Any) -> CommandBus:
         return InProcessBus(**options)
@@ -53,13 +81,34 @@ def _inprocess_bus(request: pytest.FixtureRequest) -> BusMaker:
     return make_bus
 
 
+def _nats_bus(request: pytest.FixtureRequest) -> BusMaker:
+    """A bus on a fresh stream: the session's NATS is shared and subjects may overlap only once,
+    so the stream of the previous test (with what it left behind) is deleted first."""
+    url = request.getfixturevalue("nats_url")
+    stream = "NOETL_COMMANDS"
+
+    async def make_bus(**options: Any) -> CommandBus:
+        client = await nats.connect(url)
+        try:
+            await client.jetstream().delete_stream(stream)
+        except StreamNotFound:
+            pass
+        finally:
+            await client.close()
+        return await NatsBus.connect(url, stream=stream, **options)
+
+    return make_bus
+
+
 STORE_ADAPTERS: dict[str, Callable[[pytest.FixtureRequest], StoreOpener]] = {
     "memory": _memory_store,
     "sqlite": _sqlite_store,
+    "postgres": _postgres_store,
 }
-DURABLE_STORES = ("sqlite",)
+DURABLE_STORES = ("sqlite", "postgres")
 BUS_ADAPTERS: dict[str, Callable[[pytest.FixtureRequest], BusMaker]] = {
     "inprocess": _inprocess_bus,
+    "nats": _nats_bus,
 }
 
 

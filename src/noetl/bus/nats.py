@@ -1,0 +1,484 @@
+"""NATS JetStream command bus (distributed mode): pointers on a durable work queue.
+
+Layout on the server:
+
+- stream `NOETL_COMMANDS` (file storage, work-queue retention) on subjects `noetl.commands.>`;
+  a pointer is published as JSON `{execution_id, command_id, step}` to `noetl.commands.<pool>`
+  with header `Nats-Msg-Id: <command_id>`, so a pointer published twice within the stream's
+  duplicate window (2 minutes) is stored once;
+- one durable pull consumer per pool, `noetl-worker-<pool>`, filtered on its pool's subject,
+  explicit ack, `ack_wait` and `max_deliver` as given (updated when they change).
+
+Stream and consumers are created when missing. An existing stream or consumer whose settings
+contradict these (subjects, retention, storage, filter, ack policy) is refused with a `BusError`
+that names the setting and both values: NoETL never rewrites a stream it did not expect.
+
+Dead letters. A pointer is dead after `max_deliver` deliveries. The bus that was given
+`on_dead` (the server) hears of it two ways, both on core NATS subjects in the queue group
+`noetl-dead-letters` (so one of several server replicas handles each): the server's
+MAX_DELIVERIES advisory when the last lease runs out, and a notice that a delivery publishes
+when it is nacked on its last attempt (JetStream would only notice that when someone pulls
+again). The handler reads the pointer back from the stream, deletes it (the delete decides
+which handler owns it) and awaits `on_dead(pointer)`. Without any bus holding `on_dead`, dead
+pointers stay in the stream undelivered. (The consumer keeps `max_deliver` as given, not
+`max_deliver + 1` with the extra delivery buried by `fetch`: that needs a fetch to happen, and a
+lease that runs out while nobody fetches would never be buried.) Every process should use the
+same `max_deliver`: a consumer has one.
+
+Faults. The connection reconnects forever. A fetch during a reconnect returns [] (after its
+timeout) instead of raising; a publish retries until `publish_timeout`, which is safe because of
+the message id. Other nats errors become `BusError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.client import JetStreamContext
+
+from noetl.bus.port import Delivery, Pointer
+from noetl.errors import BusError
+
+log = logging.getLogger(__name__)
+
+SUBJECT_ROOT = "noetl.commands"
+CONSUMER_PREFIX = "noetl-worker-"
+DEAD_QUEUE = "noetl-dead-letters"
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")  # what a pool (one subject token) may be called
+_PUBLISH_CHUNK = 1000  # pointers in flight at once: bounds the client's outbound buffer
+_RETRY_PAUSE = 0.25  # seconds between publish attempts while the server is away
+
+# Errors that mean "the server is away for now": retried (publish) or waited out (fetch).
+_TRANSIENT = (
+    nats.errors.TimeoutError,
+    nats.errors.NoRespondersError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.OutboundBufferLimitError,
+    nats.errors.StaleConnectionError,
+    nats.js.errors.NoStreamResponseError,
+    nats.js.errors.ServiceUnavailableError,
+)
+
+
+def pool_subject(pool: str) -> str:
+    """`noetl.commands.<pool>`; BusError when `pool` cannot be one subject token."""
+    if not _TOKEN.match(pool):
+        raise BusError(
+            f"pool name {pool!r} cannot be used on NATS: use letters, digits, '-' and '_' only"
+        )
+    return f"{SUBJECT_ROOT}.{pool}"
+
+
+def redact(url: str) -> str:
+    """The server URL without user and password (for messages)."""
+    parts = urlsplit(url)
+    if parts.hostname is None:
+        return "<nats url>"
+    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+class NatsDelivery:
+    """One JetStream delivery; `attempt` is the server's delivery count."""
+
+    __slots__ = ("_bus", "_msg", "attempt", "pointer")
+
+    def __init__(self, bus: NatsBus, msg: Msg, pointer: Pointer) -> None:
+        self._bus = bus
+        self._msg = msg
+        self.pointer = pointer
+        self.attempt = int(msg.metadata.num_delivered)
+
+    async def ack(self) -> None:
+        """Done: JetStream removes the pointer from the work queue."""
+        await self._bus._reply(self._msg.ack, "ack", self.pointer)
+
+    async def nack(self, delay: float = 0.0) -> None:
+        """Deliver again after `delay` s; on the last attempt, report the pointer dead instead."""
+        if self.attempt >= self._bus.max_deliver:
+            await self._bus._notify_dead(self._msg)
+            return
+        await self._bus._reply(lambda: self._msg.nak(delay=delay or None), "nack", self.pointer)
+
+    async def in_progress(self) -> None:
+        """Still working: the server restarts this delivery's `ack_wait`."""
+        await self._bus._reply(self._msg.in_progress, "extend the lease of", self.pointer)
+
+
+class NatsBus:
+    """Command bus on NATS JetStream; see the module docstring. Create it with `connect`."""
+
+    def __init__(
+        self,
+        client: Client,
+        where: str,
+        *,
+        stream: str,
+        ack_wait: float,
+        max_deliver: int,
+        on_dead: Callable[[Pointer], Awaitable[None]] | None,
+        publish_timeout: float,
+    ) -> None:
+        self._nc = client
+        self._js: JetStreamContext = client.jetstream()
+        self._where = where
+        self.stream = stream
+        self.ack_wait = ack_wait
+        self.max_deliver = max_deliver
+        self._on_dead = on_dead
+        self._publish_timeout = publish_timeout
+        self._subs: dict[str, JetStreamContext.PullSubscription] = {}
+        self._subs_lock = asyncio.Lock()
+        self._fetching: set[asyncio.Future[list[Delivery]]] = set()
+        self._burials: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        *,
+        stream: str = "NOETL_COMMANDS",
+        ack_wait: float = 30.0,
+        max_deliver: int = 5,
+        on_dead: Callable[[Pointer], Awaitable[None]] | None = None,
+        publish_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+    ) -> NatsBus:
+        """Connect to `url`, make sure the stream is there and (with `on_dead`) listen for
+        dead letters. Consumers are made per pool on the first fetch from it."""
+        if ack_wait <= 0 or max_deliver < 1 or not _TOKEN.match(stream):
+            raise BusError(
+                f"NATS bus needs ack_wait > 0, max_deliver >= 1 and a stream name of letters, "
+                f"digits, '-' and '_'; got ack_wait={ack_wait}, max_deliver={max_deliver}, "
+                f"stream={stream!r}"
+            )
+        where = redact(url)
+        client = await _open_client(url, where, connect_timeout)
+        bus = cls(
+            client,
+            where,
+            stream=stream,
+            ack_wait=ack_wait,
+            max_deliver=max_deliver,
+            on_dead=on_dead,
+            publish_timeout=publish_timeout,
+        )
+        try:
+            await bus._ensure_stream()
+            if on_dead is not None:
+                await bus._listen_for_dead_letters()
+        except BaseException:
+            await client.close()
+            raise
+        return bus
+
+    # -- publishing ----------------------------------------------------------------------------
+
+    async def publish(self, pointers: Sequence[Pointer]) -> None:
+        """Store each pointer on its pool's subject; returns once JetStream has them all."""
+        self._check_open("publish")
+        for pointer in pointers:
+            pool_subject(pointer.pool)  # refuse a bad pool before publishing anything
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._publish_timeout
+        for start in range(0, len(pointers), _PUBLISH_CHUNK):
+            pending = list(pointers[start : start + _PUBLISH_CHUNK])
+            while pending:
+                outcomes = await asyncio.gather(
+                    *(self._publish_one(p) for p in pending), return_exceptions=True
+                )
+                failed = [(p, e) for p, e in zip(pending, outcomes, strict=True) if e is not None]
+                for _pointer, error in failed:
+                    if not isinstance(error, _TRANSIENT):
+                        raise self._failure("publishing a pointer", error)
+                if failed and loop.time() >= deadline:
+                    raise self._failure(
+                        f"publishing {len(failed)} pointer(s) for {self._publish_timeout:g} s",
+                        failed[0][1],
+                    )
+                pending = [p for p, _ in failed]
+                if pending:
+                    await asyncio.sleep(_RETRY_PAUSE)
+                    self._check_open("publish")
+
+    async def _publish_one(self, pointer: Pointer) -> BaseException | None:
+        body = {"execution_id": pointer.execution_id, "command_id": pointer.command_id}
+        body["step"] = pointer.step
+        try:
+            await self._js.publish(
+                pool_subject(pointer.pool),
+                json.dumps(body, separators=(",", ":")).encode(),
+                stream=self.stream,
+                headers={"Nats-Msg-Id": pointer.command_id},
+            )
+        except (nats.errors.Error, BusError) as exc:
+            return exc
+        return None
+
+    # -- fetching ------------------------------------------------------------------------------
+
+    async def fetch(self, pool: str, *, batch: int = 1, timeout: float = 1.0) -> list[Delivery]:
+        """Up to `batch` deliveries from `pool`, waiting up to `timeout` s; [] while the server
+        is unreachable. Closing the bus ends a waiting fetch with []."""
+        self._check_open(f"fetch from pool {pool!r}")
+        pool_subject(pool)  # refuse a bad pool name before anything else
+        pulling = asyncio.ensure_future(self._pull(pool, max(batch, 1), max(timeout, 0.001)))
+        self._fetching.add(pulling)
+        try:
+            return await pulling
+        except asyncio.CancelledError:
+            caller = asyncio.current_task()
+            if self._closed and caller is not None and not caller.cancelling():
+                return []  # close() cancelled the pull, not our caller
+            raise
+        finally:
+            self._fetching.discard(pulling)
+
+    async def _pull(self, pool: str, batch: int, timeout: float) -> list[Delivery]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            sub = await self._subscription(pool)
+            msgs = await sub.fetch(batch, timeout=max(deadline - loop.time(), 0.001))
+        except TimeoutError:  # nothing came (nats-py raises both kinds of timeout)
+            return []
+        except (*_TRANSIENT, nats.js.errors.NotFoundError) as exc:
+            # Server away, or the consumer vanished (bound again on the next fetch). Wait out
+            # the timeout so a caller's fetch loop does not spin while the server is away.
+            log.warning("fetch from pool %r on %s: %r; retrying", pool, self._where, exc)
+            self._subs.pop(pool, None)
+            await asyncio.sleep(max(deadline - loop.time(), 0.0))
+            return []
+        except nats.errors.Error as exc:
+            if self._closed:
+                return []
+            raise self._failure(f"fetching from pool {pool!r}", exc) from None
+        return [NatsDelivery(self, msg, _decode(msg.data, msg.subject)) for msg in msgs]
+
+    async def _subscription(self, pool: str) -> JetStreamContext.PullSubscription:
+        sub = self._subs.get(pool)
+        if sub is not None:
+            return sub
+        async with self._subs_lock:
+            sub = self._subs.get(pool)
+            if sub is None:
+                name = await self._ensure_consumer(pool)
+                sub = await self._js.pull_subscribe_bind(consumer=name, stream=self.stream)
+                self._subs[pool] = sub
+            return sub
+
+    # -- stream and consumers ------------------------------------------------------------------
+
+    async def _ensure_stream(self) -> None:
+        wanted = StreamConfig(
+            name=self.stream,
+            subjects=[f"{SUBJECT_ROOT}.>"],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+        )
+        try:
+            info = await self._js.stream_info(self.stream)
+        except nats.js.errors.NotFoundError:
+            try:
+                await self._js.add_stream(wanted)
+            except nats.errors.Error as exc:
+                raise self._failure(f"creating JetStream stream {self.stream}", exc) from None
+            return
+        except nats.errors.Error as exc:
+            raise self._failure(f"looking up JetStream stream {self.stream}", exc) from None
+        have = info.config
+        _refuse_mismatch(f"JetStream stream {self.stream}", self._where, have, wanted, _STREAM_KEYS)
+
+    async def _ensure_consumer(self, pool: str) -> str:
+        """Create the pool's consumer, or check it and update its `ack_wait`/`max_deliver`."""
+        name = CONSUMER_PREFIX + pool
+        wanted = ConsumerConfig(
+            durable_name=name,
+            filter_subject=pool_subject(pool),
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait,
+            max_deliver=self.max_deliver,
+        )
+        what = f"JetStream consumer {name} of stream {self.stream}"
+        try:
+            info = await self._js.consumer_info(self.stream, name)
+        except nats.js.errors.NotFoundError:
+            pass
+        else:
+            _refuse_mismatch(what, self._where, info.config, wanted, _CONSUMER_KEYS)
+        try:
+            await self._js.add_consumer(self.stream, config=wanted)
+        except nats.js.errors.BadRequestError as exc:
+            raise self._failure(f"creating or updating {what}", exc) from None
+        return name
+
+    # -- dead letters --------------------------------------------------------------------------
+
+    async def _listen_for_dead_letters(self) -> None:
+        advisory = f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{self.stream}.*"
+        for subject in (advisory, self._dead_notice_subject):
+            await self._nc.subscribe(subject, queue=DEAD_QUEUE, cb=self._heard_of_dead)
+
+    @property
+    def _dead_notice_subject(self) -> str:
+        return f"noetl.dead.{self.stream}"
+
+    async def _notify_dead(self, msg: Msg) -> None:
+        """A delivery was nacked on its last attempt: tell the dead-letter handlers."""
+        notice = {"stream_seq": msg.metadata.sequence.stream, "consumer": msg.metadata.consumer}
+        await self._reply(
+            lambda: self._nc.publish(self._dead_notice_subject, json.dumps(notice).encode()),
+            "report dead",
+            _decode(msg.data, msg.subject),
+        )
+
+    async def _heard_of_dead(self, msg: Msg) -> None:
+        try:
+            notice = json.loads(msg.data)
+            seq = int(notice["stream_seq"])
+            consumer = str(notice.get("consumer") or "")
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed dead-letter notice on %s", msg.subject)
+            return
+        if self._closed or not consumer.startswith(CONSUMER_PREFIX):
+            return
+        task = asyncio.get_running_loop().create_task(self._bury(seq))
+        self._burials.add(task)
+        task.add_done_callback(self._burials.discard)
+
+    async def _bury(self, seq: int) -> None:
+        """Take the dead pointer out of the stream and hand it to `on_dead` (once)."""
+        try:
+            raw = await self._js.get_msg(self.stream, seq)
+            pointer = _decode(raw.data or b"", raw.subject or "")
+            await self._js.delete_msg(self.stream, seq)  # the one that deletes it owns it
+        except nats.js.errors.NotFoundError:
+            return  # buried already (the notice and the advisory, or another replica)
+        except (nats.errors.Error, BusError):
+            log.exception("cannot bury dead pointer %d of stream %s", seq, self.stream)
+            return
+        if self._on_dead is None:
+            return
+        try:
+            await self._on_dead(pointer)
+        except Exception:
+            # The bus cannot do more than report it; the runtime's handler owns the recovery.
+            log.exception("on_dead handler failed for command %s", pointer.command_id)
+
+    # -- shared --------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """End waiting fetches (they return []), finish dead-letter handling, disconnect."""
+        if self._closed:
+            return
+        self._closed = True
+        pulls = list(self._fetching)
+        for pulling in pulls:
+            pulling.cancel()
+        # Let them end before the connection does (nats-py turns a cancellation that lands
+        # after the close into ConnectionClosedError).
+        await asyncio.gather(*pulls, return_exceptions=True)
+        if self._burials:
+            await asyncio.gather(*self._burials, return_exceptions=True)
+        with contextlib.suppress(nats.errors.Error, asyncio.TimeoutError):
+            await self._nc.flush(timeout=1)  # acks still in the client's buffer
+        await self._nc.close()
+
+    async def _reply(self, send: Callable[[], Awaitable[Any]], what: str, p: Pointer) -> None:
+        try:
+            await send()
+        except nats.errors.ConnectionClosedError:
+            raise BusError(
+                f"cannot {what} command {p.command_id}: the NATS bus is closed"
+            ) from None
+        except nats.errors.Error as exc:
+            raise self._failure(f"trying to {what} command {p.command_id}", exc) from None
+
+    def _check_open(self, doing: str) -> None:
+        if self._closed:
+            raise BusError(f"cannot {doing}: the NATS bus on {self._where} is closed")
+
+    def _failure(self, doing: str, exc: BaseException) -> BusError:
+        if isinstance(exc, BusError):
+            return exc
+        reason = str(exc).strip() or type(exc).__name__
+        return BusError(f"NATS {self._where}: {doing} failed: {reason}")
+
+
+_STREAM_KEYS = ("subjects", "retention", "storage")
+_CONSUMER_KEYS = ("filter_subject", "ack_policy", "deliver_subject")
+
+
+def _refuse_mismatch(what: str, where: str, have: Any, wanted: Any, keys: Sequence[str]) -> None:
+    """BusError naming the first setting where the server's object differs from ours."""
+    for key in keys:
+        found, expected = getattr(have, key, None), getattr(wanted, key, None)
+        if _plain(found) != _plain(expected):
+            raise BusError(
+                f"{what} on NATS {where} exists with {key}={_plain(found)!r}, but NoETL needs "
+                f"{key}={_plain(expected)!r}; delete it or point NoETL at another stream"
+            )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list):
+        return sorted(_plain(v) for v in value)
+    return getattr(value, "value", value)  # enums compare by their wire value
+
+
+def _decode(data: bytes, subject: str) -> Pointer:
+    """The pointer of a message on `noetl.commands.<pool>`."""
+    try:
+        body = json.loads(data)
+        return Pointer(
+            execution_id=str(body["execution_id"]),
+            command_id=str(body["command_id"]),
+            step=str(body["step"]),
+            pool=subject.rsplit(".", 1)[-1],
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BusError(f"malformed command pointer on {subject}: {exc!r}") from None
+
+
+async def _open_client(url: str, where: str, timeout: float) -> Client:
+    """A connection that reconnects forever once made; BusError when it cannot be made."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("NATS %s: %r", where, exc)
+
+    async def on_disconnect() -> None:
+        log.warning("NATS %s: disconnected; reconnecting", where)
+
+    async def on_reconnect() -> None:
+        log.info("NATS %s: reconnected", where)
+
+    try:
+        return await asyncio.wait_for(
+            nats.connect(
+                url,
+                name="noetl",
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.25,
+                error_cb=on_error,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+            ),
+            timeout,
+        )
+    except (TimeoutError, OSError, nats.errors.Error) as exc:
+        reason = str(exc).strip() or type(exc).__name__
+        raise BusError(f"cannot connect to NATS at {where}: {reason}") from None
