@@ -23,7 +23,7 @@ import pytest
 
 NOETL = str(Path(sys.executable).with_name("noetl"))
 HEAD = "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: t}\n"
-TIMEOUT = 60  # seconds a single CLI call may take before the test gives up on it
+TIMEOUT = 20  # seconds a single CLI call may take before the test gives up on it
 PARALLEL_RUNS = 4
 
 
@@ -102,7 +102,12 @@ class Cli:
     def run(self, playbook: Path, *extra: str, db: Path | None = None) -> Outcome:
         """`noetl run PLAYBOOK --json --db DB EXTRA...`."""
         db = db or self.db
-        done = self("run", str(playbook), "--json", "--db", str(db), *extra, cwd=db.parent)
+        try:
+            done = self("run", str(playbook), "--json", "--db", str(db), *extra, cwd=db.parent)
+        except subprocess.TimeoutExpired as exc:  # report a hang as a failed run, not a crash
+            return Outcome(
+                -9, _text(exc.stdout), f"timed out after {TIMEOUT}s\n{_text(exc.stderr)}", db
+            )
         return Outcome(done.returncode, done.stdout, done.stderr, db)
 
     def run_many(self, jobs: dict[str, tuple[Path | str, Sequence[str]]]) -> dict[str, Outcome]:
@@ -129,6 +134,12 @@ class Cli:
         log = json.loads(done.stdout)
         assert isinstance(log, list)
         return log
+
+
+def _text(output: bytes | str | None) -> str:
+    if isinstance(output, bytes):
+        return output.decode("utf-8", "replace")
+    return output or ""
 
 
 @pytest.fixture
