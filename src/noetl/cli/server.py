@@ -34,6 +34,9 @@ def start_server(
     home: HomeOption = None,
     ack_wait: AckWaitOption = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    access_log: Annotated[
+        bool, typer.Option(help="Log every request (slows busy servers).")
+    ] = False,
 ) -> None:
     """Serve the REST API; executions the log says are running are resumed at start.
 
@@ -47,7 +50,9 @@ def start_server(
         host=host, port=port, pg_dsn=pg, nats_url=nats, home=home, ack_wait=ack_wait
     )
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=log_level, access_log=access_log
+    )
 
 
 @dev_app.command("up")
