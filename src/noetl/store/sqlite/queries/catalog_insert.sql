@@ -1,0 +1,1 @@
+INSERT INTO catalog (path, version, name, source, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)
