@@ -79,8 +79,13 @@ class Cli:
 
     @staticmethod
     def env() -> dict[str, str]:
-        """The environment without NOETL_* settings, so a developer's shell cannot change a test."""
-        return {k: v for k, v in os.environ.items() if not k.startswith("NOETL_")}
+        """The environment without NOETL_* settings or a terminal width, so a developer's
+        shell cannot change what a test sees."""
+        return {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("NOETL_") and k not in ("COLUMNS", "LINES")
+        }
 
     def __call__(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         """`noetl ARGS...` run to its end."""
@@ -126,6 +131,24 @@ class Cli:
 
         with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
             return dict(zip(jobs, pool.map(one, jobs), strict=True))
+
+    def call_many(
+        self, calls: dict[str, Sequence[str]]
+    ) -> dict[str, subprocess.CompletedProcess[str]]:
+        """Several `noetl ARGS...` calls at once: name -> args -> completed process."""
+        with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
+            done = pool.map(lambda name: self(*calls[name]), calls)
+            return dict(zip(calls, done, strict=True))
+
+    def executions(self, db: Path) -> list[dict[str, Any]] | None:
+        """`noetl executions list --json` of `db`; None when the file does not exist."""
+        if not db.exists():
+            return None
+        done = self("executions", "list", "--json", "--db", str(db))
+        assert done.returncode == 0, done.stderr
+        rows = json.loads(done.stdout)
+        assert isinstance(rows, list)
+        return rows
 
     def events(self, outcome: Outcome) -> list[dict[str, Any]]:
         """`noetl events ID --json` of the execution `outcome` reported."""
