@@ -55,6 +55,11 @@ class Settings:
         return replace(settings, **given) if given else settings
 
 
+def read_env(name: str) -> str | None:
+    """The value of environment variable `name` (None when unset): the `env` secrets provider."""
+    return os.environ.get(name)
+
+
 def _coerce(name: str, raw: str, default: Any) -> Any:
     """Convert an environment string to the type of the field's default."""
     if name in ("home", "db"):

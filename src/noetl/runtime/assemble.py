@@ -18,10 +18,12 @@ from noetl.errors import ConfigError
 from noetl.runtime.children import LocalChildren
 from noetl.runtime.control import ControlPlane
 from noetl.runtime.workers import WorkerPool
+from noetl.store.credentials import Credentials
 from noetl.store.port import EventStore, ExecutionSummary
 from noetl.store.results import FileResultStore
-from noetl.store.sqlite import SqliteEventStore
+from noetl.store.sqlite import SqliteCatalogStore, SqliteCredentialStore, SqliteEventStore
 from noetl.tools.base import Resources
+from noetl.worker.masking import MaskingCredentials
 
 EMBEDDED_POOL = "default"
 
@@ -36,6 +38,8 @@ class Runtime:
     workers: WorkerPool
     resources: Resources
     bus: InProcessBus
+    catalog: Any = None  # noetl.store.catalog.CatalogStore
+    credentials: Any = None  # noetl.store.credentials.CredentialStore
 
     async def run(
         self,
@@ -54,6 +58,8 @@ class Runtime:
         await self.control.close()
         await self.bus.close()
         await self.resources.aclose()
+        await _close(self.catalog)
+        await _close(self.credentials)
         await self.store.close()
 
 
@@ -70,12 +76,17 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
     control = ControlPlane(event_store, bus, route=lambda _pool: EMBEDDED_POOL)
     results = FileResultStore(settings.db_path.parent / "results")
     resources = Resources(results=results, inline_limit=settings.inline_limit)
+    catalog = SqliteCatalogStore.open(settings.db_path)
+    sealed = SqliteCredentialStore.open(settings.db_path)
+    # Credentials are decrypted on use, so a run that uses none needs no NOETL_SECRET_KEY.
+    credentials = Credentials(sealed, settings.secret_key)
+    resources.credentials = MaskingCredentials(credentials, resources.masks)
     workers = WorkerPool(bus, control, resources, pool=EMBEDDED_POOL, concurrency=settings.workers)
-    resources.children = LocalChildren(control)
+    resources.children = LocalChildren(control, catalog)
     control.on_cancel(workers.cancel)
     control.open()
     workers.start()
-    return Runtime(settings, event_store, control, workers, resources, bus)
+    return Runtime(settings, event_store, control, workers, resources, bus, catalog, sealed)
 
 
 # -- distributed mode ---------------------------------------------------------------------------

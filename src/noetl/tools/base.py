@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from noetl.engine.definition import PlaybookDef, TaskDef
+from noetl.worker.masking import SecretMasks
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Resources:
     results: Any = None  # result store for reference-first results
     children: Any = None  # starts and awaits child executions (playbook tool)
     inline_limit: int = 64 * 1024
+    masks: SecretMasks = field(default_factory=SecretMasks)  # secrets revealed, per execution
     pools: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 

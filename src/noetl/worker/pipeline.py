@@ -19,6 +19,7 @@ from noetl.engine.events import STEP_DONE, STEP_FAILED, TASK_DONE, TASK_FAILED, 
 from noetl.errors import TemplateError, ToolError
 from noetl.tools.base import Resources, ToolContext
 from noetl.worker.attempt import run_attempt
+from noetl.worker.masking import masking_execution
 from noetl.worker.outcome import SUCCESS, error_info
 from noetl.worker.rules import backoff_delay, describe_rule, match_rule
 
@@ -53,8 +54,21 @@ async def run_command(
 
     `scope` is the template scope the runtime assembled (workload, ctx, args, iter, execution_id,
     finished steps' results); it is not mutated. `on_event` sees each event as it is produced;
-    `sleep` waits between retries (tests inject one that records the delays).
+    `sleep` waits between retries (tests inject one that records the delays). Every event is
+    masked (`noetl.worker.masking`): secrets the tasks revealed appear as `***`.
     """
+    with masking_execution(command.execution_id):
+        return await _run_command(playbook, command, scope, resources, on_event, sleep)
+
+
+async def _run_command(
+    playbook: PlaybookDef,
+    command: Command,
+    scope: Mapping[str, Any],
+    resources: Resources,
+    on_event: EventSink | None,
+    sleep: Sleep,
+) -> list[Event]:
     run = StepRun(playbook, command, scope, resources, on_event=on_event, sleep=sleep)
     try:
         tasks = playbook.step(command.step).tasks
@@ -330,7 +344,7 @@ class StepRun:
             step=command.step,
             iteration=command.iteration,
             command_id=command.command_id,
-            payload=payload,
+            payload=self.resources.masks.mask(command.execution_id, payload),
             origin="worker",
             idempotency_key=key,
         )
