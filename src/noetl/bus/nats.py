@@ -1,33 +1,24 @@
 """NATS JetStream command bus (distributed mode): pointers on a durable work queue.
 
-Layout on the server:
+The stream, consumers and pointer format are in `noetl.bus.jetstream`. A pointer is published to
+`noetl.commands.<pool>` with header `Nats-Msg-Id: <command_id>`, so one published twice within
+the stream's duplicate window (2 minutes) is stored once; a fetch pulls from the pool's durable
+consumer, and a delivery's `attempt` is JetStream's delivery count.
 
-- stream `NOETL_COMMANDS` (file storage, work-queue retention) on subjects `noetl.commands.>`;
-  a pointer is published as JSON `{execution_id, command_id, step}` to `noetl.commands.<pool>`
-  with header `Nats-Msg-Id: <command_id>`, so a pointer published twice within the stream's
-  duplicate window (2 minutes) is stored once;
-- one durable pull consumer per pool, `noetl-worker-<pool>`, filtered on its pool's subject,
-  explicit ack, `ack_wait` and `max_deliver` as given (updated when they change).
+Dead letters. A pointer is dead after `max_deliver` deliveries. The bus given `on_dead` (the
+server) hears of it two ways, both on core NATS subjects in the queue group `noetl-dead-letters`
+(one of several server replicas handles each): JetStream's MAX_DELIVERIES advisory when the last
+lease runs out, and a notice a delivery publishes when it is nacked on its last attempt (which
+JetStream itself would only notice at the next pull). The handler reads the pointer back, deletes
+it from the stream (whoever deletes it owns it) and awaits `on_dead(pointer)`. With no bus
+holding `on_dead`, dead pointers stay in the stream, undelivered. The consumer keeps
+`max_deliver` as given rather than `max_deliver + 1` with `fetch` burying the extra delivery:
+that needs someone to fetch, and a last lease running out while nobody fetches would never be
+buried. All processes should use the same `max_deliver`: a consumer has one.
 
-Stream and consumers are created when missing. An existing stream or consumer whose settings
-contradict these (subjects, retention, storage, filter, ack policy) is refused with a `BusError`
-that names the setting and both values: NoETL never rewrites a stream it did not expect.
-
-Dead letters. A pointer is dead after `max_deliver` deliveries. The bus that was given
-`on_dead` (the server) hears of it two ways, both on core NATS subjects in the queue group
-`noetl-dead-letters` (so one of several server replicas handles each): the server's
-MAX_DELIVERIES advisory when the last lease runs out, and a notice that a delivery publishes
-when it is nacked on its last attempt (JetStream would only notice that when someone pulls
-again). The handler reads the pointer back from the stream, deletes it (the delete decides
-which handler owns it) and awaits `on_dead(pointer)`. Without any bus holding `on_dead`, dead
-pointers stay in the stream undelivered. (The consumer keeps `max_deliver` as given, not
-`max_deliver + 1` with the extra delivery buried by `fetch`: that needs a fetch to happen, and a
-lease that runs out while nobody fetches would never be buried.) Every process should use the
-same `max_deliver`: a consumer has one.
-
-Faults. The connection reconnects forever. A fetch during a reconnect returns [] (after its
-timeout) instead of raising; a publish retries until `publish_timeout`, which is safe because of
-the message id. Other nats errors become `BusError`.
+Faults. The connection reconnects forever. A fetch while the server is away returns [] after
+its timeout instead of raising; a publish retries until `publish_timeout` (safe: the message id
+drops doubles). Other nats errors become `BusError`.
 """
 
 from __future__ import annotations
@@ -36,7 +27,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -46,18 +36,16 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.client import JetStreamContext
 
+from noetl.bus import jetstream
+from noetl.bus.jetstream import CONSUMER_PREFIX, TOKEN, decode, encode, pool_subject
 from noetl.bus.port import Delivery, Pointer
 from noetl.errors import BusError
 
 log = logging.getLogger(__name__)
 
-SUBJECT_ROOT = "noetl.commands"
-CONSUMER_PREFIX = "noetl-worker-"
 DEAD_QUEUE = "noetl-dead-letters"
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")  # what a pool (one subject token) may be called
 _PUBLISH_CHUNK = 1000  # pointers in flight at once: bounds the client's outbound buffer
 _RETRY_PAUSE = 0.25  # seconds between publish attempts while the server is away
 
@@ -71,15 +59,6 @@ _TRANSIENT = (
     nats.js.errors.NoStreamResponseError,
     nats.js.errors.ServiceUnavailableError,
 )
-
-
-def pool_subject(pool: str) -> str:
-    """`noetl.commands.<pool>`; BusError when `pool` cannot be one subject token."""
-    if not _TOKEN.match(pool):
-        raise BusError(
-            f"pool name {pool!r} cannot be used on NATS: use letters, digits, '-' and '_' only"
-        )
-    return f"{SUBJECT_ROOT}.{pool}"
 
 
 def redact(url: str) -> str:
@@ -160,7 +139,7 @@ class NatsBus:
     ) -> NatsBus:
         """Connect to `url`, make sure the stream is there and (with `on_dead`) listen for
         dead letters. Consumers are made per pool on the first fetch from it."""
-        if ack_wait <= 0 or max_deliver < 1 or not _TOKEN.match(stream):
+        if ack_wait <= 0 or max_deliver < 1 or not TOKEN.match(stream):
             raise BusError(
                 f"NATS bus needs ack_wait > 0, max_deliver >= 1 and a stream name of letters, "
                 f"digits, '-' and '_'; got ack_wait={ack_wait}, max_deliver={max_deliver}, "
@@ -178,7 +157,7 @@ class NatsBus:
             publish_timeout=publish_timeout,
         )
         try:
-            await bus._ensure_stream()
+            await jetstream.ensure_stream(bus._js, stream, where)
             if on_dead is not None:
                 await bus._listen_for_dead_letters()
         except BaseException:
@@ -216,16 +195,14 @@ class NatsBus:
                     self._check_open("publish")
 
     async def _publish_one(self, pointer: Pointer) -> BaseException | None:
-        body = {"execution_id": pointer.execution_id, "command_id": pointer.command_id}
-        body["step"] = pointer.step
         try:
             await self._js.publish(
                 pool_subject(pointer.pool),
-                json.dumps(body, separators=(",", ":")).encode(),
+                encode(pointer),
                 stream=self.stream,
                 headers={"Nats-Msg-Id": pointer.command_id},
             )
-        except (nats.errors.Error, BusError) as exc:
+        except nats.errors.Error as exc:
             return exc
         return None
 
@@ -267,7 +244,7 @@ class NatsBus:
             if self._closed:
                 return []
             raise self._failure(f"fetching from pool {pool!r}", exc) from None
-        return [NatsDelivery(self, msg, _decode(msg.data, msg.subject)) for msg in msgs]
+        return [NatsDelivery(self, msg, decode(msg.data, msg.subject)) for msg in msgs]
 
     async def _subscription(self, pool: str) -> JetStreamContext.PullSubscription:
         sub = self._subs.get(pool)
@@ -276,55 +253,17 @@ class NatsBus:
         async with self._subs_lock:
             sub = self._subs.get(pool)
             if sub is None:
-                name = await self._ensure_consumer(pool)
+                name = await jetstream.ensure_consumer(
+                    self._js,
+                    self.stream,
+                    pool,
+                    ack_wait=self.ack_wait,
+                    max_deliver=self.max_deliver,
+                    where=self._where,
+                )
                 sub = await self._js.pull_subscribe_bind(consumer=name, stream=self.stream)
                 self._subs[pool] = sub
             return sub
-
-    # -- stream and consumers ------------------------------------------------------------------
-
-    async def _ensure_stream(self) -> None:
-        wanted = StreamConfig(
-            name=self.stream,
-            subjects=[f"{SUBJECT_ROOT}.>"],
-            retention=RetentionPolicy.WORK_QUEUE,
-            storage=StorageType.FILE,
-        )
-        try:
-            info = await self._js.stream_info(self.stream)
-        except nats.js.errors.NotFoundError:
-            try:
-                await self._js.add_stream(wanted)
-            except nats.errors.Error as exc:
-                raise self._failure(f"creating JetStream stream {self.stream}", exc) from None
-            return
-        except nats.errors.Error as exc:
-            raise self._failure(f"looking up JetStream stream {self.stream}", exc) from None
-        have = info.config
-        _refuse_mismatch(f"JetStream stream {self.stream}", self._where, have, wanted, _STREAM_KEYS)
-
-    async def _ensure_consumer(self, pool: str) -> str:
-        """Create the pool's consumer, or check it and update its `ack_wait`/`max_deliver`."""
-        name = CONSUMER_PREFIX + pool
-        wanted = ConsumerConfig(
-            durable_name=name,
-            filter_subject=pool_subject(pool),
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=self.ack_wait,
-            max_deliver=self.max_deliver,
-        )
-        what = f"JetStream consumer {name} of stream {self.stream}"
-        try:
-            info = await self._js.consumer_info(self.stream, name)
-        except nats.js.errors.NotFoundError:
-            pass
-        else:
-            _refuse_mismatch(what, self._where, info.config, wanted, _CONSUMER_KEYS)
-        try:
-            await self._js.add_consumer(self.stream, config=wanted)
-        except nats.js.errors.BadRequestError as exc:
-            raise self._failure(f"creating or updating {what}", exc) from None
-        return name
 
     # -- dead letters --------------------------------------------------------------------------
 
@@ -343,7 +282,7 @@ class NatsBus:
         await self._reply(
             lambda: self._nc.publish(self._dead_notice_subject, json.dumps(notice).encode()),
             "report dead",
-            _decode(msg.data, msg.subject),
+            decode(msg.data, msg.subject),
         )
 
     async def _heard_of_dead(self, msg: Msg) -> None:
@@ -364,7 +303,7 @@ class NatsBus:
         """Take the dead pointer out of the stream and hand it to `on_dead` (once)."""
         try:
             raw = await self._js.get_msg(self.stream, seq)
-            pointer = _decode(raw.data or b"", raw.subject or "")
+            pointer = decode(raw.data or b"", raw.subject or "")
             await self._js.delete_msg(self.stream, seq)  # the one that deletes it owns it
         except nats.js.errors.NotFoundError:
             return  # buried already (the notice and the advisory, or another replica)
@@ -413,51 +352,15 @@ class NatsBus:
             raise BusError(f"cannot {doing}: the NATS bus on {self._where} is closed")
 
     def _failure(self, doing: str, exc: BaseException) -> BusError:
-        if isinstance(exc, BusError):
-            return exc
-        reason = str(exc).strip() or type(exc).__name__
-        return BusError(f"NATS {self._where}: {doing} failed: {reason}")
-
-
-_STREAM_KEYS = ("subjects", "retention", "storage")
-_CONSUMER_KEYS = ("filter_subject", "ack_policy", "deliver_subject")
-
-
-def _refuse_mismatch(what: str, where: str, have: Any, wanted: Any, keys: Sequence[str]) -> None:
-    """BusError naming the first setting where the server's object differs from ours."""
-    for key in keys:
-        found, expected = getattr(have, key, None), getattr(wanted, key, None)
-        if _plain(found) != _plain(expected):
-            raise BusError(
-                f"{what} on NATS {where} exists with {key}={_plain(found)!r}, but NoETL needs "
-                f"{key}={_plain(expected)!r}; delete it or point NoETL at another stream"
-            )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, list):
-        return sorted(_plain(v) for v in value)
-    return getattr(value, "value", value)  # enums compare by their wire value
-
-
-def _decode(data: bytes, subject: str) -> Pointer:
-    """The pointer of a message on `noetl.commands.<pool>`."""
-    try:
-        body = json.loads(data)
-        return Pointer(
-            execution_id=str(body["execution_id"]),
-            command_id=str(body["command_id"]),
-            step=str(body["step"]),
-            pool=subject.rsplit(".", 1)[-1],
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BusError(f"malformed command pointer on {subject}: {exc!r}") from None
+        return jetstream.failure(self._where, doing, exc)
 
 
 async def _open_client(url: str, where: str, timeout: float) -> Client:
     """A connection that reconnects forever once made; BusError when it cannot be made."""
+    seen: list[Exception] = []  # why the attempts failed, for the message
 
     async def on_error(exc: Exception) -> None:
+        seen.append(exc)
         log.warning("NATS %s: %r", where, exc)
 
     async def on_disconnect() -> None:
@@ -480,5 +383,8 @@ async def _open_client(url: str, where: str, timeout: float) -> Client:
             timeout,
         )
     except (TimeoutError, OSError, nats.errors.Error) as exc:
-        reason = str(exc).strip() or type(exc).__name__
-        raise BusError(f"cannot connect to NATS at {where}: {reason}") from None
+        cause = seen[-1] if seen else exc
+        reason = str(cause).strip() or type(cause).__name__
+        raise BusError(
+            f"cannot connect to NATS at {where} within {timeout:g} s: {reason}"
+        ) from None

@@ -1,0 +1,5 @@
+SELECT path, version, name, source, sha256, created_at
+FROM catalog
+WHERE path = %s
+ORDER BY version DESC
+LIMIT 1

@@ -1,0 +1,1 @@
+DELETE FROM credentials WHERE name = %s
