@@ -15,21 +15,28 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from noetl.cli.catalog import from_catalog
 from noetl.cli.inputs import parse_payload, parse_sets
 from noetl.cli.progress import ProgressView
 from noetl.config import Settings
 from noetl.dsl.load import load_playbook
 from noetl.engine.definition import PlaybookDef
+from noetl.engine.routing import deep_merge
 from noetl.errors import ConfigError, NoetlError, PlaybookError
 from noetl.runtime.assemble import Runtime, open_embedded
 from noetl.store.port import ExecutionSummary
+from noetl.worker.masking import masked_output
 
 EXIT_DONE, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 0, 1, 2, 130
 
 
 def run(
     file: Annotated[
-        str | None, typer.Argument(help="Playbook file to run (omit with --resume).")
+        str | None,
+        typer.Argument(help="Playbook file or catalog path to run (omit with --resume)."),
+    ] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, help="Catalog version (default: latest).")
     ] = None,
     set_: Annotated[
         list[str] | None,
@@ -53,7 +60,7 @@ def run(
     err = Console(stderr=True)
     try:
         settings = Settings.load(db=db, workers=workers)
-        job = _prepare(file, set_ or [], payload, resume)
+        job = _prepare(file, set_ or [], payload, resume, settings, version)
     except PlaybookError as exc:
         for problem in exc.problems:
             err.print(str(problem), markup=False, highlight=False)
@@ -106,44 +113,57 @@ class _Job:
         self.playbook, self.source, self.payload, self.resume = playbook, source, payload, resume
 
 
-def _prepare(file: str | None, sets: list[str], payload: str | None, resume: str | None) -> _Job:
+def _prepare(
+    file: str | None,
+    sets: list[str],
+    payload: str | None,
+    resume: str | None,
+    settings: Settings,
+    version: int | None = None,
+) -> _Job:
     if resume is not None:
-        if file is not None or sets or payload:
-            raise ConfigError("--resume takes no playbook file, --set or --payload")
+        if file is not None or sets or payload or version is not None:
+            raise ConfigError("--resume takes no playbook file, --version, --set or --payload")
         return _Job(resume=resume)
     if file is None:
-        raise ConfigError("give a playbook file to run (or --resume ID)")
+        raise ConfigError("give a playbook file or catalog path to run (or --resume ID)")
     path = Path(file)
-    if not path.is_file():
-        raise ConfigError(f"{file}: no such playbook file")
-    source = path.read_text(encoding="utf-8")
-    playbook = load_playbook(source, file=str(path))
-    body = parse_payload(payload)
-    body.update(parse_sets(sets))
+    if path.is_file() and version is None:
+        source = path.read_text(encoding="utf-8")
+        playbook = load_playbook(source, file=str(path))
+    else:
+        source = from_catalog(settings.db_path, file, version)
+        playbook = load_playbook(source, file=f"catalog:{file}")
+    body = deep_merge(parse_payload(payload), parse_sets(sets))
     return _Job(playbook, source, body)
 
 
 async def _execute(settings: Settings, job: _Job, live: bool) -> ExecutionSummary:
     runtime = await open_embedded(settings)
     try:
-        view = ProgressView(Console(stderr=False)) if live else None
-        if view is not None:
-            runtime.control.listen(view)
-        if job.resume is not None:
-            execution_id = job.resume
-            await runtime.control.resume(execution_id)
-        else:
-            assert job.playbook is not None
-            execution_id = await runtime.control.start(job.playbook, job.payload, source=job.source)
-        if view is not None:
-            view.execution_id = execution_id
-        _cancel_on_interrupt(runtime, execution_id)
-        if view is None:
-            return await runtime.control.wait(execution_id)
-        with view:
-            return await runtime.control.wait(execution_id)
+        with masked_output(runtime.resources.masks):  # `print(secret)` in a task shows ***
+            return await _follow(runtime, job, live)
     finally:
         await runtime.close()
+
+
+async def _follow(runtime: Runtime, job: _Job, live: bool) -> ExecutionSummary:
+    view = ProgressView(Console(stderr=False)) if live else None
+    if view is not None:
+        runtime.control.listen(view)
+    if job.resume is not None:
+        execution_id = job.resume
+        await runtime.control.resume(execution_id)
+    else:
+        assert job.playbook is not None
+        execution_id = await runtime.control.start(job.playbook, job.payload, source=job.source)
+    if view is not None:
+        view.execution_id = execution_id
+    _cancel_on_interrupt(runtime, execution_id)
+    if view is None:
+        return await runtime.control.wait(execution_id)
+    with view:
+        return await runtime.control.wait(execution_id)
 
 
 def _cancel_on_interrupt(runtime: Runtime, execution_id: str) -> None:

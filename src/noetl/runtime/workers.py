@@ -64,9 +64,15 @@ class WorkerPool:
     async def stop(self, *, drain: bool = True) -> None:
         """Stop taking work; with `drain`, let running commands finish and report first."""
         self._stopping = True
-        if not drain:
+        if drain:
+            while self._running:
+                await asyncio.wait(list(self._running.values()))
+        else:
             for task in self._running.values():
                 task.cancel()
+        # Loops are parked in a fetch or reporting a cancelled command: nothing left to wait for.
+        for loop_task in self._loops:
+            loop_task.cancel()
         for loop_task in self._loops:
             with contextlib.suppress(asyncio.CancelledError):
                 await loop_task

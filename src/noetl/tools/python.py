@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import copy
 import functools
 from collections.abc import Mapping
 from types import CodeType, TracebackType
@@ -43,7 +44,9 @@ class PythonTool:
             compiled = _compile(code)
         except SyntaxError as exc:
             raise ToolError(f"SyntaxError: {exc.msg} (line {exc.lineno})", kind="python") from None
-        args = dict(config.get("args") or {})
+        # A private copy: rendered args may be the execution's own objects (workload, results),
+        # which user code must not be able to change behind the engine's back.
+        args = copy.deepcopy(dict(config.get("args") or {}))
         return await asyncio.to_thread(_execute, compiled, args)
 
 
