@@ -1,0 +1,136 @@
+"""Interrupted runs: a killed `noetl run` resumed from its log, and Ctrl-C cancelling cleanly."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+LOOP = """
+workload: {marks: "", n: 30}
+workflow:
+  - step: start
+    loop: {in: "{{ range(workload.n) | list }}", iterator: i}
+    tool:
+      kind: python
+      args: {i: "{{ iter.i }}", marks: "{{ workload.marks }}"}
+      code: |
+        import time
+        with open(marks, "a") as f:  # a side effect that shows every run of an iteration
+            f.write(str(i) + "\\n")
+        time.sleep(0.1)
+        result = i * i
+    next: [{step: end, args: {total: "{{ start.results | sum }}"}}]
+  - step: end
+"""
+SLOW = """
+workload: {flag: ""}
+workflow:
+  - step: start
+    tool:
+      kind: python
+      args: {flag: "{{ workload.flag }}"}
+      code: |
+        import pathlib, time
+        pathlib.Path(flag).write_text("running")
+        time.sleep(30)
+        result = "finished"
+"""
+
+
+def start(cli, playbook: Path, *extra: str) -> subprocess.Popen[str]:
+    """`noetl run --json` in the background."""
+    return subprocess.Popen(
+        [cli.executable, "run", str(playbook), "--json", "--db", str(cli.db), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cli.folder,
+        env=cli.env(),
+    )
+
+
+def wait_for(predicate, what: str, limit: float = 20.0) -> None:
+    """Poll `predicate` until it holds (the test fails after `limit` seconds)."""
+    deadline = time.monotonic() + limit
+    while not predicate():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.02)
+
+
+def lines(path: Path) -> list[int]:
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
+
+
+def test_killed_run_resumes_without_rerunning_finished_iterations(cli):
+    marks = cli.folder / "marks.txt"
+    process = start(cli, cli.write("loop", LOOP), "--set", f"marks={marks}")
+    try:
+        wait_for(lambda: len(lines(marks)) >= 5, "five iterations")
+    finally:
+        process.kill()  # SIGKILL: no chance to write anything more
+        process.communicate()
+    before = lines(marks)
+    assert len(before) < 30, "the run finished before it could be killed"
+
+    [row] = cli.executions(cli.db)
+    assert row["status"] == "running"
+    resumed = cli("run", "--resume", row["execution_id"], "--json", "--db", str(cli.db))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    outcome = json.loads(resumed.stdout)
+    assert outcome["execution_id"] == row["execution_id"]
+    assert outcome["status"] == "done"
+    assert outcome["result"] == {"total": sum(i * i for i in range(30))}
+
+    runs = lines(marks)
+    assert sorted(set(runs)) == list(range(30))
+    # At least once: only the iteration in flight at the kill may have run twice.
+    twice = {i for i in runs if runs.count(i) > 1}
+    assert len(twice) <= 1 and twice <= set(before), (before, runs)
+    assert runs[: len(before)] == before == list(range(len(before)))
+
+    log = json.loads(cli("events", row["execution_id"], "--json", "--db", str(cli.db)).stdout)
+    done = [e["iteration"] for e in log if e["type"] == "step.done" and e["step"] == "start"]
+    assert sorted(done) == list(range(30))  # every iteration finished exactly once in the log
+    assert log[-1]["type"] == "playbook.done"
+
+
+def test_resume_of_a_finished_execution_reports_it(cli):
+    first = cli.run(
+        cli.write("loop", LOOP), "--set", f"marks={cli.folder / 'm.txt'}", "--set", "n=2"
+    )
+    assert first.result == {"total": 1}
+    again = cli("run", "--resume", first.execution_id, "--json", "--db", str(cli.db))
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["result"] == {"total": 1}
+    assert lines(cli.folder / "m.txt") == [0, 1]  # nothing ran again
+
+
+def test_resume_of_an_unknown_execution_fails(cli):
+    done = cli("run", "--resume", "123", "--json", "--db", str(cli.db))
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert "123" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_ctrl_c_cancels_the_execution(cli):
+    flag = cli.folder / "running.txt"
+    process = start(cli, cli.write("slow", SLOW), "--set", f"flag={flag}")
+    try:
+        wait_for(flag.exists, "the task to start")
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=15)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stdout + stderr
+    outcome = json.loads(stdout)
+    assert outcome["status"] == "cancelled"
+    assert outcome["result"] is None
+
+    log = json.loads(cli("events", outcome["execution_id"], "--json", "--db", str(cli.db)).stdout)
+    assert log[-1]["type"] == "playbook.cancelled"
+    assert "playbook.done" not in {e["type"] for e in log}
+    [row] = cli.executions(cli.db)
+    assert row["status"] == "cancelled"
