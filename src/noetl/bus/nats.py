@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 DEAD_QUEUE = "noetl-dead-letters"
 _PUBLISH_CHUNK = 1000  # pointers in flight at once: bounds the client's outbound buffer
 _RETRY_PAUSE = 0.25  # seconds between publish attempts while the server is away
+_ACK_TIMEOUT = 5.0  # seconds to wait for JetStream's acks of one round of publishes
 
 # Errors that mean "the server is away for now": retried (publish) or waited out (fetch).
 _TRANSIENT = (
@@ -168,43 +169,58 @@ class NatsBus:
     # -- publishing ----------------------------------------------------------------------------
 
     async def publish(self, pointers: Sequence[Pointer]) -> None:
-        """Store each pointer on its pool's subject; returns once JetStream has them all."""
+        """Store each pointer on its pool's subject; returns once JetStream has them all.
+
+        The pointers of a chunk go out together and their acks are awaited together; those
+        without an ack (server away) are sent again until `publish_timeout`.
+        """
         self._check_open("publish")
         for pointer in pointers:
             pool_subject(pointer.pool)  # refuse a bad pool before publishing anything
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._publish_timeout
+        deadline = asyncio.get_running_loop().time() + self._publish_timeout
         for start in range(0, len(pointers), _PUBLISH_CHUNK):
             pending = list(pointers[start : start + _PUBLISH_CHUNK])
             while pending:
-                outcomes = await asyncio.gather(
-                    *(self._publish_one(p) for p in pending), return_exceptions=True
-                )
-                failed = [(p, e) for p, e in zip(pending, outcomes, strict=True) if e is not None]
-                for _pointer, error in failed:
+                failed = await self._publish_round(pending, deadline)
+                for error in failed.values():
                     if not isinstance(error, _TRANSIENT):
                         raise self._failure("publishing a pointer", error)
-                if failed and loop.time() >= deadline:
+                if failed and asyncio.get_running_loop().time() >= deadline:
                     raise self._failure(
                         f"publishing {len(failed)} pointer(s) for {self._publish_timeout:g} s",
-                        failed[0][1],
+                        next(iter(failed.values())),
                     )
-                pending = [p for p, _ in failed]
+                pending = [pending[index] for index in failed]
                 if pending:
                     await asyncio.sleep(_RETRY_PAUSE)
                     self._check_open("publish")
 
-    async def _publish_one(self, pointer: Pointer) -> BaseException | None:
-        try:
-            await self._js.publish(
-                pool_subject(pointer.pool),
-                encode(pointer),
-                stream=self.stream,
-                headers={"Nats-Msg-Id": pointer.command_id},
-            )
-        except nats.errors.Error as exc:
-            return exc
-        return None
+    async def _publish_round(
+        self, pointers: Sequence[Pointer], deadline: float
+    ) -> dict[int, BaseException]:
+        """Send each pointer once and wait for the acks; why each unacked one failed, by index."""
+        acks: dict[int, asyncio.Future[Any]] = {}
+        failed: dict[int, BaseException] = {}
+        for index, pointer in enumerate(pointers):
+            try:
+                acks[index] = await self._js.publish_async(
+                    pool_subject(pointer.pool),
+                    encode(pointer),
+                    stream=self.stream,
+                    headers={"Nats-Msg-Id": pointer.command_id},
+                )
+            except nats.errors.Error as exc:  # e.g. the reconnect buffer is full
+                failed[index] = exc
+        wait = min(_ACK_TIMEOUT, max(deadline - asyncio.get_running_loop().time(), _RETRY_PAUSE))
+        if acks:
+            await asyncio.wait(acks.values(), timeout=wait)
+        for index, ack in acks.items():
+            if not ack.done():
+                ack.cancel()
+                failed[index] = nats.errors.TimeoutError()
+            elif (error := ack.exception()) is not None:
+                failed[index] = error
+        return failed
 
     # -- fetching ------------------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ after asking which keys the log already holds, so dropped duplicates never leave
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -32,7 +34,9 @@ from noetl.store.postgres.statements import QUERIES
 from noetl.store.stamping import check_batch, fresh, stamp, utc_now
 
 _SEQ_CACHE_LIMIT = 10_000  # running executions whose last seq is kept in memory
-_MAX_ATTEMPTS = 20  # writes lost to other writers before giving up with ConflictError
+_MAX_ATTEMPTS = 30  # writes lost to other writers before giving up with ConflictError
+_BACKOFF_BASE = 0.0005  # seconds; doubled per lost attempt, up to _BACKOFF_CAP
+_BACKOFF_CAP = 0.05
 _SEQ_CONSTRAINT = "events_seq_unique"  # names from migrations/0001_events.sql
 _KEY_CONSTRAINT = "events_key_unique"
 
@@ -137,7 +141,7 @@ class PostgresEventStore:
         """Write on the fast path, then as each failure says (see the module docstring)."""
         optimistic = any(seq is not None for seq in expected.values())
         check_keys = False
-        for _ in range(_MAX_ATTEMPTS):
+        for attempt in range(_MAX_ATTEMPTS):
             try:
                 return await self._write_once(batches, expected, check_keys=check_keys)
             except _DuplicateKey:
@@ -149,6 +153,12 @@ class PostgresEventStore:
                         f"another writer appended to execution(s) {', '.join(batches)} "
                         f"in {self._where}"
                     ) from None
+                # The first retry is at once (usually our cache was just stale). After that
+                # another writer keeps winning (its next insert is in flight whenever we read
+                # the last seq): back off a random, growing while so it finishes its burst.
+                if attempt:
+                    ceiling = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)
+                    await asyncio.sleep(random.uniform(0, ceiling))
         raise ConflictError(
             f"appending to execution(s) {', '.join(batches)} in {self._where} lost to other "
             f"writers {_MAX_ATTEMPTS} times in a row"
@@ -232,8 +242,15 @@ class PostgresEventStore:
         # Executions in a fixed order: two batches over the same executions take their locks in
         # (mostly) the same order, so they rarely deadlock (and retry when they do).
         ordered = sorted((eid, new) for eid, new in written.items() if new)
-        if ordered:
-            await conn.execute(QUERIES["append"], codec.append_params(ordered))
+        if not ordered:
+            return
+        params = codec.append_params(ordered)
+        if params["new_execution_id"] or params["upd_execution_id"]:
+            await conn.execute(QUERIES["append"], params)
+        elif len(params["seq"]) == 1:
+            await conn.execute(QUERIES["append_event"], {k: v[0] for k, v in params.items() if v})
+        else:
+            await conn.execute(QUERIES["append_events"], params)
 
     def _remember(self, written: Mapping[str, list[Event]]) -> None:
         if len(self._last_seqs) > _SEQ_CACHE_LIMIT:
