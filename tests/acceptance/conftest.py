@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,25 +76,29 @@ class Cli:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.db = folder / "noetl.db"
+        self._logs: dict[tuple[Path, str], list[dict[str, Any]]] = {}
 
     @staticmethod
-    def env() -> dict[str, str]:
-        """The environment without NOETL_* settings or a terminal width, so a developer's
-        shell cannot change what a test sees."""
-        return {
+    def env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment without NOETL_* settings or a terminal width (so a developer's
+        shell cannot change what a test sees), plus `extra`."""
+        clean = {
             k: v
             for k, v in os.environ.items()
             if not k.startswith("NOETL_") and k not in ("COLUMNS", "LINES")
         }
+        return {**clean, **(extra or {})}
 
-    def __call__(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """`noetl ARGS...` run to its end."""
         return subprocess.run(
             [NOETL, *args],
             capture_output=True,
             text=True,
             cwd=cwd or self.folder,
-            env=self.env(),
+            env=self.env(env),
             timeout=TIMEOUT,
         )
 
@@ -104,22 +108,35 @@ class Cli:
         path.write_text(HEAD + textwrap.dedent(body))
         return path
 
-    def run(self, playbook: Path, *extra: str, db: Path | None = None) -> Outcome:
+    def run(
+        self,
+        playbook: Path,
+        *extra: str,
+        db: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Outcome:
         """`noetl run PLAYBOOK --json --db DB EXTRA...`."""
         db = db or self.db
+        args = ("run", str(playbook), "--json", "--db", str(db), *extra)
         try:
-            done = self("run", str(playbook), "--json", "--db", str(db), *extra, cwd=db.parent)
+            done = self(*args, cwd=db.parent, env=env)
         except subprocess.TimeoutExpired as exc:  # report a hang as a failed run, not a crash
             return Outcome(
                 -9, _text(exc.stdout), f"timed out after {TIMEOUT}s\n{_text(exc.stderr)}", db
             )
         return Outcome(done.returncode, done.stdout, done.stderr, db)
 
-    def run_many(self, jobs: dict[str, tuple[Path | str, Sequence[str]]]) -> dict[str, Outcome]:
+    def run_many(
+        self,
+        jobs: Mapping[str, tuple[Path | str, Sequence[str]]],
+        env: Mapping[str, Mapping[str, str]] | None = None,
+        logs: Collection[str] = (),
+    ) -> dict[str, Outcome]:
         """Run several playbooks at once: name -> (file or body, extra args) -> Outcome.
 
         A `str` is a playbook body (written under the common head); a `Path` is run as is. Each
-        job gets its own folder and database.
+        job gets its own folder and database; `env` adds variables to some jobs by name. The
+        event logs of the jobs named in `logs` are read in the same go (see `events`).
         """
 
         def one(name: str) -> Outcome:
@@ -127,7 +144,10 @@ class Cli:
             work = self.folder / name
             work.mkdir()
             playbook = source if isinstance(source, Path) else self.write(name, source, work)
-            return self.run(playbook, *extra, db=work / "noetl.db")
+            outcome = self.run(playbook, *extra, db=work / "noetl.db", env=(env or {}).get(name))
+            if name in logs and outcome.code in (0, 1):
+                self.events(outcome)
+            return outcome
 
         with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
             return dict(zip(jobs, pool.map(one, jobs), strict=True))
@@ -151,12 +171,16 @@ class Cli:
         return rows
 
     def events(self, outcome: Outcome) -> list[dict[str, Any]]:
-        """`noetl events ID --json` of the execution `outcome` reported."""
-        done = self("events", outcome.execution_id, "--json", "--db", str(outcome.db))
-        assert done.returncode == 0, done.stderr
-        log = json.loads(done.stdout)
-        assert isinstance(log, list)
-        return log
+        """`noetl events ID --json` of the execution `outcome` reported (read once: a finished
+        execution's log does not change)."""
+        key = (outcome.db, outcome.execution_id)
+        if key not in self._logs:
+            done = self("events", outcome.execution_id, "--json", "--db", str(outcome.db))
+            assert done.returncode == 0, done.stderr
+            log = json.loads(done.stdout)
+            assert isinstance(log, list)
+            self._logs[key] = log
+        return self._logs[key]
 
 
 def _text(output: bytes | str | None) -> str:

@@ -7,6 +7,8 @@ expectation fails `test_every_example_has_an_expectation`.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import math
 from collections.abc import Callable
@@ -61,6 +63,15 @@ def failure_routing(w: Workload) -> Any:
     return f"declined: ValueError: {over} (line 2)"
 
 
+TOKEN = "token-only-the-test-knows"
+ENV = {"secret_env.yaml": {"DEMO_API_TOKEN": TOKEN}}  # what an example needs from the environment
+
+
+def secret_env(w: Workload) -> Any:
+    signature = hmac.new(TOKEN.encode(), w["message"].encode(), hashlib.sha256).hexdigest()
+    return {"message": w["message"], "signature": signature, "token": "***"}
+
+
 EXPECTED: dict[str, Callable[[Workload], Any]] = {
     "hello.yaml": hello,
     "city_report.yaml": city_report,
@@ -70,10 +81,12 @@ EXPECTED: dict[str, Callable[[Workload], Any]] = {
     "parent_loop.yaml": parent_loop,
     "retry_backoff.yaml": retry_backoff,
     "failure_routing.yaml": failure_routing,
+    "secret_env.yaml": secret_env,
 }
 # Examples that need an external service, and the test that runs them against local servers.
 NEEDS_SERVICES = {
     "http_to_postgres.yaml": "tests/integration/test_example_http_to_postgres.py",
+    "secret_env.yaml": "tests/acceptance/test_credentials_cli.py",  # needs DEMO_API_TOKEN set
 }
 
 
@@ -86,6 +99,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "parent_loop.yaml": {"names": ["edsger"]},
     "retry_backoff.yaml": {"fail_times": 0},
     "failure_routing.yaml": {"amount": 101, "limit": 100},
+    "secret_env.yaml": {"message": "POST /v1/refunds"},
 }
 
 
@@ -102,7 +116,9 @@ def runs(module_cli):
         jobs[name] = (EXAMPLES / name, [])
         jobs[f"{name}+payload"] = (EXAMPLES / name, ["--payload", json.dumps(PAYLOADS[name])])
     jobs["failure_routing.yaml+ok"] = (EXAMPLES / "failure_routing.yaml", ["--set", "amount=40"])
-    return module_cli.run_many(jobs)
+    env = {job: ENV[job.partition("+")[0]] for job in jobs if job.partition("+")[0] in ENV}
+    logs = {"retry_backoff.yaml", "pagination.yaml", "parallel_loop.yaml", "fanout_join.yaml"}
+    return module_cli.run_many(jobs, env=env, logs=logs)
 
 
 def test_every_example_has_an_expectation():

@@ -224,10 +224,24 @@ JOBS: dict[str, tuple[str, list[str]]] = {
 }
 
 
+# the runs whose tests also read the event log
+LOGS = {
+    "when_skip",
+    "exclusive",
+    "inclusive_join_all",
+    "join_any",
+    "loop_sequential",
+    "loop_parallel",
+    "loop_empty",
+    "failure_routed",
+    "failure_unhandled",
+}
+
+
 @pytest.fixture(scope="module")
 def runs(module_cli):
     """Every playbook of this module, run once, all at once."""
-    return module_cli.run_many(JOBS)
+    return module_cli.run_many(JOBS, logs=LOGS)
 
 
 def test_every_playbook_has_a_test():

@@ -302,6 +302,14 @@ JOBS: dict[str, tuple[str, list[str]]] = {
         """,
         [],
     ),
+    "print_in_task": (
+        """
+        workflow:
+          - step: start
+            tool: {kind: python, code: "print('chatty task')\nresult = 'quiet result'"}
+        """,
+        [],
+    ),
     "execution_id": (
         """
         workflow:
@@ -313,10 +321,21 @@ JOBS: dict[str, tuple[str, list[str]]] = {
 }
 
 
+# the runs whose tests also read the event log
+LOGS = {
+    "backoff",
+    "retry_exhausted",
+    "retry_default_attempts",
+    "jump_break",
+    "fail_rule",
+    "task_timeout_retry",
+}
+
+
 @pytest.fixture(scope="module")
 def runs(module_cli):
     """Every playbook of this module, run once, all at once."""
-    return module_cli.run_many(JOBS)
+    return module_cli.run_many(JOBS, logs=LOGS)
 
 
 def task_events(cli, outcome, task=None):
@@ -455,3 +474,8 @@ def test_task_timeout_retry(runs, module_cli):
 def test_execution_id(runs):
     outcome = runs["execution_id"]
     assert outcome.result == outcome.execution_id
+
+
+def test_print_in_task(runs):
+    # what a task prints must not break `--json`: stdout holds exactly one JSON object
+    assert runs["print_in_task"].result == "quiet result"
