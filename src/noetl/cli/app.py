@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from noetl import __version__
+from noetl.cli import catalog as catalog_cli
+from noetl.cli import credentials as credentials_cli
 from noetl.cli import inspect as inspect_cli
 from noetl.cli import remote as remote_cli
 from noetl.cli import run as run_cli
@@ -25,6 +27,8 @@ inspect_cli.register(app)
 remote_cli.register(app)
 server_cli.register(app)
 worker_cli.register(app)
+catalog_cli.register(app)
+credentials_cli.register(app)
 
 
 def _version(value: bool) -> None:

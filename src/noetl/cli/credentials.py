@@ -1,0 +1,145 @@
+"""`noetl credentials set|list|delete|keygen`: the local credential store (encrypted, SQLite).
+
+Values are never printed: `list` shows names, types and times; errors name fields, not values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from noetl.config import Settings
+from noetl.errors import NoetlError
+from noetl.store.credentials import (
+    CREDENTIAL_TYPES,
+    Credentials,
+    check_data,
+    check_name,
+    generate_key,
+    make_cipher,
+)
+from noetl.store.sqlite import SqliteCredentialStore
+
+T = TypeVar("T")
+DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite file of the local store.")]
+
+credentials_app = typer.Typer(
+    help="Store credentials (encrypted with NOETL_SECRET_KEY) for tools to use by name.",
+    no_args_is_help=True,
+)
+
+
+@credentials_app.command("set")
+def set_credential(
+    name: Annotated[str, typer.Argument(help="Credential name, as tools refer to it.")],
+    type_: Annotated[
+        str, typer.Option("--type", help=f"One of: {', '.join(CREDENTIAL_TYPES)}.")
+    ] = "generic",
+    data: Annotated[
+        str, typer.Option("--data", help="The data as a JSON object, or @file.json.")
+    ] = "",
+    db: DbOption = None,
+) -> None:
+    """Create or replace credential NAME (needs NOETL_SECRET_KEY)."""
+    parsed = _parse_data(data)
+    try:  # every check before the database is touched
+        check_name(name)
+        check_data(name, type_, parsed)
+        make_cipher(Settings.load(db=db).secret_key)
+    except NoetlError as exc:
+        _fail(str(exc), code=2)
+    created = _with_credentials(db, lambda creds: creds.set(name, type_, parsed), create=True)
+    typer.echo(f"{'created' if created else 'updated'} credential {name} ({type_})")
+
+
+@credentials_app.command("list")
+def list_credentials(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Names, types and times of the stored credentials (never their values)."""
+    infos = _with_credentials(db, lambda creds: creds.list())
+    if as_json:
+        typer.echo(json.dumps([info.to_dict() for info in infos], indent=2))
+        return
+    table = Table("name", "type", "created", "updated")
+    for info in infos:
+        table.add_row(info.name, info.type, info.created_at, info.updated_at)
+    Console().print(table)
+
+
+@credentials_app.command("delete")
+def delete_credential(
+    name: Annotated[str, typer.Argument(help="Credential name.")],
+    db: DbOption = None,
+) -> None:
+    """Delete credential NAME."""
+    _with_credentials(db, lambda creds: creds.delete(name))
+    typer.echo(f"deleted credential {name}")
+
+
+@credentials_app.command("keygen")
+def keygen() -> None:
+    """Print a new key for NOETL_SECRET_KEY (keep it safe: without it, credentials are lost)."""
+    typer.echo(generate_key())
+
+
+def _parse_data(text: str) -> dict[str, Any]:
+    """`--data`: inline JSON or @file; the error names the source, never its content."""
+    if not text:
+        _fail("--data is required: a JSON object, or @file.json", code=2)
+    source = "--data"
+    if text.startswith("@"):
+        source = text[1:]
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            _fail(f"{source}: cannot read: {reason}", code=2)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # Position only: the message of a JSON error could quote part of the secret.
+        _fail(f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno})", code=2)
+    if not isinstance(value, dict):
+        _fail(f"{source}: expected a JSON object", code=2)
+    return value
+
+
+def _with_credentials(
+    db: Path | None, use: Callable[[Credentials], Awaitable[T]], *, create: bool = False
+) -> T:
+    """Open the credential store, run `use`, close; errors become one line and exit 1."""
+    settings = Settings.load(db=db)
+    path = settings.db_path
+    if not create and not path.is_file():
+        _fail(f"no NoETL database at {path} (set a credential first, or pass --db)")
+
+    async def go() -> T:
+        store = SqliteCredentialStore.open(path)
+        try:
+            return await use(Credentials(store, settings.secret_key))
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(go())
+    except NoetlError as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `credentials` to the CLI."""
+    app.add_typer(credentials_app, name="credentials")
