@@ -180,7 +180,10 @@ JOBS: dict[str, tuple[str, list[str]]] = {
               - {step: ok}
               - step: handle
                 when: "{{ event.status == 'error' }}"
-                args: {status: "{{ event.status }}", kind: "{{ event.error.kind }}"}
+                args:
+                  name: "{{ event.name }}"
+                  status: "{{ event.status }}"
+                  kind: "{{ event.error.kind }}"
           - step: ok
             tool: {kind: noop, result: ok}
           - step: handle
@@ -358,7 +361,11 @@ def test_step_timeout(runs):
 
 
 def test_failure_routed(runs, module_cli):
-    assert runs["failure_routed"].result == {"status": "error", "kind": "python"}
+    assert runs["failure_routed"].result == {
+        "name": "step.failed",
+        "status": "error",
+        "kind": "python",
+    }
     log = module_cli.events(runs["failure_routed"])
     assert [e["step"] for e in log if e["type"] == "step.failed"] == ["start"]
     assert started(module_cli, runs["failure_routed"]) == ["start", "handle"]
