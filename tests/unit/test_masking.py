@@ -146,6 +146,14 @@ def test_masked_output_replaces_and_restores_stdout(capsys):
     assert capsys.readouterr().out == f"token: ***\nafter {SECRET}\n"
 
 
+def test_masked_output_can_send_stdout_to_stderr(capsys):
+    masks = masks_with(SECRET)
+    with masked_output(masks, stdout_to_stderr=True):
+        print("printed", SECRET)
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", "printed ***\n")
+
+
 class FakeResolver:
     async def get(self, name: str) -> dict[str, Any]:
         return {"token": f"{name}-value-123"}

@@ -70,7 +70,7 @@ def run(
         raise typer.Exit(EXIT_INVALID) from None
     live = sys.stdout.isatty() and not as_json
     try:
-        summary = _run_without_waiting_for_threads(_execute(settings, job, live))
+        summary = _run_without_waiting_for_threads(_execute(settings, job, live, as_json))
     except NoetlError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(EXIT_FAILED) from None
@@ -138,10 +138,12 @@ def _prepare(
     return _Job(playbook, source, body)
 
 
-async def _execute(settings: Settings, job: _Job, live: bool) -> ExecutionSummary:
+async def _execute(settings: Settings, job: _Job, live: bool, as_json: bool) -> ExecutionSummary:
     runtime = await open_embedded(settings)
     try:
-        with masked_output(runtime.resources.masks):  # `print(secret)` in a task shows ***
+        # `print(secret)` in a task shows ***; with --json, prints go to stderr so that stdout
+        # holds exactly the one JSON object.
+        with masked_output(runtime.resources.masks, stdout_to_stderr=as_json):
             return await _follow(runtime, job, live)
     finally:
         await runtime.close()

@@ -204,10 +204,14 @@ class MaskedStream:
 
 
 @contextmanager
-def masked_output(masks: SecretMasks) -> Iterator[None]:
-    """Mask secrets in everything this process writes to stdout and stderr within the block."""
+def masked_output(masks: SecretMasks, *, stdout_to_stderr: bool = False) -> Iterator[None]:
+    """Mask secrets in everything this process writes to stdout and stderr within the block.
+
+    `stdout_to_stderr` sends what tasks print to stderr, keeping stdout for a machine-readable
+    outcome (`noetl run --json`).
+    """
     saved = sys.stdout, sys.stderr
-    sys.stdout = MaskedStream(saved[0], masks)
+    sys.stdout = MaskedStream(saved[1] if stdout_to_stderr else saved[0], masks)
     sys.stderr = MaskedStream(saved[1], masks)
     try:
         yield
