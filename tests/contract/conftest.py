@@ -82,20 +82,27 @@ def _inprocess_bus(request: pytest.FixtureRequest) -> BusMaker:
 
 
 def _nats_bus(request: pytest.FixtureRequest) -> BusMaker:
-    """A bus on a fresh stream: the session's NATS is shared and subjects may overlap only once,
-    so the stream of the previous test (with what it left behind) is deleted first."""
+    """A bus on a stream and subjects of its own (the session's NATS is shared), deleted after."""
     url = request.getfixturevalue("nats_url")
-    stream = "NOETL_COMMANDS"
+    tag = uuid.uuid4().hex[:12]
+    stream, root = f"CONTRACT_{tag}", f"contract-{tag}.commands"
+
+    def delete() -> None:
+        async def main() -> None:
+            client = await nats.connect(url)
+            try:
+                await client.jetstream().delete_stream(stream)
+            except StreamNotFound:
+                pass
+            finally:
+                await client.close()
+
+        asyncio.run(main())
+
+    request.addfinalizer(delete)
 
     async def make_bus(**options: Any) -> CommandBus:
-        client = await nats.connect(url)
-        try:
-            await client.jetstream().delete_stream(stream)
-        except StreamNotFound:
-            pass
-        finally:
-            await client.close()
-        return await NatsBus.connect(url, stream=stream, **options)
+        return await NatsBus.connect(url, stream=stream, subject_root=root, **options)
 
     return make_bus
 

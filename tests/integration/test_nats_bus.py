@@ -1,15 +1,18 @@
 """The NATS JetStream bus beyond the contract suite: what it keeps on the server, existing streams
 and consumers it must refuse, several buses on one stream, and a NATS restart.
 
-Most tests use the session's NATS (`nats_url`) and delete the stream first (subjects may belong
-to one stream only); the restart test starts a NATS server of its own.
+Most tests use the session's NATS (`nats_url`), each on a stream and subject root of its own
+(a subject may belong to one stream only); the restart test starts a NATS server of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,7 +29,6 @@ from noetl.runtime.local_services import LocalNats
 pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
-STREAM = "NOETL_COMMANDS"
 LONG = 5.0  # seconds to wait for what must arrive
 BRIEF = 0.3  # seconds to wait for what must not
 
@@ -35,29 +37,43 @@ def pointer(n: int, pool: str = "default") -> Pointer:
     return Pointer("e1", f"e1:s{n}:{n}:0:-", f"s{n}", pool=pool)
 
 
-async def fresh_server(url: str) -> None:
-    """Delete what an earlier test left on the shared server."""
-    client = await nats.connect(url)
-    try:
-        await client.jetstream().delete_stream(STREAM)
-    except JsNotFound:
-        pass
-    finally:
-        await client.close()
+@dataclass
+class Space:
+    """A stream and subject root of one test on the shared server."""
+
+    url: str
+    stream: str
+    root: str
+
+    async def bus(self, **options: Any) -> NatsBus:
+        return await NatsBus.connect(
+            self.url, stream=self.stream, subject_root=self.root, **options
+        )
+
+    def run(self, body: Callable[[Any], Awaitable[T]]) -> T:
+        """Run `body(js)` with a raw JetStream context beside the buses it makes."""
+
+        async def main() -> T:
+            client = await nats.connect(self.url)
+            try:
+                return await body(client.jetstream())
+            finally:
+                await client.close()
+
+        return asyncio.run(main())
 
 
-def run(url: str, body: Callable[[Any], Awaitable[T]]) -> T:
-    """Run `body(js)` (a raw JetStream context) on a clean server."""
+@pytest.fixture
+def space(nats_url: str) -> Iterator[Space]:
+    tag = uuid.uuid4().hex[:12]
+    space = Space(nats_url, f"BUS_{tag}", f"bus-{tag}.commands")
+    yield space
 
-    async def main() -> T:
-        await fresh_server(url)
-        client = await nats.connect(url)
-        try:
-            return await body(client.jetstream())
-        finally:
-            await client.close()
+    async def delete(js: Any) -> None:
+        with contextlib.suppress(JsNotFound):
+            await js.delete_stream(space.stream)
 
-    return asyncio.run(main())
+    space.run(delete)
 
 
 async def drain(bus: NatsBus, pool: str = "default") -> list[Pointer]:
@@ -73,27 +89,27 @@ async def drain(bus: NatsBus, pool: str = "default") -> list[Pointer]:
 # -- what is kept on the server -------------------------------------------------------------------
 
 
-def test_stream_consumer_and_pointer_messages_are_as_documented(nats_url):
+def test_stream_consumer_and_pointer_messages_are_as_documented(space):
     async def body(js):
-        bus = await NatsBus.connect(nats_url, ack_wait=7.0, max_deliver=4)
+        bus = await space.bus(ack_wait=7.0, max_deliver=4)
         try:
             await bus.publish([pointer(1, pool="gpu")])
             await bus.fetch("gpu", timeout=BRIEF)  # binds the pool's consumer
-            stream = await js.stream_info(STREAM)
-            consumer = await js.consumer_info(STREAM, "noetl-worker-gpu")
-            message = await js.get_msg(STREAM, 1)
+            stream = await js.stream_info(space.stream)
+            consumer = await js.consumer_info(space.stream, "noetl-worker-gpu")
+            message = await js.get_msg(space.stream, 1)
         finally:
             await bus.close()
         return stream.config, consumer.config, message
 
-    stream, consumer, message = run(nats_url, body)
-    assert stream.subjects == ["noetl.commands.>"]
+    stream, consumer, message = space.run(body)
+    assert stream.subjects == [f"{space.root}.>"]
     assert stream.retention == RetentionPolicy.WORK_QUEUE
     assert stream.storage == StorageType.FILE
-    assert consumer.filter_subject == "noetl.commands.gpu"
+    assert consumer.filter_subject == f"{space.root}.gpu"
     assert consumer.ack_policy == AckPolicy.EXPLICIT
     assert (consumer.ack_wait, consumer.max_deliver) == (7.0, 4)
-    assert message.subject == "noetl.commands.gpu"
+    assert message.subject == f"{space.root}.gpu"
     assert json.loads(message.data) == {
         "execution_id": "e1",
         "command_id": "e1:s1:1:0:-",
@@ -102,9 +118,9 @@ def test_stream_consumer_and_pointer_messages_are_as_documented(nats_url):
     assert message.headers["Nats-Msg-Id"] == "e1:s1:1:0:-"
 
 
-def test_a_pointer_published_twice_is_delivered_once(nats_url):
+def test_a_pointer_published_twice_is_delivered_once(space):
     async def body(js):
-        bus = await NatsBus.connect(nats_url)
+        bus = await space.bus()
         try:
             await bus.publish([pointer(1)])
             await bus.publish([pointer(1), pointer(2)])
@@ -112,24 +128,24 @@ def test_a_pointer_published_twice_is_delivered_once(nats_url):
         finally:
             await bus.close()
 
-    assert run(nats_url, body) == [pointer(1), pointer(2)]
+    assert space.run(body) == [pointer(1), pointer(2)]
 
 
-def test_a_later_bus_updates_the_consumer_lease_settings(nats_url):
+def test_a_later_bus_updates_the_consumer_lease_settings(space):
     async def body(js):
         for ack_wait in (3.0, 9.0):
-            bus = await NatsBus.connect(nats_url, ack_wait=ack_wait, max_deliver=2)
+            bus = await space.bus(ack_wait=ack_wait, max_deliver=2)
             await bus.fetch("default", timeout=BRIEF)
             await bus.close()
-        return (await js.consumer_info(STREAM, "noetl-worker-default")).config
+        return (await js.consumer_info(space.stream, "noetl-worker-default")).config
 
-    config = run(nats_url, body)
+    config = space.run(body)
     assert (config.ack_wait, config.max_deliver) == (9.0, 2)
 
 
-def test_a_pool_name_that_is_not_one_subject_token_is_refused(nats_url):
+def test_a_pool_name_that_is_not_one_subject_token_is_refused(space):
     async def body(js):
-        bus = await NatsBus.connect(nats_url)
+        bus = await space.bus()
         try:
             with pytest.raises(BusError, match=r"pool name 'a\.b'"):
                 await bus.publish([pointer(1), pointer(2, pool="a.b")])
@@ -139,7 +155,24 @@ def test_a_pool_name_that_is_not_one_subject_token_is_refused(nats_url):
         finally:
             await bus.close()
 
-    assert run(nats_url, body) == []  # nothing of the refused batch was published
+    assert space.run(body) == []  # nothing of the refused batch was published
+
+
+def test_installations_with_their_own_subject_roots_share_a_server(space, nats_url):
+    other = Space(nats_url, f"{space.stream}_B", space.root.replace(".commands", "-b.commands"))
+
+    async def body(js):
+        mine, theirs = await space.bus(), await other.bus()
+        try:
+            await mine.publish([pointer(1)])
+            await theirs.publish([pointer(2)])
+            return await drain(mine), await drain(theirs)
+        finally:
+            await mine.close()
+            await theirs.close()
+            await js.delete_stream(other.stream)
+
+    assert space.run(body) == ([pointer(1)], [pointer(2)])
 
 
 # -- existing objects that contradict what NoETL needs --------------------------------------------
@@ -150,39 +183,39 @@ def test_a_pool_name_that_is_not_one_subject_token_is_refused(nats_url):
     [
         ("retention", {"retention": RetentionPolicy.LIMITS}, "limits", "workqueue"),
         ("storage", {"storage": StorageType.MEMORY}, "memory", "file"),
-        ("subjects", {"subjects": ["noetl.commands.only"]}, "noetl.commands.only", ">"),
+        ("subjects", {"subjects": ["only.this"]}, "only.this", ">"),
     ],
 )
 def test_a_stream_with_other_settings_is_refused_naming_the_setting(
-    nats_url, setting, config, found, needed
+    space, setting, config, found, needed
 ):
     async def body(js):
         settings = {
-            "subjects": ["noetl.commands.>"],
+            "subjects": [f"{space.root}.>"],
             "retention": RetentionPolicy.WORK_QUEUE,
             "storage": StorageType.FILE,
         }
-        await js.add_stream(name=STREAM, **{**settings, **config})
+        await js.add_stream(name=space.stream, **{**settings, **config})
         with pytest.raises(BusError) as caught:
-            await NatsBus.connect(nats_url)
+            await space.bus()
         return str(caught.value)
 
-    message = run(nats_url, body)
-    assert f"JetStream stream {STREAM}" in message
+    message = space.run(body)
+    assert f"JetStream stream {space.stream}" in message
     assert f"{setting}=" in message
     assert found in message
     assert needed in message
 
 
-def test_a_consumer_with_another_filter_is_refused_naming_it(nats_url):
+def test_a_consumer_with_another_filter_is_refused_naming_it(space):
     async def body(js):
-        bus = await NatsBus.connect(nats_url)
+        bus = await space.bus()
         try:
             await js.add_consumer(
-                STREAM,
+                space.stream,
                 ConsumerConfig(
                     durable_name="noetl-worker-default",
-                    filter_subject="noetl.commands.elsewhere",
+                    filter_subject=f"{space.root}.elsewhere",
                     ack_policy=AckPolicy.EXPLICIT,
                 ),
             )
@@ -192,19 +225,19 @@ def test_a_consumer_with_another_filter_is_refused_naming_it(nats_url):
         finally:
             await bus.close()
 
-    message = run(nats_url, body)
+    message = space.run(body)
     assert "consumer noetl-worker-default" in message
-    assert "filter_subject='noetl.commands.elsewhere'" in message
-    assert "filter_subject='noetl.commands.default'" in message
+    assert f"filter_subject='{space.root}.elsewhere'" in message
+    assert f"filter_subject='{space.root}.default'" in message
 
 
 # -- several buses on one stream ------------------------------------------------------------------
 
 
-def test_two_workers_on_one_pool_share_the_pointers(nats_url):
+def test_two_workers_on_one_pool_share_the_pointers(space):
     async def body(js):
-        server = await NatsBus.connect(nats_url)
-        workers = [await NatsBus.connect(nats_url) for _ in range(2)]
+        server = await space.bus()
+        workers = [await space.bus() for _ in range(2)]
         try:
             await server.publish([pointer(n) for n in range(30)])
             taken = await asyncio.gather(*(drain(w) for w in workers))
@@ -213,14 +246,14 @@ def test_two_workers_on_one_pool_share_the_pointers(nats_url):
                 await bus.close()
         return taken
 
-    first, second = run(nats_url, body)
+    first, second = space.run(body)
     assert sorted(first + second, key=lambda p: p.step) == sorted(
         (pointer(n) for n in range(30)), key=lambda p: p.step
     )
     assert not set(first) & set(second)
 
 
-def test_two_replicas_listening_for_dead_letters_bury_each_once(nats_url):
+def test_two_replicas_listening_for_dead_letters_bury_each_once(space):
     dead: list[tuple[str, Pointer]] = []
 
     def listener(name: str) -> Callable[[Pointer], Awaitable[None]]:
@@ -231,10 +264,10 @@ def test_two_replicas_listening_for_dead_letters_bury_each_once(nats_url):
 
     async def body(js):
         replicas = [
-            await NatsBus.connect(nats_url, max_deliver=2, ack_wait=0.3, on_dead=listener(name))
+            await space.bus(max_deliver=2, ack_wait=0.3, on_dead=listener(name))
             for name in ("r1", "r2")
         ]
-        worker = await NatsBus.connect(nats_url, max_deliver=2, ack_wait=0.3)
+        worker = await space.bus(max_deliver=2, ack_wait=0.3)
         try:
             await replicas[0].publish([pointer(1), pointer(2)])
             for _ in range(int(LONG * 2 / 0.2)):
@@ -246,13 +279,13 @@ def test_two_replicas_listening_for_dead_letters_bury_each_once(nats_url):
                         await delivery.nack()
             await asyncio.sleep(BRIEF)  # room for a second burial, which must not happen
             left = await worker.fetch("default", timeout=BRIEF)
-            info = await js.stream_info(STREAM)
+            info = await js.stream_info(space.stream)
         finally:
             for bus in (*replicas, worker):
                 await bus.close()
         return left, info.state.messages
 
-    left, stored = run(nats_url, body)
+    left, stored = space.run(body)
     assert sorted(p.step for _, p in dead) == ["s1", "s2"]
     assert left == []
     assert stored == 0  # buried pointers are taken out of the stream

@@ -10,6 +10,9 @@ Both are created when missing. An existing stream or consumer whose settings con
 (subjects, retention, storage; filter, ack policy, push delivery) is refused with a `BusError`
 naming the setting and both values: NoETL never rewrites a stream it did not expect. A consumer's
 `ack_wait` and `max_deliver` are updated to the bus's (the last bus to bind a pool sets them).
+
+A subject root other than `noetl.commands` (with a stream of its own) lets several NoETL
+installations, or test runs, share one NATS server: a subject may belong to one stream only.
 """
 
 from __future__ import annotations
@@ -30,17 +33,18 @@ from noetl.errors import BusError
 SUBJECT_ROOT = "noetl.commands"
 CONSUMER_PREFIX = "noetl-worker-"
 TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")  # what a pool or stream name may be
+ROOT = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")  # what a subject root may be
 _STREAM_KEYS = ("subjects", "retention", "storage")
 _CONSUMER_KEYS = ("filter_subject", "ack_policy", "deliver_subject")
 
 
-def pool_subject(pool: str) -> str:
+def pool_subject(pool: str, root: str = SUBJECT_ROOT) -> str:
     """`noetl.commands.<pool>`; BusError when `pool` cannot be one subject token."""
     if not TOKEN.match(pool):
         raise BusError(
             f"pool name {pool!r} cannot be used on NATS: use letters, digits, '-' and '_' only"
         )
-    return f"{SUBJECT_ROOT}.{pool}"
+    return f"{root}.{pool}"
 
 
 def encode(pointer: Pointer) -> bytes:
@@ -75,11 +79,13 @@ def failure(where: str, doing: str, exc: BaseException) -> BusError:
     return BusError(f"NATS {where}: {doing} failed: {reason}")
 
 
-async def ensure_stream(js: JetStreamContext, stream: str, where: str) -> None:
-    """Create the stream, or check that the existing one is what NoETL needs."""
+async def ensure_stream(
+    js: JetStreamContext, stream: str, where: str, root: str = SUBJECT_ROOT
+) -> None:
+    """Create the stream on `<root>.>`, or check that the existing one is what NoETL needs."""
     wanted = StreamConfig(
         name=stream,
-        subjects=[f"{SUBJECT_ROOT}.>"],
+        subjects=[f"{root}.>"],
         retention=RetentionPolicy.WORK_QUEUE,
         storage=StorageType.FILE,
     )
@@ -97,14 +103,21 @@ async def ensure_stream(js: JetStreamContext, stream: str, where: str) -> None:
 
 
 async def ensure_consumer(
-    js: JetStreamContext, stream: str, pool: str, *, ack_wait: float, max_deliver: int, where: str
+    js: JetStreamContext,
+    stream: str,
+    pool: str,
+    *,
+    ack_wait: float,
+    max_deliver: int,
+    where: str,
+    root: str = SUBJECT_ROOT,
 ) -> str:
     """Create the pool's consumer, or check it and update its `ack_wait`/`max_deliver`; its
     name. Errors of an unreachable server are left to the caller (a fetch waits them out)."""
     name = CONSUMER_PREFIX + pool
     wanted = ConsumerConfig(
         durable_name=name,
-        filter_subject=pool_subject(pool),
+        filter_subject=pool_subject(pool, root),
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=ack_wait,
         max_deliver=max_deliver,

@@ -39,7 +39,15 @@ from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
 
 from noetl.bus import jetstream
-from noetl.bus.jetstream import CONSUMER_PREFIX, TOKEN, decode, encode, pool_subject
+from noetl.bus.jetstream import (
+    CONSUMER_PREFIX,
+    ROOT,
+    SUBJECT_ROOT,
+    TOKEN,
+    decode,
+    encode,
+    pool_subject,
+)
 from noetl.bus.port import Delivery, Pointer
 from noetl.errors import BusError
 
@@ -111,11 +119,13 @@ class NatsBus:
         max_deliver: int,
         on_dead: Callable[[Pointer], Awaitable[None]] | None,
         publish_timeout: float,
+        subject_root: str,
     ) -> None:
         self._nc = client
         self._js: JetStreamContext = client.jetstream()
         self._where = where
         self.stream = stream
+        self.subject_root = subject_root
         self.ack_wait = ack_wait
         self.max_deliver = max_deliver
         self._on_dead = on_dead
@@ -137,14 +147,23 @@ class NatsBus:
         on_dead: Callable[[Pointer], Awaitable[None]] | None = None,
         publish_timeout: float = 30.0,
         connect_timeout: float = 10.0,
+        subject_root: str = SUBJECT_ROOT,
     ) -> NatsBus:
         """Connect to `url`, make sure the stream is there and (with `on_dead`) listen for
-        dead letters. Consumers are made per pool on the first fetch from it."""
-        if ack_wait <= 0 or max_deliver < 1 or not TOKEN.match(stream):
+        dead letters. Consumers are made per pool on the first fetch from it. Another
+        `subject_root` (with its own `stream`) keeps several installations or test runs on one
+        NATS server apart."""
+        if (
+            ack_wait <= 0
+            or max_deliver < 1
+            or not TOKEN.match(stream)
+            or not ROOT.match(subject_root)
+        ):
             raise BusError(
-                f"NATS bus needs ack_wait > 0, max_deliver >= 1 and a stream name of letters, "
-                f"digits, '-' and '_'; got ack_wait={ack_wait}, max_deliver={max_deliver}, "
-                f"stream={stream!r}"
+                f"NATS bus needs ack_wait > 0, max_deliver >= 1, a stream name of letters, "
+                f"digits, '-' and '_', and a subject root of such tokens joined by dots; got "
+                f"ack_wait={ack_wait}, max_deliver={max_deliver}, stream={stream!r}, "
+                f"subject_root={subject_root!r}"
             )
         where = redact(url)
         client = await _open_client(url, where, connect_timeout)
@@ -156,9 +175,10 @@ class NatsBus:
             max_deliver=max_deliver,
             on_dead=on_dead,
             publish_timeout=publish_timeout,
+            subject_root=subject_root,
         )
         try:
-            await jetstream.ensure_stream(bus._js, stream, where)
+            await jetstream.ensure_stream(bus._js, stream, where, subject_root)
             if on_dead is not None:
                 await bus._listen_for_dead_letters()
         except BaseException:
@@ -204,7 +224,7 @@ class NatsBus:
         for index, pointer in enumerate(pointers):
             try:
                 acks[index] = await self._js.publish_async(
-                    pool_subject(pointer.pool),
+                    pool_subject(pointer.pool, self.subject_root),
                     encode(pointer),
                     stream=self.stream,
                     headers={"Nats-Msg-Id": pointer.command_id},
@@ -276,6 +296,7 @@ class NatsBus:
                     ack_wait=self.ack_wait,
                     max_deliver=self.max_deliver,
                     where=self._where,
+                    root=self.subject_root,
                 )
                 sub = await self._js.pull_subscribe_bind(consumer=name, stream=self.stream)
                 self._subs[pool] = sub
