@@ -59,6 +59,12 @@ def _with_store(
         raise typer.Exit(1) from None
 
 
+def _console() -> Console:
+    """A console for tables; piped output gets room for whole ids instead of a wrapped table."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
 def _dump(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, default=str))
 
@@ -86,7 +92,7 @@ def list_executions(
             r.finished_at or "",
             f"{r.steps_done}/{r.steps_failed}",
         )
-    Console().print(table)
+    _console().print(table)
 
 
 @executions_app.command("show")
@@ -114,7 +120,7 @@ def events(
     for e in log:
         iteration = "" if e.iteration is None else str(e.iteration)
         table.add_row(str(e.seq), e.type, e.step or "", iteration, e.origin, e.created_at or "")
-    Console().print(table)
+    _console().print(table)
 
 
 def results(
