@@ -175,6 +175,21 @@ def test_installations_with_their_own_subject_roots_share_a_server(space, nats_u
     assert space.run(body) == ([pointer(1)], [pointer(2)])
 
 
+def test_a_message_that_is_no_pointer_is_dropped_not_handed_out(space):
+    async def body(js):
+        bus = await space.bus(ack_wait=0.3)
+        try:
+            await js.publish(f"{space.root}.default", b"not a pointer")
+            await bus.publish([pointer(1)])
+            first = await drain(bus)
+            await asyncio.sleep(0.5)  # past the lease: a dropped message must not come back
+            return first, await drain(bus)
+        finally:
+            await bus.close()
+
+    assert space.run(body) == ([pointer(1)], [])
+
+
 # -- existing objects that contradict what NoETL needs --------------------------------------------
 
 

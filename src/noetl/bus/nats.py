@@ -270,17 +270,35 @@ class NatsBus:
         except TimeoutError:  # nothing came (nats-py raises both kinds of timeout)
             return []
         except (*_TRANSIENT, nats.js.errors.NotFoundError) as exc:
-            # Server away, or the consumer vanished (bound again on the next fetch). Wait out
-            # the timeout so a caller's fetch loop does not spin while the server is away.
+            # Server away (the subscription survives the reconnect), or the consumer vanished
+            # (bound again on the next fetch). Wait out the timeout so that a caller's fetch
+            # loop does not spin while the server is away.
             log.warning("fetch from pool %r on %s: %r; retrying", pool, self._where, exc)
-            self._subs.pop(pool, None)
+            if isinstance(exc, nats.js.errors.NotFoundError):
+                await self._unbind(pool)
             await asyncio.sleep(max(deadline - loop.time(), 0.0))
             return []
         except nats.errors.Error as exc:
             if self._closed:
                 return []
             raise self._failure(f"fetching from pool {pool!r}", exc) from None
-        return [NatsDelivery(self, msg, decode(msg.data, msg.subject)) for msg in msgs]
+        return [delivery for msg in msgs if (delivery := await self._delivery(msg)) is not None]
+
+    async def _delivery(self, msg: Msg) -> NatsDelivery | None:
+        """The delivery of a message; None for one that is no pointer (terminated, logged)."""
+        try:
+            return NatsDelivery(self, msg, decode(msg.data, msg.subject))
+        except BusError as exc:
+            log.error("dropping a message that is no command pointer: %s", exc)
+            with contextlib.suppress(nats.errors.Error):
+                await msg.term()
+            return None
+
+    async def _unbind(self, pool: str) -> None:
+        sub = self._subs.pop(pool, None)
+        if sub is not None:
+            with contextlib.suppress(nats.errors.Error, ValueError):
+                await sub.unsubscribe()
 
     async def _subscription(self, pool: str) -> JetStreamContext.PullSubscription:
         sub = self._subs.get(pool)
