@@ -158,7 +158,7 @@ JOBS: dict[str, tuple[str, list[str]]] = {
         """
         workflow:
           - step: start
-            tool: {kind: python, code: "print('chatty task')\nresult = 'quiet result'"}
+            tool: {kind: python, code: "print('chatty task')\\nresult = 'quiet result'"}
         """,
         [],
     ),
