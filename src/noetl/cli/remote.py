@@ -47,6 +47,9 @@ def with_client(server: str | None, use: Callable[[Any], Awaitable[T]]) -> T:
         for problem in exc.problems:
             typer.echo(str(problem), err=True)
         raise typer.Exit(EXIT_INVALID) from None
+    except ConfigError as exc:  # a bad argument (e.g. an unknown catalog path), like `run`
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
     except NoetlError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_FAILED) from None

@@ -62,6 +62,9 @@ def dev_up(
     port: Annotated[int, typer.Option(help="Server port (0: any free one).")] = 8082,
     home: HomeOption = None,
     ack_wait: AckWaitOption = None,
+    fsync: Annotated[
+        bool, typer.Option(help="PostgreSQL fsync; --no-fsync is faster but a crash may lose data.")
+    ] = True,
 ) -> None:
     """PostgreSQL, NATS, the server and N workers under ./.noetl/; Ctrl-C stops them all."""
     from noetl.runtime.cluster import DevCluster
@@ -74,6 +77,7 @@ def dev_up(
             port=port,
             concurrency=concurrency,
             ack_wait=settings.ack_wait,
+            durable=fsync,
         )
     except NoetlError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -83,6 +87,8 @@ def dev_up(
     typer.echo(f"server    {cluster.server_url}  (API docs: {cluster.server_url}/docs)")
     typer.echo(f"workers   {len(cluster.workers)} x {concurrency}  (logs: {cluster.home}/logs)")
     typer.echo("ready; Ctrl-C stops everything")
+    # Both stop the cluster; SIGINT explicitly, as a shell may start us with it ignored.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         signal.pause()

@@ -1,0 +1,169 @@
+"""`noetl dev up` (PostgreSQL, NATS, server, 2 workers) and the CLI's `--server` commands.
+
+The examples run through `noetl execute FILE --server URL --wait --json` and must give the
+results the embedded acceptance suite expects of `noetl run` (its expectations are reused), in
+the same JSON shape. Ctrl-C on `dev up` must stop every process it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_run_examples import ENV, EXAMPLES, EXPECTED, PAYLOADS, workload_of
+
+NOETL = str(Path(sys.executable).with_name("noetl"))
+TIMEOUT = 120  # seconds one CLI call may take
+
+
+class Cluster:
+    """A `noetl dev up` subprocess and the server URL it printed."""
+
+    def __init__(self, home: Path) -> None:
+        command = [NOETL, "dev", "up", "--workers", "2", "--port", "0", "--home", str(home)]
+        # What the examples need from the environment is what the workers need: they run them.
+        env = dict(os.environ)
+        for needed in ENV.values():
+            env.update(needed)
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=home, env=env
+        )
+        self.output: list[str] = []
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            if line.startswith("ready"):
+                break
+        addresses = dict(line.split(None, 1) for line in self.output if "  " in line)
+        assert "server" in addresses, "".join(self.output)
+        self.url = addresses["server"].split()[0]
+
+    def cli(self, *arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [NOETL, *arguments], capture_output=True, text=True, timeout=TIMEOUT, check=False
+        )
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    running = Cluster(tmp_path_factory.mktemp("devup"))
+    try:
+        yield running
+    finally:
+        if running.process.poll() is None:
+            running.process.send_signal(signal.SIGINT)
+            running.process.wait(60)
+
+
+@pytest.fixture(scope="module")
+def outcomes(cluster: Cluster) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Every example with its defaults and with a payload, run at once through the server."""
+    jobs: dict[str, list[str]] = {}
+    for name in EXPECTED:
+        base = ["execute", str(EXAMPLES / name), "--server", cluster.url, "--wait", "--json"]
+        jobs[name] = base
+        jobs[f"{name}+payload"] = [*base, "--payload", json.dumps(PAYLOADS[name])]
+    with ThreadPoolExecutor(4) as pool:
+        done = pool.map(lambda args: cluster.cli(*args), jobs.values())
+        return dict(zip(jobs, done, strict=True))
+
+
+def result_of(outcome: subprocess.CompletedProcess[str]) -> Any:
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    assert outcome.stdout.count("\n") == 1, outcome.stdout
+    value = json.loads(outcome.stdout)
+    assert set(value) == {"execution_id", "status", "result", "error"}
+    assert value["status"] == "done" and value["error"] is None, value
+    return value["result"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_gives_the_embedded_result(outcomes, name):
+    assert result_of(outcomes[name]) == EXPECTED[name](workload_of(name))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_with_a_payload(outcomes, name):
+    workload = {**workload_of(name), **PAYLOADS[name]}
+    assert result_of(outcomes[f"{name}+payload"]) == EXPECTED[name](workload)
+
+
+def test_inspect_commands_against_the_server(cluster: Cluster, outcomes, tmp_path: Path):
+    execution_id = json.loads(outcomes["hello.yaml"].stdout)["execution_id"]
+    listed = json.loads(
+        cluster.cli(
+            "executions", "list", "--json", "--limit", "500", "--server", cluster.url
+        ).stdout
+    )
+    assert execution_id in {row["execution_id"] for row in listed}
+    shown = cluster.cli("executions", "show", execution_id, "--server", cluster.url)
+    status = cluster.cli("status", execution_id, "--server", cluster.url)
+    assert json.loads(shown.stdout) == json.loads(status.stdout)
+    assert json.loads(status.stdout)["status"] == "done"
+    remote = json.loads(
+        cluster.cli("events", execution_id, "--json", "--server", cluster.url).stdout
+    )
+    db = str(tmp_path / "noetl.db")
+    local_run = json.loads(
+        cluster.cli("run", str(EXAMPLES / "hello.yaml"), "--json", "--db", db).stdout
+    )
+    local = json.loads(
+        cluster.cli("events", local_run["execution_id"], "--json", "--db", db).stdout
+    )
+    assert [(e["type"], e["step"]) for e in remote] == [(e["type"], e["step"]) for e in local]
+    assert [set(e) for e in remote] == [set(e) for e in local]
+    missing = cluster.cli("status", "1234", "--server", cluster.url)
+    assert missing.returncode == 1 and "not found" in missing.stderr
+
+
+def test_execute_refuses_bad_input_before_sending(cluster: Cluster, tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: b}\nworkflow: 3\n")
+    invalid = cluster.cli("execute", str(bad), "--server", cluster.url, "--wait")
+    assert invalid.returncode == 2 and f"{bad}:4:" in invalid.stderr
+    unknown = cluster.cli("execute", "no/such/path", "--server", cluster.url)
+    assert unknown.returncode == 2 and "no/such/path" in unknown.stderr
+
+
+def test_ctrl_c_stops_every_process(cluster: Cluster, outcomes):
+    children = _descendants(cluster.process.pid)
+    assert len(children) >= 5  # postgres (several), nats, server, two workers
+    cluster.process.send_signal(signal.SIGINT)
+    assert cluster.process.wait(60) == 0
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in children):
+        assert time.monotonic() < deadline, [p for p in children if _alive(p)]
+        time.sleep(0.1)
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{cluster.url}/api/v2/health", timeout=2)
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            child = int(status.parent.name)
+            found += [child, *_descendants(child)]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
