@@ -44,9 +44,9 @@ class Cluster:
             self.output.append(line)
             if line.startswith("ready"):
                 break
-        addresses = dict(line.split(None, 1) for line in self.output if "  " in line)
-        assert "server" in addresses, "".join(self.output)
-        self.url = addresses["server"].split()[0]
+        self.addresses = dict(line.split(None, 1) for line in self.output if "  " in line)
+        assert "server" in self.addresses, "".join(self.output)
+        self.url = self.addresses["server"].split()[0]
 
     def cli(self, *arguments: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -124,6 +124,36 @@ def test_inspect_commands_against_the_server(cluster: Cluster, outcomes, tmp_pat
     assert [set(e) for e in remote] == [set(e) for e in local]
     missing = cluster.cli("status", "1234", "--server", cluster.url)
     assert missing.returncode == 1 and "not found" in missing.stderr
+
+
+def test_catalog_register_then_execute_by_path(cluster: Cluster):
+    hello = str(EXAMPLES / "hello.yaml")
+    first = cluster.cli("catalog", "register", hello, "--json", "--server", cluster.url)
+    assert first.returncode == 0, first.stderr
+    entry = json.loads(first.stdout)
+    assert entry["path"] == "examples/hello"
+    again = json.loads(
+        cluster.cli("catalog", "register", hello, "--json", "--server", cluster.url).stdout
+    )
+    assert (again["version"], again["created"]) == (entry["version"], False)
+    run = cluster.cli(
+        "execute",
+        "examples/hello",
+        "--server",
+        cluster.url,
+        "--set",
+        "name=Grace",
+        "--wait",
+        "--json",
+    )
+    assert result_of(run) == "Hello, Grace!"
+
+
+def test_db_migrate_on_the_cluster_database(cluster: Cluster):
+    dsn = cluster.addresses["postgres"].strip()
+    migrated = cluster.cli("db", "migrate", "--pg", dsn)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "up to date" in migrated.stdout  # the server applied them at start
 
 
 def test_execute_refuses_bad_input_before_sending(cluster: Cluster, tmp_path: Path):

@@ -117,7 +117,10 @@ def migrate(pg: Annotated[str | None, typer.Option("--pg", help="PostgreSQL DSN.
     except NoetlError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"migrations applied: {applied if applied is not None else 'up to date'}")
+    if applied:
+        typer.echo("applied migrations " + ", ".join(str(version) for version in applied))
+    else:
+        typer.echo("the database is up to date")
 
 
 def register(app: typer.Typer) -> None:
