@@ -162,6 +162,14 @@ JOBS: dict[str, tuple[str, list[str]]] = {
         """,
         [],
     ),
+    "unencodable_result": (
+        """
+        workflow:
+          - step: start
+            tool: {kind: python, code: "loop = []\\nloop.append(loop)\\nresult = loop"}
+        """,
+        [],
+    ),
     "execution_id": (
         """
         workflow:
@@ -236,3 +244,9 @@ def test_print_in_task(runs):
 def test_execution_id(runs):
     outcome = runs["execution_id"]
     assert outcome.result == outcome.execution_id
+
+
+def test_unencodable_result(runs):
+    # a result that cannot be stored (it contains itself) fails the step; the run still ends
+    error = runs["unencodable_result"].error
+    assert error["step"] == "start"
