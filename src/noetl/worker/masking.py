@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -89,6 +90,8 @@ class SecretMasks:
         self._patterns: dict[str, re.Pattern[str] | None] = {}
         self._everything: re.Pattern[str] | None = None
         self._everything_stale = False
+        # Tasks print from worker threads (`mask_all`) while the event loop registers values.
+        self._lock = threading.Lock()
 
     def add(self, execution_id: str, value: Any) -> None:
         """Register every string (and number) inside `value` as a secret of the execution."""
@@ -112,7 +115,8 @@ class SecretMasks:
 
     def values(self, execution_id: str) -> frozenset[str]:
         """The registered values of the execution (every masked form)."""
-        return frozenset(self._values.get(execution_id, ()))
+        with self._lock:
+            return frozenset(self._values.get(execution_id, ()))
 
     def mask(self, execution_id: str, value: Any) -> Any:
         """`value` with the execution's secrets replaced by `***`.
@@ -125,25 +129,33 @@ class SecretMasks:
 
     def mask_all(self, text: str) -> str:
         """`text` with the secrets of every execution masked (process-wide output)."""
-        if self._everything_stale:
-            every = set().union(*self._values.values()) if self._values else set()
-            self._everything = _compile(every)
-            self._everything_stale = False
-        if self._everything is None:
+        with self._lock:
+            if self._everything_stale:
+                every = set().union(*self._values.values()) if self._values else set()
+                self._everything = _compile(every)
+                self._everything_stale = False
+            pattern = self._everything
+        if pattern is None:
             return text
-        result: str = _masked(text, self._everything)
+        result: str = _masked(text, pattern)
         return result
 
     def forget(self, execution_id: str) -> None:
         """Drop the execution's values (it has ended and its events are written)."""
-        if self._values.pop(execution_id, None) is not None:
-            self._patterns.pop(execution_id, None)
-            self._everything_stale = True
+        with self._lock:
+            if self._values.pop(execution_id, None) is not None:
+                self._patterns.pop(execution_id, None)
+                self._everything_stale = True
 
     def _register(self, execution_id: str, found: set[str]) -> None:
         forms = {form for value in found for form in _forms(value)}
         if not forms:
             return
+        with self._lock:
+            self._add_forms(execution_id, forms)
+
+    def _add_forms(self, execution_id: str, forms: set[str]) -> None:
+        """Record `forms` for the execution (the caller holds the lock)."""
         known = self._values.get(execution_id)
         if known is None:
             known = self._values[execution_id] = set()
@@ -159,11 +171,12 @@ class SecretMasks:
         self._everything_stale = True
 
     def _pattern(self, execution_id: str) -> re.Pattern[str] | None:
-        if execution_id not in self._values:
-            return None
-        if execution_id not in self._patterns:
-            self._patterns[execution_id] = _compile(self._values[execution_id])
-        return self._patterns[execution_id]
+        with self._lock:
+            if execution_id not in self._values:
+                return None
+            if execution_id not in self._patterns:
+                self._patterns[execution_id] = _compile(self._values[execution_id])
+            return self._patterns[execution_id]
 
 
 class MaskingCredentials:
