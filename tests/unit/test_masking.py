@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import textwrap
@@ -112,6 +113,13 @@ def test_credential_data_registers_secrets_but_not_connection_coordinates():
     )
     text = "postgres@localhost:5432 hunter2-hunter2 dsn-pass-99 basic"
     assert masks.mask("e1", text) == "postgres@localhost:5432 *** *** basic"
+
+
+def test_the_basic_auth_header_value_of_an_http_credential_is_registered():
+    masks = SecretMasks()
+    masks.add_credential("e1", {"type": "basic", "username": "ann", "password": "pw-12345"})
+    header = "Basic " + base64.b64encode(b"ann:pw-12345").decode()
+    assert masks.mask("e1", {"authorization": header}) == {"authorization": "Basic ***"}
 
 
 def test_password_inside_a_key_value_conninfo_is_registered():

@@ -14,8 +14,9 @@ Rules worth knowing:
 - Credential fields that describe where to connect rather than how to prove who you are (host,
   port, user, database...) are not registered, so results that mention `postgres` or
   `localhost` stay readable. Every other field is (password, token, dsn, value...).
-- A secret's URL-encoded and JSON-escaped forms are masked too; other encodings (base64...)
-  are not: a task that re-encodes a secret must not return it.
+- A secret's URL-encoded and JSON-escaped forms are masked too, and so is the basic-auth header
+  value of an http credential; other encodings are not: a task that re-encodes a secret must
+  not return it.
 - Events are masked, so the next *step* sees `***`: use a secret within the pipeline (the
   `tool:` list) of the step that reads it, where `_prev` carries the clear value.
 - Masks are per execution and kept for the `EXECUTION_LIMIT` most recently active executions.
@@ -27,6 +28,7 @@ the name).
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import sys
@@ -111,6 +113,10 @@ class SecretMasks:
             _collect(value, found)
             if str(field).lower() in ("dsn", "url", "uri") and isinstance(value, str):
                 found.update(_dsn_passwords(value))
+        if str(data.get("type", "")).lower() == "basic" and data.get("password"):
+            # What an HTTP basic-auth header carries (an echoing server sends it back).
+            pair = f"{data.get('username', '')}:{data['password']}".encode()
+            found.add(base64.b64encode(pair).decode("ascii"))
         self._register(execution_id, found)
 
     def values(self, execution_id: str) -> frozenset[str]:
