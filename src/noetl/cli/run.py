@@ -57,22 +57,21 @@ def run(
     ] = False,
 ) -> None:
     """Run a playbook to its end with an embedded event log (SQLite) and in-process workers."""
-    err = Console(stderr=True)
     try:
         settings = Settings.load(db=db, workers=workers)
         job = _prepare(file, set_ or [], payload, resume, settings, version)
     except PlaybookError as exc:
         for problem in exc.problems:
-            err.print(str(problem), markup=False, highlight=False)
+            typer.echo(str(problem), err=True)
         raise typer.Exit(EXIT_INVALID) from None
     except (ConfigError, OSError) as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_INVALID) from None
     live = sys.stdout.isatty() and not as_json
     try:
         summary = _run_without_waiting_for_threads(_execute(settings, job, live, as_json))
     except NoetlError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
     _report(summary, as_json)
     codes = {"done": EXIT_DONE, "cancelled": EXIT_CANCELLED}

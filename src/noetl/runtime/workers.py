@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from noetl.bus.port import CommandBus, Delivery, Pointer
-from noetl.engine.events import Event
+from noetl.engine.commands import Command
+from noetl.engine.events import STEP_FAILED, Event
+from noetl.errors import NoetlError
 from noetl.runtime.control import WorkItem
 from noetl.tools.base import Resources
 from noetl.worker.pipeline import run_command
@@ -114,6 +116,15 @@ class WorkerPool:
         await delivery.ack()
 
     async def _run(self, item: WorkItem) -> list[Event]:
+        """Run one command; a failure of the machinery itself still ends the step (once)."""
+        try:
+            return await self._run_with_results(item)
+        except NoetlError as exc:
+            return [_crashed(item.command, f"{exc}")]
+        except Exception as exc:  # a bug must fail the step, not leave it running forever
+            return [_crashed(item.command, f"{type(exc).__name__}: {exc}")]
+
+    async def _run_with_results(self, item: WorkItem) -> list[Event]:
         """Run one command with large results loaded before and stored by reference after."""
         results = self.resources.results
         scope = item.scope
@@ -128,3 +139,18 @@ class WorkerPool:
         while True:
             await asyncio.sleep(self.heartbeat)
             await delivery.in_progress()
+
+
+def _crashed(command: Command, message: str) -> Event:
+    """The one ending of a command whose run broke outside the pipeline's own error handling."""
+    error = {"kind": "internal", "message": f"step '{command.step}': {message}", "retryable": False}
+    return Event(
+        STEP_FAILED,
+        command.execution_id,
+        command.step,
+        command.iteration,
+        command.command_id,
+        {"error": error, "vars": {}, "set_ctx": {}},
+        origin="worker",
+        idempotency_key=f"step.end|{command.command_id}",
+    )

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from noetl.engine.definition import PlaybookDef, StepDef
-from noetl.engine.events import STEP_DONE, TASK_DONE, Event
+from noetl.engine.events import STEP_DONE, STEP_FAILED, TASK_DONE, TASK_FAILED, Event
 from noetl.store.results import ResultStore, encode, is_ref
 
 _SCALARS = (type(None), bool, int, float)
@@ -27,11 +27,26 @@ async def externalize(events: list[Event], store: ResultStore, limit: int) -> li
     for event in events:
         if event.type in (TASK_DONE, STEP_DONE) and "result" in event.payload:
             value = event.payload["result"]
-            ref = await _reference(value, event.execution_id, store, limit, stored)
+            try:
+                ref = await _reference(value, event.execution_id, store, limit, stored)
+            except (ValueError, TypeError, RecursionError) as exc:
+                out.append(_unstorable(event, exc))
+                continue
             if ref is not value:
                 event = replace(event, payload={**event.payload, "result": ref})
         out.append(event)
     return out
+
+
+def _unstorable(event: Event, exc: Exception) -> Event:
+    """A result that cannot be written as JSON (a circular structure): the task or step fails."""
+    what = f"task '{event.payload.get('task')}'" if event.type == TASK_DONE else "result"
+    message = f"step '{event.step}' {what}: the result cannot be stored as JSON ({exc})"
+    error = {"kind": "result", "message": message, "retryable": False}
+    payload = {k: v for k, v in event.payload.items() if k != "result"}
+    payload["error"] = error
+    failed = TASK_FAILED if event.type == TASK_DONE else STEP_FAILED
+    return replace(event, type=failed, payload=payload)
 
 
 async def _reference(
