@@ -193,6 +193,10 @@ class ControlPlane:
         self._live[execution_id] = live
         return live
 
+    def holds(self, execution_id: str) -> bool:
+        """Whether this control plane is running the execution now."""
+        return execution_id in self._live
+
     async def wait(self, execution_id: str) -> ExecutionSummary:
         """Wait until the execution ends; its summary from the store."""
         live = self._live.get(execution_id)

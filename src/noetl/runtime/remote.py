@@ -47,6 +47,9 @@ API = "/api/v2"
 RUNNING = "running"
 
 
+LONG_POLL = 20.0  # seconds a wait request is held by the server before it answers "running"
+
+
 class ServerClient:
     """Async client of one server's REST API."""
 
@@ -126,9 +129,14 @@ class ServerClient:
         return result
 
     async def wait(self, execution_id: str, *, poll: float = 0.1) -> dict[str, Any]:
-        """Poll until the execution has ended; its final summary."""
+        """Wait until the execution has ended (server long-polls); its final summary.
+
+        `poll` is only the pause after an answer that came back early (a server restart).
+        """
         while True:
-            summary = await self.execution(execution_id)
+            summary: dict[str, Any] = await self.call(
+                "GET", f"/executions/{execution_id}", params={"wait": LONG_POLL}
+            )
             if summary["status"] != RUNNING:
                 return summary
             await asyncio.sleep(poll)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -21,6 +22,8 @@ from noetl.runtime.control import WorkItem
 from noetl.tools.base import Resources
 from noetl.worker.pipeline import run_command
 from noetl.worker.references import externalize, resolve
+
+log = logging.getLogger(__name__)
 
 
 class CommandSource(Protocol):
@@ -54,31 +57,29 @@ class WorkerPool:
         self.pool = pool
         self.concurrency = max(1, concurrency)
         self.heartbeat = heartbeat
-        self._loops: list[asyncio.Task[None]] = []
+        self._fetcher: asyncio.Task[None] | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
         self._running: dict[str, asyncio.Task[list[Event]]] = {}
+        self._slot_freed = asyncio.Event()
         self._stopping = False
 
     def start(self) -> None:
-        """Start the worker loops (inside a running event loop)."""
-        loop = asyncio.get_running_loop()
-        self._loops = [loop.create_task(self._work()) for _ in range(self.concurrency)]
+        """Start fetching work (inside a running event loop)."""
+        self._fetcher = asyncio.get_running_loop().create_task(self._fetch_loop())
 
     async def stop(self, *, drain: bool = True) -> None:
         """Stop taking work; with `drain`, let running commands finish and report first."""
         self._stopping = True
-        if drain:
-            while self._running:
-                await asyncio.wait(list(self._running.values()))
-        else:
+        if self._fetcher is not None:
+            self._fetcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._fetcher
+            self._fetcher = None
+        if not drain:
             for task in self._running.values():
                 task.cancel()
-        # Loops are parked in a fetch or reporting a cancelled command: nothing left to wait for.
-        for loop_task in self._loops:
-            loop_task.cancel()
-        for loop_task in self._loops:
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop_task
-        self._loops = []
+        while self._handlers:
+            await asyncio.wait(list(self._handlers))
 
     def cancel(self, command_ids: Sequence[str]) -> None:
         """Stop the commands with these ids where they run (their execution ended)."""
@@ -87,11 +88,25 @@ class WorkerPool:
             if task is not None:
                 task.cancel()
 
-    async def _work(self) -> None:
+    async def _fetch_loop(self) -> None:
+        """One fetch for all free slots at a time (not one per slot): fewer pulls, no contention."""
+        loop = asyncio.get_running_loop()
         while not self._stopping:
-            deliveries = await self.bus.fetch(self.pool, batch=1, timeout=0.25)
-            for delivery in deliveries:
-                await self._handle(delivery)
+            free = self.concurrency - len(self._handlers)
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            for delivery in await self.bus.fetch(self.pool, batch=free, timeout=1.0):
+                handler = loop.create_task(self._handle(delivery))
+                self._handlers.add(handler)
+                handler.add_done_callback(self._handler_done)
+
+    def _handler_done(self, handler: asyncio.Task[None]) -> None:
+        self._handlers.discard(handler)
+        self._slot_freed.set()
+        if not handler.cancelled() and handler.exception() is not None:
+            log.error("worker failed handling a command: %r", handler.exception())
 
     async def _handle(self, delivery: Delivery) -> None:
         item = await self.source.claim(delivery.pointer, delivery.attempt)

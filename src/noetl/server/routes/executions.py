@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
@@ -56,9 +58,20 @@ async def list_executions(
 
 
 @router.get("/{execution_id}", response_model=ExecutionOut)
-async def get_execution(execution_id: str, runtime: RuntimeDep) -> Response:
-    """One execution's summary (404 when unknown)."""
+async def get_execution(
+    execution_id: str,
+    runtime: RuntimeDep,
+    wait: Annotated[float, Query(ge=0, le=60)] = 0,
+) -> Response:
+    """One execution's summary (404 when unknown).
+
+    `wait` > 0 long-polls: the answer comes when the execution ends or after `wait` seconds,
+    whichever is first, so clients waiting for a result do not poll.
+    """
     summary = await runtime.store.get_execution(execution_id)
+    if wait > 0 and summary.status == "running":
+        with contextlib.suppress(TimeoutError):
+            summary = await asyncio.wait_for(runtime.control.wait(execution_id), wait)
     return json_response(summary.to_dict())
 
 

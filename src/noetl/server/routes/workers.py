@@ -28,7 +28,8 @@ async def post_events(body: EventBatch, runtime: RuntimeDep) -> Accepted:
     """Validate every event first (nothing is handed on when one is bad), then decide them."""
     decoded = [_decode(i, raw) for i, raw in enumerate(body.events)]
     for execution_id in {e.execution_id for e in decoded}:
-        await runtime.store.get_execution(execution_id)  # unknown execution -> 404
+        if not runtime.control.holds(execution_id):
+            await runtime.store.get_execution(execution_id)  # unknown execution -> 404
     await runtime.control.submit(decoded)
     await runtime.control.flush()
     return Accepted(accepted=len(decoded))

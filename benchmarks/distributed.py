@@ -1,0 +1,141 @@
+"""Distributed mode on one machine: server + workers on real PostgreSQL and NATS JetStream.
+
+    python benchmarks/distributed.py [--runs 5] [--scale 1.0] [--workers 2]
+
+Starts a local cluster (`noetl dev up` machinery), then measures, as the medians of `runs`:
+- `chain`: step-to-step latency of a 200-step chain of noop steps (p50, p99 of the time between
+  consecutive `step.started` events, as stamped by the log);
+- `concurrent`: 500 concurrent 5-step executions: wall time and aggregate step runs per second;
+- `loop`: a 10,000-item parallel loop (noop task, max_in_flight 100): wall time, items/s;
+- the server's resident memory after each round (growth across rounds shows leaks).
+Prints one JSON object. `--scale` shrinks or grows every size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from noetl.runtime.cluster import DevCluster
+from noetl.runtime.remote import ServerClient
+
+HEAD = "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: NAME, path: bench/NAME}\n"
+
+
+def chain(steps: int) -> str:
+    body = [f"  - step: s{i}\n    tool: {{kind: noop}}\n    next: [s{i + 1}]" for i in range(steps)]
+    body.append(f"  - step: s{steps}\n    tool: {{kind: noop}}")
+    return HEAD.replace("NAME", f"chain{steps}") + "workflow:\n" + "\n".join(body) + "\n"
+
+
+def loop(items: int) -> str:
+    return HEAD.replace("NAME", "loop") + (
+        "workflow:\n  - step: start\n"
+        f"    loop: {{in: '{{{{ range({items}) | list }}}}', iterator: i,"
+        " spec: {mode: parallel, max_in_flight: 100}}\n"
+        "    tool: {kind: noop}\n"
+    )
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def stamp(event: dict[str, Any]) -> float:
+    return datetime.fromisoformat(str(event["created_at"])).timestamp()
+
+
+async def run_chain(client: ServerClient, steps: int) -> dict[str, float]:
+    execution_id = await client.start(playbook=chain(steps))
+    summary = await client.wait(execution_id, poll=0.05)
+    assert summary["status"] == "done", summary
+    started = [stamp(e) for e in await client.events(execution_id) if e["type"] == "step.started"]
+    gaps = [(b - a) * 1000 for a, b in zip(started, started[1:], strict=False)]
+    return {"p50_ms": percentile(gaps, 0.5), "p99_ms": percentile(gaps, 0.99)}
+
+
+async def run_concurrent(client: ServerClient, count: int) -> dict[str, float]:
+    source = chain(4)  # 5 steps
+    began = time.perf_counter()
+    ids = await asyncio.gather(*(client.start(playbook=source) for _ in range(count)))
+    summaries = await asyncio.gather(*(client.wait(i, poll=0.2) for i in ids))
+    wall = time.perf_counter() - began
+    assert all(s["status"] == "done" for s in summaries)
+    return {"wall_s": wall, "step_runs_per_s": count * 5 / wall}
+
+
+async def run_loop(client: ServerClient, items: int) -> dict[str, float]:
+    began = time.perf_counter()
+    execution_id = await client.start(playbook=loop(items))
+    summary = await client.wait(execution_id, poll=0.1)
+    wall = time.perf_counter() - began
+    assert summary["status"] == "done", summary
+    return {"wall_s": wall, "items_per_s": items / wall}
+
+
+def server_rss_mb(cluster: DevCluster) -> float:
+    assert cluster.server is not None
+    status = Path(f"/proc/{cluster.server.pid}/status").read_text()
+    line = next(x for x in status.splitlines() if x.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def median_of(rows: list[dict[str, float]]) -> dict[str, Any]:
+    return {
+        key: {
+            "median": statistics.median(r[key] for r in rows),
+            "min": min(r[key] for r in rows),
+            "max": max(r[key] for r in rows),
+        }
+        for key in rows[0]
+    }
+
+
+async def measure(cluster: DevCluster, runs: int, scale: float) -> dict[str, Any]:
+    client = ServerClient(cluster.server_url)
+    results: dict[str, list[dict[str, float]]] = {"chain": [], "concurrent": [], "loop": []}
+    rss: list[float] = []
+    try:
+        for _ in range(runs):
+            results["chain"].append(await run_chain(client, max(2, int(200 * scale))))
+            results["concurrent"].append(await run_concurrent(client, max(1, int(500 * scale))))
+            results["loop"].append(await run_loop(client, max(1, int(10_000 * scale))))
+            rss.append(server_rss_mb(cluster))
+    finally:
+        await client.aclose()
+    report: dict[str, Any] = {name: median_of(rows) for name, rows in results.items()}
+    report["server_rss_mb_per_round"] = rss
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        cluster = DevCluster.start(Path(home), workers=args.workers, durable=False)
+        try:
+            report = asyncio.run(measure(cluster, args.runs, args.scale))
+        finally:
+            cluster.stop()
+    report["machine"] = {"cpus": os.cpu_count(), "workers": args.workers, "scale": args.scale}
+    report["targets"] = {
+        "chain_p50_ms_under": 5,
+        "concurrent_step_runs_per_s_at_least": 500,
+    }
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
