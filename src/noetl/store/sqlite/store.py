@@ -20,7 +20,7 @@ from noetl.errors import ConflictError, NotFoundError, StoreError
 from noetl.store import projection
 from noetl.store.port import ExecutionSummary
 from noetl.store.sqlite import rows as codec
-from noetl.store.sqlite.schema import migrate
+from noetl.store.sqlite.connect import open_database
 from noetl.store.sqlite.statements import QUERIES
 from noetl.store.stamping import check_batch, fresh, stamp, utc_now
 
@@ -51,21 +51,8 @@ class SqliteEventStore:
     @classmethod
     def open(cls, path: str | Path) -> SqliteEventStore:
         """Open (creating parent folders and the file) and migrate the database at `path`."""
+        conn = open_database(path, "event store")
         where = str(path)
-        try:
-            if where != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            # Autocommit mode: transactions are opened explicitly (BEGIN IMMEDIATE) so that the
-            # reads an append depends on happen under the write lock.
-            conn = sqlite3.connect(where, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open SQLite event store at {where}: {exc}") from exc
-        try:
-            conn.executescript(QUERIES["pragmas"])
-            migrate(conn, where)
-        except BaseException:
-            conn.close()
-            raise
         return cls(conn, where)
 
     async def append(
