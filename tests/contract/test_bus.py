@@ -38,15 +38,22 @@ def test_fetch_on_empty_pool_times_out_with_nothing(bus):
 
 
 def test_fetch_takes_up_to_batch_in_publish_order(bus):
+    # "Up to": an adapter may hand out fewer than `batch` (NATS hands out one at a time).
     async def body(b):
         await b.publish([P1, P2, P3])
         first = await b.fetch("default", batch=2, timeout=LONG)
-        rest = await b.fetch("default", batch=10, timeout=LONG)
-        for delivery in first + rest:
+        taken = list(first)
+        while len(taken) < 3:
+            more = await b.fetch("default", batch=10, timeout=LONG)
+            assert more, "a published pointer was not delivered"
+            taken.extend(more)
+        for delivery in taken:
             await delivery.ack()
-        return [d.pointer for d in first], [d.pointer for d in rest]
+        return len(first), [d.pointer for d in taken]
 
-    assert bus.run(body) == ([P1, P2], [P3])
+    first, order = bus.run(body)
+    assert 1 <= first <= 2
+    assert order == [P1, P2, P3]
 
 
 def test_pools_are_isolated(bus):

@@ -262,13 +262,37 @@ class NatsBus:
             self._fetching.discard(pulling)
 
     async def _pull(self, pool: str, batch: int, timeout: float) -> list[Delivery]:
+        """One delivery as soon as one is there (see `_pull_one`), or [] after `timeout`.
+
+        `batch` is an upper bound the port allows; this adapter hands out one message per
+        fetch because nats-py's fetch(n > 1) that had to wait for its first message then waits
+        out the whole timeout for the other n - 1. The worker pool fetches again at once while
+        it has free slots, so throughput does not suffer.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return []
+            msgs = await self._pull_one(pool, remaining)
+            if msgs is None:
+                return []
+            deliveries: list[Delivery] = [
+                d for msg in msgs if (d := await self._delivery(msg)) is not None
+            ]
+            if deliveries:
+                return deliveries  # else: only a malformed message came; keep waiting
+
+    async def _pull_one(self, pool: str, timeout: float) -> list[Msg] | None:
+        """Messages of one fetch; None when the fetch timed out or the server is away."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         try:
             sub = await self._subscription(pool)
-            msgs = await sub.fetch(batch, timeout=max(deadline - loop.time(), 0.001))
+            return list(await sub.fetch(1, timeout=max(timeout, 0.001)))
         except TimeoutError:  # nothing came (nats-py raises both kinds of timeout)
-            return []
+            return None
         except (*_TRANSIENT, nats.js.errors.NotFoundError) as exc:
             # Server away (the subscription survives the reconnect), or the consumer vanished
             # (bound again on the next fetch). Wait out the timeout so that a caller's fetch
@@ -277,12 +301,11 @@ class NatsBus:
             if isinstance(exc, nats.js.errors.NotFoundError):
                 await self._unbind(pool)
             await asyncio.sleep(max(deadline - loop.time(), 0.0))
-            return []
+            return None
         except nats.errors.Error as exc:
             if self._closed:
-                return []
+                return None
             raise self._failure(f"fetching from pool {pool!r}", exc) from None
-        return [delivery for msg in msgs if (delivery := await self._delivery(msg)) is not None]
 
     async def _delivery(self, msg: Msg) -> NatsDelivery | None:
         """The delivery of a message; None for one that is no pointer (terminated, logged)."""

@@ -58,7 +58,7 @@ def start_server(
 @dev_app.command("up")
 def dev_up(
     workers: Annotated[int, typer.Option(min=0, help="Worker processes to start.")] = 2,
-    concurrency: Annotated[int, typer.Option(min=1, help="Concurrent commands per worker.")] = 4,
+    concurrency: Annotated[int, typer.Option(min=1, help="Concurrent commands per worker.")] = 16,
     port: Annotated[int, typer.Option(help="Server port (0: any free one).")] = 8082,
     home: HomeOption = None,
     ack_wait: AckWaitOption = None,

@@ -9,6 +9,7 @@ so one call reports every YAML error, or every shape error, or every semantic pr
 from __future__ import annotations
 
 import copy
+import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -35,9 +36,20 @@ def load_playbook(source: Source, *, file: str | None = None) -> PlaybookDef:
     """Load and validate a playbook from a file `Path`, a string of YAML, or a parsed dict.
 
     Raises `PlaybookError` carrying every problem found. Warnings (such as unreachable steps)
-    do not raise; use `check_playbook` to see them.
+    do not raise; use `check_playbook` to see them. YAML text is loaded once per distinct
+    (text, file): the definition is immutable, so executions of one playbook share it.
     """
+    if isinstance(source, str):
+        return _load_text(source, file)
     playbook, problems = check_playbook(source, file=file)
+    if playbook is None:
+        raise PlaybookError(problems=problems)
+    return playbook
+
+
+@functools.lru_cache(maxsize=256)
+def _load_text(text: str, file: str | None) -> PlaybookDef:
+    playbook, problems = check_playbook(text, file=file)
     if playbook is None:
         raise PlaybookError(problems=problems)
     return playbook

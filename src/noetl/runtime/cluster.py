@@ -35,7 +35,7 @@ class DevCluster:
     postgres: LocalPostgres
     nats: LocalNats
     port: int
-    concurrency: int = 4
+    concurrency: int = 16
     ack_wait: int = 30
     server: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -52,7 +52,7 @@ class DevCluster:
         *,
         workers: int = 2,
         port: int = 0,
-        concurrency: int = 4,
+        concurrency: int = 16,
         ack_wait: int = 30,
         durable: bool = True,
     ) -> DevCluster:

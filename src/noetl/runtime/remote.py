@@ -158,6 +158,25 @@ class ServerClient:
         )
         return result
 
+    async def claim_many(
+        self, claims: Sequence[tuple[Pointer, int]], worker: str
+    ) -> list[dict[str, Any] | None]:
+        """Claim several commands in one request: per claim `{command, scope}` or None."""
+        body = {
+            "claims": [
+                {
+                    "command_id": p.command_id,
+                    "execution_id": p.execution_id,
+                    "step": p.step,
+                    "attempt": attempt,
+                    "worker": worker,
+                }
+                for p, attempt in claims
+            ]
+        }
+        answer = await self.call("POST", "/commands/claim", body=body)
+        return list(answer["claimed"])
+
 
 class RemoteSource:
     """The workers' `CommandSource` in distributed mode: claims and reports through the server."""
@@ -176,22 +195,72 @@ class RemoteSource:
         self._playbooks: OrderedDict[str, PlaybookDef] = OrderedDict()
         self._cache_size = cached_playbooks
         self._closed = False
+        self._outbox: list[tuple[Sequence[Event], asyncio.Future[None]]] = []
+        self._sender: asyncio.Task[None] | None = None
+        self._claims: list[tuple[Pointer, int, asyncio.Future[dict[str, Any] | None]]] = []
+        self._claimer: asyncio.Task[None] | None = None
 
     async def claim(self, pointer: Pointer, attempt: int = 1) -> WorkItem | None:
-        """The command to run, or None when it is finished, claimed elsewhere or unknown."""
-        try:
-            answer = await self._retrying(lambda: self.client.claim(pointer, attempt, self.worker))
-        except (ConflictError, NotFoundError):
+        """The command to run, or None when it is finished, claimed elsewhere or unknown.
+
+        Claims asked for while one request is out go together in the next one.
+        """
+        asked: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+        self._claims.append((pointer, attempt, asked))
+        if self._claimer is None or self._claimer.done():
+            self._claimer = asyncio.get_running_loop().create_task(self._send_claims())
+        answer = await asked
+        if answer is None:
             return None
         playbook = await self._playbook(pointer.execution_id)
         return WorkItem(playbook, Command.from_dict(answer["command"]), answer["scope"])
 
+    async def _send_claims(self) -> None:
+        while self._claims:
+            batch, self._claims = self._claims, []
+            try:
+                answers = await self._claim_batch([(p, attempt) for p, attempt, _ in batch])
+            except Exception as exc:
+                for _, _, asked in batch:
+                    asked.set_exception(exc)
+                continue
+            for (_, _, asked), answer in zip(batch, answers, strict=True):
+                asked.set_result(answer)
+
     async def submit(self, events: Sequence[Event]) -> None:
-        """Report a command's events; waits out a server restart rather than lose them."""
-        try:
-            await self._retrying(lambda: self.client.post_events(events))
-        except NotFoundError as exc:  # the execution is gone: nobody needs these events
-            log.warning("dropped %d events: %s", len(events), exc)
+        """Report a command's events; waits out a server restart rather than lose them.
+
+        Reports that come in while one is being sent go together in the next request, so a
+        busy worker makes one request for many commands (it returns once its own are stored).
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outbox.append((events, done))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._send_outbox())
+        await done
+
+    async def _send_outbox(self) -> None:
+        while self._outbox:
+            batch, self._outbox = self._outbox, []
+            try:
+                await self._post([e for events, _ in batch for e in events])
+            except NotFoundError:
+                # One of the executions is gone: the others' events must still get through.
+                for events, done in batch:
+                    await _settle(done, self._post(events))
+                continue
+            except Exception as exc:
+                for _, done in batch:
+                    done.set_exception(exc)
+                continue
+            for _, done in batch:
+                done.set_result(None)
+
+    async def _claim_batch(self, wanted: list[tuple[Pointer, int]]) -> list[dict[str, Any] | None]:
+        return await self._retrying(lambda: self.client.claim_many(wanted, self.worker))
+
+    async def _post(self, events: Sequence[Event]) -> None:
+        await self._retrying(lambda: self.client.post_events(events))
 
     async def close(self) -> None:
         """Stop retrying and close the HTTP client."""
@@ -225,6 +294,18 @@ class RemoteSource:
                 log.warning("server unavailable, retrying in %.2f s: %s", delay, exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+
+async def _settle(done: asyncio.Future[None], posting: Awaitable[None]) -> None:
+    """Resolve `done` with how `posting` went; events of a vanished execution are dropped."""
+    try:
+        await posting
+    except NotFoundError as exc:  # the execution is gone: nobody needs these events
+        log.warning("dropped events: %s", exc)
+    except Exception as exc:
+        done.set_exception(exc)
+        return
+    done.set_result(None)
 
 
 class RemoteEventLog:

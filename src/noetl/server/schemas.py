@@ -117,6 +117,19 @@ class ClaimRequest(BaseModel):
     worker: str = Field("", description="Who claims (for logs).")
 
 
+class BatchClaim(ClaimRequest):
+    """One claim of POST /commands/claim."""
+
+    command_id: str = Field(min_length=1)
+
+
+class BatchClaimRequest(BaseModel):
+    """POST /commands/claim: several claims in one request (a busy worker's)."""
+
+    model_config = _STRICT
+    claims: list[BatchClaim] = Field(min_length=1, max_length=1000)
+
+
 class Claimed(BaseModel):
     """The command to run and the template scope its tasks see."""
 

@@ -16,7 +16,13 @@ from noetl.bus.port import Pointer
 from noetl.engine.events import Event
 from noetl.errors import EventCodecError
 from noetl.server.routes import MetricsDep, RuntimeDep, json_response
-from noetl.server.schemas import Accepted, Claimed, ClaimRequest, EventBatch
+from noetl.server.schemas import (
+    Accepted,
+    BatchClaimRequest,
+    Claimed,
+    ClaimRequest,
+    EventBatch,
+)
 
 router = APIRouter(tags=["workers"])
 
@@ -33,6 +39,23 @@ async def post_events(body: EventBatch, runtime: RuntimeDep) -> Accepted:
     await runtime.control.submit(decoded)
     await runtime.control.flush()
     return Accepted(accepted=len(decoded))
+
+
+@router.post("/commands/claim")
+async def claim_many(
+    body: BatchClaimRequest, request: Request, runtime: RuntimeDep, metrics: MetricsDep
+) -> Response:
+    """Several claims at once: `{"claimed": [{command, scope} | null, ...]}` in request order."""
+    answers: list[dict[str, Any] | None] = []
+    async with request.app.state.claiming:
+        for one in body.claims:
+            pointer = Pointer(one.execution_id, one.command_id, one.step)
+            item = await runtime.control.claim(pointer, one.attempt)
+            metrics.claims.labels("refused" if item is None else "won").inc()
+            answers.append(
+                None if item is None else {"command": item.command.to_dict(), "scope": item.scope}
+            )
+    return json_response({"claimed": answers})
 
 
 @router.post("/commands/{command_id}/claim", response_model=Claimed)
