@@ -282,3 +282,25 @@ def test_claim_race_one_winner_then_events_posted_twice_are_stored_once(server: 
             await rival.aclose()
 
     asyncio.run(scenario())
+
+
+def test_batch_claim_answers_in_order_with_one_winner_per_command(api: httpx.Client):
+    started = api.post("/executions", json={"playbook": HELLO.read_text()})
+    execution_id = started.json()["execution_id"]
+    command = issued(api, execution_id)[-1]
+    claim = {
+        "command_id": command["command_id"],
+        "execution_id": execution_id,
+        "step": command["step"],
+        "attempt": 1,
+    }
+    unknown = {**claim, "command_id": "nope"}
+    answer = api.post("/commands/claim", json={"claims": [claim, claim, unknown]})
+    assert answer.status_code == 200
+    first, again, missing = answer.json()["claimed"]
+    assert first["command"]["command_id"] == command["command_id"]
+    assert first["scope"]["workload"] == {"name": "World"}
+    assert again is None and missing is None
+    refused = api.post("/commands/claim", json={"claims": []})
+    assert refused.status_code == 422
+    assert "claims" in refused.text
