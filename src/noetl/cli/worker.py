@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -42,7 +43,7 @@ def start_worker(
         ack_wait=ack_wait,
     )
     try:
-        asyncio.run(_serve(settings))
+        _event_loop_runner()(_serve(settings))
     except NoetlError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -70,3 +71,12 @@ async def _serve(settings: Settings) -> None:
 def register(app: typer.Typer) -> None:
     """Add `worker` to the CLI."""
     app.add_typer(worker_app, name="worker")
+
+
+def _event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
+    """`uvloop.run` when uvloop is installed (the `distributed` extra): a faster event loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
