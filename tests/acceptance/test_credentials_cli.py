@@ -221,3 +221,25 @@ def test_the_secret_env_example_fails_clearly_without_its_variable(cli):
 def database_bytes(db: Path) -> bytes:
     """The database file and its WAL/SHM companions, as they are on disk."""
     return b"".join(p.read_bytes() for p in db.parent.iterdir() if p.name.startswith(db.name))
+
+
+def test_stored_credential_example_signs_with_the_stored_key(cli, keyed):
+    secret = "k3y-for-signing"
+    stored = keyed(
+        "credentials",
+        "set",
+        "signing",
+        "--type",
+        "generic",
+        "--data",
+        json.dumps({"key": secret}),
+        "--db",
+        str(cli.db),
+    )
+    assert stored.returncode == 0, stored.stderr
+    example = Path(__file__).parents[2] / "examples" / "stored_credential.yaml"
+    outcome = keyed.run(example)
+    expected = hmac.new(secret.encode(), b"ship order 42", hashlib.sha256).hexdigest()
+    assert outcome.result == expected
+    log = json.dumps(cli.events(outcome))
+    assert secret not in log and secret not in outcome.stdout + outcome.stderr

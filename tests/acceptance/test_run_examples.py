@@ -86,6 +86,7 @@ EXPECTED: dict[str, Callable[[Workload], Any]] = {
 # Examples that need an external service, and the test that runs them against local servers.
 NEEDS_SERVICES = {
     "http_to_postgres.yaml": "tests/integration/test_example_http_to_postgres.py",
+    "stored_credential.yaml": "tests/acceptance/test_credentials_cli.py",  # needs a stored key
 }
 
 
