@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -44,6 +45,7 @@ class WorkItem:
     playbook: PlaybookDef
     command: Command
     scope: dict[str, Any]
+    digest: str = ""  # sha256 of the playbook source: remote workers cache playbooks by it
 
 
 @dataclass
@@ -51,6 +53,7 @@ class _Live:
     playbook: PlaybookDef
     state: ExecutionState
     done: asyncio.Future[None]
+    digest: str = ""
     claimed: dict[str, int] = field(default_factory=dict)  # command id -> delivery attempt
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
 
@@ -139,6 +142,7 @@ class ControlPlane:
             described = {**first.payload["playbook"], "source": source, "file": file}
             first = replace(first, payload={**first.payload, "playbook": described})
         live = _Live(playbook, ExecutionState(), asyncio.get_running_loop().create_future())
+        live.digest = _digest(source)
         self._live[execution_id] = live
         await self.submit([first])
         await self.flush()
@@ -187,6 +191,7 @@ class ControlPlane:
         playbook = load_playbook(described["source"], file=described.get("file"))
         state = replay(playbook, log)
         live = _Live(playbook, state, asyncio.get_running_loop().create_future())
+        live.digest = _digest(described["source"])
         if state.terminal:
             live.done.set_result(None)
             return live
@@ -229,7 +234,8 @@ class ControlPlane:
             live.timers[command.command_id] = asyncio.get_running_loop().call_later(
                 command.timeout + EXPIRY_GRACE, self._expire, command
             )
-        return WorkItem(live.playbook, command, command_scope(live.state, command))
+        scope = command_scope(live.state, command)
+        return WorkItem(live.playbook, command, scope, live.digest)
 
     def _expire(self, command: Command) -> None:
         key = f"command.expired|{command.command_id}"
@@ -359,3 +365,7 @@ class ControlPlane:
     def _pointer(self, command: Command) -> Pointer:
         pool = self._route(command.pool)
         return Pointer(command.execution_id, command.command_id, command.step, pool)
+
+
+def _digest(source: str | None) -> str:
+    return hashlib.sha256(source.encode()).hexdigest() if source is not None else ""

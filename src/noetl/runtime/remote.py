@@ -212,7 +212,7 @@ class RemoteSource:
         answer = await asked
         if answer is None:
             return None
-        playbook = await self._playbook(pointer.execution_id)
+        playbook = await self._playbook(pointer.execution_id, answer.get("playbook") or "")
         return WorkItem(playbook, Command.from_dict(answer["command"]), answer["scope"])
 
     async def _send_claims(self) -> None:
@@ -267,16 +267,19 @@ class RemoteSource:
         self._closed = True
         await self.client.aclose()
 
-    async def _playbook(self, execution_id: str) -> PlaybookDef:
-        playbook = self._playbooks.get(execution_id)
+    async def _playbook(self, execution_id: str, digest: str) -> PlaybookDef:
+        """The execution's playbook: cached by source digest (executions of one playbook share
+        it), fetched from the server the first time."""
+        key = digest or execution_id
+        playbook = self._playbooks.get(key)
         if playbook is None:
             source = await self._retrying(lambda: self.client.playbook_source(execution_id))
             playbook = load_playbook(source)
-            self._playbooks[execution_id] = playbook
+            self._playbooks[key] = playbook
             while len(self._playbooks) > self._cache_size:
                 self._playbooks.popitem(last=False)
         else:
-            self._playbooks.move_to_end(execution_id)
+            self._playbooks.move_to_end(key)
         return playbook
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:

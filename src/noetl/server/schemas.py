@@ -135,6 +135,7 @@ class Claimed(BaseModel):
 
     command: dict[str, Any]
     scope: dict[str, Any]
+    playbook: str = Field("", description="sha256 of the playbook source (workers cache by it).")
 
 
 class Health(BaseModel):

@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from noetl.bus.port import Pointer
 from noetl.engine.events import Event
 from noetl.errors import EventCodecError
+from noetl.runtime.control import WorkItem
 from noetl.server.routes import MetricsDep, RuntimeDep, json_response
 from noetl.server.schemas import (
     Accepted,
@@ -52,9 +53,7 @@ async def claim_many(
             pointer = Pointer(one.execution_id, one.command_id, one.step)
             item = await runtime.control.claim(pointer, one.attempt)
             metrics.claims.labels("refused" if item is None else "won").inc()
-            answers.append(
-                None if item is None else {"command": item.command.to_dict(), "scope": item.scope}
-            )
+            answers.append(None if item is None else _claimed(item))
     return json_response({"claimed": answers})
 
 
@@ -78,7 +77,12 @@ async def claim(
             409, f"command {command_id} is finished, claimed by another worker, or unknown"
         )
     metrics.claims.labels("won").inc()
-    return json_response({"command": item.command.to_dict(), "scope": item.scope})
+    return json_response(_claimed(item))
+
+
+def _claimed(item: WorkItem) -> dict[str, Any]:
+    """A won claim: the command, its scope and the digest of its playbook's source."""
+    return {"command": item.command.to_dict(), "scope": item.scope, "playbook": item.digest}
 
 
 def _decode(index: int, raw: dict[str, Any]) -> Event:
