@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -59,7 +60,7 @@ async def run_chain(client: ServerClient, steps: int) -> dict[str, float]:
     summary = await client.wait(execution_id, poll=0.05)
     assert summary["status"] == "done", summary
     started = [stamp(e) for e in await client.events(execution_id) if e["type"] == "step.started"]
-    gaps = [(b - a) * 1000 for a, b in zip(started, started[1:], strict=False)]
+    gaps = [(b - a) * 1000 for a, b in itertools.pairwise(started)]
     return {"p50_ms": percentile(gaps, 0.5), "p99_ms": percentile(gaps, 0.99)}
 
 
