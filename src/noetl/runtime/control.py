@@ -361,6 +361,22 @@ class ControlPlane:
             timer.cancel()
         if not live.done.done():
             live.done.set_result(None)
+        if live.state.status != "done":
+            self._stop_children(execution_id)
+
+    def _stop_children(self, parent_execution_id: str) -> None:
+        """A parent that failed or was cancelled takes its running child executions with it."""
+        children = [
+            execution_id
+            for execution_id, live in self._live.items()
+            if live.state.parent_execution_id == parent_execution_id and not live.state.terminal
+        ]
+        for child in children:
+            reason = f"parent execution {parent_execution_id} ended"
+            self._inbox.append((child, cancel_event(child, reason)))
+            self._submitted += 1
+        if children:
+            self._wake.set()
 
     def _pointer(self, command: Command) -> Pointer:
         pool = self._route(command.pool)
