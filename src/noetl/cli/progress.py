@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from noetl.engine.events import Event
@@ -40,14 +41,15 @@ class ProgressView:
             handler(event)
 
     def _step_started(self, event: Event) -> None:
-        self.console.print(f"[bold]▶[/] {event.step}")
+        self.console.print(f"[bold]▶[/] {escape(str(event.step))}")
 
     def _step_skipped(self, event: Event) -> None:
-        self.console.print(f"[dim]↷ {event.step} skipped ({event.payload.get('reason')})[/]")
+        reason = escape(str(event.payload.get("reason")))
+        self.console.print(f"[dim]↷ {escape(str(event.step))} skipped ({reason})[/]")
 
     def _step_done(self, event: Event) -> None:
         if event.iteration is None:
-            self.console.print(f"[green]✓[/] {event.step}")
+            self.console.print(f"[green]✓[/] {escape(str(event.step))}")
         else:
             self._advance(event)
 
@@ -56,13 +58,15 @@ class ProgressView:
         if event.iteration is not None:
             self._advance(event)
             return
-        self.console.print(f"[red]✗ {event.step}[/]: {error.get('message', '')}")
+        message = escape(str(error.get("message", "")))
+        self.console.print(f"[red]✗ {escape(str(event.step))}[/]: {message}")
 
     def _task_failed(self, event: Event) -> None:
         error = event.payload.get("error") or {}
         task, attempt = event.payload.get("task"), event.payload.get("attempt")
-        message = error.get("message", "")
-        self.console.print(f"[yellow]  ↻ {event.step}.{task} attempt {attempt}: {message}[/]")
+        where = escape(f"{event.step}.{task} attempt {attempt}")
+        message = escape(str(error.get("message", "")))
+        self.console.print(f"[yellow]  ↻ {where}: {message}[/]")
 
     def _loop_started(self, event: Event) -> None:
         count = int(event.payload.get("count", 0))
@@ -82,4 +86,4 @@ class ProgressView:
         stats = event.payload.get("stats") or {}
         mark = "[green]✓[/]" if event.payload.get("status") == "done" else "[red]✗[/]"
         done, failed = stats.get("done", 0), stats.get("failed", 0)
-        self.console.print(f"{mark} {event.step} loop: {done} done, {failed} failed")
+        self.console.print(f"{mark} {escape(str(event.step))} loop: {done} done, {failed} failed")
