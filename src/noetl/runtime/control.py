@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -32,6 +33,7 @@ from noetl.engine.state import ExecutionState
 from noetl.errors import ConflictError, NoetlError, NotFoundError
 from noetl.store.port import EventStore, ExecutionSummary
 
+log = logging.getLogger(__name__)
 EventListener = Callable[[Event], None]
 CancelHook = Callable[[Sequence[str]], None]
 CONFLICT_RETRIES = 5
@@ -275,7 +277,8 @@ class ControlPlane:
                 inbox, self._inbox = self._inbox, []
                 try:
                     await self._process(inbox)
-                except NoetlError as exc:
+                except Exception as exc:  # the pump must outlive any one batch
+                    log.exception("control plane could not process %d events", len(inbox))
                     self._abandon(inbox, exc)
                 async with self._progress:
                     self._processed += len(inbox)
@@ -332,12 +335,13 @@ class ControlPlane:
         if live is not None:
             live.state = replay(live.playbook, await self.store.read(execution_id))
 
-    def _abandon(self, inbox: list[tuple[str, Event]], exc: NoetlError) -> None:
+    def _abandon(self, inbox: list[tuple[str, Event]], exc: Exception) -> None:
         """The log could not be written: the executions involved cannot go on in memory."""
+        error = exc if isinstance(exc, NoetlError) else NoetlError(f"{type(exc).__name__}: {exc}")
         for execution_id, _ in inbox:
             live = self._live.pop(execution_id, None)
             if live is not None and not live.done.done():
-                live.done.set_exception(exc)
+                live.done.set_exception(error)
 
     def _release(self, live: _Live, command_id: str) -> None:
         live.claimed.pop(command_id, None)
