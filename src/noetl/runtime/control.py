@@ -148,6 +148,9 @@ class ControlPlane:
         self._live[execution_id] = live
         await self.submit([first])
         await self.flush()
+        failure = live.done.exception() if live.done.done() else None
+        if failure is not None:
+            raise failure  # its first events could not be written
         return execution_id
 
     async def submit(self, events: Sequence[Event]) -> None:
