@@ -41,3 +41,24 @@ def test_command_round_trips_and_ids_are_deterministic():
     assert cid != command_id_for("7", "fetch", 3, 13, 1)
     cmd = Command(cid, "7", "fetch", 3, epoch=1, iteration=12, iter={"city": "Paris", "index": 12})
     assert Command.from_json(cmd.to_json()) == cmd
+
+
+@pytest.mark.parametrize(
+    "type_, command_id, origin",
+    [
+        ("step.done", "c1", "worker"),
+        ("step.failed", "c1", "worker"),
+        ("step.done", None, "engine"),
+        ("task.done", "c1", "worker"),
+        ("command.expired", "c1", "runtime"),
+        ("command.dead", "c1", "runtime"),
+        ("playbook.cancelled", None, "client"),
+        ("playbook.started", None, "engine"),
+        ("command.issued", "c1", "engine"),
+    ],
+)
+def test_origin_defaults_to_who_produces_the_type(type_, command_id, origin):
+    event = Event(type_, "1", step="s", command_id=command_id)
+    assert event.origin == origin
+    assert Event.from_json(event.to_json()).origin == origin
+    assert Event(type_, "1", command_id=command_id, origin="client").origin == "client"

@@ -70,7 +70,7 @@ class Event:
     iteration: int | None = None
     command_id: str | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
-    origin: str = "engine"
+    origin: str = ""  # "" infers it from the type (see `default_origin`)
     idempotency_key: str | None = None
     seq: int | None = None
     event_id: str | None = None
@@ -80,6 +80,8 @@ class Event:
     def __post_init__(self) -> None:
         if self.type not in EVENT_TYPES:
             raise EventCodecError(f"unknown event type {self.type!r}")
+        if not self.origin:
+            object.__setattr__(self, "origin", default_origin(self.type, self.command_id))
         if self.origin not in ORIGINS:
             raise EventCodecError(f"unknown event origin {self.origin!r}")
 
@@ -129,7 +131,7 @@ class Event:
                 iteration=data.get("iteration"),
                 command_id=data.get("command_id"),
                 payload=dict(data.get("payload") or {}),
-                origin=data.get("origin", "engine"),
+                origin=data.get("origin") or "",
                 idempotency_key=data.get("idempotency_key"),
                 seq=data.get("seq"),
                 event_id=data.get("event_id"),
@@ -148,6 +150,23 @@ class Event:
         if not isinstance(data, dict):
             raise EventCodecError("event JSON must be an object")
         return cls.from_dict(data)
+
+
+_WORKER_TYPES = frozenset({TASK_DONE, TASK_FAILED, COMMAND_STARTED})
+_RUNTIME_TYPES = frozenset({COMMAND_CLAIMED, COMMAND_EXPIRED, COMMAND_DEAD})
+
+
+def default_origin(type_: str, command_id: str | None) -> str:
+    """Who produces an event of this type when nobody says: step endings that name a command
+    come from workers, lease and delivery facts from the runtime, cancellation from a client,
+    everything else from the engine."""
+    if type_ in _WORKER_TYPES or (type_ in (STEP_DONE, STEP_FAILED) and command_id):
+        return "worker"
+    if type_ in _RUNTIME_TYPES:
+        return "runtime"
+    if type_ == PLAYBOOK_CANCELLED:
+        return "client"
+    return "engine"
 
 
 def _json_default(value: Any) -> Any:
