@@ -386,3 +386,30 @@ def test_events_and_projection_survive_close_and_reopen(durable_event_store):
     assert (summary.status, summary.steps_done, summary.result) == ("done", 2, "ok")
     reopened = durable_event_store.run(lambda store: store.get_execution("e1"))
     assert reopened == summary
+
+
+# -- claims -----------------------------------------------------------------------------------
+
+
+def test_claims_have_one_winner_per_attempt_and_later_attempts_win(event_store):
+    async def body(store):
+        return [
+            await store.claim("e1", "c1", 1),
+            await store.claim("e1", "c1", 1),  # the same delivery again: refused
+            await store.claim("e1", "c2", 1),  # another command: its own claim
+            await store.claim("e1", "c1", 3),  # a later redelivery wins
+            await store.claim("e1", "c1", 2),  # an older one never does
+            await store.claim("e2", "c1", 1),  # same command id, other execution
+        ]
+
+    assert event_store.run(body) == [True, False, True, True, False, True]
+
+
+def test_released_claims_can_be_claimed_again(event_store):
+    async def body(store):
+        await store.claim("e1", "c1", 1)
+        await store.claim("e2", "c1", 1)
+        await store.release_claims("e1")
+        return [await store.claim("e1", "c1", 1), await store.claim("e2", "c1", 1)]
+
+    assert event_store.run(body) == [True, False]

@@ -7,10 +7,12 @@ import asyncio
 import pytest
 
 from noetl.bus.inprocess import InProcessBus
+from noetl.bus.port import Pointer
 from noetl.dsl.load import load_playbook
 from noetl.errors import NoetlError
 from noetl.runtime.control import ControlPlane
 from noetl.store.memory import MemoryEventStore
+from noetl.store.sqlite import SqliteEventStore
 
 SLOW = """
 apiVersion: noetl.io/v2
@@ -78,3 +80,27 @@ def test_the_pump_survives_a_failed_batch_and_the_caller_gets_an_error():
             await bus.close()
 
     assert asyncio.run(scenario()).status == "running"
+
+
+def test_two_control_planes_sharing_a_store_hand_a_command_to_one_worker(tmp_path):
+    async def scenario():
+        store, bus = SqliteEventStore.open(tmp_path / "n.db"), InProcessBus()
+        first, second = ControlPlane(store, bus), ControlPlane(store, bus)
+        first.open()
+        second.open()
+        try:
+            execution_id = await first.start(load_playbook(SLOW), source=SLOW)
+            issued = [e for e in await store.read(execution_id) if e.type == "command.issued"]
+            pointer = Pointer(execution_id, issued[0].command_id or "", "start")
+            race = await asyncio.gather(first.claim(pointer, 1), second.claim(pointer, 1))
+            redelivered = await second.claim(pointer, 2)  # the lease ran out: a later attempt
+            return race, redelivered
+        finally:
+            await first.close()
+            await second.close()
+            await bus.close()
+            await store.close()
+
+    race, redelivered = asyncio.run(scenario())
+    assert sum(item is not None for item in race) == 1
+    assert redelivered is not None and redelivered.command.step == "start"

@@ -172,6 +172,8 @@ class ControlPlane:
         if live is None:
             raise NotFoundError(f"execution {execution_id} not found")
         if not live.state.terminal:
+            # Whoever held its commands is gone; their new deliveries start again at attempt 1.
+            await self.store.release_claims(execution_id)
             await self.bus.publish([self._pointer(c) for c in live.state.pending.values()])
         return live.playbook
 
@@ -233,6 +235,9 @@ class ControlPlane:
             return None
         command = live.state.pending.get(pointer.command_id)
         if command is None:
+            return None
+        # Recorded in the store, so that control planes sharing it agree on one winner.
+        if not await self.store.claim(command.execution_id, command.command_id, attempt):
             return None
         live.claimed[command.command_id] = attempt
         if command.timeout is not None:

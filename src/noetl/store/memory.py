@@ -35,6 +35,7 @@ class MemoryEventStore:
         self._keys: dict[str, set[str]] = {}
         # Insertion order is start order, which `list_executions` reverses for newest first.
         self._executions: dict[str, ExecutionSummary] = {}
+        self._claims: dict[tuple[str, str], int] = {}
         self._closed = False
 
     async def append(
@@ -96,6 +97,21 @@ class MemoryEventStore:
         newest_first = reversed(self._executions.values())
         chosen = [s for s in newest_first if status is None or s.status == status]
         return chosen[offset : offset + limit]
+
+    async def claim(self, execution_id: str, command_id: str, attempt: int) -> bool:
+        """One winner per attempt; later attempts win over earlier ones."""
+        self._check_open()
+        key = (execution_id, command_id)
+        if self._claims.get(key, 0) >= attempt:
+            return False
+        self._claims[key] = attempt
+        return True
+
+    async def release_claims(self, execution_id: str) -> None:
+        """Forget the execution's claims."""
+        self._check_open()
+        for key in [k for k in self._claims if k[0] == execution_id]:
+            del self._claims[key]
 
     async def close(self) -> None:
         """Mark the store closed; its contents are dropped."""

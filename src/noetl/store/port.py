@@ -93,6 +93,19 @@ class EventStore(Protocol):
         """Executions, newest started first, optionally only those with `status`."""
         ...
 
+    async def claim(self, execution_id: str, command_id: str, attempt: int) -> bool:
+        """Record that delivery `attempt` of a command is being run.
+
+        True for exactly one caller per attempt, and only when no equal or later attempt was
+        claimed before (a redelivery after a lease ran out wins over the earlier holder). This
+        is what makes claims atomic across control planes sharing the store.
+        """
+        ...
+
+    async def release_claims(self, execution_id: str) -> None:
+        """Forget the execution's claims: whoever held them is gone (the execution resumes)."""
+        ...
+
     async def close(self) -> None:
         """Release the store's resources. Idempotent."""
         ...

@@ -268,6 +268,19 @@ class PostgresEventStore:
         for execution_id in execution_ids:
             self._last_seqs.pop(execution_id, None)
 
+    async def claim(self, execution_id: str, command_id: str, attempt: int) -> bool:
+        """One winner per attempt across replicas (an upsert that only raises the attempt)."""
+        rows = await self._query(QUERIES["claim"], (execution_id, command_id, attempt))
+        return bool(rows)
+
+    async def release_claims(self, execution_id: str) -> None:
+        """Forget the execution's claims."""
+        try:
+            async with self._connection() as conn:
+                await conn.execute(QUERIES["release_claims"], (execution_id,))
+        except psycopg.Error as exc:
+            raise failure("releasing claims", self._where, exc, self._dsn) from None
+
     # -- reading -------------------------------------------------------------------------------
 
     async def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:

@@ -104,6 +104,24 @@ class SqliteEventStore:
             rows = self._query(QUERIES["list_executions_by_status"], (status, limit, offset))
         return [codec.summary_from_row(row) for row in rows]
 
+    async def claim(self, execution_id: str, command_id: str, attempt: int) -> bool:
+        """One winner per attempt (an upsert that only raises the recorded attempt)."""
+        conn = self._connection()
+        try:
+            cursor = conn.execute(QUERIES["claim"], (execution_id, command_id, attempt))
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"claiming command {command_id} in {self._where} failed: {exc}"
+            ) from exc
+        return cursor.rowcount == 1
+
+    async def release_claims(self, execution_id: str) -> None:
+        """Forget the execution's claims."""
+        try:
+            self._connection().execute(QUERIES["release_claims"], (execution_id,))
+        except sqlite3.Error as exc:
+            raise StoreError(f"releasing claims in {self._where} failed: {exc}") from exc
+
     async def close(self) -> None:
         """Close the connection. Idempotent."""
         if self._conn is not None:

@@ -1,0 +1,4 @@
+INSERT INTO claims (execution_id, command_id, attempt) VALUES (%s, %s, %s)
+ON CONFLICT (execution_id, command_id) DO UPDATE SET attempt = excluded.attempt
+WHERE claims.attempt < excluded.attempt
+RETURNING attempt
