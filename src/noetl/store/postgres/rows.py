@@ -10,27 +10,15 @@ same text (UTC, microseconds), so an event read equals the event `append` return
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from noetl.engine.events import Event, _json_default
-from noetl.errors import StoreError
-from noetl.store import projection
+from noetl.engine.events import Event
+from noetl.store import columns, projection
+from noetl.store.columns import dumps
 from noetl.store.port import RUNNING, ExecutionSummary
 from noetl.store.projection import ExecutionChange
-
-# One encoder for every column: `json.dumps` with options builds a new encoder per call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)
-
-
-def dumps(value: Any, what: str) -> str:
-    """JSON text for a column, with the codec's handling of tuples, sets, dates and bytes."""
-    try:
-        return _ENCODER.encode(value)
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"{what} cannot be written as JSON: {exc}") from exc
 
 
 def iso(value: datetime | None) -> str | None:
@@ -41,58 +29,17 @@ def iso(value: datetime | None) -> str | None:
 
 
 def event_from_row(row: tuple[Any, ...]) -> Event:
-    """Event from a row of `read_events.sql` (through the one codec, `Event.from_dict`)."""
-    (eid, seq, event_id, kind, step, iteration, command_id, origin, key, payload, at, version) = row
-    return Event.from_dict(
-        {
-            "schema_version": version,
-            "type": kind,
-            "execution_id": eid,
-            "seq": seq,
-            "event_id": event_id,
-            "created_at": iso(at),
-            "step": step,
-            "iteration": iteration,
-            "command_id": command_id,
-            "origin": origin,
-            "idempotency_key": key,
-            "payload": payload,
-        }
-    )
+    """Event from a row of `read_events.sql` (JSONB arrives decoded)."""
+    return columns.event_from_row(row, time=iso, value=_as_is)
 
 
 def summary_from_row(row: tuple[Any, ...]) -> ExecutionSummary:
     """ExecutionSummary from a row of `get_execution.sql` / `list_executions*.sql`."""
-    (
-        eid,
-        name,
-        path,
-        status,
-        started,
-        finished,
-        done,
-        failed,
-        skipped,
-        result,
-        error,
-        parent,
-        last,
-    ) = row
-    return ExecutionSummary(
-        execution_id=eid,
-        playbook_name=name,
-        playbook_path=path,
-        status=status,
-        started_at=iso(started) or "",
-        finished_at=iso(finished),
-        steps_done=done,
-        steps_failed=failed,
-        steps_skipped=skipped,
-        result=result,
-        error=error,
-        parent_execution_id=parent,
-        last_seq=int(last),
-    )
+    return columns.summary_from_row(row, time=iso, value=_as_is)
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def append_params(written: Sequence[tuple[str, Sequence[Event]]]) -> dict[str, list[Any]]:

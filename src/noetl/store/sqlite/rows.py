@@ -5,24 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from noetl.engine.events import TERMINAL_PLAYBOOK, Event, _json_default
+from noetl.engine.events import TERMINAL_PLAYBOOK, Event
 from noetl.errors import StoreError
+from noetl.store import columns
+from noetl.store.columns import dumps
 from noetl.store.port import ExecutionSummary
 from noetl.store.projection import ExecutionChange
 
 TERMINAL = TERMINAL_PLAYBOOK
-
-
-# One encoder for every column: `json.dumps` with options builds a new encoder per call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)
-
-
-def dumps(value: Any, what: str) -> str:
-    """JSON text for a column, with the codec's handling of tuples, sets, dates and bytes."""
-    try:
-        return _ENCODER.encode(value)
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"{what} cannot be written as JSON: {exc}") from exc
 
 
 def loads(text: str | None) -> Any:
@@ -50,58 +40,17 @@ def event_row(event: Event) -> tuple[Any, ...]:
 
 
 def event_from_row(row: tuple[Any, ...]) -> Event:
-    """Event from a row of `read_events.sql` (through the one codec, `Event.from_dict`)."""
-    (eid, seq, event_id, kind, step, iteration, command_id, origin, key, payload, at, version) = row
-    return Event.from_dict(
-        {
-            "schema_version": version,
-            "type": kind,
-            "execution_id": eid,
-            "seq": seq,
-            "event_id": event_id,
-            "created_at": at,
-            "step": step,
-            "iteration": iteration,
-            "command_id": command_id,
-            "origin": origin,
-            "idempotency_key": key,
-            "payload": json.loads(payload),
-        }
-    )
+    """Event from a row of `read_events.sql` (times are stored as the ISO text stamped)."""
+    return columns.event_from_row(row, time=_as_is, value=loads)
 
 
 def summary_from_row(row: tuple[Any, ...]) -> ExecutionSummary:
     """ExecutionSummary from a row of `get_execution.sql` / `list_executions*.sql`."""
-    (
-        eid,
-        name,
-        path,
-        status,
-        started,
-        finished,
-        done,
-        failed,
-        skipped,
-        result,
-        error,
-        parent,
-        last,
-    ) = row
-    return ExecutionSummary(
-        execution_id=eid,
-        playbook_name=name,
-        playbook_path=path,
-        status=status,
-        started_at=started,
-        finished_at=finished,
-        steps_done=done,
-        steps_failed=failed,
-        steps_skipped=skipped,
-        result=loads(result),
-        error=loads(error),
-        parent_execution_id=parent,
-        last_seq=last,
-    )
+    return columns.summary_from_row(row, time=_as_is, value=loads)
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def start_params(change: ExecutionChange) -> dict[str, Any]:
