@@ -5,30 +5,19 @@ It stores and returns Fernet tokens; sealing and opening is `noetl.store.credent
 
 from __future__ import annotations
 
-import builtins
 import sqlite3
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from noetl.errors import StoreError
 from noetl.store.credentials import CredentialInfo, SealedCredential
-from noetl.store.sqlite.connect import open_database
+from noetl.store.sqlite.connect import SqliteStore
 from noetl.store.sqlite.statements import QUERIES
 from noetl.store.stamping import utc_now
 
 
-class SqliteCredentialStore:
+class SqliteCredentialStore(SqliteStore):
     """The credential store port on SQLite. Create it with `SqliteCredentialStore.open(path)`."""
 
-    def __init__(self, conn: sqlite3.Connection, where: str) -> None:
-        self._conn: sqlite3.Connection | None = conn
-        self._where = where
-
-    @classmethod
-    def open(cls, path: str | Path) -> SqliteCredentialStore:
-        """Open (creating and migrating when needed) the database at `path`."""
-        return cls(open_database(path, "credential store"), str(path))
+    what = "credential store"
 
     async def put(self, name: str, type_: str, token: bytes) -> bool:
         """Insert or replace credential `name`; True when it was new."""
@@ -68,20 +57,3 @@ class SqliteCredentialStore:
                 f"deleting credential {name!r} in {self._where} failed: {exc}"
             ) from exc
         return cursor.rowcount > 0
-
-    async def close(self) -> None:
-        """Close the connection. Idempotent."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def _query(self, sql: str, params: Sequence[Any]) -> builtins.list[Any]:
-        try:
-            return self._connection().execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(f"reading credentials in {self._where} failed: {exc}") from exc
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StoreError(f"the SQLite credential store {self._where} is closed")
-        return self._conn
