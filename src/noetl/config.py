@@ -23,6 +23,7 @@ class Settings:
     db: Path | None = None  # SQLite file; default <home>/noetl.db
     workers: int = 4
     inline_limit: int = 64 * 1024  # results larger than this are stored by reference
+    max_result_bytes: int = 256 * 1024 * 1024  # largest result upload the server accepts
     secret_key: str | None = None  # key that encrypts credentials at rest
     api_token: str | None = None  # bearer token the server requires, when set
     pg_dsn: str | None = None

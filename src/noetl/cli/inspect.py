@@ -15,7 +15,7 @@ from rich.table import Table
 from noetl.config import Settings
 from noetl.errors import NoetlError, NotFoundError
 from noetl.store.port import EventStore
-from noetl.store.results import FileResultStore, is_ref
+from noetl.store.results import FileResultStore, ResultStore, is_ref
 from noetl.store.sqlite import SqliteEventStore
 
 T = TypeVar("T")
@@ -127,24 +127,30 @@ def results(
     execution_id: str,
     step: str,
     db: DbOption = None,
+    server: ServerOption = None,
 ) -> None:
     """The result of STEP in an execution (loaded from the result store when it is a reference)."""
-    path = Settings.load(db=db).db_path
-    store = FileResultStore(path.parent / "results")
+    if server is not None:  # the server's log and result store, through its API
+        from noetl.cli.remote import with_results
 
-    async def find(events_store: EventStore) -> Any:
-        for event in reversed(await events_store.read(execution_id)):
-            if event.step == step and event.iteration is None and event.type in _RESULT_EVENTS:
-                return await _load(event.payload, store)
-        raise NotFoundError(f"execution {execution_id} has no result for step '{step}'")
-
-    _dump(_with_store(db, find))
+        _dump(with_results(server, lambda log, store: _find(log, store, execution_id, step)))
+        return
+    store = FileResultStore(Settings.load(db=db).db_path.parent / "results")
+    _dump(_with_store(db, lambda log: _find(log, store, execution_id, step)))
 
 
 _RESULT_EVENTS = frozenset({"step.done", "loop.done"})
 
 
-async def _load(payload: Mapping[str, Any], store: FileResultStore) -> Any:
+async def _find(log: EventStore, store: ResultStore, execution_id: str, step: str) -> Any:
+    """The last result of `step` in the log, loaded from `store` when it is a reference."""
+    for event in reversed(await log.read(execution_id)):
+        if event.step == step and event.iteration is None and event.type in _RESULT_EVENTS:
+            return await _load(event.payload, store)
+    raise NotFoundError(f"execution {execution_id} has no result for step '{step}'")
+
+
+async def _load(payload: Mapping[str, Any], store: ResultStore) -> Any:
     if "results" in payload:  # a loop: its ordered iteration results
         return [await store.get(r) if is_ref(r) else r for r in payload["results"]]
     value = payload.get("result")

@@ -1,5 +1,5 @@
 """Commands that talk to a running server: `execute`, `status`, `cancel`, and the `--server`
-variants of `catalog register`, `executions list|show` and `events`.
+variants of `catalog register`, `executions list|show`, `events` and `results`.
 
 The JSON they print is the same as the embedded commands print (`noetl run --json`,
 `noetl executions ... --json`, `noetl events --json`): scripts work against either mode.
@@ -60,6 +60,17 @@ def with_log(server: str, use: Callable[[Any], Awaitable[T]]) -> T:
     from noetl.runtime.remote import RemoteEventLog
 
     return with_client(server, lambda client: use(RemoteEventLog(client)))
+
+
+def with_results(server: str, use: Callable[[Any, Any], Awaitable[T]]) -> T:
+    """Run `use(log, results)` with the server's event log and result store (no retrying: a
+    person is waiting)."""
+    from noetl.runtime.remote import RemoteEventLog
+    from noetl.runtime.remote_results import RemoteResultStore
+
+    return with_client(
+        server, lambda client: use(RemoteEventLog(client), RemoteResultStore(client, patience=0))
+    )
 
 
 def execute(

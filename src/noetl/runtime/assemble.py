@@ -21,7 +21,12 @@ from noetl.runtime.workers import WorkerPool
 from noetl.store.credentials import Credentials
 from noetl.store.port import EventStore, ExecutionSummary
 from noetl.store.results import FileResultStore
-from noetl.store.sqlite import SqliteCatalogStore, SqliteCredentialStore, SqliteEventStore
+from noetl.store.sqlite import (
+    SqliteCatalogStore,
+    SqliteCredentialStore,
+    SqliteEventStore,
+    SqliteResultStore,
+)
 from noetl.tools.base import Resources
 from noetl.worker.masking import MaskingCredentials
 
@@ -96,19 +101,22 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
 
 @dataclass
 class ServerRuntime:
-    """What the server process runs: the event store, the catalog, the bus and the control plane."""
+    """What the server process runs: the event store, the catalog, the result store (in the same
+    database), the bus and the control plane."""
 
     settings: Settings
     store: EventStore
     catalog: Any  # noetl.store.catalog.CatalogStore
     bus: CommandBus
     control: ControlPlane
+    results: Any = None  # SqliteResultStore | PostgresResultStore: large results, shared
 
     async def close(self) -> None:
         """Write what is pending, then close the bus and the stores."""
         await self.control.close()
         await self.bus.close()
         await _close(self.catalog)
+        await _close(self.results)
         await self.store.close()
 
 
@@ -120,7 +128,7 @@ async def open_server(settings: Settings) -> ServerRuntime:
     in-process bus that no worker reads (commands are then claimed through the API only, which
     is what the API tests do).
     """
-    store, catalog = await _open_stores(settings)
+    store, catalog, results = await _open_stores(settings)
     control: ControlPlane | None = None
 
     async def dead(pointer: Pointer) -> None:  # the bus gave up on a pointer: the step fails
@@ -137,19 +145,22 @@ async def open_server(settings: Settings) -> ServerRuntime:
     control = ControlPlane(store, bus)
     control.open()
     await control.resume_all()
-    return ServerRuntime(settings, store, catalog, bus, control)
+    return ServerRuntime(settings, store, catalog, bus, control, results)
 
 
-async def _open_stores(settings: Settings) -> tuple[EventStore, Any]:
+async def _open_stores(settings: Settings) -> tuple[EventStore, Any, Any]:
+    """The event store, the catalog and the result store, all in the server's database."""
     if settings.pg_dsn:
         from noetl.store.postgres import PostgresEventStore
         from noetl.store.postgres.catalog import PostgresCatalogStore
+        from noetl.store.postgres.results import PostgresResultStore
 
-        store = await PostgresEventStore.open(settings.pg_dsn)
-        return store, await PostgresCatalogStore.open(settings.pg_dsn)
-    from noetl.store.sqlite.catalog import SqliteCatalogStore
-
-    return SqliteEventStore.open(settings.db_path), SqliteCatalogStore.open(settings.db_path)
+        dsn = settings.pg_dsn
+        store = await PostgresEventStore.open(dsn)
+        catalog = await PostgresCatalogStore.open(dsn)
+        return store, catalog, await PostgresResultStore.open(dsn)
+    path = settings.db_path
+    return SqliteEventStore.open(path), SqliteCatalogStore.open(path), SqliteResultStore.open(path)
 
 
 async def _close(resource: Any) -> None:
@@ -180,15 +191,17 @@ async def open_worker(settings: Settings) -> WorkerRuntime:
     """`settings.workers` workers of pool `settings.pool`, fed by NATS at `settings.nats_url`,
     claiming and reporting through the server at `settings.server_url`."""
     from noetl.bus.nats import NatsBus
-    from noetl.runtime.remote import RemoteChildren, RemoteSource, ServerClient
+    from noetl.runtime.children import RemoteChildren
+    from noetl.runtime.remote import RemoteSource, ServerClient
+    from noetl.runtime.remote_results import RemoteResultStore
 
     if not settings.nats_url:
         raise ConfigError("a worker needs the NATS URL (--nats or NOETL_NATS_URL)")
     client = ServerClient(settings.server_url, token=settings.api_token)
     source = RemoteSource(client)
     bus = await NatsBus.connect(settings.nats_url, ack_wait=settings.ack_wait)
-    # Large results go to files under the home directory: shared by the workers of one machine.
-    results = FileResultStore(settings.db_path.parent / "results")
+    # Large results go to the server (its database): every worker, on any machine, reads them.
+    results = RemoteResultStore(client, patience=source.patience)
     resources = Resources(results=results, inline_limit=settings.inline_limit)
     resources.children = RemoteChildren(client)
     workers = WorkerPool(

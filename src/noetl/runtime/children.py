@@ -1,16 +1,20 @@
-"""Child executions started by `playbook` tasks, run by this process's control plane."""
+"""Child executions started by `playbook` tasks: run by this process's control plane
+(`LocalChildren`), or started through a server by a distributed worker (`RemoteChildren`)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from noetl.dsl.load import load_playbook
 from noetl.engine.definition import PlaybookDef
-from noetl.errors import NotFoundError, ToolError
+from noetl.errors import NotFoundError, PlaybookError, ToolError
 from noetl.runtime.control import ControlPlane
+
+if TYPE_CHECKING:
+    from noetl.runtime.remote import ServerClient
 
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 
@@ -78,3 +82,47 @@ def _as_file(path: str, base_file: str | None) -> Path | None:
     if candidate.suffix in PLAYBOOK_SUFFIXES or candidate.is_file():
         return candidate if candidate.is_file() else None
     return None
+
+
+class RemoteChildren:
+    """Child executions (`playbook` tasks) of a distributed worker, started through the server.
+
+    A path naming a playbook file next to the parent's file (on this machine) is sent inline;
+    anything else is a catalog path the server resolves.
+    """
+
+    def __init__(self, client: ServerClient, *, poll: float = 0.1) -> None:
+        self.client = client
+        self.poll = poll
+
+    async def run(
+        self,
+        *,
+        path: str,
+        version: int | None,
+        args: Mapping[str, Any],
+        parent_execution_id: str,
+        base_file: str | None,
+    ) -> Any:
+        """The child's result; ToolError when it fails, is cancelled or cannot start."""
+        file = Path(path) if base_file is None else Path(base_file).parent / path
+        inline = file.read_text(encoding="utf-8") if version is None and file.is_file() else None
+        try:
+            child = await self.client.start(
+                path=None if inline else path,
+                version=version,
+                playbook=inline,
+                payload=dict(args),
+                parent_execution_id=parent_execution_id,
+            )
+        except (NotFoundError, PlaybookError) as exc:
+            raise ToolError(f"child playbook '{path}': {exc}", kind="config") from None
+        summary = await self.client.wait(child, poll=self.poll)
+        if summary["status"] == "done":
+            return summary["result"]
+        error = summary["error"] if isinstance(summary["error"], Mapping) else {}
+        message = error.get("message") or error.get("reason") or summary["status"]
+        raise ToolError(
+            f"child playbook '{path}' (execution {child}) {summary['status']}: {message}",
+            kind="playbook",
+        )

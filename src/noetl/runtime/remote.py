@@ -20,8 +20,8 @@ import os
 import socket
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 
@@ -36,7 +36,6 @@ from noetl.errors import (
     PlaybookError,
     Problem,
     RemoteError,
-    ToolError,
 )
 from noetl.runtime.control import WorkItem
 from noetl.store.port import ExecutionSummary
@@ -70,6 +69,19 @@ class ServerClient:
         """One API request; the decoded JSON answer, or the NoETL error the server reported."""
         content = None if body is None else _encode(body)
         headers = {"content-type": "application/json"} if content is not None else None
+        response = await self.send(method, path, content=content, params=params, headers=headers)
+        return response.json()
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """One API request with a raw body; the successful response, or the NoETL error."""
         try:
             response = await self._http.request(
                 method, path, content=content, params=params, headers=headers
@@ -79,7 +91,7 @@ class ServerClient:
                 f"cannot reach the NoETL server at {self.base_url}: {type(exc).__name__} {exc}"
             ) from None
         if response.is_success:
-            return response.json()
+            return response
         raise _error(method, path, response)
 
     async def health(self) -> dict[str, Any]:
@@ -176,6 +188,19 @@ class ServerClient:
         }
         answer = await self.call("POST", "/commands/claim", body=body)
         return list(answer["claimed"])
+
+    async def put_result(self, execution_id: str, body: bytes, content_type: str) -> dict[str, Any]:
+        """Upload a large result as raw bytes; its ResultRef wrapper (stamped by the server)."""
+        path = f"/executions/{quote(execution_id, safe='')}/results"
+        headers = {"content-type": content_type}
+        response = await self.send("PUT", path, content=body, headers=headers)
+        ref: dict[str, Any] = response.json()
+        return ref
+
+    async def result(self, key: str) -> tuple[bytes, str]:
+        """The raw bytes stored under `key` and their content type."""
+        response = await self.send("GET", f"/results/{quote(key, safe='/')}")
+        return response.content, response.headers.get("content-type", "")
 
 
 class RemoteSource:
@@ -283,20 +308,27 @@ class RemoteSource:
         return playbook
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
-        """`call()`, retried with backoff while the server is unreachable or failing (5xx)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.patience
-        delay = 0.05
-        while True:
-            try:
-                return await call()
-            except RemoteError as exc:
-                retryable = exc.status is None or exc.status >= 500
-                if not retryable or self._closed or loop.time() + delay > deadline:
-                    raise
-                log.warning("server unavailable, retrying in %.2f s: %s", delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
+        return await retrying(call, self.patience, lambda: self._closed)
+
+
+async def retrying(
+    call: Callable[[], Awaitable[T]], patience: float, stopped: Callable[[], bool] = lambda: False
+) -> T:
+    """`call()`, retried with backoff for `patience` seconds while the server is unreachable or
+    failing (5xx), unless `stopped()`; other errors at once."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    delay = 0.05
+    while True:
+        try:
+            return await call()
+        except RemoteError as exc:
+            retryable = exc.status is None or exc.status >= 500
+            if not retryable or stopped() or loop.time() + delay > deadline:
+                raise
+            log.warning("server unavailable, retrying in %.2f s: %s", delay, exc)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
 
 
 async def _settle(done: asyncio.Future[None], posting: Awaitable[None]) -> None:
@@ -335,50 +367,6 @@ class RemoteEventLog:
         found = [Event.from_dict(e) for e in await self.client.events(execution_id)]
         found = [e for e in found if (e.seq or 0) > after_seq]
         return found if limit is None else found[:limit]
-
-
-class RemoteChildren:
-    """Child executions (`playbook` tasks) of a distributed worker, started through the server.
-
-    A path naming a playbook file next to the parent's file (on this machine) is sent inline;
-    anything else is a catalog path the server resolves.
-    """
-
-    def __init__(self, client: ServerClient, *, poll: float = 0.1) -> None:
-        self.client = client
-        self.poll = poll
-
-    async def run(
-        self,
-        *,
-        path: str,
-        version: int | None,
-        args: Mapping[str, Any],
-        parent_execution_id: str,
-        base_file: str | None,
-    ) -> Any:
-        """The child's result; ToolError when it fails, is cancelled or cannot start."""
-        file = Path(path) if base_file is None else Path(base_file).parent / path
-        inline = file.read_text(encoding="utf-8") if version is None and file.is_file() else None
-        try:
-            child = await self.client.start(
-                path=None if inline else path,
-                version=version,
-                playbook=inline,
-                payload=dict(args),
-                parent_execution_id=parent_execution_id,
-            )
-        except (NotFoundError, PlaybookError) as exc:
-            raise ToolError(f"child playbook '{path}': {exc}", kind="config") from None
-        summary = await self.client.wait(child, poll=self.poll)
-        if summary["status"] == "done":
-            return summary["result"]
-        error = summary["error"] if isinstance(summary["error"], Mapping) else {}
-        message = error.get("message") or error.get("reason") or summary["status"]
-        raise ToolError(
-            f"child playbook '{path}' (execution {child}) {summary['status']}: {message}",
-            kind="playbook",
-        )
 
 
 class _RawEvents:

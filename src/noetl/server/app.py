@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,10 +23,12 @@ from noetl.config import Settings
 from noetl.runtime.assemble import ServerRuntime, open_server
 from noetl.server import errors
 from noetl.server.metrics import Metrics
-from noetl.server.routes import catalog, executions, system, workers
+from noetl.server.routes import catalog, executions, results, system, workers
 
 API = "/api/v2"
 MAX_BODY = 10 * 1024 * 1024  # bytes; larger request bodies are refused with 413
+# Result uploads have their own limit (`max_result_bytes`): large results are what they are for.
+_RESULT_UPLOAD = re.compile(re.escape(API) + r"/executions/[^/]+/results/?")
 _OPEN_PATHS = frozenset({f"{API}/health", "/docs", "/openapi.json", "/docs/oauth2-redirect"})
 
 Opener = Callable[[Settings], Awaitable[ServerRuntime]]
@@ -55,24 +58,32 @@ def create_app(
     )
     app.state.metrics = Metrics()
     errors.install(app)
-    for router in (catalog.router, executions.router, workers.router):
+    for router in (catalog.router, executions.router, workers.router, results.router):
         app.include_router(router, prefix=API)
     app.include_router(system.router, prefix=API, include_in_schema=True)
     app.add_api_route("/metrics", system.metrics, include_in_schema=False)
-    app.add_middleware(Guard, token=settings.api_token, max_body=max_body)
+    app.add_middleware(
+        Guard,
+        token=settings.api_token,
+        max_body=max_body,
+        max_result_body=settings.max_result_bytes,
+    )
     return app
 
 
 class Guard:
-    """ASGI middleware: bearer token, request body limit, request latency metric.
+    """ASGI middleware: bearer token, request body limits, request latency metric.
 
     Pure ASGI (not BaseHTTPMiddleware) because it sits on every worker call and must stay cheap.
     """
 
-    def __init__(self, app: ASGIApp, *, token: str | None, max_body: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, token: str | None, max_body: int, max_result_body: int
+    ) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode() if token else None
         self.max_body = max_body
+        self.max_result_body = max_result_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,29 +96,38 @@ class Guard:
                 message = "missing or wrong API token (send 'Authorization: Bearer <token>')"
                 await _reply(scope, send, 401, message, {"www-authenticate": "Bearer"})
                 return
+        limit = self._limit(scope)
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            await _reply(scope, send, 413, f"request body is larger than {self.max_body} bytes")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _reply(scope, send, 413, f"request body is larger than {limit} bytes")
             return
         started = time.perf_counter()
         try:
-            await self.app(scope, self._limited(receive), send)
+            await self.app(scope, self._limited(receive, limit), send)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             metrics: Metrics = scope["app"].state.metrics
             metrics.latency.labels(scope["method"], route).observe(time.perf_counter() - started)
 
-    def _limited(self, receive: Receive) -> Receive:
-        """`receive` that refuses a body without Content-Length once it outgrows the limit."""
+    def _limit(self, scope: Scope) -> int:
+        """The body limit of this request: result uploads have their own."""
+        uploading = scope["method"] in ("PUT", "POST")
+        if uploading and _RESULT_UPLOAD.fullmatch(scope["path"]):
+            return self.max_result_body
+        return self.max_body
+
+    @staticmethod
+    def _limited(receive: Receive, limit: int) -> Receive:
+        """`receive` that refuses a body without Content-Length once it outgrows `limit`."""
         seen = 0
 
         async def limited() -> Message:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_body:
+            if seen > limit:
                 # An HTTPException, because FastAPI turns any other error while reading into 400.
-                raise HTTPException(413, f"request body is larger than {self.max_body} bytes")
+                raise HTTPException(413, f"request body is larger than {limit} bytes")
             return message
 
         return limited

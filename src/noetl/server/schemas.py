@@ -143,3 +143,19 @@ class Health(BaseModel):
 
     status: str
     version: str
+
+
+class ResultRefBody(BaseModel):
+    """Where a stored result is and how to check it."""
+
+    store: str = Field(description="The store that holds it (`db`: the server's database).")
+    key: str = Field(description="GET /results/{key} returns the body.")
+    size: int
+    sha256: str
+    content_type: str
+
+
+class StoredResultRef(BaseModel):
+    """The reference to an uploaded result (what events carry instead of the data)."""
+
+    result_ref: ResultRefBody

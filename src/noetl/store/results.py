@@ -6,7 +6,10 @@ the execution and its sha256; events carry a ResultRef instead of the data:
     {"result_ref": {"store": "file", "key": "<execution>/<sha256>.json", "size": 52428800,
                     "sha256": "...", "content_type": "application/json"}}
 
-Identical results of one execution share one stored object.
+Identical results of one execution share one stored object. Stores: files under a folder
+(embedded mode), a table in the server's database (`db`, adapters in `store/sqlite` and
+`store/postgres`; distributed workers reach it through the server's API with
+`noetl.runtime.remote_results.RemoteResultStore`) and a dict (tests).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,6 +38,40 @@ def encode(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), default=str).encode("utf-8")
 
 
+def decode(key: str, body: bytes, content_type: str) -> Any:
+    """The value a stored body holds: JSON decoded, other text as str, anything else as bytes."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    try:
+        if media == JSON or media.endswith("+json"):
+            return json.loads(body)
+        if media.startswith("text/"):
+            return body.decode("utf-8")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StoreError(f"result {key} is not valid {media}: {exc}") from None
+    return body
+
+
+def content_key(execution_id: str, body: bytes) -> tuple[str, str]:
+    """`(key, sha256)` of a body in a keyed store: `<execution_id>/<sha256>`."""
+    sha = hashlib.sha256(body).hexdigest()
+    return f"{execution_id}/{sha}", sha
+
+
+def verified(key: str, body: bytes, sha256: str) -> bytes:
+    """`body`, once its sha256 is the one recorded (StoreError: corrupt or truncated)."""
+    if hashlib.sha256(body).hexdigest() != sha256:
+        raise StoreError(f"result {key} is corrupt: its sha256 is not the one recorded")
+    return body
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """A stored body as it was written, with its content type (what the API serves)."""
+
+    body: bytes
+    content_type: str
+
+
 class ResultStore(Protocol):
     """Where large results live."""
 
@@ -48,7 +86,8 @@ class ResultStore(Protocol):
         ...
 
 
-def _ref(store: str, key: str, body: bytes, sha: str, content_type: str) -> dict[str, Any]:
+def make_ref(store: str, key: str, body: bytes, sha: str, content_type: str) -> dict[str, Any]:
+    """The ResultRef wrapper of a stored body."""
     inner = {"store": store, "key": key, "size": len(body), "sha256": sha}
     inner["content_type"] = content_type
     return {REF_KEY: inner}
@@ -69,7 +108,7 @@ class FileResultStore:
         path = self.root / key
         if not path.exists():
             await asyncio.to_thread(_write_atomically, path, body)
-        return _ref(self.name, key, body, sha, content_type)
+        return make_ref(self.name, key, body, sha, content_type)
 
     async def get(self, ref: Mapping[str, Any]) -> Any:
         """Read and decode, checking the size."""
@@ -103,10 +142,9 @@ class MemoryResultStore:
 
     async def put(self, execution_id: str, body: bytes, content_type: str = JSON) -> dict[str, Any]:
         """Keep the body."""
-        sha = hashlib.sha256(body).hexdigest()
-        key = f"{execution_id}/{sha}"
+        key, sha = content_key(execution_id, body)
         self.bodies[key] = body
-        return _ref(self.name, key, body, sha, content_type)
+        return make_ref(self.name, key, body, sha, content_type)
 
     async def get(self, ref: Mapping[str, Any]) -> Any:
         """Decode the kept body."""

@@ -2,6 +2,12 @@
 
 from noetl.store.sqlite.catalog import SqliteCatalogStore
 from noetl.store.sqlite.credentials import SqliteCredentialStore
+from noetl.store.sqlite.results import SqliteResultStore
 from noetl.store.sqlite.store import SqliteEventStore
 
-__all__ = ["SqliteCatalogStore", "SqliteCredentialStore", "SqliteEventStore"]
+__all__ = [
+    "SqliteCatalogStore",
+    "SqliteCredentialStore",
+    "SqliteEventStore",
+    "SqliteResultStore",
+]

@@ -1,0 +1,45 @@
+"""Large results: upload a body once, get it back by key (workers on any machine share them).
+
+Bodies are raw bytes with their own content type (no JSON wrapping, so a 50 MB result is sent
+as 50 MB). They may be larger than other requests: the Guard gives uploads here their own limit,
+`max_result_bytes`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, Response
+
+from noetl.server.routes import RuntimeDep, json_response
+from noetl.server.schemas import StoredResultRef
+from noetl.store.results import JSON
+
+router = APIRouter(tags=["results"])
+
+UPLOAD_PATH = "/executions/{execution_id}/results"
+_BINARY = {"type": "string", "format": "binary"}
+_RAW_BODY = {"requestBody": {"content": {"*/*": {"schema": _BINARY}}}}
+
+
+@router.api_route(
+    UPLOAD_PATH,
+    methods=["PUT", "POST"],
+    status_code=201,
+    response_model=StoredResultRef,
+    openapi_extra=_RAW_BODY,
+)
+async def upload(execution_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    """Store the raw request body once (its Content-Type is kept); answer its reference."""
+    await runtime.store.get_execution(execution_id)  # unknown execution -> 404, nothing stored
+    body = await request.body()
+    if not body:
+        raise HTTPException(422, "body: a result upload needs a non-empty body")
+    content_type = request.headers.get("content-type") or JSON
+    ref = await runtime.results.put(execution_id, body, content_type)
+    return json_response(ref, 201)
+
+
+@router.get("/results/{key:path}", summary="Read a result")
+async def download(key: str, runtime: RuntimeDep) -> Response:
+    """The stored bytes with their content type (checked against the recorded sha256)."""
+    stored = await runtime.results.read(key)  # NotFoundError -> 404 naming the key
+    return Response(stored.body, media_type=stored.content_type)

@@ -1,0 +1,13 @@
+-- Results larger than the inline limit, stored once (the server's result store on SQLite);
+-- events carry a reference `{store: "db", key, size, sha256, content_type}` to a row here.
+-- The key is `<execution_id>/<sha256>`: identical results of one execution share one row.
+CREATE TABLE results (
+    key          TEXT    PRIMARY KEY,
+    execution_id TEXT    NOT NULL,
+    content_type TEXT    NOT NULL,
+    size         INTEGER NOT NULL,
+    sha256       TEXT    NOT NULL,
+    body         BLOB    NOT NULL,
+    created_at   TEXT    NOT NULL -- UTC ISO-8601
+);
+CREATE INDEX results_execution ON results (execution_id);
