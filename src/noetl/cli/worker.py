@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -28,7 +27,6 @@ def start_worker(
     concurrency: Annotated[
         int | None, typer.Option(min=1, help="Commands run at once (default 4).")
     ] = None,
-    home: Annotated[Path | None, typer.Option(help="Directory for local files (results).")] = None,
     ack_wait: Annotated[
         int | None, typer.Option("--ack-wait", min=1, help="Seconds a command lease lasts.")
     ] = None,
@@ -39,7 +37,6 @@ def start_worker(
         nats_url=nats,
         pool=pool,
         workers=concurrency,
-        home=home,
         ack_wait=ack_wait,
     )
     try:

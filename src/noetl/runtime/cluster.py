@@ -89,12 +89,12 @@ class DevCluster:
             _stop(self.server, sig)
             self.server = None
 
-    def add_worker(self) -> subprocess.Popen[bytes]:
-        """Start one more worker process of pool `default`."""
+    def add_worker(self, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+        """Start one more worker process of pool `default` (in folder `cwd`, when given: a
+        worker needs no local files, so where it runs does not matter)."""
         command = ["worker", "start", "--server", self.server_url, "--nats", self.nats.url]
         command += ["--concurrency", str(self.concurrency), "--ack-wait", str(self.ack_wait)]
-        command += ["--home", str(self.home)]
-        worker = self._spawn(command, f"worker-{len(self.workers) + 1}.log")
+        worker = self._spawn(command, f"worker-{len(self.workers) + 1}.log", cwd)
         self.workers.append(worker)
         return worker
 
@@ -109,10 +109,13 @@ class DevCluster:
         self.nats.stop()
         self.postgres.stop()
 
-    def _spawn(self, arguments: list[str], log_name: str) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, arguments: list[str], log_name: str, cwd: Path | None = None
+    ) -> subprocess.Popen[bytes]:
         with (self.home / "logs" / log_name).open("ab") as log:
             return subprocess.Popen(
                 [sys.executable, *_NOETL, *arguments],
+                cwd=cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
