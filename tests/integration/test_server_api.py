@@ -8,23 +8,20 @@ posts their events back. Every refusal is checked to leave nothing stored.
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from noetl.bus.port import Pointer
 from noetl.config import Settings
 from noetl.engine.events import Event
 from noetl.runtime.remote import RemoteSource, ServerClient
-from noetl.server import create_app
 from noetl.tools.base import Resources
 from noetl.worker.pipeline import run_command
+from support.live_server import LiveServer
 
 TOKEN = "test-token-7f3a"
 HELLO = Path(__file__).parents[2] / "examples" / "hello.yaml"
@@ -36,30 +33,6 @@ workflow:
   - step: start
     tool: {kind: python, code: "result = 1"}
 """
-
-
-class LiveServer:
-    """uvicorn serving the app in a thread with its own event loop."""
-
-    def __init__(self, settings: Settings, max_body: int = 64 * 1024) -> None:
-        app = create_app(settings, max_body=max_body)
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(20)
 
 
 @pytest.fixture

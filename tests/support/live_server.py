@@ -1,0 +1,35 @@
+"""A real uvicorn serving the NoETL app in a thread (API tests and the remote result store)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import uvicorn
+
+from noetl.config import Settings
+from noetl.server import create_app
+
+
+class LiveServer:
+    """uvicorn serving the app in a thread with its own event loop."""
+
+    def __init__(self, settings: Settings, max_body: int = 64 * 1024) -> None:
+        app = create_app(settings, max_body=max_body)
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(20)
