@@ -4,17 +4,22 @@ No pytest-asyncio: a harness opens the adapter inside `asyncio.run`, runs the te
 and closes the adapter. To add an adapter, add one entry to `STORE_ADAPTERS` (and to
 `DURABLE_STORES` when its data outlives `close()`) or to `BUS_ADAPTERS`: a function of the
 pytest request that returns the opener (it may ask for other fixtures with
-`request.getfixturevalue`, e.g. a PostgreSQL DSN or a NATS URL).
+`request.getfixturevalue`, e.g. a PostgreSQL DSN or a NATS URL). Result stores are in
+`RESULT_STORE_ADAPTERS` (`DURABLE_RESULT_STORES`, and `CHECKED_RESULT_STORES` for the ones that
+verify a body's sha256 on read).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, closing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import httpx
 import nats
 import psycopg
 import pytest
@@ -25,10 +30,16 @@ from psycopg.conninfo import make_conninfo
 from noetl.bus.inprocess import InProcessBus
 from noetl.bus.nats import NatsBus
 from noetl.bus.port import CommandBus
+from noetl.config import Settings
+from noetl.runtime.remote import ServerClient
+from noetl.runtime.remote_results import RemoteResultStore
 from noetl.store.memory import MemoryEventStore
 from noetl.store.port import EventStore
 from noetl.store.postgres import PostgresEventStore
-from noetl.store.sqlite import SqliteEventStore
+from noetl.store.postgres.results import PostgresResultStore
+from noetl.store.results import FileResultStore, MemoryResultStore, ResultStore
+from noetl.store.sqlite import SqliteEventStore, SqliteResultStore
+from support.live_server import LiveServer
 
 T = TypeVar("T")
 
@@ -54,8 +65,9 @@ def _sqlite_store(request: pytest.FixtureRequest) -> StoreOpener:
     return open_store
 
 
-def _postgres_store(request: pytest.FixtureRequest) -> StoreOpener:
-    """A store in a schema of its own (the session's PostgreSQL is shared), dropped afterwards."""
+def _postgres_schema(request: pytest.FixtureRequest) -> str:
+    """A DSN whose tables go to a schema of their own (the session's PostgreSQL is shared),
+    dropped after the test."""
     dsn = request.getfixturevalue("pg_dsn")
     schema = f"contract_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -66,7 +78,12 @@ def _postgres_store(request: pytest.FixtureRequest) -> StoreOpener:
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
     request.addfinalizer(drop)
-    scoped = make_conninfo(dsn, options=f"-c search_path={schema}")
+    return make_conninfo(dsn, options=f"-c search_path={schema}")
+
+
+def _postgres_store(request: pytest.FixtureRequest) -> StoreOpener:
+    """A store in a schema of its own, dropped afterwards."""
+    scoped = _postgres_schema(request)
 
     async def open_store() -> EventStore:
         return await PostgresEventStore.open(scoped, max_size=2)
@@ -105,6 +122,145 @@ def _nats_bus(request: pytest.FixtureRequest) -> BusMaker:
         return await NatsBus.connect(url, stream=stream, subject_root=root, **options)
 
     return make_bus
+
+
+# -- result stores ------------------------------------------------------------------------------
+
+# Opens the result store under test (again: the same underlying store) for one `async with`.
+ResultOpener = Callable[[], AbstractAsyncContextManager[ResultStore]]
+
+
+@dataclass
+class ResultHarness:
+    """One result store adapter under test, with two executions it may store results of and,
+    for stores that check bodies, a way to damage a stored body in place."""
+
+    name: str
+    open: ResultOpener
+    executions: tuple[str, str] = ("e1", "e2")
+    corrupt: Callable[[str], None] | None = None
+
+    def run(self, body: Callable[[ResultStore], Awaitable[T]]) -> T:
+        """Open the store, run `body(store)` in a fresh event loop, close the store."""
+
+        async def main() -> T:
+            async with self.open() as store:
+                return await body(store)
+
+        return asyncio.run(main())
+
+
+def _memory_results(request: pytest.FixtureRequest) -> ResultHarness:
+    @asynccontextmanager
+    async def open_store() -> AsyncIterator[ResultStore]:
+        yield MemoryResultStore()
+
+    return ResultHarness("memory", open_store)
+
+
+def _file_results(request: pytest.FixtureRequest) -> ResultHarness:
+    root = request.getfixturevalue("tmp_path") / "results"
+
+    @asynccontextmanager
+    async def open_store() -> AsyncIterator[ResultStore]:
+        yield FileResultStore(root)
+
+    return ResultHarness("file", open_store)
+
+
+def _sqlite_results(request: pytest.FixtureRequest) -> ResultHarness:
+    path = request.getfixturevalue("tmp_path") / "state" / "noetl.db"
+
+    @asynccontextmanager
+    async def open_store() -> AsyncIterator[ResultStore]:
+        store = SqliteResultStore.open(path)
+        try:
+            yield store
+        finally:
+            await store.close()
+
+    def corrupt(key: str) -> None:
+        with closing(sqlite3.connect(path)) as conn, conn:
+            # Same length, other bytes: only the sha256 tells.
+            conn.execute("UPDATE results SET body = zeroblob(length(body)) WHERE key = ?", (key,))
+
+    return ResultHarness("sqlite", open_store, corrupt=corrupt)
+
+
+def _postgres_results(request: pytest.FixtureRequest) -> ResultHarness:
+    scoped = _postgres_schema(request)
+
+    @asynccontextmanager
+    async def open_store() -> AsyncIterator[ResultStore]:
+        store = await PostgresResultStore.open(scoped, max_size=2)
+        try:
+            yield store
+        finally:
+            await store.close()
+
+    def corrupt(key: str) -> None:
+        with psycopg.connect(scoped, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE results SET body = overlay(body placing '\\x00'::bytea from 1) "
+                "WHERE key = %s",
+                (key,),
+            )
+
+    return ResultHarness("postgres", open_store, corrupt=corrupt)
+
+
+def _remote_results(request: pytest.FixtureRequest) -> ResultHarness:
+    """The workers' store: a live server (SQLite) holding two running executions."""
+    home = request.getfixturevalue("tmp_path") / "server"
+    live = LiveServer(Settings(home=home, api_token="contract-token")).__enter__()
+    request.addfinalizer(live.__exit__)
+    playbook = "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: r}\nworkflow:\n"
+    playbook += "  - step: start\n    tool: {kind: python, code: 'result = 1'}\n"
+    headers = {"authorization": "Bearer contract-token"}
+    with httpx.Client(base_url=live.url + "/api/v2", headers=headers) as api:
+        first, second = (
+            api.post("/executions", json={"playbook": playbook}).json()["execution_id"]
+            for _ in range(2)
+        )
+
+    @asynccontextmanager
+    async def open_store() -> AsyncIterator[ResultStore]:
+        client = ServerClient(live.url, token="contract-token")
+        try:
+            yield RemoteResultStore(client, patience=1.0)
+        finally:
+            await client.aclose()
+
+    return ResultHarness("remote", open_store, (first, second))
+
+
+RESULT_STORE_ADAPTERS: dict[str, Callable[[pytest.FixtureRequest], ResultHarness]] = {
+    "memory": _memory_results,
+    "file": _file_results,
+    "sqlite": _sqlite_results,
+    "postgres": _postgres_results,
+    "remote": _remote_results,
+}
+DURABLE_RESULT_STORES = ("file", "sqlite", "postgres", "remote")
+CHECKED_RESULT_STORES = ("sqlite", "postgres")
+
+
+@pytest.fixture(params=list(RESULT_STORE_ADAPTERS))
+def result_store(request: pytest.FixtureRequest) -> ResultHarness:
+    """Each result store adapter in turn."""
+    return RESULT_STORE_ADAPTERS[request.param](request)
+
+
+@pytest.fixture(params=list(DURABLE_RESULT_STORES))
+def durable_result_store(request: pytest.FixtureRequest) -> ResultHarness:
+    """Each result store adapter whose results survive close and reopen."""
+    return RESULT_STORE_ADAPTERS[request.param](request)
+
+
+@pytest.fixture(params=list(CHECKED_RESULT_STORES))
+def checked_result_store(request: pytest.FixtureRequest) -> ResultHarness:
+    """Each result store adapter that checks a body against its recorded sha256."""
+    return RESULT_STORE_ADAPTERS[request.param](request)
 
 
 STORE_ADAPTERS: dict[str, Callable[[pytest.FixtureRequest], StoreOpener]] = {

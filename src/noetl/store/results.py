@@ -94,7 +94,7 @@ def make_ref(store: str, key: str, body: bytes, sha: str, content_type: str) -> 
 
 
 class FileResultStore:
-    """Results as files under one folder (embedded mode, or a folder shared by workers)."""
+    """Results as files under one folder (the embedded mode)."""
 
     name = "file"
 
@@ -122,7 +122,7 @@ class FileResultStore:
             raise StoreError(f"reading result {inner['key']} failed: {exc.strerror}") from None
         if len(body) != inner.get("size", len(body)):
             raise StoreError(f"result {inner['key']} is truncated")
-        return json.loads(body)
+        return decode(str(inner["key"]), body, str(inner.get("content_type") or JSON))
 
 
 def _write_atomically(path: Path, body: bytes) -> None:
@@ -148,7 +148,8 @@ class MemoryResultStore:
 
     async def get(self, ref: Mapping[str, Any]) -> Any:
         """Decode the kept body."""
-        key = str(ref[REF_KEY]["key"])
+        inner = ref[REF_KEY]
+        key = str(inner["key"])
         if key not in self.bodies:
             raise NotFoundError(f"result {key} not found")
-        return json.loads(self.bodies[key])
+        return decode(key, self.bodies[key], str(inner.get("content_type") or JSON))
