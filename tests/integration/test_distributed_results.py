@@ -1,0 +1,120 @@
+"""Large results between steps that run on different workers of a real local cluster.
+
+Two worker processes run in folders of their own (two machines that share no files); a step's
+result above the inline limit goes to the server's database, and the next step, on whichever
+worker, reads it back. The event log holds only the reference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from noetl.runtime.cluster import DevCluster
+from noetl.runtime.remote import ServerClient
+
+BLOB = 200_000  # characters: the result is ~200 KB of JSON, well above the 64 KiB inline limit
+PLAYBOOK = f"""\
+apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {{name: big_result, path: tests/big_result}}
+workflow:
+  - step: start
+    tool:
+      kind: python
+      code: |
+        import os, time
+        time.sleep(0.3)
+        result = {{"cwd": os.getcwd(), "blob": "x" * {BLOB}}}
+    next: [{{step: measure}}]
+  - step: measure
+    tool:
+      kind: python
+      args: {{data: "{{{{ start }}}}"}}
+      code: |
+        import os, time
+        time.sleep(0.3)
+        result = {{"cwd": os.getcwd(), "from": data["cwd"], "size": len(data["blob"])}}
+"""
+
+
+@pytest.fixture(scope="module")
+def machines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevCluster, list[Path]]]:
+    """A cluster whose two workers (one command at a time each) run in different folders."""
+    home = tmp_path_factory.mktemp("results-cluster")
+    cluster = DevCluster.start(home, workers=0, port=0, concurrency=1, durable=False)
+    folders = [home / "machine-a", home / "machine-b"]
+    try:
+        for folder in folders:
+            folder.mkdir()
+            cluster.add_worker(cwd=folder)
+        yield cluster, folders
+    finally:
+        cluster.stop()
+
+
+async def run_one(url: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One execution to its end: its summary and its event log."""
+    client = ServerClient(url)
+    try:
+        summary = await client.wait(await client.start(playbook=PLAYBOOK))
+        return summary, await client.events(summary["execution_id"])
+    finally:
+        await client.aclose()
+
+
+def test_next_step_on_another_worker_reads_the_large_result(machines):
+    cluster, folders = machines
+    runs = []
+    # One at a time: the worker that ran `start` is still reporting when `measure` is sent, so
+    # the other one, idle, usually takes it; a few runs make sure it happened at least once.
+    for _ in range(6):
+        summary, events = asyncio.run(run_one(cluster.server_url))
+        assert summary["status"] == "done", summary["error"]
+        runs.append((summary, events))
+        if summary["result"]["cwd"] != summary["result"]["from"]:
+            break
+    for summary, _ in runs:
+        assert summary["result"]["size"] == BLOB
+        assert {summary["result"]["cwd"], summary["result"]["from"]} <= {str(f) for f in folders}
+    crossed = [s for s, _ in runs if s["result"]["cwd"] != s["result"]["from"]]
+    assert crossed, "no execution had its steps on two workers"
+    for _, events in runs:
+        (done,) = [e for e in events if e["type"] == "step.done" and e["step"] == "start"]
+        ref = done["payload"]["result"]["result_ref"]
+        assert (ref["store"], ref["content_type"]) == ("db", "application/json")
+        assert ref["size"] > BLOB
+        assert max(len(json.dumps(e)) for e in events) < 16 * 1024  # references, not the data
+    assert not [path for folder in folders for path in folder.rglob("*") if path.is_file()]
+
+
+def test_results_cli_reads_a_large_result_through_the_server(machines):
+    cluster, _ = machines
+    summary, _ = asyncio.run(run_one(cluster.server_url))
+    noetl = [sys.executable, "-c", "from noetl.cli.app import main; main()"]
+    found = subprocess.run(
+        [*noetl, "results", summary["execution_id"], "start", "--server", cluster.server_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert found.returncode == 0, found.stderr
+    value = json.loads(found.stdout)
+    assert (value["cwd"], len(value["blob"])) == (summary["result"]["from"], BLOB)
+    missing = subprocess.run(
+        [*noetl, "results", summary["execution_id"], "nope", "--server", cluster.server_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert missing.returncode == 1
+    assert "no result for step 'nope'" in missing.stderr
