@@ -81,6 +81,12 @@ def test_upload_then_download_the_same_bytes(api: httpx.Client, execution_id: st
     assert got.headers["content-type"] == "application/octet-stream"
 
 
+def test_routes_are_in_the_api_docs(server: LiveServer):
+    paths = httpx.get(f"{server.url}/openapi.json").json()["paths"]
+    assert set(paths["/api/v2/executions/{execution_id}/results"]) == {"put", "post"}
+    assert "get" in paths["/api/v2/results/{key}"]
+
+
 def test_json_is_the_default_content_type(api: httpx.Client, execution_id: str):
     body = encode({"rows": list(range(30_000))})
     put = api.post(f"/executions/{execution_id}/results", content=body)

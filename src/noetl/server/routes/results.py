@@ -20,12 +20,19 @@ _BINARY = {"type": "string", "format": "binary"}
 _RAW_BODY = {"requestBody": {"content": {"*/*": {"schema": _BINARY}}}}
 
 
-@router.api_route(
+@router.put(
     UPLOAD_PATH,
-    methods=["PUT", "POST"],
     status_code=201,
     response_model=StoredResultRef,
     openapi_extra=_RAW_BODY,
+    operation_id="put_result",
+)
+@router.post(
+    UPLOAD_PATH,
+    status_code=201,
+    response_model=StoredResultRef,
+    openapi_extra=_RAW_BODY,
+    operation_id="post_result",
 )
 async def upload(execution_id: str, request: Request, runtime: RuntimeDep) -> Response:
     """Store the raw request body once (its Content-Type is kept); answer its reference."""
