@@ -95,26 +95,20 @@ def test_next_step_on_another_worker_reads_the_large_result(machines):
     assert not [path for folder in folders for path in folder.rglob("*") if path.is_file()]
 
 
+def noetl(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """The `noetl` CLI of this interpreter."""
+    command = [sys.executable, "-c", "from noetl.cli.app import main; main()", *arguments]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
 def test_results_cli_reads_a_large_result_through_the_server(machines):
     cluster, _ = machines
     summary, _ = asyncio.run(run_one(cluster.server_url))
-    noetl = [sys.executable, "-c", "from noetl.cli.app import main; main()"]
-    found = subprocess.run(
-        [*noetl, "results", summary["execution_id"], "start", "--server", cluster.server_url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    execution_id, server = summary["execution_id"], cluster.server_url
+    found = noetl("results", execution_id, "start", "--server", server)
     assert found.returncode == 0, found.stderr
     value = json.loads(found.stdout)
     assert (value["cwd"], len(value["blob"])) == (summary["result"]["from"], BLOB)
-    missing = subprocess.run(
-        [*noetl, "results", summary["execution_id"], "nope", "--server", cluster.server_url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    missing = noetl("results", execution_id, "nope", "--server", server)
     assert missing.returncode == 1
     assert "no result for step 'nope'" in missing.stderr

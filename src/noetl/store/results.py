@@ -72,6 +72,20 @@ class StoredResult:
     content_type: str
 
 
+class KeyedResults:
+    """`get` for stores that keep bodies by key and `read` them back checked (the `db` stores)."""
+
+    async def read(self, key: str) -> StoredResult:
+        """The stored body and its content type (NotFoundError when unknown)."""
+        raise NotImplementedError
+
+    async def get(self, ref: Mapping[str, Any]) -> Any:
+        """The decoded value a ResultRef wrapper points at."""
+        key = str(ref[REF_KEY]["key"])
+        stored = await self.read(key)
+        return decode(key, stored.body, stored.content_type)
+
+
 class ResultStore(Protocol):
     """Where large results live."""
 

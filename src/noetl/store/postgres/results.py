@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -13,16 +12,15 @@ from noetl.store.postgres.pooled import PooledStore
 from noetl.store.postgres.statements import QUERIES
 from noetl.store.results import (
     JSON,
-    REF_KEY,
+    KeyedResults,
     StoredResult,
     content_key,
-    decode,
     make_ref,
     verified,
 )
 
 
-class PostgresResultStore(PooledStore):
+class PostgresResultStore(KeyedResults, PooledStore):
     """The result store port on PostgreSQL (refs stamped `db`). Open with `await .open(dsn)`."""
 
     what = "result store"
@@ -49,9 +47,3 @@ class PostgresResultStore(PooledStore):
             raise NotFoundError(f"result {key} not found in {self._where}")
         content_type, sha, body = row
         return StoredResult(verified(key, bytes(body), sha), str(content_type))
-
-    async def get(self, ref: Mapping[str, Any]) -> Any:
-        """The decoded value a ResultRef wrapper points at."""
-        key = str(ref[REF_KEY]["key"])
-        stored = await self.read(key)
-        return decode(key, stored.body, stored.content_type)

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
 from typing import Any
 
 from noetl.errors import NotFoundError, StoreError
 from noetl.store.results import (
     JSON,
-    REF_KEY,
+    KeyedResults,
     StoredResult,
     content_key,
-    decode,
     make_ref,
     verified,
 )
@@ -21,7 +19,7 @@ from noetl.store.sqlite.statements import QUERIES
 from noetl.store.stamping import utc_now
 
 
-class SqliteResultStore(SqliteStore):
+class SqliteResultStore(KeyedResults, SqliteStore):
     """The result store port on SQLite (refs stamped `db`). Create it with `.open(path)`."""
 
     what = "result store"
@@ -44,9 +42,3 @@ class SqliteResultStore(SqliteStore):
             raise NotFoundError(f"result {key} not found in {self._where}")
         content_type, sha, body = rows[0]
         return StoredResult(verified(key, bytes(body), sha), str(content_type))
-
-    async def get(self, ref: Mapping[str, Any]) -> Any:
-        """The decoded value a ResultRef wrapper points at."""
-        key = str(ref[REF_KEY]["key"])
-        stored = await self.read(key)
-        return decode(key, stored.body, stored.content_type)
