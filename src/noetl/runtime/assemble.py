@@ -18,7 +18,7 @@ from noetl.errors import ConfigError
 from noetl.runtime.children import LocalChildren
 from noetl.runtime.control import ControlPlane
 from noetl.runtime.workers import WorkerPool
-from noetl.store.credentials import Credentials
+from noetl.store.credentials import Credentials, CredentialStore
 from noetl.store.port import EventStore, ExecutionSummary
 from noetl.store.results import FileResultStore
 from noetl.store.sqlite import SqliteCatalogStore, SqliteCredentialStore, SqliteEventStore
@@ -96,19 +96,23 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
 
 @dataclass
 class ServerRuntime:
-    """What the server process runs: the event store, the catalog, the bus and the control plane."""
+    """What the server process runs: the event store, the catalog, the credentials (sealed with
+    the server's NOETL_SECRET_KEY, served to workers over the API), the bus and the control plane.
+    """
 
     settings: Settings
     store: EventStore
     catalog: Any  # noetl.store.catalog.CatalogStore
     bus: CommandBus
     control: ControlPlane
+    credentials: Credentials
 
     async def close(self) -> None:
         """Write what is pending, then close the bus and the stores."""
         await self.control.close()
         await self.bus.close()
         await _close(self.catalog)
+        await self.credentials.store.close()
         await self.store.close()
 
 
@@ -120,7 +124,8 @@ async def open_server(settings: Settings) -> ServerRuntime:
     in-process bus that no worker reads (commands are then claimed through the API only, which
     is what the API tests do).
     """
-    store, catalog = await _open_stores(settings)
+    store, catalog, sealed = await _open_stores(settings)
+    credentials = Credentials(sealed, settings.secret_key)  # the key is checked on first use
     control: ControlPlane | None = None
 
     async def dead(pointer: Pointer) -> None:  # the bus gave up on a pointer: the step fails
@@ -137,19 +142,25 @@ async def open_server(settings: Settings) -> ServerRuntime:
     control = ControlPlane(store, bus)
     control.open()
     await control.resume_all()
-    return ServerRuntime(settings, store, catalog, bus, control)
+    return ServerRuntime(settings, store, catalog, bus, control, credentials)
 
 
-async def _open_stores(settings: Settings) -> tuple[EventStore, Any]:
+async def _open_stores(settings: Settings) -> tuple[EventStore, Any, CredentialStore]:
+    """The event store, the catalog and the credential store, all on the server's database."""
     if settings.pg_dsn:
         from noetl.store.postgres import PostgresEventStore
         from noetl.store.postgres.catalog import PostgresCatalogStore
+        from noetl.store.postgres.credentials import PostgresCredentialStore
 
         store = await PostgresEventStore.open(settings.pg_dsn)
-        return store, await PostgresCatalogStore.open(settings.pg_dsn)
-    from noetl.store.sqlite.catalog import SqliteCatalogStore
-
-    return SqliteEventStore.open(settings.db_path), SqliteCatalogStore.open(settings.db_path)
+        catalog = await PostgresCatalogStore.open(settings.pg_dsn)
+        return store, catalog, await PostgresCredentialStore.open(settings.pg_dsn)
+    path = settings.db_path
+    return (
+        SqliteEventStore.open(path),
+        SqliteCatalogStore.open(path),
+        SqliteCredentialStore.open(path),
+    )
 
 
 async def _close(resource: Any) -> None:
@@ -181,6 +192,7 @@ async def open_worker(settings: Settings) -> WorkerRuntime:
     claiming and reporting through the server at `settings.server_url`."""
     from noetl.bus.nats import NatsBus
     from noetl.runtime.remote import RemoteChildren, RemoteSource, ServerClient
+    from noetl.runtime.remote_credentials import RemoteCredentials
 
     if not settings.nats_url:
         raise ConfigError("a worker needs the NATS URL (--nats or NOETL_NATS_URL)")
@@ -191,6 +203,8 @@ async def open_worker(settings: Settings) -> WorkerRuntime:
     results = FileResultStore(settings.db_path.parent / "results")
     resources = Resources(results=results, inline_limit=settings.inline_limit)
     resources.children = RemoteChildren(client)
+    # Named credentials are decrypted by the server (it holds NOETL_SECRET_KEY), one request each.
+    resources.credentials = MaskingCredentials(RemoteCredentials(client), resources.masks)
     workers = WorkerPool(
         bus,
         source,

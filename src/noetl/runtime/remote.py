@@ -79,7 +79,7 @@ class ServerClient:
                 f"cannot reach the NoETL server at {self.base_url}: {type(exc).__name__} {exc}"
             ) from None
         if response.is_success:
-            return response.json()
+            return response.json() if response.content else None  # 204 has no body
         raise _error(method, path, response)
 
     async def health(self) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from noetl.config import Settings
 from noetl.runtime.assemble import ServerRuntime, open_server
 from noetl.server import errors
 from noetl.server.metrics import Metrics
-from noetl.server.routes import catalog, executions, system, workers
+from noetl.server.routes import catalog, credentials, executions, system, workers
 
 API = "/api/v2"
 MAX_BODY = 10 * 1024 * 1024  # bytes; larger request bodies are refused with 413
@@ -55,7 +55,7 @@ def create_app(
     )
     app.state.metrics = Metrics()
     errors.install(app)
-    for router in (catalog.router, executions.router, workers.router):
+    for router in (catalog.router, credentials.router, executions.router, workers.router):
         app.include_router(router, prefix=API)
     app.include_router(system.router, prefix=API, include_in_schema=True)
     app.add_api_route("/metrics", system.metrics, include_in_schema=False)
