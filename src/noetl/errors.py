@@ -140,5 +140,9 @@ class CredentialError(NoetlError):
     """A credential or secret is missing, undecryptable or malformed."""
 
 
+class UnknownCredentialError(CredentialError):
+    """No credential is stored under the name asked for."""
+
+
 class LocalServiceError(NoetlError):
     """A local PostgreSQL or NATS server (tests, `noetl dev up`) could not be started or stopped."""

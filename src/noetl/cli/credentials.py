@@ -1,4 +1,6 @@
-"""`noetl credentials set|list|delete|keygen`: the local credential store (encrypted, SQLite).
+"""`noetl credentials set|list|delete|keygen`: the local credential store (encrypted, SQLite),
+or with `--server URL` the server's (encrypted there with the server's NOETL_SECRET_KEY; the CLI
+then needs no key, only the API token of NOETL_API_TOKEN when the server requires one).
 
 Values are never printed: `list` shows names, types and times; errors name fields, not values.
 """
@@ -29,6 +31,10 @@ from noetl.store.sqlite import SqliteCredentialStore
 
 T = TypeVar("T")
 DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite file of the local store.")]
+ServerOption = Annotated[
+    str | None,
+    typer.Option("--server", help="Manage this NoETL server's credentials, not the local ones."),
+]
 
 credentials_app = typer.Typer(
     help="Store credentials (encrypted with NOETL_SECRET_KEY) for tools to use by name.",
@@ -46,16 +52,20 @@ def set_credential(
         str, typer.Option("--data", help="The data as a JSON object, or @file.json.")
     ] = "",
     db: DbOption = None,
+    server: ServerOption = None,
 ) -> None:
-    """Create or replace credential NAME (needs NOETL_SECRET_KEY)."""
+    """Create or replace credential NAME (needs NOETL_SECRET_KEY, here or on the --server)."""
     parsed = _parse_data(data)
-    try:  # every check before the database is touched
+    try:  # every check before the database (or the server) is touched
         check_name(name)
         check_data(name, type_, parsed)
-        make_cipher(Settings.load(db=db).secret_key)
+        if server is None:  # a server encrypts with its own key
+            make_cipher(Settings.load(db=db).secret_key)
     except NoetlError as exc:
         _fail(str(exc), code=2)
-    created = _with_credentials(db, lambda creds: creds.set(name, type_, parsed), create=True)
+    created = _with_credentials(
+        db, server, lambda creds: creds.set(name, type_, parsed), create=True
+    )
     typer.echo(f"{'created' if created else 'updated'} credential {name} ({type_})")
 
 
@@ -63,9 +73,10 @@ def set_credential(
 def list_credentials(
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    server: ServerOption = None,
 ) -> None:
     """Names, types and times of the stored credentials (never their values)."""
-    infos = _with_credentials(db, lambda creds: creds.list())
+    infos = _with_credentials(db, server, lambda creds: creds.list())
     if as_json:
         typer.echo(json.dumps([info.to_dict() for info in infos], indent=2))
         return
@@ -79,9 +90,10 @@ def list_credentials(
 def delete_credential(
     name: Annotated[str, typer.Argument(help="Credential name.")],
     db: DbOption = None,
+    server: ServerOption = None,
 ) -> None:
     """Delete credential NAME."""
-    _with_credentials(db, lambda creds: creds.delete(name))
+    _with_credentials(db, server, lambda creds: creds.delete(name))
     typer.echo(f"deleted credential {name}")
 
 
@@ -114,9 +126,19 @@ def _parse_data(text: str) -> dict[str, Any]:
 
 
 def _with_credentials(
-    db: Path | None, use: Callable[[Credentials], Awaitable[T]], *, create: bool = False
+    db: Path | None,
+    server: str | None,
+    use: Callable[[Any], Awaitable[T]],
+    *,
+    create: bool = False,
 ) -> T:
-    """Open the credential store, run `use`, close; errors become one line and exit 1."""
+    """Run `use` with the server's credentials (`server`) or the local store's, then close;
+    errors become one line and exit 1."""
+    if server is not None:
+        from noetl.cli.remote import with_client
+        from noetl.runtime.remote_credentials import RemoteCredentials
+
+        return with_client(server, lambda client: use(RemoteCredentials(client)))
     settings = Settings.load(db=db)
     path = settings.db_path
     if not create and not path.is_file():

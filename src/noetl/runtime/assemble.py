@@ -18,7 +18,7 @@ from noetl.errors import ConfigError
 from noetl.runtime.children import LocalChildren
 from noetl.runtime.control import ControlPlane
 from noetl.runtime.workers import WorkerPool
-from noetl.store.credentials import Credentials
+from noetl.store.credentials import Credentials, CredentialStore
 from noetl.store.port import EventStore, ExecutionSummary
 from noetl.store.results import FileResultStore
 from noetl.store.sqlite import (
@@ -101,15 +101,17 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
 
 @dataclass
 class ServerRuntime:
-    """What the server process runs: the event store, the catalog, the result store (in the same
-    database), the bus and the control plane."""
+    """What the server process runs: the event store, the catalog, the credentials (sealed with
+    the server's NOETL_SECRET_KEY, served to workers over the API), the result store (large
+    results, in the same database), the bus and the control plane."""
 
     settings: Settings
     store: EventStore
     catalog: Any  # noetl.store.catalog.CatalogStore
     bus: CommandBus
     control: ControlPlane
-    results: Any = None  # SqliteResultStore | PostgresResultStore: large results, shared
+    credentials: Credentials
+    results: Any  # SqliteResultStore | PostgresResultStore: large results, shared
 
     async def close(self) -> None:
         """Write what is pending, then close the bus and the stores."""
@@ -117,6 +119,7 @@ class ServerRuntime:
         await self.bus.close()
         await _close(self.catalog)
         await _close(self.results)
+        await self.credentials.store.close()
         await self.store.close()
 
 
@@ -128,7 +131,8 @@ async def open_server(settings: Settings) -> ServerRuntime:
     in-process bus that no worker reads (commands are then claimed through the API only, which
     is what the API tests do).
     """
-    store, catalog, results = await _open_stores(settings)
+    store, catalog, sealed, results = await _open_stores(settings)
+    credentials = Credentials(sealed, settings.secret_key)  # the key is checked on first use
     control: ControlPlane | None = None
 
     async def dead(pointer: Pointer) -> None:  # the bus gave up on a pointer: the step fails
@@ -145,22 +149,32 @@ async def open_server(settings: Settings) -> ServerRuntime:
     control = ControlPlane(store, bus)
     control.open()
     await control.resume_all()
-    return ServerRuntime(settings, store, catalog, bus, control, results)
+    return ServerRuntime(settings, store, catalog, bus, control, credentials, results)
 
 
-async def _open_stores(settings: Settings) -> tuple[EventStore, Any, Any]:
-    """The event store, the catalog and the result store, all in the server's database."""
+async def _open_stores(settings: Settings) -> tuple[EventStore, Any, CredentialStore, Any]:
+    """The event store, the catalog, the credential store and the result store, all in the
+    server's database."""
     if settings.pg_dsn:
         from noetl.store.postgres import PostgresEventStore
         from noetl.store.postgres.catalog import PostgresCatalogStore
+        from noetl.store.postgres.credentials import PostgresCredentialStore
         from noetl.store.postgres.results import PostgresResultStore
 
         dsn = settings.pg_dsn
-        store = await PostgresEventStore.open(dsn)
-        catalog = await PostgresCatalogStore.open(dsn)
-        return store, catalog, await PostgresResultStore.open(dsn)
+        return (
+            await PostgresEventStore.open(dsn),
+            await PostgresCatalogStore.open(dsn),
+            await PostgresCredentialStore.open(dsn),
+            await PostgresResultStore.open(dsn),
+        )
     path = settings.db_path
-    return SqliteEventStore.open(path), SqliteCatalogStore.open(path), SqliteResultStore.open(path)
+    return (
+        SqliteEventStore.open(path),
+        SqliteCatalogStore.open(path),
+        SqliteCredentialStore.open(path),
+        SqliteResultStore.open(path),
+    )
 
 
 async def _close(resource: Any) -> None:
@@ -193,6 +207,7 @@ async def open_worker(settings: Settings) -> WorkerRuntime:
     from noetl.bus.nats import NatsBus
     from noetl.runtime.children import RemoteChildren
     from noetl.runtime.remote import RemoteSource, ServerClient
+    from noetl.runtime.remote_credentials import RemoteCredentials
     from noetl.runtime.remote_results import RemoteResultStore
 
     if not settings.nats_url:
@@ -204,6 +219,8 @@ async def open_worker(settings: Settings) -> WorkerRuntime:
     results = RemoteResultStore(client, patience=source.patience)
     resources = Resources(results=results, inline_limit=settings.inline_limit)
     resources.children = RemoteChildren(client)
+    # Named credentials are decrypted by the server (it holds NOETL_SECRET_KEY), one request each.
+    resources.credentials = MaskingCredentials(RemoteCredentials(client), resources.masks)
     workers = WorkerPool(
         bus,
         source,

@@ -70,7 +70,7 @@ class ServerClient:
         content = None if body is None else _encode(body)
         headers = {"content-type": "application/json"} if content is not None else None
         response = await self.send(method, path, content=content, params=params, headers=headers)
-        return response.json()
+        return response.json() if response.content else None  # 204 has no body
 
     async def send(
         self,

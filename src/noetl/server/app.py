@@ -23,7 +23,7 @@ from noetl.config import Settings
 from noetl.runtime.assemble import ServerRuntime, open_server
 from noetl.server import errors
 from noetl.server.metrics import Metrics
-from noetl.server.routes import catalog, executions, results, system, workers
+from noetl.server.routes import catalog, credentials, executions, results, system, workers
 
 API = "/api/v2"
 MAX_BODY = 10 * 1024 * 1024  # bytes; larger request bodies are refused with 413
@@ -58,8 +58,8 @@ def create_app(
     )
     app.state.metrics = Metrics()
     errors.install(app)
-    for router in (catalog.router, executions.router, workers.router, results.router):
-        app.include_router(router, prefix=API)
+    for module in (catalog, credentials, executions, workers, results):
+        app.include_router(module.router, prefix=API)
     app.include_router(system.router, prefix=API, include_in_schema=True)
     app.add_api_route("/metrics", system.metrics, include_in_schema=False)
     app.add_middleware(

@@ -33,6 +33,7 @@ _KINDS = {
     409: "conflict",
     413: "too_large",
     422: "invalid_request",
+    503: "unavailable",
 }
 
 

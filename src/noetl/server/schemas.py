@@ -159,3 +159,35 @@ class StoredResultRef(BaseModel):
     """The reference to an uploaded result (what events carry instead of the data)."""
 
     result_ref: ResultRefBody
+
+
+class CredentialIn(BaseModel):
+    """PUT /credentials/{name}: the credential's type and data (encrypted before it is stored)."""
+
+    model_config = _STRICT
+    type: str = Field("generic", description="postgres, http or generic.")
+    data: dict[str, Any] = Field(description="What tools use: dsn/host..., token..., any object.")
+
+
+class CredentialOut(BaseModel):
+    """What may be shown about a stored credential: never its data."""
+
+    name: str
+    type: str
+    created_at: str
+    updated_at: str
+
+
+class CredentialStored(BaseModel):
+    """The answer to PUT /credentials/{name}: `created` false when it replaced one."""
+
+    name: str
+    type: str
+    created: bool
+
+
+class CredentialData(BaseModel):
+    """A credential's decrypted data, for the worker running a task that uses it."""
+
+    name: str
+    data: dict[str, Any]

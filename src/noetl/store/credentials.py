@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from noetl.errors import CredentialError, NotFoundError
+from noetl.errors import CredentialError, NotFoundError, UnknownCredentialError
 
 CREDENTIAL_TYPES = ("postgres", "http", "generic")
 KEY_HINT = "generate one with `noetl credentials keygen`"
@@ -102,10 +102,13 @@ class Credentials:
         return await self.store.put(name, type_, token)
 
     async def get(self, name: str) -> dict[str, Any]:
-        """The data of credential `name`; CredentialError when unknown or undecryptable."""
+        """The data of credential `name`; UnknownCredentialError when there is none,
+        CredentialError when it cannot be decrypted."""
         sealed = await self.store.get(name)
         if sealed is None:
-            raise CredentialError(f"credential {name!r} not found (see `noetl credentials list`)")
+            raise UnknownCredentialError(
+                f"credential {name!r} not found (see `noetl credentials list`)"
+            )
         return self._open(name, sealed.token)
 
     async def list(self) -> list[CredentialInfo]:

@@ -1,0 +1,62 @@
+"""The server's credentials over its REST API: what distributed workers resolve names with, and
+what `noetl credentials ... --server` manages.
+
+`RemoteCredentials` has the methods of `noetl.store.credentials.Credentials` (`set`, `get`,
+`list`, `delete`), so tools and the CLI use either without knowing which. The server holds the
+key and decrypts; a worker holds only the API token.
+
+Nothing is cached: every `get` is one request, made when a task needs the credential. A
+credential replaced or deleted on the server is seen by the next task, and decrypted data lives
+in a worker only as long as the task that uses it (masking registers it for its execution).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from noetl.errors import CredentialError, NoetlError, NotFoundError
+from noetl.runtime.remote import ServerClient
+from noetl.store.credentials import CredentialInfo
+
+
+class RemoteCredentials:
+    """The credential service of a NoETL server, through `client`."""
+
+    def __init__(self, client: ServerClient) -> None:
+        self.client = client
+
+    async def get(self, name: str) -> dict[str, Any]:
+        """The decrypted data of credential `name`; CredentialError saying why when the server
+        has none by that name, cannot decrypt it, or cannot be reached."""
+        try:
+            answer = await self.client.call("POST", f"{_path(name)}/reveal")
+        except NotFoundError as exc:
+            raise CredentialError(str(exc)) from None
+        except NoetlError as exc:
+            raise CredentialError(f"credential {name!r} could not be read: {exc}") from None
+        data = answer.get("data") if isinstance(answer, Mapping) else None
+        if not isinstance(data, Mapping):
+            raise CredentialError(f"credential {name!r}: the server answered without its data")
+        return dict(data)
+
+    async def set(self, name: str, type_: str, data: Mapping[str, Any]) -> bool:
+        """Create or replace credential `name` on the server; True when the name was new."""
+        body = {"type": type_, "data": dict(data)}
+        answer = await self.client.call("PUT", _path(name), body=body)
+        return bool(answer["created"])
+
+    async def list(self) -> builtins.list[CredentialInfo]:
+        """Names, types and times of the server's credentials."""
+        return [CredentialInfo(**row) for row in await self.client.call("GET", "/credentials")]
+
+    async def delete(self, name: str) -> None:
+        """Remove credential `name` from the server; NotFoundError when there is none."""
+        await self.client.call("DELETE", _path(name))
+
+
+def _path(name: str) -> str:
+    # Quoted whole: a name may hold '/' and '..', which must not become URL path segments.
+    return f"/credentials/{quote(name, safe='')}"
