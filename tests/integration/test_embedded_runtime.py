@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from pathlib import Path
 
 from noetl.config import Settings
@@ -211,3 +212,43 @@ workflow:
     repeated = [i for i in set(runs) if runs.count(i) > 1]
     assert len(repeated) <= 1 and all(str(i) in before for i in repeated)
     assert json.loads(json.dumps(summary.result))  # JSON-friendly
+
+
+def test_cancelling_stops_the_running_command(tmp_path, http_server):
+    """The cancel notice goes over the in-process bus to the worker pool, which stops the task."""
+    key = f"embedded-{uuid.uuid4().hex}"
+    text = (
+        HEAD
+        + """
+workflow:
+  - step: start
+    tool:
+      kind: http
+      url: "{{ workload.url }}/hang"
+      params: {key: "{{ workload.key }}", ms: 120000}
+      timeout: 150
+"""
+    )
+
+    async def go():
+        runtime = await open_embedded(Settings.load(env={}, db=tmp_path / "n.db"))
+        try:
+            payload = {"url": http_server.url, "key": key}
+            execution_id = await runtime.control.start(load_playbook(text), payload)
+            await _until(lambda: http_server.hang_state(key) == "waiting")
+            await runtime.control.cancel(execution_id)
+            summary = await runtime.control.wait(execution_id)
+            await _until(lambda: http_server.hang_state(key) == "hung up")
+            return summary
+        finally:
+            await runtime.close()
+
+    assert asyncio.run(go()).status == "cancelled"
+
+
+async def _until(check, patience: float = 30.0) -> None:
+    for _ in range(int(patience / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not within {patience:g} s")
