@@ -252,3 +252,52 @@ async def _until(check, patience: float = 30.0) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"not within {patience:g} s")
+
+
+class _HeldClaims:
+    """The control plane as command source, holding each granted claim until `release`."""
+
+    def __init__(self, control) -> None:
+        self.control = control
+        self.granted = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def claim(self, pointer, attempt=1):
+        item = await self.control.claim(pointer, attempt)
+        self.granted.set()
+        await self.release.wait()
+        return item
+
+    async def submit(self, events) -> None:
+        await self.control.submit(events)
+
+
+def test_a_cancel_that_overtakes_the_claim_answer_keeps_the_command_from_starting(
+    tmp_path, http_server
+):
+    """The notice reaches the worker while its granted claim is on the way back (distributed
+    mode: an HTTP answer and a NATS message race): the command must not start."""
+    key = f"overtaken-{uuid.uuid4().hex}"
+    text = HEAD + (
+        "workflow:\n  - step: start\n    tool:\n      kind: http\n"
+        '      url: "{{ workload.url }}/hang"\n'
+        '      params: {key: "{{ workload.key }}", ms: 120000}\n'
+    )
+
+    async def go():
+        runtime = await open_embedded(Settings.load(env={}, db=tmp_path / "n.db"))
+        held = runtime.workers.source = _HeldClaims(runtime.control)
+        try:
+            payload = {"url": http_server.url, "key": key}
+            execution_id = await runtime.control.start(load_playbook(text), payload)
+            await asyncio.wait_for(held.granted.wait(), 30)
+            await runtime.control.cancel(execution_id)
+            summary = await runtime.control.wait(execution_id)
+            held.release.set()
+            await asyncio.sleep(1.0)  # time enough to start the request, were it to start
+            return summary
+        finally:
+            await runtime.close()
+
+    assert asyncio.run(go()).status == "cancelled"
+    assert http_server.hang_state(key) is None  # the request was never made
