@@ -176,6 +176,58 @@ def test_closing_wakes_waiting_fetchers_and_refuses_more_work(bus):
             await b.publish([P1])
         with pytest.raises(BusError, match="closed"):
             await b.fetch("default", timeout=BRIEF)
+        with pytest.raises(BusError, match="closed"):
+            await b.announce_cancel([P1.command_id])
         return woken
 
     assert bus.run(body) == []
+
+
+# -- cancel notices ------------------------------------------------------------------------------
+
+
+class Heard:
+    """A cancel listener that keeps what it heard and lets a test wait for it."""
+
+    def __init__(self) -> None:
+        self.notices: list[list[str]] = []
+        self._more = asyncio.Event()
+
+    def __call__(self, command_ids) -> None:
+        self.notices.append(list(command_ids))
+        self._more.set()
+
+    async def wait(self, count: int) -> list[list[str]]:
+        async with asyncio.timeout(LONG):
+            while len(self.notices) < count:
+                self._more.clear()
+                await self._more.wait()
+        return self.notices
+
+
+def test_a_cancel_notice_reaches_every_listener(bus):
+    async def body(b):
+        first, second = Heard(), Heard()
+        await b.on_cancel(first)
+        await b.on_cancel(second)
+        await b.announce_cancel([P1.command_id, P2.command_id])
+        await b.announce_cancel([P3.command_id])
+        return await first.wait(2), await second.wait(2)
+
+    ids = [[P1.command_id, P2.command_id], [P3.command_id]]
+    assert bus.run(body) == (ids, ids)
+
+
+def test_a_cancel_notice_is_not_a_pointer(bus):
+    # Notices are broadcast and not kept: nothing to fetch, and nothing for a late listener.
+    async def body(b):
+        early = Heard()
+        await b.on_cancel(early)
+        await b.announce_cancel([P1.command_id])
+        await early.wait(1)
+        late = Heard()
+        await b.on_cancel(late)
+        await asyncio.sleep(BRIEF)
+        return await b.fetch("default", timeout=BRIEF), late.notices
+
+    assert bus.run(body) == ([], [])

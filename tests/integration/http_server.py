@@ -4,6 +4,8 @@ Endpoints (any method unless noted):
 - `/pages?page=N` -> JSON `{"page", "items", "hasMore"}`; pages 1..PAGES, PAGE_SIZE items each.
 - `/flaky?key=K` -> 429 with `Retry-After: 0` the first two times for each key, then 200 JSON.
 - `/slow?ms=N` -> waits N milliseconds, then 200 JSON.
+- `/hang?key=K&ms=N` -> waits up to N milliseconds (default 60000) for the client to hang up,
+  else answers 200 JSON; `hang_state(K)` says "waiting", "hung up" or "answered".
 - `/status/CODE[?retry_after=V]` -> that status with a JSON body; `retry_after` sets the header.
 - `/echo[?status=N]` -> JSON `{"method", "path", "headers", "query", "body"}` describing the
   request, with status N (default 200).
@@ -16,6 +18,8 @@ Usage: `with LocalHttpServer.start() as server: httpx.get(server.url + "/echo")`
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,6 +56,8 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == "/slow":
                 time.sleep(int(query.get("ms", "0")) / 1000)
                 self._send(200, {"slept_ms": int(query.get("ms", "0"))})
+            elif path == "/hang":
+                self._hang(query.get("key", ""), int(query.get("ms", "60000")))
             elif path.startswith("/status/"):
                 self._status(int(path.rsplit("/", 1)[1]), query.get("retry_after"))
             elif path == "/echo":
@@ -80,6 +86,27 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(429, {"error": "slow down", "attempt": seen}, extra={"Retry-After": "0"})
         else:
             self._send(200, {"ok": True, "attempt": seen})
+
+    def _hang(self, key: str, ms: int) -> None:
+        """Wait for the client to close the connection (a cancelled request) or for `ms`."""
+        self._mark(key, "waiting")
+        deadline = time.monotonic() + ms / 1000
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([self.connection], [], [], 0.05)
+            try:
+                gone = bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
+            except OSError:  # reset by the client
+                gone = True
+            if gone:
+                self._mark(key, "hung up")
+                self.close_connection = True
+                return
+        self._mark(key, "answered")
+        self._send(200, {"hung_ms": ms})
+
+    def _mark(self, key: str, state: str) -> None:
+        with self.server.lock:
+            self.server.hangs[key] = state
 
     def _status(self, code: int, retry_after: str | None) -> None:
         extra = {"Retry-After": retry_after} if retry_after is not None else {}
@@ -121,6 +148,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.lock = threading.Lock()
         self.flaky_calls: dict[str, int] = {}
+        self.hangs: dict[str, str] = {}
 
 
 class LocalHttpServer:
@@ -139,6 +167,11 @@ class LocalHttpServer:
         thread = threading.Thread(target=server.serve_forever, name="test-http", daemon=True)
         thread.start()
         return cls(server, thread)
+
+    def hang_state(self, key: str) -> str | None:
+        """What became of the `/hang` request with `key`: "waiting", "hung up", "answered"."""
+        with self._server.lock:
+            return self._server.hangs.get(key)
 
     def stop(self) -> None:
         """Stop serving and release the port."""

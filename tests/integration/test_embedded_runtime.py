@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from pathlib import Path
 
 from noetl.config import Settings
@@ -211,3 +212,92 @@ workflow:
     repeated = [i for i in set(runs) if runs.count(i) > 1]
     assert len(repeated) <= 1 and all(str(i) in before for i in repeated)
     assert json.loads(json.dumps(summary.result))  # JSON-friendly
+
+
+def test_cancelling_stops_the_running_command(tmp_path, http_server):
+    """The cancel notice goes over the in-process bus to the worker pool, which stops the task."""
+    key = f"embedded-{uuid.uuid4().hex}"
+    text = (
+        HEAD
+        + """
+workflow:
+  - step: start
+    tool:
+      kind: http
+      url: "{{ workload.url }}/hang"
+      params: {key: "{{ workload.key }}", ms: 120000}
+      timeout: 150
+"""
+    )
+
+    async def go():
+        runtime = await open_embedded(Settings.load(env={}, db=tmp_path / "n.db"))
+        try:
+            payload = {"url": http_server.url, "key": key}
+            execution_id = await runtime.control.start(load_playbook(text), payload)
+            await _until(lambda: http_server.hang_state(key) == "waiting")
+            await runtime.control.cancel(execution_id)
+            summary = await runtime.control.wait(execution_id)
+            await _until(lambda: http_server.hang_state(key) == "hung up")
+            return summary
+        finally:
+            await runtime.close()
+
+    assert asyncio.run(go()).status == "cancelled"
+
+
+async def _until(check, patience: float = 30.0) -> None:
+    for _ in range(int(patience / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not within {patience:g} s")
+
+
+class _HeldClaims:
+    """The control plane as command source, holding each granted claim until `release`."""
+
+    def __init__(self, control) -> None:
+        self.control = control
+        self.granted = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def claim(self, pointer, attempt=1):
+        item = await self.control.claim(pointer, attempt)
+        self.granted.set()
+        await self.release.wait()
+        return item
+
+    async def submit(self, events) -> None:
+        await self.control.submit(events)
+
+
+def test_a_cancel_that_overtakes_the_claim_answer_keeps_the_command_from_starting(
+    tmp_path, http_server
+):
+    """The notice reaches the worker while its granted claim is on the way back (distributed
+    mode: an HTTP answer and a NATS message race): the command must not start."""
+    key = f"overtaken-{uuid.uuid4().hex}"
+    text = HEAD + (
+        "workflow:\n  - step: start\n    tool:\n      kind: http\n"
+        '      url: "{{ workload.url }}/hang"\n'
+        '      params: {key: "{{ workload.key }}", ms: 120000}\n'
+    )
+
+    async def go():
+        runtime = await open_embedded(Settings.load(env={}, db=tmp_path / "n.db"))
+        held = runtime.workers.source = _HeldClaims(runtime.control)
+        try:
+            payload = {"url": http_server.url, "key": key}
+            execution_id = await runtime.control.start(load_playbook(text), payload)
+            await asyncio.wait_for(held.granted.wait(), 30)
+            await runtime.control.cancel(execution_id)
+            summary = await runtime.control.wait(execution_id)
+            held.release.set()
+            await asyncio.sleep(1.0)  # time enough to start the request, were it to start
+            return summary
+        finally:
+            await runtime.close()
+
+    assert asyncio.run(go()).status == "cancelled"
+    assert http_server.hang_state(key) is None  # the request was never made

@@ -346,3 +346,44 @@ def test_nothing_is_lost_across_a_nats_restart(own_nats):
     assert first == [pointer(1)]
     assert during == []
     assert sorted(p.step for p in after) == ["s1", "s2", "s3"]
+
+
+def test_cancel_notices_reach_other_processes_buses_and_survive_a_restart(own_nats):
+    """A listener's subscription is sent again when its client reconnects (nats-py does it)."""
+
+    async def main() -> tuple[list[list[str]], list[list[str]]]:
+        listening, announcing = (
+            await NatsBus.connect(own_nats.url),
+            await NatsBus.connect(own_nats.url),
+        )
+        heard: list[list[str]] = []
+        await listening.on_cancel(lambda ids: heard.append(list(ids)))
+        try:
+            await announcing.announce_cancel(["before"])
+            await _eventually(lambda: heard == [["before"]])
+            before = list(heard)
+            own_nats.stop()
+            await announcing.announce_cancel(["while away"])  # buffered or dropped: no error
+            own_nats.restart()
+            # Either client may reconnect first: announce until the listener hears one.
+            for _ in range(int(LONG * 3 / BRIEF)):
+                await announcing.announce_cancel(["after"])
+                await asyncio.sleep(BRIEF)
+                if ["after"] in heard:
+                    break
+            return before, heard
+        finally:
+            await announcing.close()
+            await listening.close()
+
+    before, heard = asyncio.run(main())
+    assert before == [["before"]]
+    assert ["after"] in heard
+
+
+async def _eventually(check: Callable[[], bool]) -> None:
+    for _ in range(int(LONG / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not within {LONG:g} s")

@@ -4,7 +4,8 @@ It behaves like the JetStream work queue of the distributed mode, so the runtime
 cannot tell them apart: a fetched pointer is leased for `ack_wait` seconds (renewed by
 `in_progress`), redelivered with `attempt + 1` when the lease runs out or on `nack`, and dead
 after `max_deliver` deliveries (then `on_dead(pointer)` is awaited). Nothing polls: waiting
-fetchers sleep on futures and leases are `call_later` timers.
+fetchers sleep on futures and leases are `call_later` timers. Cancel notices are handed to the
+listeners at once.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
-from noetl.bus.port import Delivery, Pointer
+from noetl.bus.port import CancelListener, Delivery, Pointer
 from noetl.errors import BusError
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ class InProcessBus:
         self._pools: dict[str, _Pool] = {}
         self._timed: set[_Message] = set()  # leased or delayed: their timers end on close
         self._dead_letters: set[asyncio.Task[None]] = set()
+        self._cancel_listeners: list[CancelListener] = []
         self._closed = False
 
     async def publish(self, pointers: Sequence[Pointer]) -> None:
@@ -133,11 +135,30 @@ class InProcessBus:
                 return []
             await self._wait(queue, loop, remaining)
 
+    async def announce_cancel(self, command_ids: Sequence[str]) -> None:
+        """Call every cancel listener with `command_ids` now."""
+        if self._closed:
+            raise BusError("cannot announce a cancel: the in-process bus is closed")
+        if not command_ids:
+            return
+        ids = tuple(command_ids)
+        for listener in self._cancel_listeners:
+            try:
+                listener(ids)
+            except Exception:
+                # As on NATS, a listener's failure is the listener's: the announcer goes on.
+                log.exception("cancel listener failed for %d command(s)", len(ids))
+
+    async def on_cancel(self, listener: CancelListener) -> None:
+        """Call `listener` with the ids of every later `announce_cancel`."""
+        self._cancel_listeners.append(listener)
+
     async def close(self) -> None:
         """Stop all timers, wake waiting fetchers (they get []) and finish dead-letter calls."""
         if self._closed:
             return
         self._closed = True
+        self._cancel_listeners.clear()
         for message in self._timed:
             if message.timer is not None:
                 message.timer.cancel()

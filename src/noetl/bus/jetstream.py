@@ -11,6 +11,9 @@ Both are created when missing. An existing stream or consumer whose settings con
 naming the setting and both values: NoETL never rewrites a stream it did not expect. A consumer's
 `ack_wait` and `max_deliver` are updated to the bus's (the last bus to bind a pool sets them).
 
+Cancel notices are not kept: they go over core NATS on `noetl.cancel.<stream>` as the JSON
+`{"command_ids": [...]}` to every bus of that stream connected at the time.
+
 A subject root other than `noetl.commands` (with a stream of its own) lets several NoETL
 installations, or test runs, share one NATS server: a subject may belong to one stream only.
 """
@@ -69,6 +72,27 @@ def decode(data: bytes, subject: str) -> Pointer:
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise BusError(f"malformed command pointer on {subject}: {exc!r}") from None
+
+
+def cancel_subject(stream: str) -> str:
+    """Where the buses of `stream` hear cancel notices."""
+    return f"noetl.cancel.{stream}"
+
+
+def encode_cancel(command_ids: Sequence[str]) -> bytes:
+    """The message body of a cancel notice."""
+    return json.dumps({"command_ids": list(command_ids)}, separators=(",", ":")).encode()
+
+
+def decode_cancel(data: bytes, subject: str) -> tuple[str, ...]:
+    """The command ids of a cancel notice."""
+    try:
+        ids = json.loads(data)["command_ids"]
+        if not isinstance(ids, list):
+            raise TypeError(f"command_ids is a {type(ids).__name__}, not a list")
+        return tuple(str(command_id) for command_id in ids)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BusError(f"malformed cancel notice on {subject}: {exc!r}") from None
 
 
 def failure(where: str, doing: str, exc: BaseException) -> BusError:

@@ -16,6 +16,11 @@ holding `on_dead`, dead pointers stay in the stream, undelivered. The consumer k
 that needs someone to fetch, and a last lease running out while nobody fetches would never be
 buried. All processes should use the same `max_deliver`: a consumer has one.
 
+Cancel notices go over core NATS (see `noetl.bus.jetstream`): every bus of the stream that
+listens hears each one; nats-py subscribes again after a reconnect, and a notice sent while
+the server is away is buffered by the client and sent on reconnection, or dropped (logged) when
+the buffer is full.
+
 Faults. The connection reconnects forever. A fetch while the server is away returns [] after
 its timeout instead of raising; a publish retries until `publish_timeout` (safe: the message id
 drops doubles). Other nats errors become `BusError`.
@@ -44,11 +49,14 @@ from noetl.bus.jetstream import (
     ROOT,
     SUBJECT_ROOT,
     TOKEN,
+    cancel_subject,
     decode,
+    decode_cancel,
     encode,
+    encode_cancel,
     pool_subject,
 )
-from noetl.bus.port import Delivery, Pointer
+from noetl.bus.port import CancelListener, Delivery, Pointer
 from noetl.errors import BusError
 
 log = logging.getLogger(__name__)
@@ -342,6 +350,47 @@ class NatsBus:
                 sub = await self._js.pull_subscribe_bind(consumer=name, stream=self.stream)
                 self._subs[pool] = sub
             return sub
+
+    # -- cancel notices ------------------------------------------------------------------------
+
+    async def announce_cancel(self, command_ids: Sequence[str]) -> None:
+        """Publish one notice with `command_ids` to the buses of this stream listening now."""
+        self._check_open("announce a cancel")
+        if not command_ids:
+            return
+        try:
+            await self._nc.publish(cancel_subject(self.stream), encode_cancel(command_ids))
+        except nats.errors.Error as exc:
+            # Best effort by contract: the executions have ended either way.
+            log.warning(
+                "cancel notice for %d command(s) not sent to %s: %r",
+                len(command_ids),
+                self._where,
+                exc,
+            )
+
+    async def on_cancel(self, listener: CancelListener) -> None:
+        """Call `listener` with the ids of every cancel notice of this stream from now on."""
+        self._check_open("listen for cancel notices")
+        subject = cancel_subject(self.stream)
+
+        async def heard(msg: Msg) -> None:
+            try:
+                listener(decode_cancel(msg.data, msg.subject))
+            except BusError as exc:
+                log.warning("ignoring a cancel notice: %s", exc)
+            except Exception:
+                log.exception("cancel listener failed on %s", subject)
+
+        try:
+            await self._nc.subscribe(subject, cb=heard)
+        except nats.errors.Error as exc:
+            raise self._failure(f"subscribing to {subject}", exc) from None
+        try:
+            await self._nc.flush(timeout=int(_ACK_TIMEOUT))  # the server has it: "from now on"
+        except (TimeoutError, *_TRANSIENT) as exc:
+            # The client sends the subscription again when it reconnects.
+            log.warning("subscription to %s not confirmed by %s: %r", subject, self._where, exc)
 
     # -- dead letters --------------------------------------------------------------------------
 

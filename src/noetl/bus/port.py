@@ -5,11 +5,15 @@ to one worker of the pool at a time. Delivery is at least once: a delivery that 
 within the lease (`ack_wait`, extended by `in_progress`) is delivered again with `attempt + 1`,
 and after `max_deliver` deliveries it is dead (the runtime records `command.dead`). Every adapter
 passes the contract suite in `tests/contract/test_bus.py`.
+
+The bus also carries cancel notices: the ids of commands whose execution ended, so that the
+workers running them stop. A notice is a broadcast to whoever listens now, at most once and not
+stored: a command not yet started needs none (its claim is refused).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,6 +26,10 @@ class Pointer:
     command_id: str
     step: str
     pool: str = "default"
+
+
+# Hears the ids of commands to stop; called in the bus's event loop, must not block.
+CancelListener = Callable[[Sequence[str]], None]
 
 
 class Delivery(Protocol):
@@ -52,6 +60,18 @@ class CommandBus(Protocol):
 
     async def fetch(self, pool: str, *, batch: int = 1, timeout: float = 1.0) -> list[Delivery]:
         """Up to `batch` deliveries from `pool`; waits up to `timeout` s for one, else []."""
+        ...
+
+    async def announce_cancel(self, command_ids: Sequence[str]) -> None:
+        """Tell every listener, in every process on this bus, to stop these commands.
+
+        Best effort: a listener that is away now never hears it, and a server that is away
+        drops it (logged), since the executions have ended whether or not the work stops.
+        """
+        ...
+
+    async def on_cancel(self, listener: CancelListener) -> None:
+        """Call `listener` with the command ids of each cancel notice from now on."""
         ...
 
     async def close(self) -> None:

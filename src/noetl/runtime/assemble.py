@@ -88,7 +88,7 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
     resources.credentials = MaskingCredentials(credentials, resources.masks)
     workers = WorkerPool(bus, control, resources, pool=EMBEDDED_POOL, concurrency=settings.workers)
     resources.children = LocalChildren(control, catalog)
-    control.on_cancel(workers.cancel)
+    await bus.on_cancel(workers.cancel)  # the control plane announces cancels on the bus
     control.open()
     workers.start()
     return Runtime(settings, event_store, control, workers, resources, bus, catalog, sealed)
@@ -229,5 +229,6 @@ async def open_worker(settings: Settings) -> WorkerRuntime:
         concurrency=settings.workers,
         heartbeat=settings.ack_wait / 3,  # well inside the lease, so running work keeps it
     )
+    await bus.on_cancel(workers.cancel)  # the server announces cancels on the bus
     workers.start()
     return WorkerRuntime(settings, bus, source, workers, resources)

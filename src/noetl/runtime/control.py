@@ -35,7 +35,6 @@ from noetl.store.port import EventStore, ExecutionSummary
 
 log = logging.getLogger(__name__)
 EventListener = Callable[[Event], None]
-CancelHook = Callable[[Sequence[str]], None]
 CONFLICT_RETRIES = 5
 EXPIRY_GRACE = 1.0  # seconds past a step timeout before the runtime expires the command
 
@@ -92,7 +91,6 @@ class ControlPlane:
         self._wake = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
         self._listeners: list[EventListener] = []
-        self._cancel_hooks: list[CancelHook] = []
         self._progress = asyncio.Condition()
         self._submitted = 0
         self._processed = 0
@@ -119,10 +117,6 @@ class ControlPlane:
     def listen(self, listener: EventListener) -> None:
         """Call `listener` with every event once it is in the log."""
         self._listeners.append(listener)
-
-    def on_cancel(self, hook: CancelHook) -> None:
-        """Call `hook` with command ids whose work must stop (their execution ended)."""
-        self._cancel_hooks.append(hook)
 
     # -- executions -----------------------------------------------------------------------------
 
@@ -331,9 +325,8 @@ class ControlPlane:
                 live.state.last_seq = max(live.state.last_seq, events[-1].seq or 0)
         await self.bus.publish([self._pointer(c) for c in batch.commands])
         self._announce(written)
-        if batch.cancelled:
-            for hook in self._cancel_hooks:
-                hook(batch.cancelled)
+        # Commands whose execution ended: the workers running them, in any process, stop them.
+        await self.bus.announce_cancel(batch.cancelled)
         for execution_id in batch.finished:
             self._finish(execution_id)
 

@@ -3,7 +3,8 @@
 The same code runs embedded (the source is the in-process `ControlPlane`) and distributed (the
 source claims through the server's API). A worker: fetch a pointer -> claim the command -> run
 its pipeline -> hand the events back -> ack. A lease heartbeat (`in_progress`) keeps long tasks
-from being redelivered; a command whose execution ended is cancelled where it runs.
+from being redelivered; a command whose execution ended is cancelled where it runs (the bus's
+cancel notices reach `cancel`), reports nothing and is acked.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from noetl.worker.pipeline import run_command
 from noetl.worker.references import externalize, resolve
 
 log = logging.getLogger(__name__)
+# Cancelled command ids remembered for a notice that overtakes the answer to the claim.
+_REMEMBERED_CANCELS = 4096
 
 
 class CommandSource(Protocol):
@@ -60,6 +63,7 @@ class WorkerPool:
         self._fetcher: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._running: dict[str, asyncio.Task[list[Event]]] = {}
+        self._cancelled: dict[str, None] = {}  # insertion-ordered: the oldest are forgotten
         self._slot_freed = asyncio.Event()
         self._stopping = False
 
@@ -82,11 +86,18 @@ class WorkerPool:
             await asyncio.wait(list(self._handlers))
 
     def cancel(self, command_ids: Sequence[str]) -> None:
-        """Stop the commands with these ids where they run (their execution ended)."""
+        """Stop the commands with these ids where they run (their execution ended).
+
+        The ids are also remembered for a while: a notice can arrive while the claim of its
+        command is still on its way back, and the command must then not start.
+        """
         for command_id in command_ids:
             task = self._running.get(command_id)
             if task is not None:
                 task.cancel()
+            self._cancelled[command_id] = None
+        while len(self._cancelled) > _REMEMBERED_CANCELS:
+            del self._cancelled[next(iter(self._cancelled))]
 
     async def _fetch_loop(self) -> None:
         """One fetch for all free slots at a time (not one per slot): fewer pulls, no contention."""
@@ -110,7 +121,7 @@ class WorkerPool:
 
     async def _handle(self, delivery: Delivery) -> None:
         item = await self.source.claim(delivery.pointer, delivery.attempt)
-        if item is None:
+        if item is None or item.command.command_id in self._cancelled:
             await delivery.ack()
             return
         command_id = item.command.command_id
