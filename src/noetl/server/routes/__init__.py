@@ -12,12 +12,14 @@ if TYPE_CHECKING:
     from noetl.server.metrics import Metrics
 
 
-def _runtime(request: Request) -> ServerRuntime:
+# Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker
+# thread, a thread hop on every request (it showed up as several % of the server's CPU).
+async def _runtime(request: Request) -> ServerRuntime:
     runtime: ServerRuntime = request.app.state.runtime
     return runtime
 
 
-def _metrics(request: Request) -> Metrics:
+async def _metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
 
