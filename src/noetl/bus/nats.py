@@ -23,7 +23,7 @@ the buffer is full.
 
 Faults. The connection reconnects forever. A fetch while the server is away returns [] after
 its timeout instead of raising; a publish retries until `publish_timeout` (safe: the message id
-drops doubles). Other nats errors become `BusError`.
+drops doubles). Other nats errors become `BusError`. Opening the connection: `nats_connection`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import nats
 import nats.errors
@@ -56,6 +55,7 @@ from noetl.bus.jetstream import (
     encode_cancel,
     pool_subject,
 )
+from noetl.bus.nats_connection import open_client, redact
 from noetl.bus.port import CancelListener, Delivery, Pointer
 from noetl.errors import BusError
 
@@ -76,15 +76,6 @@ _TRANSIENT = (
     nats.js.errors.NoStreamResponseError,
     nats.js.errors.ServiceUnavailableError,
 )
-
-
-def redact(url: str) -> str:
-    """The server URL without user and password (for messages)."""
-    parts = urlsplit(url)
-    if parts.hostname is None:
-        return "<nats url>"
-    host = parts.hostname + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 class NatsDelivery:
@@ -174,7 +165,7 @@ class NatsBus:
                 f"subject_root={subject_root!r}"
             )
         where = redact(url)
-        client = await _open_client(url, where, connect_timeout)
+        client = await open_client(url, where, connect_timeout)
         bus = cls(
             client,
             where,
@@ -480,38 +471,3 @@ class NatsBus:
 
     def _failure(self, doing: str, exc: BaseException) -> BusError:
         return jetstream.failure(self._where, doing, exc)
-
-
-async def _open_client(url: str, where: str, timeout: float) -> Client:
-    """A connection that reconnects forever once made; BusError when it cannot be made."""
-    seen: list[Exception] = []  # why the attempts failed, for the message
-
-    async def on_error(exc: Exception) -> None:
-        seen.append(exc)
-        log.warning("NATS %s: %r", where, exc)
-
-    async def on_disconnect() -> None:
-        log.warning("NATS %s: disconnected; reconnecting", where)
-
-    async def on_reconnect() -> None:
-        log.info("NATS %s: reconnected", where)
-
-    try:
-        return await asyncio.wait_for(
-            nats.connect(
-                url,
-                name="noetl",
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.25,
-                error_cb=on_error,
-                disconnected_cb=on_disconnect,
-                reconnected_cb=on_reconnect,
-            ),
-            timeout,
-        )
-    except (TimeoutError, OSError, nats.errors.Error) as exc:
-        cause = seen[-1] if seen else exc
-        reason = str(cause).strip() or type(cause).__name__
-        raise BusError(
-            f"cannot connect to NATS at {where} within {timeout:g} s: {reason}"
-        ) from None
