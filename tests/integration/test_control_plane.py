@@ -9,6 +9,7 @@ import pytest
 from noetl.bus.inprocess import InProcessBus
 from noetl.bus.port import Pointer
 from noetl.dsl.load import load_playbook
+from noetl.engine.events import STEP_DONE, Event
 from noetl.errors import NoetlError
 from noetl.runtime.control import ControlPlane
 from noetl.store.memory import MemoryEventStore
@@ -104,3 +105,67 @@ def test_two_control_planes_sharing_a_store_hand_a_command_to_one_worker(tmp_pat
     race, redelivered = asyncio.run(scenario())
     assert sum(item is not None for item in race) == 1
     assert redelivered is not None and redelivered.command.step == "start"
+
+
+TWO_STEPS = """
+apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: two, path: tests/two}
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [second]
+  - step: second
+    tool: {kind: noop}
+"""
+
+
+def test_a_replica_hands_out_a_command_the_other_one_issued(tmp_path):
+    """Replica A started the execution; B ran its first step and issued the second. A's memory
+    has not seen that command, yet it must hand it out (reading the log), and then see the end."""
+
+    async def scenario():
+        store, bus = SqliteEventStore.open(tmp_path / "n.db"), InProcessBus()
+        a, b = ControlPlane(store, bus), ControlPlane(store, bus)
+        a.open()
+        b.open()
+        try:
+            execution_id = await a.start(load_playbook(TWO_STEPS), source=TWO_STEPS)
+            first = await _claim_next(store, b, execution_id, "start")
+            await _finish(b, first)
+            second = await _claim_next(store, a, execution_id, "second")
+            await _finish(a, second)
+            return await asyncio.wait_for(a.wait(execution_id), 5), a.holds(execution_id)
+        finally:
+            await a.close()
+            await b.close()
+            await bus.close()
+            await store.close()
+
+    summary, still_held = asyncio.run(scenario())
+    assert summary.status == "done"
+    assert not still_held
+
+
+async def _claim_next(store, control: ControlPlane, execution_id: str, step: str):
+    issued = [e for e in await store.read(execution_id) if e.type == "command.issued"]
+    command_id = next(e.command_id for e in issued if e.step == step)
+    item = await control.claim(Pointer(execution_id, command_id or "", step), 1)
+    assert item is not None, f"command of step {step} was not handed out"
+    return item
+
+
+async def _finish(control: ControlPlane, item) -> None:
+    command = item.command
+    done = Event(
+        STEP_DONE,
+        command.execution_id,
+        command.step,
+        command.iteration,
+        command.command_id,
+        {"result": None, "vars": {}, "set_ctx": {}},
+        origin="worker",
+        idempotency_key=f"step.end|{command.command_id}",
+    )
+    await control.submit([done])
+    await control.flush()

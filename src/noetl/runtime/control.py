@@ -88,6 +88,7 @@ class ControlPlane:
         self._route = route or (lambda pool: pool)
         self._live: dict[str, _Live] = {}
         self._inbox: list[tuple[str, Event]] = []
+        self._reloads: list[tuple[str, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
         self._listeners: list[EventListener] = []
@@ -196,8 +197,8 @@ class ControlPlane:
         if state.terminal:
             live.done.set_result(None)
             return live
-        self._live[execution_id] = live
-        return live
+        # Whoever loaded it first (the pump, say, while this read was out) keeps its state.
+        return self._live.setdefault(execution_id, live)
 
     def holds(self, execution_id: str) -> bool:
         """Whether this control plane is running the execution now."""
@@ -228,6 +229,11 @@ class ControlPlane:
         if live is None or live.claimed.get(pointer.command_id, 0) >= attempt:
             return None
         command = live.state.pending.get(pointer.command_id)
+        if command is None and self._live.get(pointer.execution_id) is live:
+            # Another control plane sharing the log (a replica) may have issued it since this
+            # state was built: look again in the state the log gives now.
+            await self._reload(pointer.execution_id)
+            command = live.state.pending.get(pointer.command_id)
         if command is None:
             return None
         # Recorded in the store, so that control planes sharing it agree on one winner.
@@ -271,11 +277,22 @@ class ControlPlane:
 
     # -- the pump -------------------------------------------------------------------------------
 
+    async def _reload(self, execution_id: str) -> None:
+        """Rebuild an execution's state from the log, done by the pump: it alone changes states
+        (a state swapped under a batch being written would lose that batch's decisions)."""
+        reloaded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._reloads.append((execution_id, reloaded))
+        self._wake.set()
+        await reloaded
+
     async def _run_pump(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._inbox:
+            while self._inbox or self._reloads:
+                await self._apply_reloads()
+                if not self._inbox:
+                    continue
                 inbox, self._inbox = self._inbox, []
                 try:
                     await self._process(inbox)
@@ -330,11 +347,25 @@ class ControlPlane:
         for execution_id in batch.finished:
             self._finish(execution_id)
 
+    async def _apply_reloads(self) -> None:
+        while self._reloads:
+            asked, self._reloads = self._reloads, []
+            for execution_id, reloaded in asked:
+                try:
+                    await self._refresh(execution_id)
+                except Exception as exc:  # the claim that asked fails; the pump goes on
+                    reloaded.set_exception(exc)
+                else:
+                    reloaded.set_result(None)
+
     async def _refresh(self, execution_id: str) -> None:
-        """Rebuild a live execution's state from the log (its writes lost a race)."""
+        """Rebuild a live execution's state from the log (another writer got there first); an
+        execution that another control plane ended is finished here too (its waiters answered)."""
         live = self._live.get(execution_id)
         if live is not None:
             live.state = replay(live.playbook, await self.store.read(execution_id))
+            if live.state.terminal:
+                self._finish(execution_id)
 
     def _abandon(self, inbox: list[tuple[str, Event]], exc: Exception) -> None:
         """The log could not be written: the executions involved cannot go on in memory."""
