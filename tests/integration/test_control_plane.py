@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 
 from noetl.bus.inprocess import InProcessBus
 from noetl.bus.port import Pointer
 from noetl.dsl.load import load_playbook
-from noetl.engine.events import STEP_DONE, Event
 from noetl.errors import NoetlError
 from noetl.runtime.control import ControlPlane
 from noetl.store.memory import MemoryEventStore
 from noetl.store.sqlite import SqliteEventStore
+from support.engine_sim import worker_event
 
 SLOW = """
 apiVersion: noetl.io/v2
@@ -83,24 +86,33 @@ def test_the_pump_survives_a_failed_batch_and_the_caller_gets_an_error():
     assert asyncio.run(scenario()).status == "running"
 
 
+@asynccontextmanager
+async def two_control_planes(
+    path: Path,
+) -> AsyncIterator[tuple[SqliteEventStore, ControlPlane, ControlPlane]]:
+    """Two control planes sharing one SQLite store and one bus: what two server replicas are."""
+    store, bus = SqliteEventStore.open(path), InProcessBus()
+    first, second = ControlPlane(store, bus), ControlPlane(store, bus)
+    first.open()
+    second.open()
+    try:
+        yield store, first, second
+    finally:
+        await first.close()
+        await second.close()
+        await bus.close()
+        await store.close()
+
+
 def test_two_control_planes_sharing_a_store_hand_a_command_to_one_worker(tmp_path):
     async def scenario():
-        store, bus = SqliteEventStore.open(tmp_path / "n.db"), InProcessBus()
-        first, second = ControlPlane(store, bus), ControlPlane(store, bus)
-        first.open()
-        second.open()
-        try:
+        async with two_control_planes(tmp_path / "n.db") as (store, first, second):
             execution_id = await first.start(load_playbook(SLOW), source=SLOW)
             issued = [e for e in await store.read(execution_id) if e.type == "command.issued"]
             pointer = Pointer(execution_id, issued[0].command_id or "", "start")
             race = await asyncio.gather(first.claim(pointer, 1), second.claim(pointer, 1))
             redelivered = await second.claim(pointer, 2)  # the lease ran out: a later attempt
             return race, redelivered
-        finally:
-            await first.close()
-            await second.close()
-            await bus.close()
-            await store.close()
 
     race, redelivered = asyncio.run(scenario())
     assert sum(item is not None for item in race) == 1
@@ -125,22 +137,13 @@ def test_a_replica_hands_out_a_command_the_other_one_issued(tmp_path):
     has not seen that command, yet it must hand it out (reading the log), and then see the end."""
 
     async def scenario():
-        store, bus = SqliteEventStore.open(tmp_path / "n.db"), InProcessBus()
-        a, b = ControlPlane(store, bus), ControlPlane(store, bus)
-        a.open()
-        b.open()
-        try:
+        async with two_control_planes(tmp_path / "n.db") as (store, a, b):
             execution_id = await a.start(load_playbook(TWO_STEPS), source=TWO_STEPS)
             first = await _claim_next(store, b, execution_id, "start")
             await _finish(b, first)
             second = await _claim_next(store, a, execution_id, "second")
             await _finish(a, second)
             return await asyncio.wait_for(a.wait(execution_id), 5), a.holds(execution_id)
-        finally:
-            await a.close()
-            await b.close()
-            await bus.close()
-            await store.close()
 
     summary, still_held = asyncio.run(scenario())
     assert summary.status == "done"
@@ -156,16 +159,6 @@ async def _claim_next(store, control: ControlPlane, execution_id: str, step: str
 
 
 async def _finish(control: ControlPlane, item) -> None:
-    command = item.command
-    done = Event(
-        STEP_DONE,
-        command.execution_id,
-        command.step,
-        command.iteration,
-        command.command_id,
-        {"result": None, "vars": {}, "set_ctx": {}},
-        origin="worker",
-        idempotency_key=f"step.end|{command.command_id}",
-    )
-    await control.submit([done])
+    """The worker's report: the command's step is done."""
+    await control.submit([worker_event(item.command, ("done", None))])
     await control.flush()

@@ -13,7 +13,6 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from noetl.errors import RemoteError
 from noetl.runtime.cluster import DevCluster
 from noetl.runtime.local_services import free_port
 from noetl.runtime.remote import ServerClient
+from support.event_log import assert_one_ending_per_step_run
 
 EXECUTIONS = 40
 CHAIN = """\
@@ -117,7 +117,7 @@ async def _scenario(url_a: str, url_b: str) -> None:
         for i, execution_id in enumerate(ids):
             summary = await (b if i % 2 else a).execution(execution_id)  # the other replica
             assert (summary["status"], summary["result"]) == ("done", 2 * i + 1), summary
-            _check_log(execution_id, await a.events(execution_id))
+            assert_one_ending_per_step_run(execution_id, await a.events(execution_id))
         # Both replicas handed out commands (so each decided events of executions the other
         # started), and every step run was won once in all.
         won = [await _claims_won(url) for url in (url_a, url_b)]
@@ -132,15 +132,3 @@ async def _claims_won(url: str) -> float:
         text = (await http.get("/metrics")).text
     won = [x for x in text.splitlines() if x.startswith('noetl_claims_total{outcome="won"}')]
     return float(won[0].split()[-1]) if won else 0.0  # no line: no claim won yet
-
-
-def _check_log(execution_id: str, events: list[dict]) -> None:
-    """One log per execution whatever replica wrote it: contiguous seqs, no duplicate facts,
-    exactly one ending per issued command, one playbook.done."""
-    assert [e["seq"] for e in events] == list(range(1, len(events) + 1)), execution_id
-    keys = [e["idempotency_key"] for e in events]
-    assert len(keys) == len(set(keys)), f"duplicate facts in {execution_id}"
-    issued = Counter(e["command_id"] for e in events if e["type"] == "command.issued")
-    ends = Counter(e["command_id"] for e in events if e["type"] in ("step.done", "step.failed"))
-    assert ends == issued and set(issued.values()) == {1}, (execution_id, issued, ends)
-    assert sum(1 for e in events if e["type"] == "playbook.done") == 1

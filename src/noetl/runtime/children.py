@@ -46,14 +46,7 @@ class LocalChildren:
             # The parent's task was stopped (its execution ended): stop the child as well.
             await asyncio.shield(self.control.cancel(child, "parent execution ended"))
             raise
-        if summary.status == "done":
-            return summary.result
-        error = summary.error if isinstance(summary.error, Mapping) else {}
-        message = error.get("message") or error.get("reason") or summary.status
-        raise ToolError(
-            f"child playbook '{path}' (execution {child}) {summary.status}: {message}",
-            kind="playbook",
-        )
+        return _child_result(path, child, summary.status, summary.result, summary.error)
 
     async def _resolve(
         self, path: str, version: int | None, base_file: str | None
@@ -72,6 +65,17 @@ class LocalChildren:
         except NotFoundError as exc:
             raise ToolError(str(exc), kind="config") from None
         return load_playbook(entry.source), entry.source
+
+
+def _child_result(path: str, child: str, status: str, result: Any, error: Any) -> Any:
+    """A finished child's result; ToolError naming the child and why when it did not succeed."""
+    if status == "done":
+        return result
+    details = error if isinstance(error, Mapping) else {}
+    message = details.get("message") or details.get("reason") or status
+    raise ToolError(
+        f"child playbook '{path}' (execution {child}) {status}: {message}", kind="playbook"
+    )
 
 
 def _as_file(path: str, base_file: str | None) -> Path | None:
@@ -105,8 +109,8 @@ class RemoteChildren:
         base_file: str | None,
     ) -> Any:
         """The child's result; ToolError when it fails, is cancelled or cannot start."""
-        file = Path(path) if base_file is None else Path(base_file).parent / path
-        inline = file.read_text(encoding="utf-8") if version is None and file.is_file() else None
+        file = _as_file(path, base_file)
+        inline = file.read_text(encoding="utf-8") if version is None and file is not None else None
         try:
             child = await self.client.start(
                 path=None if inline else path,
@@ -118,11 +122,4 @@ class RemoteChildren:
         except (NotFoundError, PlaybookError) as exc:
             raise ToolError(f"child playbook '{path}': {exc}", kind="config") from None
         summary = await self.client.wait(child, poll=self.poll)
-        if summary["status"] == "done":
-            return summary["result"]
-        error = summary["error"] if isinstance(summary["error"], Mapping) else {}
-        message = error.get("message") or error.get("reason") or summary["status"]
-        raise ToolError(
-            f"child playbook '{path}' (execution {child}) {summary['status']}: {message}",
-            kind="playbook",
-        )
+        return _child_result(path, child, summary["status"], summary["result"], summary["error"])

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,12 +73,13 @@ class StoredResult:
     content_type: str
 
 
-class KeyedResults:
-    """`get` for stores that keep bodies by key and `read` them back checked (the `db` stores)."""
+class KeyedResults(ABC):
+    """`get` for stores that keep bodies by key and `read` them back checked (the `db` stores):
+    each adapter supplies `read`, the one part that touches its database."""
 
+    @abstractmethod
     async def read(self, key: str) -> StoredResult:
         """The stored body and its content type (NotFoundError when unknown)."""
-        raise NotImplementedError
 
     async def get(self, ref: Mapping[str, Any]) -> Any:
         """The decoded value a ResultRef wrapper points at."""
