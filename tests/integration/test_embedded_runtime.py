@@ -268,8 +268,11 @@ class _HeldClaims:
         await self.release.wait()
         return item
 
-    async def submit(self, events) -> None:
-        await self.control.submit(events)
+    async def report(self, events, *, pool=None, take=0):
+        return await self.control.report(events, pool=pool, take=take)
+
+    async def renew(self, held) -> None:
+        await self.control.renew(held)
 
 
 def test_a_cancel_that_overtakes_the_claim_answer_keeps_the_command_from_starting(

@@ -173,3 +173,50 @@ def test_worker_drains_running_work_on_sigterm(cluster: DevCluster):
     assert_all_done(run_with_fault(cluster, stop_worker))
     cluster.workers.remove(leaving)
     cluster.add_worker()
+
+
+HANDED = """\
+apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: handed, path: tests/faults/handed}
+workflow:
+  - step: start
+    tool: {kind: python, code: "result = 20"}
+    next: [{step: second}]
+  - step: second
+    tool:
+      kind: python
+      args: {n: "{{ start }}"}
+      code: |
+        import time
+        time.sleep(1.0)
+        result = n + 1
+"""
+
+
+def test_sigkill_the_worker_holding_a_handed_off_command(tmp_path):
+    """One worker, one slot: `second` is handed to it with its report of `start`. It dies
+    while running it; the server's lease runs out, NATS delivers the command to a new worker."""
+    lone = DevCluster.start(tmp_path, workers=1, port=0, concurrency=1, ack_wait=3, durable=False)
+
+    async def scenario() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        client = ServerClient(lone.server_url)
+        try:
+            execution_id = await client.start(playbook=HANDED)
+            await _until(lambda: _steps_done(client, [execution_id], at_least=1))
+            lone.workers[0].send_signal(signal.SIGKILL)
+            lone.workers[0].wait(10)
+            lone.add_worker()
+            summary = await asyncio.wait_for(client.wait(execution_id), PATIENCE)
+            return summary, await client.events(execution_id)
+        finally:
+            await client.aclose()
+
+    try:
+        summary, events = asyncio.run(scenario())
+        server_log = (tmp_path / "logs" / "server.log").read_text()
+    finally:
+        lone.stop()
+    assert (summary["status"], summary["result"]) == ("done", 21)
+    assert_one_ending_per_step_run(summary["execution_id"], events)
+    assert "ran out on its worker; delivering it again" in server_log

@@ -21,6 +21,7 @@ from noetl.engine.events import Event
 from noetl.runtime.remote import RemoteSource, ServerClient
 from noetl.tools.base import Resources
 from noetl.worker.pipeline import run_command
+from support.event_log import assert_one_ending_per_step_run
 from support.live_server import LiveServer
 
 TOKEN = "test-token-7f3a"
@@ -33,6 +34,12 @@ workflow:
   - step: start
     tool: {kind: python, code: "result = 1"}
 """
+TWO_STEPS = SLOW.replace("name: slow", "name: two").replace(
+    '    tool: {kind: python, code: "result = 1"}',
+    '    tool: {kind: python, code: "result = 1"}\n    next: second\n'
+    "  - step: second\n"
+    '    tool: {kind: python, args: {n: "{{ start }}"}, code: "result = n + 1"}',
+)
 
 
 @pytest.fixture
@@ -241,9 +248,9 @@ def test_claim_race_one_winner_then_events_posted_twice_are_stored_once(server: 
             assert item.scope["workload"] == {"name": "World"}
             assert await source.claim(pointer) is None  # still held: 409 -> None
             events = await run_command(item.playbook, item.command, item.scope, Resources())
-            await source.submit(events)
+            await source.report(events)
             after_first = await client.events(execution_id)
-            await source.submit(events)  # a retry after a lost answer
+            await source.report(events)  # a retry after a lost answer
             assert await client.events(execution_id) == after_first
             summary = await client.wait(execution_id)
             assert (summary["status"], summary["result"]) == ("done", "Hello, World!")
@@ -277,3 +284,63 @@ def test_batch_claim_answers_in_order_with_one_winner_per_command(api: httpx.Cli
     refused = api.post("/commands/claim", json={"claims": []})
     assert refused.status_code == 422
     assert "claims" in refused.text
+
+
+def test_a_report_that_offers_to_run_more_gets_the_next_command_on_a_lease(server: LiveServer):
+    """The worker's report (`pool`, `take`) is answered with the chain's next command, claimed
+    for it and not published; it renews the lease, runs it and reports again."""
+
+    async def scenario() -> tuple[list[str], dict[str, Any], list[dict[str, Any]]]:
+        client = ServerClient(server.url, token=TOKEN)
+        source = RemoteSource(client)
+        try:
+            execution_id = await client.start(playbook=TWO_STEPS)
+            command = (await client.events(execution_id))[-1]
+            item = await source.claim(Pointer(execution_id, command["command_id"], "start"))
+            steps = []
+            while item is not None:
+                steps.append(item.command.step)
+                events = await run_command(item.playbook, item.command, item.scope, Resources())
+                if item.lease is not None:
+                    await source.renew([(execution_id, item.command.command_id)])
+                handed = await source.report(events, pool="default", take=1)
+                assert len(handed) <= 1
+                item = handed[0] if handed else None
+            summary = await client.wait(execution_id)
+            return steps, summary, await client.events(execution_id)
+        finally:
+            await source.close()
+
+    steps, summary, events = asyncio.run(scenario())
+    assert steps == ["start", "second"]
+    assert (summary["status"], summary["result"]) == ("done", 2)
+    assert_one_ending_per_step_run(summary["execution_id"], events)
+
+
+def test_hand_off_and_renew_refusals(api: httpx.Client):
+    started = api.post("/executions", json={"playbook": HELLO.read_text()})
+    execution_id = started.json()["execution_id"]
+    before = api.get(f"/executions/{execution_id}/events").json()["events"]
+    command = issued(api, execution_id)[-1]
+    event = {
+        "type": "step.done",
+        "execution_id": execution_id,
+        "step": "start",
+        "command_id": command["command_id"],
+        "payload": {"result": "x", "vars": {}, "set_ctx": {}},
+        "origin": "worker",
+        "idempotency_key": f"step.end|{command['command_id']}",
+    }
+    for body, field in (
+        ({"events": [event], "take": 1}, "pool"),
+        ({"events": [event], "pool": "default", "take": -1}, "take"),
+        ({"events": [event], "pool": "", "take": 1}, "pool"),
+    ):
+        answer = api.post("/events", json=body)
+        assert answer.status_code == 422, body
+        assert field in answer.text
+    assert api.get(f"/executions/{execution_id}/events").json()["events"] == before
+    for body in ({"held": []}, {"held": [{"execution_id": execution_id}]}, {}):
+        assert api.post("/commands/renew", json=body).status_code == 422, body
+    held = {"execution_id": execution_id, "command_id": "not-handed-off"}
+    assert api.post("/commands/renew", json={"held": [held]}).status_code == 204

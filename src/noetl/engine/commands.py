@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from noetl.engine.events import SCHEMA_VERSION, _json_default
+from noetl.engine import events as ev
+from noetl.engine.events import SCHEMA_VERSION, Event, _json_default
 from noetl.errors import EventCodecError
 
 
@@ -92,3 +93,29 @@ class Command:
         if not isinstance(data, dict):
             raise EventCodecError("command JSON must be an object")
         return cls.from_dict(data)
+
+
+def expired_event(command: Command) -> Event:
+    """The runtime's `command.expired`: the command ran past its step timeout."""
+    return Event(
+        ev.COMMAND_EXPIRED,
+        command.execution_id,
+        command.step,
+        command.iteration,
+        command.command_id,
+        {"timeout": command.timeout},
+        origin="runtime",
+        idempotency_key=f"command.expired|{command.command_id}",
+    )
+
+
+def dead_event(execution_id: str, step: str, command_id: str) -> Event:
+    """The runtime's `command.dead`: the bus gave up delivering the command."""
+    return Event(
+        ev.COMMAND_DEAD,
+        execution_id,
+        step,
+        command_id=command_id,
+        origin="runtime",
+        idempotency_key=f"command.dead|{command_id}",
+    )

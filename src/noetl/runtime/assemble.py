@@ -77,8 +77,10 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
         if control is not None:
             await control.dead_letter(pointer)
 
-    bus = InProcessBus(on_dead=dead)
-    control = ControlPlane(event_store, bus, route=lambda _pool: EMBEDDED_POOL)
+    bus = InProcessBus(ack_wait=settings.ack_wait, on_dead=dead)
+    control = ControlPlane(
+        event_store, bus, route=lambda _pool: EMBEDDED_POOL, lease=settings.ack_wait
+    )
     results = FileResultStore(settings.db_path.parent / "results")
     resources = Resources(results=results, inline_limit=settings.inline_limit)
     catalog = SqliteCatalogStore.open(settings.db_path)
@@ -86,7 +88,14 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
     # Credentials are decrypted on use, so a run that uses none needs no NOETL_SECRET_KEY.
     credentials = Credentials(sealed, settings.secret_key)
     resources.credentials = MaskingCredentials(credentials, resources.masks)
-    workers = WorkerPool(bus, control, resources, pool=EMBEDDED_POOL, concurrency=settings.workers)
+    workers = WorkerPool(
+        bus,
+        control,
+        resources,
+        pool=EMBEDDED_POOL,
+        concurrency=settings.workers,
+        heartbeat=settings.ack_wait / 3,
+    )
     resources.children = LocalChildren(control, catalog)
     await bus.on_cancel(workers.cancel)  # the control plane announces cancels on the bus
     control.open()
@@ -146,7 +155,8 @@ async def open_server(settings: Settings) -> ServerRuntime:
         bus = await NatsBus.connect(settings.nats_url, ack_wait=settings.ack_wait, on_dead=dead)
     else:
         bus = InProcessBus(ack_wait=settings.ack_wait, on_dead=dead)
-    control = ControlPlane(store, bus)
+    # A command handed to a worker with a report is leased as long as a bus delivery is.
+    control = ControlPlane(store, bus, lease=settings.ack_wait)
     control.open()
     await control.resume_all()
     return ServerRuntime(settings, store, catalog, bus, control, credentials, results)

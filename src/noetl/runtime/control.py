@@ -7,6 +7,10 @@ per-step overhead low when many executions run at once).
 
 An execution's state is kept in memory while it runs; it is always equal to replaying its log.
 `resume` rebuilds it from the log after a crash.
+
+Workers get commands two ways: a pointer on the bus, then a `claim`; or handed back with the
+answer to their `report` of the previous command (the next step of a chain), on a lease this
+control plane keeps and puts on the bus when it runs out.
 """
 
 from __future__ import annotations
@@ -16,78 +20,48 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from noetl import ids
 from noetl.bus.port import CommandBus, Pointer
 from noetl.dsl.load import load_playbook
 from noetl.engine import events as ev
-from noetl.engine.commands import Command
-from noetl.engine.decide import Decision, cancel_event, decide, start_event
+from noetl.engine.commands import Command, dead_event, expired_event
+from noetl.engine.decide import cancel_event, decide, start_event
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
 from noetl.engine.replay import replay
-from noetl.engine.routing import command_scope
 from noetl.engine.state import ExecutionState
 from noetl.errors import ConflictError, NoetlError, NotFoundError
+from noetl.runtime.live import HANDED_OFF, DecidedBatch, LiveExecution, Offer, WorkItem
 from noetl.store.port import EventStore, ExecutionSummary
 
 log = logging.getLogger(__name__)
 EventListener = Callable[[Event], None]
 CONFLICT_RETRIES = 5
-EXPIRY_GRACE = 1.0  # seconds past a step timeout before the runtime expires the command
-
-
-@dataclass(frozen=True, slots=True)
-class WorkItem:
-    """What a worker needs to run one command."""
-
-    playbook: PlaybookDef
-    command: Command
-    scope: dict[str, Any]
-    digest: str = ""  # sha256 of the playbook source: remote workers cache playbooks by it
-
-
-@dataclass
-class _Live:
-    playbook: PlaybookDef
-    state: ExecutionState
-    done: asyncio.Future[None]
-    digest: str = ""
-    claimed: dict[str, int] = field(default_factory=dict)  # command id -> delivery attempt
-    timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
-
-
-@dataclass
-class _Batch:
-    """Decisions waiting to be written: events per execution, commands, cancellations."""
-
-    events: dict[str, list[Event]] = field(default_factory=dict)
-    expected: dict[str, int] = field(default_factory=dict)  # last seq known per execution
-    commands: list[Command] = field(default_factory=list)
-    cancelled: list[str] = field(default_factory=list)
-    finished: list[str] = field(default_factory=list)
-
-    def add(self, execution_id: str, incoming: Sequence[Event], decision: Decision) -> None:
-        self.events.setdefault(execution_id, []).extend([*incoming, *decision.events])
-        self.commands.extend(decision.commands)
-        self.cancelled.extend(decision.cancelled)
-        if decision.state.terminal:
-            self.finished.append(execution_id)
+LEASE = 30.0  # seconds a handed-off command stays with its worker without a report or renewal
 
 
 class ControlPlane:
     """Routes executions of this process: start, submit worker events, cancel, resume, wait."""
 
     def __init__(
-        self, store: EventStore, bus: CommandBus, *, route: Callable[[str], str] | None = None
+        self,
+        store: EventStore,
+        bus: CommandBus,
+        *,
+        route: Callable[[str], str] | None = None,
+        lease: float = LEASE,
     ) -> None:
         self.store = store
         self.bus = bus
+        self.lease = lease
         self._route = route or (lambda pool: pool)
-        self._live: dict[str, _Live] = {}
+        self._live: dict[str, LiveExecution] = {}
         self._inbox: list[tuple[str, Event]] = []
+        self._offers: list[Offer] = []  # decided with the inbox they came with
+        self._lapsed: list[Pointer] = []  # handed-off commands to deliver through the bus
         self._reloads: list[tuple[str, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
@@ -112,8 +86,7 @@ class ControlPlane:
                 await self._pump
             self._pump = None
         for live in self._live.values():
-            for timer in live.timers.values():
-                timer.cancel()
+            live.stop()
 
     def listen(self, listener: EventListener) -> None:
         """Call `listener` with every event once it is in the log."""
@@ -138,7 +111,7 @@ class ControlPlane:
             file = playbook.source_file
             described = {**first.payload["playbook"], "source": source, "file": file}
             first = replace(first, payload={**first.payload, "playbook": described})
-        live = _Live(playbook, ExecutionState(), asyncio.get_running_loop().create_future())
+        live = LiveExecution(playbook, ExecutionState(), asyncio.get_running_loop().create_future())
         live.digest = _digest(source)
         self._live[execution_id] = live
         await self.submit([first])
@@ -179,7 +152,7 @@ class ControlPlane:
             await self.resume(summary.execution_id)
         return [s.execution_id for s in running]
 
-    async def _load(self, execution_id: str) -> _Live | None:
+    async def _load(self, execution_id: str) -> LiveExecution | None:
         """The live execution, rebuilt from the log when this process does not hold it."""
         live = self._live.get(execution_id)
         if live is not None:
@@ -192,7 +165,7 @@ class ControlPlane:
             raise NoetlError(f"execution {execution_id} did not record its playbook source")
         playbook = load_playbook(described["source"], file=described.get("file"))
         state = replay(playbook, log)
-        live = _Live(playbook, state, asyncio.get_running_loop().create_future())
+        live = LiveExecution(playbook, state, asyncio.get_running_loop().create_future())
         live.digest = _digest(described["source"])
         if state.terminal:
             live.done.set_result(None)
@@ -219,6 +192,33 @@ class ControlPlane:
 
     # -- workers' side --------------------------------------------------------------------------
 
+    async def report(
+        self, events: Sequence[Event], *, pool: str | None = None, take: int = 0
+    ) -> list[WorkItem]:
+        """A worker's events, decided and written when this returns; with `take`, up to that
+        many of the commands they lead to in `pool` are handed back to the reporter.
+
+        A handed-off command is claimed for the reporter and not published: the worker runs it
+        next without a bus delivery or a claim (one round trip per step of a chain). The worker
+        holds it on a lease of `self.lease` seconds, renewed by `renew`; a lease that runs out
+        puts the command on the bus, as a delivery whose lease ran out would be.
+        """
+        if not events:
+            return []
+        executions = frozenset(e.execution_id for e in events)
+        offer = Offer(executions, pool, take, asyncio.get_running_loop().create_future())
+        self._offers.append(offer)  # before the events: the pump takes both together
+        await self.submit(events)
+        return await offer.given
+
+    async def renew(self, held: Sequence[tuple[str, str]]) -> None:
+        """Extend the leases of handed-off commands, given as (execution id, command id)."""
+        for execution_id, command_id in held:
+            live = self._live.get(execution_id)
+            command = live.state.pending.get(command_id) if live is not None else None
+            if live is not None and command is not None and command_id in live.leases:
+                live.lease(command, self.lease, self._lapse)
+
     async def claim(self, pointer: Pointer, attempt: int = 1) -> WorkItem | None:
         """The command behind `pointer` if it is pending and not running elsewhere; else None.
 
@@ -239,41 +239,56 @@ class ControlPlane:
         # Recorded in the store, so that control planes sharing it agree on one winner.
         if not await self.store.claim(command.execution_id, command.command_id, attempt):
             return None
-        live.claimed[command.command_id] = attempt
-        if command.timeout is not None:
-            live.timers[command.command_id] = asyncio.get_running_loop().call_later(
-                command.timeout + EXPIRY_GRACE, self._expire, command
-            )
-        scope = command_scope(live.state, command)
-        return WorkItem(live.playbook, command, scope, live.digest)
+        return live.hold(command, attempt, self._expire)
+
+    def _hand_off(self, commands: Sequence[Command], offers: Sequence[Offer]) -> set[str]:
+        """Answer each offer with commands of its executions (claimed for its worker, leased);
+        the ids of the commands handed off, which are not published."""
+        waiting: dict[str, list[Command]] = {}
+        for command in commands:
+            waiting.setdefault(command.execution_id, []).append(command)
+        handed: set[str] = set()
+        for offer in offers:
+            given: list[WorkItem] = []
+            for execution_id in offer.executions:
+                live = self._live.get(execution_id)
+                if live is None:
+                    continue
+                for command in waiting.get(execution_id, []):
+                    if len(given) >= offer.take or command.command_id in handed:
+                        continue
+                    if self._route(command.pool) != offer.pool:
+                        continue
+                    item = live.hold(command, HANDED_OFF, self._expire)
+                    live.lease(command, self.lease, self._lapse)
+                    given.append(replace(item, lease=self.lease))
+                    handed.add(command.command_id)
+            offer.given.set_result(given)
+        return handed
+
+    def _lapse(self, command: Command) -> None:
+        """A handed-off command's worker neither reported nor renewed in time: the command goes
+        on the bus, as a delivery whose lease ran out goes back to it."""
+        live = self._live.get(command.execution_id)
+        if live is None or live.leases.pop(command.command_id, None) is None:
+            return
+        live.release(command.command_id)
+        log.warning(
+            "lease of command %s (step '%s') ran out on its worker; delivering it again",
+            command.command_id,
+            command.step,
+        )
+        self._lapsed.append(self._pointer(command))
+        self._wake.set()
 
     def _expire(self, command: Command) -> None:
-        key = f"command.expired|{command.command_id}"
-        event = Event(
-            ev.COMMAND_EXPIRED,
-            command.execution_id,
-            command.step,
-            command.iteration,
-            command.command_id,
-            {"timeout": command.timeout},
-            origin="runtime",
-            idempotency_key=key,
-        )
-        self._inbox.append((command.execution_id, event))
+        self._inbox.append((command.execution_id, expired_event(command)))
         self._submitted += 1
         self._wake.set()
 
     async def dead_letter(self, pointer: Pointer) -> None:
         """The bus gave up delivering `pointer`: record `command.dead`."""
-        event = Event(
-            ev.COMMAND_DEAD,
-            pointer.execution_id,
-            pointer.step,
-            command_id=pointer.command_id,
-            origin="runtime",
-            idempotency_key=f"command.dead|{pointer.command_id}",
-        )
-        await self.submit([event])
+        await self.submit([dead_event(pointer.execution_id, pointer.step, pointer.command_id)])
 
     # -- the pump -------------------------------------------------------------------------------
 
@@ -289,21 +304,27 @@ class ControlPlane:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._inbox or self._reloads:
+            while self._inbox or self._reloads or self._lapsed:
                 await self._apply_reloads()
+                await self._publish_lapsed()
                 if not self._inbox:
                     continue
                 inbox, self._inbox = self._inbox, []
+                offers, self._offers = self._offers, []
                 try:
-                    await self._process(inbox)
+                    await self._process(inbox, offers)
                 except Exception as exc:  # the pump must outlive any one batch
                     log.exception("control plane could not process %d events", len(inbox))
                     self._abandon(inbox, exc)
+                finally:
+                    for offer in offers:  # unanswered when the batch failed: nothing handed
+                        if not offer.given.done():
+                            offer.given.set_result([])
                 async with self._progress:
                     self._processed += len(inbox)
                     self._progress.notify_all()
 
-    async def _process(self, inbox: list[tuple[str, Event]]) -> None:
+    async def _process(self, inbox: list[tuple[str, Event]], offers: list[Offer]) -> None:
         """Decide every event, append all in one transaction, then publish and notify.
 
         Another control plane (a second server) may have appended to one of these executions
@@ -318,12 +339,12 @@ class ControlPlane:
                 for execution_id in batch.events:
                     await self._refresh(execution_id)
                 continue
-            await self._after_write(batch, written)
+            await self._after_write(batch, written, offers)
             return
         raise ConflictError(f"gave up appending after {CONFLICT_RETRIES} conflicting writers")
 
-    async def _decide_all(self, inbox: list[tuple[str, Event]]) -> _Batch:
-        batch = _Batch()
+    async def _decide_all(self, inbox: list[tuple[str, Event]]) -> DecidedBatch:
+        batch = DecidedBatch()
         for execution_id, event in inbox:
             live = self._live.get(execution_id) or await self._load(execution_id)
             if live is None or live.state.terminal:
@@ -331,21 +352,34 @@ class ControlPlane:
             batch.expected.setdefault(execution_id, live.state.last_seq)
             decision = decide(live.playbook, live.state, event)
             if event.command_id is not None and event.type in (ev.STEP_DONE, ev.STEP_FAILED):
-                self._release(live, event.command_id)
+                live.release(event.command_id)
             batch.add(execution_id, [event], decision)
         return batch
 
-    async def _after_write(self, batch: _Batch, written: Mapping[str, list[Event]]) -> None:
+    async def _after_write(
+        self, batch: DecidedBatch, written: Mapping[str, list[Event]], offers: Sequence[Offer]
+    ) -> None:
         for execution_id, events in written.items():
             live = self._live.get(execution_id)
             if live is not None and events:
                 live.state.last_seq = max(live.state.last_seq, events[-1].seq or 0)
-        await self.bus.publish([self._pointer(c) for c in batch.commands])
+        handed = self._hand_off(batch.commands, offers)
+        await self.bus.publish(
+            [self._pointer(c) for c in batch.commands if c.command_id not in handed]
+        )
         self._announce(written)
         # Commands whose execution ended: the workers running them, in any process, stop them.
         await self.bus.announce_cancel(batch.cancelled)
         for execution_id in batch.finished:
             self._finish(execution_id)
+
+    async def _publish_lapsed(self) -> None:
+        if self._lapsed:
+            lapsed, self._lapsed = self._lapsed, []
+            try:
+                await self.bus.publish(lapsed)
+            except Exception:  # a restart of this process republishes every pending command
+                log.exception("could not put %d commands back on the bus", len(lapsed))
 
     async def _apply_reloads(self) -> None:
         while self._reloads:
@@ -375,12 +409,6 @@ class ControlPlane:
             if live is not None and not live.done.done():
                 live.done.set_exception(error)
 
-    def _release(self, live: _Live, command_id: str) -> None:
-        live.claimed.pop(command_id, None)
-        timer = live.timers.pop(command_id, None)
-        if timer is not None:
-            timer.cancel()
-
     def _announce(self, written: Mapping[str, list[Event]]) -> None:
         if not self._listeners:
             return
@@ -393,8 +421,7 @@ class ControlPlane:
         live = self._live.pop(execution_id, None)
         if live is None:
             return
-        for timer in live.timers.values():
-            timer.cancel()
+        live.stop()
         if not live.done.done():
             live.done.set_result(None)
         if live.state.status != "done":

@@ -20,6 +20,7 @@ import os
 import socket
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -37,7 +38,7 @@ from noetl.errors import (
     Problem,
     RemoteError,
 )
-from noetl.runtime.control import WorkItem
+from noetl.runtime.live import WorkItem
 from noetl.store.port import ExecutionSummary
 
 log = logging.getLogger(__name__)
@@ -157,9 +158,18 @@ class ServerClient:
         """The YAML an execution was started with."""
         return str((await self.call("GET", f"/executions/{execution_id}/playbook"))["source"])
 
-    async def post_events(self, events: Sequence[Event]) -> None:
-        """Report a batch of events (duplicates are dropped by the server's log)."""
-        await self.call("POST", "/events", body=_RawEvents(events))
+    async def post_events(
+        self, events: Sequence[Event], *, pool: str | None = None, take: int = 0
+    ) -> list[dict[str, Any]]:
+        """Report a batch of events (duplicates are dropped by the server's log); the up to
+        `take` next commands of `pool` handed back, each `{command, scope, playbook, lease}`."""
+        answer = await self.call("POST", "/events", body=_RawEvents(events, pool, take))
+        return list(answer.get("handed", []))
+
+    async def renew(self, held: Sequence[tuple[str, str]]) -> None:
+        """Keep the leases of handed-off commands, as (execution id, command id)."""
+        body = {"held": [{"execution_id": e, "command_id": c} for e, c in held]}
+        await self.call("POST", "/commands/renew", body=body)
 
     async def claim(self, pointer: Pointer, attempt: int, worker: str) -> dict[str, Any]:
         """Claim a command: `{command, scope}`; ConflictError when someone else has it."""
@@ -220,7 +230,7 @@ class RemoteSource:
         self._playbooks: OrderedDict[str, PlaybookDef] = OrderedDict()
         self._cache_size = cached_playbooks
         self._closed = False
-        self._outbox: list[tuple[Sequence[Event], asyncio.Future[None]]] = []
+        self._outbox: list[_Report] = []
         self._sender: asyncio.Task[None] | None = None
         self._claims: list[tuple[Pointer, int, asyncio.Future[dict[str, Any] | None]]] = []
         self._claimer: asyncio.Task[None] | None = None
@@ -235,10 +245,13 @@ class RemoteSource:
         if self._claimer is None or self._claimer.done():
             self._claimer = asyncio.get_running_loop().create_task(self._send_claims())
         answer = await asked
-        if answer is None:
-            return None
-        playbook = await self._playbook(pointer.execution_id, answer.get("playbook") or "")
-        return WorkItem(playbook, Command.from_dict(answer["command"]), answer["scope"])
+        return None if answer is None else await self._item(answer)
+
+    async def _item(self, answer: dict[str, Any]) -> WorkItem:
+        """A claimed or handed-off command, with its playbook, as the worker runs it."""
+        command = Command.from_dict(answer["command"])
+        playbook = await self._playbook(command.execution_id, answer.get("playbook") or "")
+        return WorkItem(playbook, command, answer["scope"], lease=answer.get("lease"))
 
     async def _send_claims(self) -> None:
         while self._claims:
@@ -252,40 +265,53 @@ class RemoteSource:
             for (_, _, asked), answer in zip(batch, answers, strict=True):
                 asked.set_result(answer)
 
-    async def submit(self, events: Sequence[Event]) -> None:
-        """Report a command's events; waits out a server restart rather than lose them.
+    async def report(
+        self, events: Sequence[Event], *, pool: str | None = None, take: int = 0
+    ) -> list[WorkItem]:
+        """Report a command's events; waits out a server restart rather than lose them. Up to
+        `take` next commands of `pool` come back, handed to this worker to run now.
 
         Reports that come in while one is being sent go together in the next request, so a
         busy worker makes one request for many commands (it returns once its own are stored).
         """
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._outbox.append((events, done))
+        report = _Report(events, pool, take, asyncio.get_running_loop().create_future())
+        self._outbox.append(report)
         if self._sender is None or self._sender.done():
             self._sender = asyncio.get_running_loop().create_task(self._send_outbox())
-        await done
+        return [await self._item(answer) for answer in await report.done]
+
+    async def renew(self, held: Sequence[tuple[str, str]]) -> None:
+        """Keep the leases of handed-off commands (one try: the next beat retries)."""
+        await self.client.renew(held)
 
     async def _send_outbox(self) -> None:
         while self._outbox:
-            batch, self._outbox = self._outbox, []
+            pool = self._outbox[0].pool  # one request per pool (a worker process has one)
+            batch = [r for r in self._outbox if r.pool == pool]
+            self._outbox = [r for r in self._outbox if r.pool != pool]
+            take = sum(r.take for r in batch)
             try:
-                await self._post([e for events, _ in batch for e in events])
+                handed = await self._post([e for r in batch for e in r.events], pool, take)
             except NotFoundError:
                 # One of the executions is gone: the others' events must still get through.
-                for events, done in batch:
-                    await _settle(done, self._post(events))
+                for report in batch:
+                    await _settle(report.done, self._post(report.events, pool, report.take))
                 continue
             except Exception as exc:
-                for _, done in batch:
-                    done.set_exception(exc)
+                for report in batch:
+                    report.done.set_exception(exc)
                 continue
-            for _, done in batch:
-                done.set_result(None)
+            for report in batch:
+                report.done.set_result(handed[: report.take])
+                handed = handed[report.take :]
 
     async def _claim_batch(self, wanted: list[tuple[Pointer, int]]) -> list[dict[str, Any] | None]:
         return await self._retrying(lambda: self.client.claim_many(wanted, self.worker))
 
-    async def _post(self, events: Sequence[Event]) -> None:
-        await self._retrying(lambda: self.client.post_events(events))
+    async def _post(
+        self, events: Sequence[Event], pool: str | None, take: int
+    ) -> list[dict[str, Any]]:
+        return await self._retrying(lambda: self.client.post_events(events, pool=pool, take=take))
 
     async def close(self) -> None:
         """Stop retrying and close the HTTP client."""
@@ -331,16 +357,29 @@ async def retrying(
         delay = min(delay * 2, 1.0)
 
 
-async def _settle(done: asyncio.Future[None], posting: Awaitable[None]) -> None:
+async def _settle(
+    done: asyncio.Future[list[dict[str, Any]]], posting: Awaitable[list[dict[str, Any]]]
+) -> None:
     """Resolve `done` with how `posting` went; events of a vanished execution are dropped."""
     try:
-        await posting
+        handed = await posting
     except NotFoundError as exc:  # the execution is gone: nobody needs these events
         log.warning("dropped events: %s", exc)
+        handed = []
     except Exception as exc:
         done.set_exception(exc)
         return
-    done.set_result(None)
+    done.set_result(handed)
+
+
+@dataclass
+class _Report:
+    """A command's events waiting to be posted, with the worker's offer to run more."""
+
+    events: Sequence[Event]
+    pool: str | None
+    take: int
+    done: asyncio.Future[list[dict[str, Any]]] = field(repr=False)
 
 
 class RemoteEventLog:
@@ -369,16 +408,21 @@ class RemoteEventLog:
         return found if limit is None else found[:limit]
 
 
+@dataclass(frozen=True)
 class _RawEvents:
     """An event batch, encoded with the events' own codec (it knows their non-JSON values)."""
 
-    def __init__(self, events: Sequence[Event]) -> None:
-        self.events = events
+    events: Sequence[Event]
+    pool: str | None = None
+    take: int = 0
 
 
 def _encode(body: Any) -> bytes:
     if isinstance(body, _RawEvents):
-        return ('{"events":[' + ",".join(e.to_json() for e in body.events) + "]}").encode()
+        offer = f',"pool":{json.dumps(body.pool)},"take":{body.take}' if body.take else ""
+        return (
+            '{"events":[' + ",".join(e.to_json() for e in body.events) + "]" + offer + "}"
+        ).encode()
     return json.dumps(body, separators=(",", ":"), default=str).encode()
 
 

@@ -2,9 +2,14 @@
 
 The same code runs embedded (the source is the in-process `ControlPlane`) and distributed (the
 source claims through the server's API). A worker: fetch a pointer -> claim the command -> run
-its pipeline -> hand the events back -> ack. A lease heartbeat (`in_progress`) keeps long tasks
-from being redelivered; a command whose execution ended is cancelled where it runs (the bus's
-cancel notices reach `cancel`), reports nothing and is acked.
+its pipeline -> report the events -> ack. The report offers to run one more command: when the
+step leads to a next command of the same execution (a chain), the source hands it back with the
+answer and the worker runs it at once, without a bus delivery or a claim, then reports again.
+
+A lease heartbeat keeps long tasks from being given to another worker: `in_progress` on the
+bus for a delivered command, `renew` at the source for a handed-off one. A command whose
+execution ended is cancelled where it runs (the bus's cancel notices reach `cancel`), reports
+nothing and is acked.
 """
 
 from __future__ import annotations
@@ -12,14 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from noetl.bus.port import CommandBus, Delivery, Pointer
 from noetl.engine.commands import Command
 from noetl.engine.events import STEP_FAILED, Event
 from noetl.errors import NoetlError
-from noetl.runtime.control import WorkItem
+from noetl.runtime.live import WorkItem
 from noetl.tools.base import Resources
 from noetl.worker.pipeline import run_command
 from noetl.worker.references import externalize, resolve
@@ -36,8 +41,14 @@ class CommandSource(Protocol):
         """The command to run, or None when it is finished, running elsewhere or unknown."""
         ...
 
-    async def submit(self, events: Sequence[Event]) -> None:
-        """Report a command's events."""
+    async def report(
+        self, events: Sequence[Event], *, pool: str | None = None, take: int = 0
+    ) -> list[WorkItem]:
+        """Report a command's events; up to `take` next commands of `pool` handed back."""
+        ...
+
+    async def renew(self, held: Sequence[tuple[str, str]]) -> None:
+        """Keep the leases of handed-off commands, as (execution id, command id)."""
         ...
 
 
@@ -121,25 +132,36 @@ class WorkerPool:
 
     async def _handle(self, delivery: Delivery) -> None:
         item = await self.source.claim(delivery.pointer, delivery.attempt)
-        if item is None or item.command.command_id in self._cancelled:
-            await delivery.ack()
-            return
+        handed: list[WorkItem] = []
+        if item is not None:
+            handed = await self._execute(item, delivery.in_progress, self.heartbeat)
+        await delivery.ack()
+        while handed:  # commands handed back with the report: this slot runs them next
+            item = handed.pop(0)
+            renew = _renewal(self.source, item)
+            handed += await self._execute(item, renew, (item.lease or self.heartbeat) / 3)
+
+    async def _execute(
+        self, item: WorkItem, keep: Callable[[], Awaitable[None]], every: float
+    ) -> list[WorkItem]:
+        """Run one command and report it; the commands handed back to run next."""
         command_id = item.command.command_id
+        if command_id in self._cancelled:
+            return []
         task = asyncio.get_running_loop().create_task(self._run(item))
         self._running[command_id] = task
-        beat = asyncio.get_running_loop().create_task(self._keep_alive(delivery))
+        beat = asyncio.get_running_loop().create_task(_keep_alive(keep, every))
         try:
             events = await task
         except asyncio.CancelledError:
             if not task.cancelled():
                 raise
-            events = []  # its execution ended; nothing to report
+            return []  # its execution ended; nothing to report
         finally:
             beat.cancel()
             self._running.pop(command_id, None)
-        if events:
-            await self.source.submit(events)
-        await delivery.ack()
+        take = 0 if self._stopping else 1
+        return await self.source.report(events, pool=self.pool, take=take)
 
     async def _run(self, item: WorkItem) -> list[Event]:
         """Run one command; a failure of the machinery itself still ends the step (once)."""
@@ -161,10 +183,19 @@ class WorkerPool:
             events = await externalize(events, results, self.resources.inline_limit)
         return events
 
-    async def _keep_alive(self, delivery: Delivery) -> None:
-        while True:
-            await asyncio.sleep(self.heartbeat)
-            await delivery.in_progress()
+
+async def _keep_alive(keep: Callable[[], Awaitable[None]], every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await keep()
+        except Exception as exc:  # the next beat may get through: the lease is not lost yet
+            log.warning("could not renew a lease: %s", exc)
+
+
+def _renewal(source: CommandSource, item: WorkItem) -> Callable[[], Awaitable[None]]:
+    held = [(item.command.execution_id, item.command.command_id)]
+    return lambda: source.renew(held)
 
 
 def _crashed(command: Command, message: str) -> Event:

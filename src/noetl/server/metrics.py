@@ -27,7 +27,7 @@ class Metrics:
         )
         self.claims = Counter(
             "noetl_claims",
-            "Command claims, by outcome (won|refused).",
+            "Command claims, by outcome (won|refused|handed: given with a report).",
             ["outcome"],
             registry=self.registry,
         )

@@ -99,12 +99,53 @@ class EventBatch(BaseModel):
 
     model_config = _STRICT
     events: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+    pool: str | None = Field(None, min_length=1, description="The reporting worker's pool.")
+    take: int = Field(
+        0,
+        ge=0,
+        le=1000,
+        description="How many next commands (of `pool`, of these executions) the worker will "
+        "run now: they come back in `handed`, claimed for it, instead of through NATS.",
+    )
+
+    @model_validator(mode="after")
+    def _pool_with_take(self) -> EventBatch:
+        if self.take and self.pool is None:
+            raise ValueError("take needs the worker's pool")
+        return self
+
+
+class Claimed(BaseModel):
+    """The command to run and the template scope its tasks see."""
+
+    command: dict[str, Any]
+    scope: dict[str, Any]
+    playbook: str = Field("", description="sha256 of the playbook source (workers cache by it).")
+    lease: float | None = Field(
+        None, description="Handed off: renew (POST /commands/renew) within this many seconds."
+    )
 
 
 class Accepted(BaseModel):
-    """How many events were handed to the engine."""
+    """How many events were handed to the engine, and the commands handed to the reporter."""
 
     accepted: int
+    handed: list[Claimed] = Field(default_factory=list)
+
+
+class HeldCommand(BaseModel):
+    """A handed-off command a worker is still running."""
+
+    model_config = _STRICT
+    execution_id: str = Field(min_length=1)
+    command_id: str = Field(min_length=1)
+
+
+class RenewRequest(BaseModel):
+    """POST /commands/renew: keep the leases of handed-off commands."""
+
+    model_config = _STRICT
+    held: list[HeldCommand] = Field(min_length=1, max_length=10_000)
 
 
 class ClaimRequest(BaseModel):
@@ -128,14 +169,6 @@ class BatchClaimRequest(BaseModel):
 
     model_config = _STRICT
     claims: list[BatchClaim] = Field(min_length=1, max_length=1000)
-
-
-class Claimed(BaseModel):
-    """The command to run and the template scope its tasks see."""
-
-    command: dict[str, Any]
-    scope: dict[str, Any]
-    playbook: str = Field("", description="sha256 of the playbook source (workers cache by it).")
 
 
 class Health(BaseModel):

@@ -2,7 +2,9 @@
 
 Workers have no database access: they claim through the server (atomic in the control plane,
 one winner per delivery) and post what happened; the log drops duplicates by idempotency key,
-so a batch posted twice (a retry after a lost response) is stored once.
+so a batch posted twice (a retry after a lost response) is stored once. A report may ask for the
+next commands of its executions (`take`): they come back claimed in its answer, on a lease the
+worker renews while it runs them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from noetl.bus.port import Pointer
 from noetl.engine.events import Event
 from noetl.errors import EventCodecError
-from noetl.runtime.control import WorkItem
+from noetl.runtime.live import WorkItem
 from noetl.server.routes import MetricsDep, RuntimeDep, json_response
 from noetl.server.schemas import (
     Accepted,
@@ -23,6 +25,7 @@ from noetl.server.schemas import (
     Claimed,
     ClaimRequest,
     EventBatch,
+    RenewRequest,
 )
 
 router = APIRouter(tags=["workers"])
@@ -30,16 +33,25 @@ router = APIRouter(tags=["workers"])
 _WORKER_ORIGINS = frozenset({"worker", "runtime"})  # engine and client events are the server's
 
 
-@router.post("/events")
-async def post_events(body: EventBatch, runtime: RuntimeDep) -> Accepted:
-    """Validate every event first (nothing is handed on when one is bad), then decide them."""
+@router.post("/events", response_model=Accepted)
+async def post_events(body: EventBatch, runtime: RuntimeDep, metrics: MetricsDep) -> Response:
+    """Validate every event first (nothing is handed on when one is bad), then decide them;
+    answered once they are written, with the commands handed to the reporter."""
     decoded = [_decode(i, raw) for i, raw in enumerate(body.events)]
     for execution_id in {e.execution_id for e in decoded}:
         if not runtime.control.holds(execution_id):
             await runtime.store.get_execution(execution_id)  # unknown execution -> 404
-    await runtime.control.submit(decoded)
-    await runtime.control.flush()
-    return Accepted(accepted=len(decoded))
+    handed = await runtime.control.report(decoded, pool=body.pool, take=body.take)
+    if handed:
+        metrics.claims.labels("handed").inc(len(handed))
+    return json_response({"accepted": len(decoded), "handed": [_claimed(i) for i in handed]})
+
+
+@router.post("/commands/renew", status_code=204)
+async def renew(body: RenewRequest, runtime: RuntimeDep) -> Response:
+    """Keep the leases of handed-off commands a worker is still running."""
+    await runtime.control.renew([(h.execution_id, h.command_id) for h in body.held])
+    return Response(status_code=204)
 
 
 @router.post("/commands/claim")
@@ -81,8 +93,16 @@ async def claim(
 
 
 def _claimed(item: WorkItem) -> dict[str, Any]:
-    """A won claim: the command, its scope and the digest of its playbook's source."""
-    return {"command": item.command.to_dict(), "scope": item.scope, "playbook": item.digest}
+    """A won claim: the command, its scope, the digest of its playbook's source, and the lease
+    of a handed-off command."""
+    claimed: dict[str, Any] = {
+        "command": item.command.to_dict(),
+        "scope": item.scope,
+        "playbook": item.digest,
+    }
+    if item.lease is not None:
+        claimed["lease"] = item.lease
+    return claimed
 
 
 def _decode(index: int, raw: dict[str, Any]) -> Event:

@@ -1,0 +1,112 @@
+"""What the control plane keeps of a running execution, and what it hands to workers.
+
+`LiveExecution` is an execution's state plus who holds its commands now: the delivery attempt of
+each claim, the timer that expires a command past its step timeout, and the lease of a command
+handed to a worker with its report (`Offer`). `DecidedBatch` is what one turn of the control
+plane's pump writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from noetl.engine.commands import Command
+from noetl.engine.decide import Decision
+from noetl.engine.definition import PlaybookDef
+from noetl.engine.events import Event
+from noetl.engine.routing import command_scope
+from noetl.engine.state import ExecutionState
+
+EXPIRY_GRACE = 1.0  # seconds past a step timeout before the runtime expires the command
+HANDED_OFF = 0  # the claim attempt of a handed-off command: any bus delivery of it wins over it
+CommandTimer = Callable[[Command], None]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """What a worker needs to run one command."""
+
+    playbook: PlaybookDef
+    command: Command
+    scope: dict[str, Any]
+    digest: str = ""  # sha256 of the playbook source: remote workers cache playbooks by it
+    lease: float | None = None  # handed off with a report: renew within this many seconds
+
+
+@dataclass
+class LiveExecution:
+    """A running execution in memory: equal to replaying its log, plus its commands' holders."""
+
+    playbook: PlaybookDef
+    state: ExecutionState
+    done: asyncio.Future[None]
+    digest: str = ""
+    claimed: dict[str, int] = field(default_factory=dict)  # command id -> delivery attempt
+    timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)  # step timeouts
+    leases: dict[str, asyncio.TimerHandle] = field(default_factory=dict)  # handed-off commands
+
+    def hold(self, command: Command, attempt: int, expire: CommandTimer) -> WorkItem:
+        """Mark `command` as running on one worker (`expire` is called past its timeout); what
+        that worker needs to run it."""
+        self.release(command.command_id)  # an earlier holder's lease and timer are void
+        self.claimed[command.command_id] = attempt
+        if command.timeout is not None:
+            self.timers[command.command_id] = asyncio.get_running_loop().call_later(
+                command.timeout + EXPIRY_GRACE, expire, command
+            )
+        return WorkItem(self.playbook, command, command_scope(self.state, command), self.digest)
+
+    def lease(self, command: Command, seconds: float, lapse: CommandTimer) -> None:
+        """(Re)start the lease of a handed-off command: `lapse` is called when it runs out."""
+        old = self.leases.pop(command.command_id, None)
+        if old is not None:
+            old.cancel()
+        self.leases[command.command_id] = asyncio.get_running_loop().call_later(
+            seconds, lapse, command
+        )
+
+    def release(self, command_id: str) -> None:
+        """Nobody holds the command any more (it ended, or its holder is gone)."""
+        self.claimed.pop(command_id, None)
+        for timers in (self.timers, self.leases):
+            timer = timers.pop(command_id, None)
+            if timer is not None:
+                timer.cancel()
+
+    def stop(self) -> None:
+        """Cancel every timer (the execution ended, or the control plane closes)."""
+        for timer in [*self.timers.values(), *self.leases.values()]:
+            timer.cancel()
+
+
+@dataclass
+class Offer:
+    """A reporting worker's offer to run up to `take` of the next commands (of `pool`) of the
+    executions it reports on; answered with those commands once the report is written."""
+
+    executions: frozenset[str]
+    pool: str | None
+    take: int
+    given: asyncio.Future[list[WorkItem]]
+
+
+@dataclass
+class DecidedBatch:
+    """Decisions waiting to be written: events per execution, commands, cancellations."""
+
+    events: dict[str, list[Event]] = field(default_factory=dict)
+    expected: dict[str, int] = field(default_factory=dict)  # last seq known per execution
+    commands: list[Command] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+
+    def add(self, execution_id: str, incoming: Sequence[Event], decision: Decision) -> None:
+        """Add one event's decision."""
+        self.events.setdefault(execution_id, []).extend([*incoming, *decision.events])
+        self.commands.extend(decision.commands)
+        self.cancelled.extend(decision.cancelled)
+        if decision.state.terminal:
+            self.finished.append(execution_id)
