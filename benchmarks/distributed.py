@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from noetl.runtime.cluster import DevCluster
-from noetl.runtime.remote import ServerClient
+from noetl.runtime.server_client import ServerClient
 
 HEAD = "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: NAME, path: bench/NAME}\n"
 

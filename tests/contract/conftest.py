@@ -31,8 +31,8 @@ from noetl.bus.inprocess import InProcessBus
 from noetl.bus.nats import NatsBus
 from noetl.bus.port import CommandBus
 from noetl.config import Settings
-from noetl.runtime.remote import ServerClient
 from noetl.runtime.remote_results import RemoteResultStore
+from noetl.runtime.server_client import ServerClient
 from noetl.store.memory import MemoryEventStore
 from noetl.store.port import EventStore
 from noetl.store.postgres import PostgresEventStore

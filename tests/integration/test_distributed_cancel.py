@@ -18,7 +18,7 @@ import pytest
 from http_server import LocalHttpServer
 
 from noetl.runtime.cluster import DevCluster
-from noetl.runtime.remote import ServerClient
+from noetl.runtime.server_client import ServerClient
 
 pytestmark = pytest.mark.integration
 

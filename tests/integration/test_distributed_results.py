@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from noetl.runtime.cluster import DevCluster
-from noetl.runtime.remote import ServerClient
+from noetl.runtime.server_client import ServerClient
 
 BLOB = 200_000  # characters: the result is ~200 KB of JSON, well above the 64 KiB inline limit
 PLAYBOOK = f"""\

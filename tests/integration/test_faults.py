@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from noetl.runtime.cluster import DevCluster
-from noetl.runtime.remote import ServerClient
+from noetl.runtime.server_client import ServerClient
 from support.event_log import assert_one_ending_per_step_run
 
 EXECUTIONS = 50

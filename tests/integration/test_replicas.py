@@ -22,7 +22,7 @@ import pytest
 from noetl.errors import RemoteError
 from noetl.runtime.cluster import DevCluster
 from noetl.runtime.local_services import free_port
-from noetl.runtime.remote import ServerClient
+from noetl.runtime.server_client import ServerClient
 from support.event_log import assert_one_ending_per_step_run
 
 EXECUTIONS = 40

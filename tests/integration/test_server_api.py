@@ -18,7 +18,8 @@ import pytest
 from noetl.bus.port import Pointer
 from noetl.config import Settings
 from noetl.engine.events import Event
-from noetl.runtime.remote import RemoteSource, ServerClient
+from noetl.runtime.remote import RemoteSource
+from noetl.runtime.server_client import ServerClient
 from noetl.tools.base import Resources
 from noetl.worker.pipeline import run_command
 from support.event_log import assert_one_ending_per_step_run

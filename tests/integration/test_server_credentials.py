@@ -20,8 +20,8 @@ from test_server_api import TOKEN, LiveServer
 
 from noetl.config import Settings
 from noetl.errors import CredentialError, NotFoundError
-from noetl.runtime.remote import ServerClient
 from noetl.runtime.remote_credentials import RemoteCredentials
+from noetl.runtime.server_client import ServerClient
 from noetl.store.credentials import generate_key
 
 KEY = generate_key()

@@ -18,8 +18,8 @@ import pytest
 from noetl.config import Settings
 from noetl.errors import NotFoundError, StoreError
 from noetl.runtime.local_services import free_port
-from noetl.runtime.remote import ServerClient
 from noetl.runtime.remote_results import RemoteResultStore
+from noetl.runtime.server_client import ServerClient
 from noetl.store.results import REF_KEY, encode
 from support.live_server import LiveServer
 

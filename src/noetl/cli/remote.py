@@ -30,7 +30,7 @@ ServerOption = Annotated[
 
 def with_client(server: str | None, use: Callable[[Any], Awaitable[T]]) -> T:
     """Run `use(client)` against the server; NoETL errors become one line on stderr + exit 1."""
-    from noetl.runtime.remote import ServerClient
+    from noetl.runtime.server_client import ServerClient
 
     settings = Settings.load(server_url=server)
 

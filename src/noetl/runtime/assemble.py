@@ -216,9 +216,10 @@ async def open_worker(settings: Settings) -> WorkerRuntime:
     claiming and reporting through the server at `settings.server_url`."""
     from noetl.bus.nats import NatsBus
     from noetl.runtime.children import RemoteChildren
-    from noetl.runtime.remote import RemoteSource, ServerClient
+    from noetl.runtime.remote import RemoteSource
     from noetl.runtime.remote_credentials import RemoteCredentials
     from noetl.runtime.remote_results import RemoteResultStore
+    from noetl.runtime.server_client import ServerClient
 
     if not settings.nats_url:
         raise ConfigError("a worker needs the NATS URL (--nats or NOETL_NATS_URL)")

@@ -14,7 +14,7 @@ from noetl.errors import NotFoundError, PlaybookError, ToolError
 from noetl.runtime.control import ControlPlane
 
 if TYPE_CHECKING:
-    from noetl.runtime.remote import ServerClient
+    from noetl.runtime.server_client import ServerClient
 
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 

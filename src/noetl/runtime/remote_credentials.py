@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from noetl.errors import CredentialError, NoetlError, NotFoundError
-from noetl.runtime.remote import ServerClient
+from noetl.runtime.server_client import ServerClient
 from noetl.store.credentials import CredentialInfo
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from noetl.errors import RemoteError, StoreError
-from noetl.runtime.remote import ServerClient, retrying
+from noetl.runtime.server_client import ServerClient, retrying
 from noetl.store.results import JSON, REF_KEY, decode, verified
 
 
