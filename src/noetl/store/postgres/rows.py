@@ -1,7 +1,8 @@
 """Conversions between events / projections and the rows of the PostgreSQL tables.
 
-An append is written by one statement (`append.sql`) whose parameters are column arrays: one
-array per column, one element per row, for the events and for the projection's changes.
+An append is written by one statement (`append.sql`) whose parameters are JSON arrays of rows,
+one object per row, for the events and for the projection's changes: one text parameter each,
+which psycopg sends as is (column arrays, one per column, cost far more to adapt per append).
 
 JSON columns are JSONB: values are written as JSON text (cast in the SQL) and psycopg decodes
 them on read. Times are TIMESTAMPTZ: written as the ISO text the store stamps, read back as the
@@ -10,6 +11,7 @@ same text (UTC, microseconds), so an event read equals the event `append` return
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -42,76 +44,34 @@ def _as_is(value: Any) -> Any:
     return value
 
 
-def append_params(written: Sequence[tuple[str, Sequence[Event]]]) -> dict[str, list[Any]]:
-    """Parameters of `append.sql`: one array per column, for the events and the projection."""
-    params: dict[str, list[Any]] = {name: [] for name in _EVENT_COLUMNS + _NEW + _UPDATE}
+def append_params(written: Sequence[tuple[str, Sequence[Event]]]) -> dict[str, str]:
+    """Parameters of `append.sql`: `events`, `started` and `changed`, each a JSON array of rows
+    (`started` and `changed` are `[]` when the append does not touch the projection)."""
+    rows: dict[str, list[str]] = {"events": [], "started": [], "changed": []}
     for execution_id, new in written:
-        for event in new:
-            _add(params, "", _event_values(event))
+        rows["events"].extend(_event_row(event) for event in new)
         change = projection.fold(execution_id, int(new[-1].seq or 0), new)
         if change.started is not None:
             summary = projection.apply(None, change)
             if summary is not None:
-                _add(params, "new_", _new_values(summary))
+                rows["started"].append(_new_row(summary))
         elif change.touches_summary:
-            _add(params, "upd_", _update_values(change))
-    return params
+            rows["changed"].append(_update_row(change))
+    return {name: "[" + ",".join(found) + "]" for name, found in rows.items()}
 
 
-_EVENT_COLUMNS = (
-    "execution_id",
-    "seq",
-    "event_id",
-    "type",
-    "step",
-    "iteration",
-    "command_id",
-    "origin",
-    "idempotency_key",
-    "payload",
-    "created_at",
-    "schema_version",
-)
-_NEW = tuple(
-    f"new_{name}"
-    for name in (
-        "execution_id",
-        "playbook_name",
-        "playbook_path",
-        "status",
-        "started_at",
-        "finished_at",
-        "steps_done",
-        "steps_failed",
-        "steps_skipped",
-        "result",
-        "error",
-        "parent_execution_id",
+def _row(values: dict[str, Any], json_columns: dict[str, str | None]) -> str:
+    """One row as a JSON object: `values` encoded here, `json_columns` already JSON text."""
+    head = json.dumps(values, separators=(",", ":"))
+    spliced = "".join(
+        f',"{name}":{"null" if text is None else text}' for name, text in json_columns.items()
     )
-)
-_UPDATE = tuple(
-    f"upd_{name}"
-    for name in (
-        "execution_id",
-        "steps_done",
-        "steps_failed",
-        "steps_skipped",
-        "status",
-        "finished_at",
-        "result",
-        "error",
-    )
-)
+    return head[:-1] + spliced + "}"
 
 
-def _add(params: dict[str, list[Any]], prefix: str, values: dict[str, Any]) -> None:
-    for name, value in values.items():
-        params[prefix + name].append(value)
-
-
-def _event_values(event: Event) -> dict[str, Any]:
+def _event_row(event: Event) -> str:
     what = f"payload of event {event.type} (step {event.step!r})"
-    return {
+    values = {
         "execution_id": event.execution_id,
         "seq": event.seq,
         "event_id": event.event_id,
@@ -121,17 +81,17 @@ def _event_values(event: Event) -> dict[str, Any]:
         "command_id": event.command_id,
         "origin": event.origin,
         "idempotency_key": event.key,
-        "payload": dumps(dict(event.payload), what),
         "created_at": event.created_at,
         "schema_version": event.schema_version,
     }
+    return _row(values, {"payload": dumps(dict(event.payload), what)})
 
 
-def _new_values(summary: ExecutionSummary) -> dict[str, Any]:
+def _new_row(summary: ExecutionSummary) -> str:
     """A new execution's row, with the rest of its first append already applied."""
     where = f"execution {summary.execution_id!r}"
     ended = summary.status != RUNNING
-    return {
+    values = {
         "execution_id": summary.execution_id,
         "playbook_name": summary.playbook_name,
         "playbook_path": summary.playbook_path,
@@ -141,23 +101,33 @@ def _new_values(summary: ExecutionSummary) -> dict[str, Any]:
         "steps_done": summary.steps_done,
         "steps_failed": summary.steps_failed,
         "steps_skipped": summary.steps_skipped,
-        "result": dumps(summary.result, f"result of {where}") if ended else None,
-        "error": dumps(summary.error, f"error of {where}") if ended else None,
         "parent_execution_id": summary.parent_execution_id,
     }
+    return _row(
+        values,
+        {
+            "result": dumps(summary.result, f"result of {where}") if ended else None,
+            "error": dumps(summary.error, f"error of {where}") if ended else None,
+        },
+    )
 
 
-def _update_values(change: ExecutionChange) -> dict[str, Any]:
+def _update_row(change: ExecutionChange) -> str:
     """The net change of one append to an execution started earlier."""
     end = change.terminal
     where = f"execution {change.execution_id!r}"
-    return {
+    values = {
         "execution_id": change.execution_id,
         "steps_done": change.steps_done,
         "steps_failed": change.steps_failed,
         "steps_skipped": change.steps_skipped,
         "status": None if end is None else end.status,
         "finished_at": None if end is None else end.finished_at,
-        "result": None if end is None else dumps(end.result, f"result of {where}"),
-        "error": None if end is None else dumps(end.error, f"error of {where}"),
     }
+    return _row(
+        values,
+        {
+            "result": None if end is None else dumps(end.result, f"result of {where}"),
+            "error": None if end is None else dumps(end.error, f"error of {where}"),
+        },
+    )

@@ -245,12 +245,10 @@ class PostgresEventStore:
         if not ordered:
             return
         params = codec.append_params(ordered)
-        if params["new_execution_id"] or params["upd_execution_id"]:
+        if params["started"] != "[]" or params["changed"] != "[]":
             await conn.execute(QUERIES["append"], params)
-        elif len(params["seq"]) == 1:
-            await conn.execute(QUERIES["append_event"], {k: v[0] for k, v in params.items() if v})
         else:
-            await conn.execute(QUERIES["append_events"], params)
+            await conn.execute(QUERIES["append_events"], {"events": params["events"]})
 
     def _remember(self, written: Mapping[str, list[Event]]) -> None:
         if len(self._last_seqs) > _SEQ_CACHE_LIMIT:

@@ -1,5 +1,6 @@
 -- One append (to one or several executions) as ONE statement: atomic without BEGIN/COMMIT and
--- one round trip. Each column comes as an array (one element per row), unnested into rows.
+-- one round trip. Each set of rows comes as one JSON array of objects (one per row): a single
+-- parameter is far cheaper to send than one array per column (see rows.append_params).
 --
 -- written: the stamped events. A taken (execution_id, seq) or (execution_id, idempotency_key)
 --   fails the whole statement; the adapter tells the two apart by constraint name.
@@ -12,11 +13,13 @@ WITH written AS (
         execution_id, seq, event_id, type, step, iteration, command_id, origin,
         idempotency_key, payload, created_at, schema_version
     )
-    SELECT * FROM unnest(
-        %(execution_id)s::text[], %(seq)s::bigint[], %(event_id)s::text[], %(type)s::text[],
-        %(step)s::text[], %(iteration)s::integer[], %(command_id)s::text[], %(origin)s::text[],
-        %(idempotency_key)s::text[], %(payload)s::jsonb[], %(created_at)s::timestamptz[],
-        %(schema_version)s::integer[]
+    SELECT
+        e.execution_id, e.seq, e.event_id, e.type, e.step, e.iteration, e.command_id, e.origin,
+        e.idempotency_key, e.payload, e.created_at, e.schema_version
+    FROM jsonb_to_recordset(%(events)s::jsonb) AS e (
+        execution_id text, seq bigint, event_id text, type text, step text, iteration integer,
+        command_id text, origin text, idempotency_key text, payload jsonb,
+        created_at timestamptz, schema_version integer
     )
     RETURNING 1
 ),
@@ -25,12 +28,15 @@ started AS (
         execution_id, playbook_name, playbook_path, status, started_at, finished_at,
         steps_done, steps_failed, steps_skipped, result, error, parent_execution_id
     )
-    SELECT * FROM unnest(
-        %(new_execution_id)s::text[], %(new_playbook_name)s::text[],
-        %(new_playbook_path)s::text[], %(new_status)s::text[], %(new_started_at)s::timestamptz[],
-        %(new_finished_at)s::timestamptz[], %(new_steps_done)s::integer[],
-        %(new_steps_failed)s::integer[], %(new_steps_skipped)s::integer[],
-        %(new_result)s::jsonb[], %(new_error)s::jsonb[], %(new_parent_execution_id)s::text[]
+    SELECT
+        s.execution_id, s.playbook_name, s.playbook_path, s.status, s.started_at,
+        s.finished_at, s.steps_done, s.steps_failed, s.steps_skipped, s.result, s.error,
+        s.parent_execution_id
+    FROM jsonb_to_recordset(%(started)s::jsonb) AS s (
+        execution_id text, playbook_name text, playbook_path text, status text,
+        started_at timestamptz, finished_at timestamptz, steps_done integer,
+        steps_failed integer, steps_skipped integer, result jsonb, error jsonb,
+        parent_execution_id text
     )
     ON CONFLICT (execution_id) DO NOTHING
 ),
@@ -47,13 +53,9 @@ changed AS (
                              THEN c.error ELSE x.error END,
         status        = CASE WHEN x.status = 'running' AND c.status IS NOT NULL
                              THEN c.status ELSE x.status END
-    FROM unnest(
-        %(upd_execution_id)s::text[], %(upd_steps_done)s::integer[],
-        %(upd_steps_failed)s::integer[], %(upd_steps_skipped)s::integer[],
-        %(upd_status)s::text[], %(upd_finished_at)s::timestamptz[], %(upd_result)s::jsonb[],
-        %(upd_error)s::jsonb[]
-    ) AS c (
-        execution_id, steps_done, steps_failed, steps_skipped, status, finished_at, result, error
+    FROM jsonb_to_recordset(%(changed)s::jsonb) AS c (
+        execution_id text, steps_done integer, steps_failed integer, steps_skipped integer,
+        status text, finished_at timestamptz, result jsonb, error jsonb
     )
     WHERE x.execution_id = c.execution_id
 )
