@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 API = "/api/v2"
 RUNNING = "running"
+KEEP_ALIVE = 4.0  # seconds an idle connection is kept for reuse
 
 LONG_POLL = 20.0  # seconds a wait request is held by the server before it answers "running"
 
@@ -67,7 +68,12 @@ class ServerClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
+            # Idle connections are dropped before the server's keep-alive (uvicorn: 5 s) closes
+            # them: reusing one the server has just closed fails the request.
+            connector = aiohttp.TCPConnector(keepalive_timeout=KEEP_ALIVE)
+            self._session = aiohttp.ClientSession(
+                headers=self._headers, timeout=self._timeout, connector=connector
+            )
         return self._session
 
     async def call(
