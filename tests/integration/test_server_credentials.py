@@ -197,7 +197,7 @@ def test_remote_credentials_client(keyed: LiveServer, tmp_path: Path):
                 await intruder.get("x")
         finally:
             await intruder.client.aclose()
-        gone = RemoteCredentials(ServerClient("http://127.0.0.1:9", token=TOKEN))
+        gone = RemoteCredentials(ServerClient("http://127.0.0.1:9", token=TOKEN), patience=0)
         try:
             with pytest.raises(CredentialError, match="cannot reach the NoETL server"):
                 await gone.get("x")
@@ -205,3 +205,34 @@ def test_remote_credentials_client(keyed: LiveServer, tmp_path: Path):
             await gone.client.aclose()
 
     asyncio.run(scenario())
+
+
+def test_remote_credentials_wait_out_a_server_restart(tmp_path: Path):
+    """A worker asking for a credential while the server restarts gets it once it is back; a
+    server without the key is reported at once (not waited on)."""
+    settings = Settings(home=tmp_path, db=tmp_path / "noetl.db", api_token=TOKEN, secret_key=KEY)
+    with LiveServer(settings) as first:
+        with client(first) as http:
+            assert http.put("/credentials/db", json={"data": {"token": SECRET}}).is_success
+        port = int(first.url.rsplit(":", 1)[1])
+
+    async def scenario() -> tuple[dict[str, Any], float]:
+        remote = RemoteCredentials(ServerClient(f"http://127.0.0.1:{port}", token=TOKEN))
+        try:
+            asking = asyncio.create_task(remote.get("db"))
+            await asyncio.sleep(0.5)
+            assert not asking.done()  # the server is down: still trying
+            with LiveServer(settings, port=port):
+                data = await asyncio.wait_for(asking, 20)
+            unkeyed = Settings(home=tmp_path, db=tmp_path / "noetl.db", api_token=TOKEN)
+            with LiveServer(unkeyed, port=port):
+                started = asyncio.get_running_loop().time()
+                with pytest.raises(CredentialError, match="NOETL_SECRET_KEY"):
+                    await remote.get("db")
+                return data, asyncio.get_running_loop().time() - started
+        finally:
+            await remote.client.aclose()
+
+    data, refused_after = asyncio.run(scenario())
+    assert data == {"token": SECRET}
+    assert refused_after < 5

@@ -14,9 +14,9 @@ from noetl.server import create_app
 class LiveServer:
     """uvicorn serving the app in a thread with its own event loop."""
 
-    def __init__(self, settings: Settings, max_body: int = 64 * 1024) -> None:
+    def __init__(self, settings: Settings, max_body: int = 64 * 1024, port: int = 0) -> None:
         app = create_app(settings, max_body=max_body)
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

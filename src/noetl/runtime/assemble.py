@@ -231,7 +231,9 @@ async def open_worker(settings: Settings) -> WorkerRuntime:
     resources = Resources(results=results, inline_limit=settings.inline_limit)
     resources.children = RemoteChildren(client)
     # Named credentials are decrypted by the server (it holds NOETL_SECRET_KEY), one request each.
-    resources.credentials = MaskingCredentials(RemoteCredentials(client), resources.masks)
+    resources.credentials = MaskingCredentials(
+        RemoteCredentials(client, patience=source.patience), resources.masks
+    )
     workers = WorkerPool(
         bus,
         source,

@@ -8,6 +8,9 @@ key and decrypts; a worker holds only the API token.
 Nothing is cached: every `get` is one request, made when a task needs the credential. A
 credential replaced or deleted on the server is seen by the next task, and decrypted data lives
 in a worker only as long as the task that uses it (masking registers it for its execution).
+While the server is unreachable (restarting) or failing, `get` retries for `patience` seconds,
+like the worker's reports; a server without the key (503) is a configuration error and is
+reported at once.
 """
 
 from __future__ import annotations
@@ -17,22 +20,27 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from noetl.errors import CredentialError, NoetlError, NotFoundError
-from noetl.runtime.server_client import ServerClient
+from noetl.errors import CredentialError, NoetlError, NotFoundError, RemoteError
+from noetl.runtime.server_client import ServerClient, retrying, unavailable
 from noetl.store.credentials import CredentialInfo
 
 
 class RemoteCredentials:
     """The credential service of a NoETL server, through `client`."""
 
-    def __init__(self, client: ServerClient) -> None:
+    def __init__(self, client: ServerClient, *, patience: float = 300.0) -> None:
         self.client = client
+        self.patience = patience  # seconds to keep retrying while the server is unreachable
 
     async def get(self, name: str) -> dict[str, Any]:
         """The decrypted data of credential `name`; CredentialError saying why when the server
         has none by that name, cannot decrypt it, or cannot be reached."""
         try:
-            answer = await self.client.call("POST", f"{_path(name)}/reveal")
+            answer = await retrying(
+                lambda: self.client.call("POST", f"{_path(name)}/reveal"),
+                self.patience,
+                transient=_passing,
+            )
         except NotFoundError as exc:
             raise CredentialError(str(exc)) from None
         except NoetlError as exc:
@@ -55,6 +63,10 @@ class RemoteCredentials:
     async def delete(self, name: str) -> None:
         """Remove credential `name` from the server; NotFoundError when there is none."""
         await self.client.call("DELETE", _path(name))
+
+
+def _passing(exc: RemoteError) -> bool:
+    return unavailable(exc) and exc.status != 503  # 503: the server has no key
 
 
 def _path(name: str) -> str:

@@ -229,11 +229,21 @@ class ServerClient:
         return response.content, response.content_type
 
 
+def unavailable(exc: RemoteError) -> bool:
+    """Whether an error may pass by itself: no answer (a restart), or a 5xx."""
+    return exc.status is None or exc.status >= 500
+
+
 async def retrying(
-    call: Callable[[], Awaitable[T]], patience: float, stopped: Callable[[], bool] = lambda: False
+    call: Callable[[], Awaitable[T]],
+    patience: float,
+    stopped: Callable[[], bool] = lambda: False,
+    *,
+    transient: Callable[[RemoteError], bool] = unavailable,
 ) -> T:
-    """`call()`, retried with backoff for `patience` seconds while the server is unreachable or
-    failing (5xx), unless `stopped()`; other errors at once."""
+    """`call()`, retried with backoff for `patience` seconds while it fails with an error that
+    is `transient` (by default: the server is unreachable or failing), unless `stopped()`;
+    other errors at once."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + patience
     delay = 0.05
@@ -241,8 +251,7 @@ async def retrying(
         try:
             return await call()
         except RemoteError as exc:
-            retryable = exc.status is None or exc.status >= 500
-            if not retryable or stopped() or loop.time() + delay > deadline:
+            if not transient(exc) or stopped() or loop.time() + delay > deadline:
                 raise
             log.warning("server unavailable, retrying in %.2f s: %s", delay, exc)
         await asyncio.sleep(delay)
