@@ -30,8 +30,9 @@ async def open_client(url: str, where: str, timeout: float) -> Client:
     seen: list[Exception] = []  # why the attempts failed, for the message
 
     async def on_error(exc: Exception) -> None:
+        if not seen or repr(seen[-1]) != repr(exc):  # once per cause, not once per attempt
+            log.warning("NATS %s: %r", where, exc)
         seen.append(exc)
-        log.warning("NATS %s: %r", where, exc)
 
     async def on_disconnect() -> None:
         log.warning("NATS %s: disconnected; reconnecting", where)

@@ -6,6 +6,8 @@ the control plane and a worker pool, all on the running event loop.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -138,9 +140,17 @@ async def open_server(settings: Settings) -> ServerRuntime:
     PostgreSQL when `settings.pg_dsn` is set (migrations are applied on open), else the SQLite
     file of `settings.db_path`; NATS JetStream when `settings.nats_url` is set, else an
     in-process bus that no worker reads (commands are then claimed through the API only, which
-    is what the API tests do).
+    is what the API tests do). When any part fails to open, the parts opened before it are
+    closed again.
     """
-    store, catalog, sealed, results = await _open_stores(settings)
+    async with contextlib.AsyncExitStack() as opened:
+        runtime = await _assemble_server(settings, opened)
+        opened.pop_all()  # opened for good: the runtime closes them
+        return runtime
+
+
+async def _assemble_server(settings: Settings, opened: contextlib.AsyncExitStack) -> ServerRuntime:
+    store, catalog, sealed, results = await _open_stores(settings, opened)
     credentials = Credentials(sealed, settings.secret_key)  # the key is checked on first use
     control: ControlPlane | None = None
 
@@ -155,36 +165,42 @@ async def open_server(settings: Settings) -> ServerRuntime:
         bus = await NatsBus.connect(settings.nats_url, ack_wait=settings.ack_wait, on_dead=dead)
     else:
         bus = InProcessBus(ack_wait=settings.ack_wait, on_dead=dead)
+    opened.push_async_callback(bus.close)
     # A command handed to a worker with a report is leased as long as a bus delivery is.
     control = ControlPlane(store, bus, lease=settings.ack_wait)
     control.open()
+    opened.push_async_callback(control.close)
     await control.resume_all()
     return ServerRuntime(settings, store, catalog, bus, control, credentials, results)
 
 
-async def _open_stores(settings: Settings) -> tuple[EventStore, Any, CredentialStore, Any]:
+async def _open_stores(
+    settings: Settings, opened: contextlib.AsyncExitStack
+) -> tuple[EventStore, Any, CredentialStore, Any]:
     """The event store, the catalog, the credential store and the result store, all in the
-    server's database."""
+    server's database; each one's closing is pushed on `opened` as soon as it is open."""
+    kinds: tuple[Any, ...]
     if settings.pg_dsn:
         from noetl.store.postgres import PostgresEventStore
         from noetl.store.postgres.catalog import PostgresCatalogStore
         from noetl.store.postgres.credentials import PostgresCredentialStore
         from noetl.store.postgres.results import PostgresResultStore
 
-        dsn = settings.pg_dsn
-        return (
-            await PostgresEventStore.open(dsn),
-            await PostgresCatalogStore.open(dsn),
-            await PostgresCredentialStore.open(dsn),
-            await PostgresResultStore.open(dsn),
-        )
-    path = settings.db_path
-    return (
-        SqliteEventStore.open(path),
-        SqliteCatalogStore.open(path),
-        SqliteCredentialStore.open(path),
-        SqliteResultStore.open(path),
-    )
+        where: Any = settings.pg_dsn
+        kinds = (PostgresEventStore, PostgresCatalogStore, PostgresCredentialStore)
+        kinds += (PostgresResultStore,)
+    else:
+        where = settings.db_path
+        kinds = (SqliteEventStore, SqliteCatalogStore, SqliteCredentialStore, SqliteResultStore)
+    stores: list[Any] = []
+    for kind in kinds:
+        store: Any = kind.open(where)
+        if inspect.isawaitable(store):  # PostgreSQL stores open asynchronously, SQLite ones not
+            store = await store
+        opened.push_async_callback(_close, store)
+        stores.append(store)
+    event_store, catalog, sealed, results = stores
+    return event_store, catalog, sealed, results
 
 
 async def _close(resource: Any) -> None:
