@@ -88,11 +88,12 @@ def test_the_pump_survives_a_failed_batch_and_the_caller_gets_an_error():
 
 @asynccontextmanager
 async def two_control_planes(
-    path: Path,
+    path: Path, sweep: float | None = None
 ) -> AsyncIterator[tuple[SqliteEventStore, ControlPlane, ControlPlane]]:
     """Two control planes sharing one SQLite store and one bus: what two server replicas are."""
     store, bus = SqliteEventStore.open(path), InProcessBus()
-    first, second = ControlPlane(store, bus), ControlPlane(store, bus)
+    first = ControlPlane(store, bus, sweep=sweep)
+    second = ControlPlane(store, bus, sweep=sweep)
     first.open()
     second.open()
     try:
@@ -148,6 +149,26 @@ def test_a_replica_hands_out_a_command_the_other_one_issued(tmp_path):
     summary, still_held = asyncio.run(scenario())
     assert summary.status == "done"
     assert not still_held
+
+
+def test_a_replica_lets_go_of_an_execution_another_one_ended(tmp_path):
+    """B ran the first step (so it holds the execution), A ran the second and wrote the end. B
+    never sees that end in its own writes: its sweep finds it in the log, answers B's waiters
+    and frees B's memory."""
+
+    async def scenario():
+        async with two_control_planes(tmp_path / "n.db", sweep=0.1) as (store, a, b):
+            execution_id = await a.start(load_playbook(TWO_STEPS), source=TWO_STEPS)
+            await _finish(b, await _claim_next(store, b, execution_id, "start"))
+            await _finish(a, await _claim_next(store, a, execution_id, "second"))
+            held_after_end = b.holds(execution_id)
+            summary = await asyncio.wait_for(b.wait(execution_id), 5)
+            return held_after_end, summary, b.holds(execution_id)
+
+    held_after_end, summary, still_held = asyncio.run(scenario())
+    assert held_after_end  # B did not write the end...
+    assert summary.status == "done"
+    assert not still_held  # ...and let go once its sweep read it
 
 
 async def _claim_next(store, control: ControlPlane, execution_id: str, step: str):

@@ -33,6 +33,7 @@ from noetl.tools.base import Resources
 from noetl.worker.masking import MaskingCredentials
 
 EMBEDDED_POOL = "default"
+REPLICA_SWEEP = 30.0  # seconds between a server's looks for executions other replicas ended
 
 
 @dataclass
@@ -167,7 +168,8 @@ async def _assemble_server(settings: Settings, opened: contextlib.AsyncExitStack
         bus = InProcessBus(ack_wait=settings.ack_wait, on_dead=dead)
     opened.push_async_callback(bus.close)
     # A command handed to a worker with a report is leased as long as a bus delivery is.
-    control = ControlPlane(store, bus, lease=settings.ack_wait)
+    # Replicas: an execution another server ended is noticed within REPLICA_SWEEP seconds.
+    control = ControlPlane(store, bus, lease=settings.ack_wait, sweep=REPLICA_SWEEP)
     control.open()
     opened.push_async_callback(control.close)
     await control.resume_all()

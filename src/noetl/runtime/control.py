@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 EventListener = Callable[[Event], None]
 CONFLICT_RETRIES = 5
 LEASE = 30.0  # seconds a handed-off command stays with its worker without a report or renewal
+RUNNING = "running"
 
 
 class ControlPlane:
@@ -53,10 +54,12 @@ class ControlPlane:
         *,
         route: Callable[[str], str] | None = None,
         lease: float = LEASE,
+        sweep: float | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
         self.lease = lease
+        self.sweep = sweep  # replicas: look for executions others ended, every `sweep` s
         self._route = route or (lambda pool: pool)
         self._live: dict[str, LiveExecution] = {}
         self._inbox: list[tuple[str, Event]] = []
@@ -65,6 +68,7 @@ class ControlPlane:
         self._reloads: list[tuple[str, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._listeners: list[EventListener] = []
         self._progress = asyncio.Condition()
         self._submitted = 0
@@ -73,12 +77,19 @@ class ControlPlane:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Start the pump task (inside a running event loop)."""
+        """Start the pump task (inside a running event loop), and the sweeper with `sweep`."""
         if self._pump is None:
             self._pump = asyncio.get_running_loop().create_task(self._run_pump())
+        if self._sweeper is None and self.sweep is not None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._run_sweeper(self.sweep))
 
     async def close(self) -> None:
         """Write what is pending and stop the pump."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         if self._pump is not None:
             await self.flush()
             self._pump.cancel()
@@ -167,6 +178,7 @@ class ControlPlane:
         state = replay(playbook, log)
         live = LiveExecution(playbook, state, asyncio.get_running_loop().create_future())
         live.digest = _digest(described["source"])
+        live.touched = asyncio.get_running_loop().time()
         if state.terminal:
             live.done.set_result(None)
             return live
@@ -359,10 +371,12 @@ class ControlPlane:
     async def _after_write(
         self, batch: DecidedBatch, written: Mapping[str, list[Event]], offers: Sequence[Offer]
     ) -> None:
+        now = asyncio.get_running_loop().time()
         for execution_id, events in written.items():
             live = self._live.get(execution_id)
             if live is not None and events:
                 live.state.last_seq = max(live.state.last_seq, events[-1].seq or 0)
+                live.touched = now
         handed = self._hand_off(batch.commands, offers)
         await self.bus.publish(
             [self._pointer(c) for c in batch.commands if c.command_id not in handed]
@@ -400,6 +414,22 @@ class ControlPlane:
             live.state = replay(live.playbook, await self.store.read(execution_id))
             if live.state.terminal:
                 self._finish(execution_id)
+
+    async def _run_sweeper(self, every: float) -> None:
+        """A replica learns of an end another replica wrote only from the log: executions idle
+        here for `every` seconds are looked up, and finished here when they ended (their
+        waiters answered, their memory freed)."""
+        while True:
+            await asyncio.sleep(every)
+            idle_since = asyncio.get_running_loop().time() - every
+            idle = [e for e, live in self._live.items() if live.touched <= idle_since]
+            for execution_id in idle:
+                try:
+                    summary = await self.store.get_execution(execution_id)
+                    if summary.status != RUNNING:
+                        await self._reload(execution_id)
+                except Exception:  # the sweeper must outlive a store that blinks
+                    log.exception("could not check whether execution %s ended", execution_id)
 
     def _abandon(self, inbox: list[tuple[str, Event]], exc: Exception) -> None:
         """The log could not be written: the executions involved cannot go on in memory."""

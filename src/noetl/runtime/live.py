@@ -44,6 +44,7 @@ class LiveExecution:
     state: ExecutionState
     done: asyncio.Future[None]
     digest: str = ""
+    touched: float = 0.0  # loop time of the last write or load here (replicas sweep idle ones)
     claimed: dict[str, int] = field(default_factory=dict)  # command id -> delivery attempt
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)  # step timeouts
     leases: dict[str, asyncio.TimerHandle] = field(default_factory=dict)  # handed-off commands
