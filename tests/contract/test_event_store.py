@@ -210,6 +210,32 @@ def test_read_gives_back_every_field_as_json(event_store):
     assert back.idempotency_key == original.key
 
 
+def test_text_with_quotes_escapes_and_unicode_comes_back_unchanged(event_store):
+    """Every text column and JSON value, with what JSON and SQL both have to escape."""
+    odd = 'a "quoted", back\\slash, \'single\', new\nline, tab\t, ü, 日本, emoji 🎉, {"x": 1}'
+
+    async def body(store):
+        first = started("e1", name=odd)
+        task = Event(
+            ev.TASK_DONE,
+            "e1",
+            step=odd,
+            command_id=odd,
+            payload={odd: [odd, {"nested": odd}], "n": -0.5},
+            idempotency_key=odd,
+        )
+        end = Event(ev.PLAYBOOK_DONE, "e1", payload={"result": odd})
+        await store.append("e1", [first, task])
+        await store.append("e1", [end])
+        return await store.read("e1"), await store.get_execution("e1")
+
+    log, summary = event_store.run(body)
+    back = log[1]
+    assert (back.step, back.command_id, back.idempotency_key) == (odd, odd, odd)
+    assert back.payload == {odd: [odd, {"nested": odd}], "n": -0.5}
+    assert (summary.playbook_name, summary.result) == (odd, odd)
+
+
 # -- atomic batches -----------------------------------------------------------------------------
 
 
