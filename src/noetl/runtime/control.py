@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -25,7 +24,6 @@ from typing import Any
 
 from noetl import ids
 from noetl.bus.port import CommandBus, Pointer
-from noetl.dsl.load import load_playbook
 from noetl.engine import events as ev
 from noetl.engine.commands import Command, dead_event, expired_event
 from noetl.engine.decide import cancel_event, decide, start_event
@@ -34,7 +32,15 @@ from noetl.engine.events import Event
 from noetl.engine.replay import replay
 from noetl.engine.state import ExecutionState
 from noetl.errors import ConflictError, NoetlError, NotFoundError
-from noetl.runtime.live import HANDED_OFF, DecidedBatch, LiveExecution, Offer, WorkItem
+from noetl.runtime.live import (
+    HANDED_OFF,
+    DecidedBatch,
+    LiveExecution,
+    Offer,
+    WorkItem,
+    digest,
+    rebuild,
+)
 from noetl.store.port import EventStore, ExecutionSummary
 
 log = logging.getLogger(__name__)
@@ -123,7 +129,7 @@ class ControlPlane:
             described = {**first.payload["playbook"], "source": source, "file": file}
             first = replace(first, payload={**first.payload, "playbook": described})
         live = LiveExecution(playbook, ExecutionState(), asyncio.get_running_loop().create_future())
-        live.digest = _digest(source)
+        live.digest = digest(source)
         self._live[execution_id] = live
         await self.submit([first])
         await self.flush()
@@ -168,19 +174,8 @@ class ControlPlane:
         live = self._live.get(execution_id)
         if live is not None:
             return live
-        log = await self.store.read(execution_id)
-        if not log:
-            return None
-        described = log[0].payload.get("playbook", {})
-        if described.get("source") is None:
-            raise NoetlError(f"execution {execution_id} did not record its playbook source")
-        playbook = load_playbook(described["source"], file=described.get("file"))
-        state = replay(playbook, log)
-        live = LiveExecution(playbook, state, asyncio.get_running_loop().create_future())
-        live.digest = _digest(described["source"])
-        live.touched = asyncio.get_running_loop().time()
-        if state.terminal:
-            live.done.set_result(None)
+        live = rebuild(execution_id, await self.store.read(execution_id))
+        if live is None or live.state.terminal:
             return live
         # Whoever loaded it first (the pump, say, while this read was out) keeps its state.
         return self._live.setdefault(execution_id, live)
@@ -474,7 +469,3 @@ class ControlPlane:
     def _pointer(self, command: Command) -> Pointer:
         pool = self._route(command.pool)
         return Pointer(command.execution_id, command.command_id, command.step, pool)
-
-
-def _digest(source: str | None) -> str:
-    return hashlib.sha256(source.encode()).hexdigest() if source is not None else ""

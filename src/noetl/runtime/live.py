@@ -9,16 +9,20 @@ plane's pump writes.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from noetl.dsl.load import load_playbook
 from noetl.engine.commands import Command
 from noetl.engine.decide import Decision
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
+from noetl.engine.replay import replay
 from noetl.engine.routing import command_scope
 from noetl.engine.state import ExecutionState
+from noetl.errors import NoetlError
 
 EXPIRY_GRACE = 1.0  # seconds past a step timeout before the runtime expires the command
 HANDED_OFF = 0  # the claim attempt of a handed-off command: any bus delivery of it wins over it
@@ -81,6 +85,29 @@ class LiveExecution:
         """Cancel every timer (the execution ended, or the control plane closes)."""
         for timer in [*self.timers.values(), *self.leases.values()]:
             timer.cancel()
+
+
+def rebuild(execution_id: str, log: Sequence[Event]) -> LiveExecution | None:
+    """An execution as its log gives it (its playbook from the source the log recorded); None
+    for an empty log. An ended one comes with `done` already set."""
+    if not log:
+        return None
+    described = log[0].payload.get("playbook", {})
+    if described.get("source") is None:
+        raise NoetlError(f"execution {execution_id} did not record its playbook source")
+    playbook = load_playbook(described["source"], file=described.get("file"))
+    state = replay(playbook, log)
+    loop = asyncio.get_running_loop()
+    live = LiveExecution(playbook, state, loop.create_future(), digest(described["source"]))
+    live.touched = loop.time()
+    if state.terminal:
+        live.done.set_result(None)
+    return live
+
+
+def digest(source: str | None) -> str:
+    """sha256 of a playbook's source ("" when unknown): workers cache playbooks by it."""
+    return hashlib.sha256(source.encode()).hexdigest() if source is not None else ""
 
 
 @dataclass
