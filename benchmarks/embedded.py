@@ -23,8 +23,6 @@ import argparse
 import asyncio
 import compileall
 import json
-import os
-import platform
 import py_compile
 import resource
 import statistics
@@ -36,56 +34,21 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from harness import chain_playbook, loop_playbook, machine, run_isolated, scaled, spread
+
 import noetl as noetl_package
 from noetl.config import Settings
-from noetl.dsl.load import load_playbook
 from noetl.engine.definition import PlaybookDef
 from noetl.runtime.assemble import Runtime, open_embedded
 
 REPO = Path(__file__).resolve().parents[1]
 HELLO = REPO / "examples" / "hello.yaml"
-MAX_IN_FLIGHT = 100
 TARGETS = {
     "ms_per_step_chain": 1.0,  # overhead per step of the noop chain
     "loop_10k_seconds": 5.0,
     "peak_rss_mb": 150.0,
     "cli_hello_seconds": 0.6,
 }
-
-# -- playbooks --------------------------------------------------------------------------------
-
-
-def chain_playbook(steps: int, tool: dict[str, Any]) -> PlaybookDef:
-    """`steps` steps running `tool`, each routing to the next."""
-    workflow: list[dict[str, Any]] = [
-        {"step": f"s{i}", "tool": dict(tool), "next": f"s{i + 1}"} for i in range(steps - 1)
-    ]
-    workflow.append({"step": f"s{steps - 1}", "tool": dict(tool)})
-    return load_playbook(_document("bench_chain", workflow))
-
-
-def loop_playbook(items: int) -> PlaybookDef:
-    """One parallel loop over `range(items)` with a noop task."""
-    loop = {
-        "in": "{{ range(workload.n) | list }}",
-        "iterator": "item",
-        "spec": {"mode": "parallel", "max_in_flight": MAX_IN_FLIGHT},
-    }
-    workflow = [{"step": "each", "loop": loop, "tool": {"kind": "noop"}}]
-    return load_playbook(_document("bench_loop", workflow, {"n": items}))
-
-
-def _document(
-    name: str, workflow: list[dict[str, Any]], workload: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    return {
-        "apiVersion": "noetl.io/v2",
-        "kind": "Playbook",
-        "metadata": {"name": name, "path": f"benchmarks/{name}"},
-        "workload": workload or {},
-        "workflow": workflow,
-    }
-
 
 # -- one run ----------------------------------------------------------------------------------
 
@@ -137,19 +100,19 @@ def runtime_case(make: Callable[[float], tuple[PlaybookDef, int, int, str]]) -> 
 
 def _chain(tool: dict[str, Any]) -> Callable[[float], tuple[PlaybookDef, int, int, str]]:
     def make(scale: float) -> tuple[PlaybookDef, int, int, str]:
-        steps = _scaled(1000, scale)
+        steps = scaled(1000, scale)
         return chain_playbook(steps, tool), 1, steps, "steps"
 
     return make
 
 
 def _loop(scale: float) -> tuple[PlaybookDef, int, int, str]:
-    items = _scaled(10_000, scale)
+    items = scaled(10_000, scale)
     return loop_playbook(items), 1, items, "iterations"
 
 
 def _concurrent(scale: float) -> tuple[PlaybookDef, int, int, str]:
-    return chain_playbook(3, {"kind": "noop"}), _scaled(100, scale), 3, "steps"
+    return chain_playbook(3, {"kind": "noop"}), scaled(100, scale), 3, "steps"
 
 
 def case_cli(scale: float) -> tuple[Callable[[], tuple[float, float]], int, str]:
@@ -188,20 +151,7 @@ CASES: dict[str, Case] = {
 }
 
 
-def _scaled(size: int, scale: float) -> int:
-    return max(2, round(size * scale))
-
-
 # -- measuring --------------------------------------------------------------------------------
-
-
-def spread(values: list[float]) -> dict[str, float]:
-    """Median, min and max, rounded to microseconds."""
-    return {
-        "median": round(statistics.median(values), 6),
-        "min": round(min(values), 6),
-        "max": round(max(values), 6),
-    }
 
 
 def run_case(name: str, runs: int, scale: float) -> dict[str, Any]:
@@ -220,28 +170,6 @@ def run_case(name: str, runs: int, scale: float) -> dict[str, Any]:
         f"ms_per_{unit.rstrip('s')}": round(median / work * 1000, 4),
         "open_seconds": spread([opened for opened, _ in results]),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }
-
-
-def run_isolated(name: str, runs: int, scale: float) -> dict[str, Any]:
-    """Run one case in a fresh interpreter (so its peak RSS is its own) and parse its entry."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--case", name]
-    command += ["--runs", str(runs), "--scale", str(scale)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"case {name} failed (exit {done.returncode}):\n{done.stderr}")
-    entry: dict[str, Any] = json.loads(done.stdout)
-    return entry
-
-
-def machine() -> dict[str, Any]:
-    """What ran the benchmark."""
-    return {
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "processor": platform.machine(),
     }
 
 
@@ -269,7 +197,7 @@ def main() -> None:
     if args.case:
         print(json.dumps(run_case(args.case, args.runs, args.scale)))
         return
-    cases = {name: run_isolated(name, args.runs, args.scale) for name in CASES}
+    cases = {name: run_isolated(__file__, name, args.runs, args.scale) for name in CASES}
     result = {
         "benchmark": "embedded",
         "runs": args.runs,

@@ -16,19 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import statistics
-import subprocess
-import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from noetl.dsl.load import load_playbook
+from harness import chain_playbook, loop_playbook, machine, run_isolated, scaled
+
 from noetl.engine import events as ev
 from noetl.engine.commands import Command
 from noetl.engine.decide import decide, start
@@ -39,43 +35,7 @@ from noetl.engine.replay import replay
 EXECUTION_ID = "1"
 CHAIN_STEPS = 1000
 LOOP_SIZES = {"loop_1k": 1000, "loop_10k": 10_000, "loop_50k": 50_000}
-MAX_IN_FLIGHT = 100
 TARGET_US_PER_TRANSITION = 100.0
-
-# -- playbooks --------------------------------------------------------------------------------
-
-
-def chain_playbook(steps: int) -> PlaybookDef:
-    """`steps` noop steps, each routing to the next."""
-    workflow: list[dict[str, Any]] = [
-        {"step": f"s{i}", "tool": {"kind": "noop"}, "next": f"s{i + 1}"} for i in range(steps - 1)
-    ]
-    workflow.append({"step": f"s{steps - 1}", "tool": {"kind": "noop"}})
-    return load_playbook(_document("bench_chain", workflow))
-
-
-def loop_playbook(items: int) -> PlaybookDef:
-    """One parallel loop over `range(items)` with a noop task, `max_in_flight` 100."""
-    loop = {
-        "in": "{{ range(workload.n) | list }}",
-        "iterator": "item",
-        "spec": {"mode": "parallel", "max_in_flight": MAX_IN_FLIGHT},
-    }
-    workflow = [{"step": "each", "loop": loop, "tool": {"kind": "noop"}}]
-    return load_playbook(_document("bench_loop", workflow, {"n": items}))
-
-
-def _document(
-    name: str, workflow: list[dict[str, Any]], workload: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    return {
-        "apiVersion": "noetl.io/v2",
-        "kind": "Playbook",
-        "metadata": {"name": name, "path": f"benchmarks/{name}"},
-        "workload": workload or {},
-        "workflow": workflow,
-    }
-
 
 # -- the driver -------------------------------------------------------------------------------
 
@@ -137,7 +97,7 @@ def time_drive(playbook: PlaybookDef) -> Timed:
 
 def case_chain(scale: float) -> tuple[Callable[[], Timed], int, str]:
     """The 1,000-step noop chain: one transition per step."""
-    steps = _scaled(CHAIN_STEPS, scale)
+    steps = scaled(CHAIN_STEPS, scale)
     playbook = chain_playbook(steps)
     return lambda: time_drive(playbook), steps, "steps"
 
@@ -146,7 +106,7 @@ def case_loop(items: int) -> Callable[[float], tuple[Callable[[], Timed], int, s
     """A parallel loop of `items` (scaled) noop iterations."""
 
     def build(scale: float) -> tuple[Callable[[], Timed], int, str]:
-        n = _scaled(items, scale)
+        n = scaled(items, scale)
         playbook = loop_playbook(n)
         return lambda: time_drive(playbook), n, "items"
 
@@ -155,7 +115,7 @@ def case_loop(items: int) -> Callable[[float], tuple[Callable[[], Timed], int, s
 
 def case_replay(scale: float) -> tuple[Callable[[], Timed], int, str]:
     """Replay of the 10,000-item loop's log (recorded once, untimed)."""
-    n = _scaled(LOOP_SIZES["loop_10k"], scale)
+    n = scaled(LOOP_SIZES["loop_10k"], scale)
     playbook = loop_playbook(n)
     log: list[Event] = []
     drive(playbook, log)
@@ -176,10 +136,6 @@ CASES: dict[str, Callable[[float], tuple[Callable[[], Timed], int, str]]] = {
     **{name: case_loop(size) for name, size in LOOP_SIZES.items()},
     "replay_loop_10k": case_replay,
 }
-
-
-def _scaled(size: int, scale: float) -> int:
-    return max(2, round(size * scale))
 
 
 # -- measuring --------------------------------------------------------------------------------
@@ -209,28 +165,6 @@ def run_case(name: str, runs: int, scale: float) -> dict[str, Any]:
     return entry
 
 
-def run_isolated(name: str, runs: int, scale: float) -> dict[str, Any]:
-    """Run one case in a fresh interpreter (so its peak RSS is its own) and parse its entry."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--case", name]
-    command += ["--runs", str(runs), "--scale", str(scale)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"case {name} failed (exit {done.returncode}):\n{done.stderr}")
-    entry: dict[str, Any] = json.loads(done.stdout)
-    return entry
-
-
-def machine() -> dict[str, Any]:
-    """What ran the benchmark."""
-    return {
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "processor": platform.machine(),
-    }
-
-
 def summarize(cases: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Linearity of the loop cost and the issue's target for a step transition."""
     per_item = {name: cases[name]["us_per_item"] for name in LOOP_SIZES}
@@ -256,7 +190,7 @@ def main() -> None:
     if args.case:
         print(json.dumps(run_case(args.case, args.runs, args.scale)))
         return
-    cases = {name: run_isolated(name, args.runs, args.scale) for name in CASES}
+    cases = {name: run_isolated(__file__, name, args.runs, args.scale) for name in CASES}
     result = {
         "benchmark": "engine",
         "runs": args.runs,
