@@ -105,7 +105,7 @@ class ServerClient:
                 reason = response.reason or ""
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RemoteError(
-                f"cannot reach the NoETL server at {self.base_url}: {type(exc).__name__} {exc}"
+                f"cannot reach the NoETL server at {self.base_url}: {_why(exc)}"
             ) from None
         if 200 <= answer.status < 300:
             return answer
@@ -274,6 +274,15 @@ def _encode(body: Any) -> bytes:
             '{"events":[' + ",".join(e.to_json() for e in body.events) + "]" + offer + "}"
         ).encode()
     return json.dumps(body, separators=(",", ":"), default=str).encode()
+
+
+def _why(exc: Exception) -> str:
+    """Why a request got no answer, in the words of the OS where there are some."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"{exc.os_error.strerror or exc.os_error}"
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    return f"{type(exc).__name__} {exc}".strip()
 
 
 def _error(method: str, path: str, response: Answer, reason: str) -> Exception:
