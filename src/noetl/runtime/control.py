@@ -1,9 +1,9 @@
 """The control plane: events in, engine decisions, appends to the log, commands out.
 
-All decisions of a process go through one pump task, so the in-memory state of an execution is
-only ever touched by one coroutine, and the events of many executions that arrive together are
-appended in one transaction and their commands published in one call (batching is what keeps the
-per-step overhead low when many executions run at once).
+All decisions of a process go through one pump task (`pump.py`), so the in-memory state of an
+execution is only ever touched by one coroutine, and the events of many executions that arrive
+together are appended in one transaction and their commands published in one call (batching is
+what keeps the per-step overhead low when many executions run at once).
 
 An execution's state is kept in memory while it runs; it is always equal to replaying its log.
 `resume` rebuilds it from the log after a crash.
@@ -41,6 +41,7 @@ from noetl.runtime.live import (
     digest,
     rebuild,
 )
+from noetl.runtime.pump import Pump
 from noetl.store.port import EventStore, ExecutionSummary
 
 log = logging.getLogger(__name__)
@@ -68,24 +69,15 @@ class ControlPlane:
         self.sweep = sweep  # replicas: look for executions others ended, every `sweep` s
         self._route = route or (lambda pool: pool)
         self._live: dict[str, LiveExecution] = {}
-        self._inbox: list[tuple[str, Event]] = []
-        self._offers: list[Offer] = []  # decided with the inbox they came with
-        self._lapsed: list[Pointer] = []  # handed-off commands to deliver through the bus
-        self._reloads: list[tuple[str, asyncio.Future[None]]] = []
-        self._wake = asyncio.Event()
-        self._pump: asyncio.Task[None] | None = None
+        self._pump = Pump(self._process, self._refresh, self.bus.publish, self._abandon)
         self._sweeper: asyncio.Task[None] | None = None
         self._listeners: list[EventListener] = []
-        self._progress = asyncio.Condition()
-        self._submitted = 0
-        self._processed = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def open(self) -> None:
         """Start the pump task (inside a running event loop), and the sweeper with `sweep`."""
-        if self._pump is None:
-            self._pump = asyncio.get_running_loop().create_task(self._run_pump())
+        self._pump.start()
         if self._sweeper is None and self.sweep is not None:
             self._sweeper = asyncio.get_running_loop().create_task(self._run_sweeper(self.sweep))
 
@@ -96,12 +88,7 @@ class ControlPlane:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
             self._sweeper = None
-        if self._pump is not None:
-            await self.flush()
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
-            self._pump = None
+        await self._pump.stop()
         for live in self._live.values():
             live.stop()
 
@@ -140,9 +127,7 @@ class ControlPlane:
 
     async def submit(self, events: Sequence[Event]) -> None:
         """Hand worker, runtime or client events to the engine (decided by the pump)."""
-        self._inbox.extend((e.execution_id, e) for e in events)
-        self._submitted += len(events)
-        self._wake.set()
+        self._pump.put(events)
 
     async def cancel(self, execution_id: str, reason: str = "cancelled by request") -> None:
         """Cancel a running execution of this process."""
@@ -193,9 +178,7 @@ class ControlPlane:
 
     async def flush(self) -> None:
         """Wait until everything submitted so far is decided, written and published."""
-        target = self._submitted
-        async with self._progress:
-            await self._progress.wait_for(lambda: self._processed >= target)
+        await self._pump.flush()
 
     # -- workers' side --------------------------------------------------------------------------
 
@@ -214,8 +197,7 @@ class ControlPlane:
             return []
         executions = frozenset(e.execution_id for e in events)
         offer = Offer(executions, pool, take, asyncio.get_running_loop().create_future())
-        self._offers.append(offer)  # before the events: the pump takes both together
-        await self.submit(events)
+        self._pump.put(events, offer)
         return await offer.given
 
     async def renew(self, held: Sequence[tuple[str, str]]) -> None:
@@ -239,7 +221,7 @@ class ControlPlane:
         if command is None and self._live.get(pointer.execution_id) is live:
             # Another control plane sharing the log (a replica) may have issued it since this
             # state was built: look again in the state the log gives now.
-            await self._reload(pointer.execution_id)
+            await self._pump.reload(pointer.execution_id)
             command = live.state.pending.get(pointer.command_id)
         if command is None:
             return None
@@ -285,51 +267,16 @@ class ControlPlane:
             command.command_id,
             command.step,
         )
-        self._lapsed.append(self._pointer(command))
-        self._wake.set()
+        self._pump.lapse(self._pointer(command))
 
     def _expire(self, command: Command) -> None:
-        self._inbox.append((command.execution_id, expired_event(command)))
-        self._submitted += 1
-        self._wake.set()
+        self._pump.put([expired_event(command)])
 
     async def dead_letter(self, pointer: Pointer) -> None:
         """The bus gave up delivering `pointer`: record `command.dead`."""
         await self.submit([dead_event(pointer.execution_id, pointer.step, pointer.command_id)])
 
-    # -- the pump -------------------------------------------------------------------------------
-
-    async def _reload(self, execution_id: str) -> None:
-        """Rebuild an execution's state from the log, done by the pump: it alone changes states
-        (a state swapped under a batch being written would lose that batch's decisions)."""
-        reloaded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._reloads.append((execution_id, reloaded))
-        self._wake.set()
-        await reloaded
-
-    async def _run_pump(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._inbox or self._reloads or self._lapsed:
-                await self._apply_reloads()
-                await self._publish_lapsed()
-                if not self._inbox:
-                    continue
-                inbox, self._inbox = self._inbox, []
-                offers, self._offers = self._offers, []
-                try:
-                    await self._process(inbox, offers)
-                except Exception as exc:  # the pump must outlive any one batch
-                    log.exception("control plane could not process %d events", len(inbox))
-                    self._abandon(inbox, exc)
-                finally:
-                    for offer in offers:  # unanswered when the batch failed: nothing handed
-                        if not offer.given.done():
-                            offer.given.set_result([])
-                async with self._progress:
-                    self._processed += len(inbox)
-                    self._progress.notify_all()
+    # -- what the pump runs ----------------------------------------------------------------------
 
     async def _process(self, inbox: list[tuple[str, Event]], offers: list[Offer]) -> None:
         """Decide every event, append all in one transaction, then publish and notify.
@@ -382,25 +329,6 @@ class ControlPlane:
         for execution_id in batch.finished:
             self._finish(execution_id)
 
-    async def _publish_lapsed(self) -> None:
-        if self._lapsed:
-            lapsed, self._lapsed = self._lapsed, []
-            try:
-                await self.bus.publish(lapsed)
-            except Exception:  # a restart of this process republishes every pending command
-                log.exception("could not put %d commands back on the bus", len(lapsed))
-
-    async def _apply_reloads(self) -> None:
-        while self._reloads:
-            asked, self._reloads = self._reloads, []
-            for execution_id, reloaded in asked:
-                try:
-                    await self._refresh(execution_id)
-                except Exception as exc:  # the claim that asked fails; the pump goes on
-                    reloaded.set_exception(exc)
-                else:
-                    reloaded.set_result(None)
-
     async def _refresh(self, execution_id: str) -> None:
         """Rebuild a live execution's state from the log (another writer got there first); an
         execution that another control plane ended is finished here too (its waiters answered)."""
@@ -422,7 +350,7 @@ class ControlPlane:
                 try:
                     summary = await self.store.get_execution(execution_id)
                     if summary.status != RUNNING:
-                        await self._reload(execution_id)
+                        await self._pump.reload(execution_id)
                 except Exception:  # the sweeper must outlive a store that blinks
                     log.exception("could not check whether execution %s ended", execution_id)
 
@@ -459,12 +387,8 @@ class ControlPlane:
             for execution_id, live in self._live.items()
             if live.state.parent_execution_id == parent_execution_id and not live.state.terminal
         ]
-        for child in children:
-            reason = f"parent execution {parent_execution_id} ended"
-            self._inbox.append((child, cancel_event(child, reason)))
-            self._submitted += 1
-        if children:
-            self._wake.set()
+        reason = f"parent execution {parent_execution_id} ended"
+        self._pump.put([cancel_event(child, reason) for child in children])
 
     def _pointer(self, command: Command) -> Pointer:
         pool = self._route(command.pool)
