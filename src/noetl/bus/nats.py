@@ -6,15 +6,12 @@ the stream's duplicate window (2 minutes) is stored once; a fetch pulls from the
 consumer, and a delivery's `attempt` is JetStream's delivery count.
 
 Dead letters. A pointer is dead after `max_deliver` deliveries. The bus given `on_dead` (the
-server) hears of it two ways, both on core NATS subjects in the queue group `noetl-dead-letters`
-(one of several server replicas handles each): JetStream's MAX_DELIVERIES advisory when the last
-lease runs out, and a notice a delivery publishes when it is nacked on its last attempt (which
-JetStream itself would only notice at the next pull). The handler reads the pointer back, deletes
-it from the stream (whoever deletes it owns it) and awaits `on_dead(pointer)`. With no bus
-holding `on_dead`, dead pointers stay in the stream, undelivered. The consumer keeps
-`max_deliver` as given rather than `max_deliver + 1` with `fetch` burying the extra delivery:
-that needs someone to fetch, and a last lease running out while nobody fetches would never be
-buried. All processes should use the same `max_deliver`: a consumer has one.
+server) hears of it, buries it and awaits `on_dead(pointer)` (`noetl.bus.dead_letters`); a
+delivery nacked on its last attempt announces itself, since JetStream would only notice at the
+next pull. With no bus holding `on_dead`, dead pointers stay in the stream, undelivered. The
+consumer keeps `max_deliver` as given rather than `max_deliver + 1` with `fetch` burying the
+extra delivery: that needs someone to fetch, and a last lease running out while nobody fetches
+would never be buried. All processes should use the same `max_deliver`: a consumer has one.
 
 Cancel notices go over core NATS (see `noetl.bus.jetstream`): every bus of the stream that
 listens hears each one; nats-py subscribes again after a reconnect, and a notice sent while
@@ -30,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -43,8 +39,8 @@ from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
 
 from noetl.bus import jetstream
+from noetl.bus.dead_letters import DeadLetters
 from noetl.bus.jetstream import (
-    CONSUMER_PREFIX,
     ROOT,
     SUBJECT_ROOT,
     TOKEN,
@@ -61,7 +57,6 @@ from noetl.errors import BusError
 
 log = logging.getLogger(__name__)
 
-DEAD_QUEUE = "noetl-dead-letters"
 _PUBLISH_CHUNK = 1000  # pointers in flight at once: bounds the client's outbound buffer
 _RETRY_PAUSE = 0.25  # seconds between publish attempts while the server is away
 _ACK_TIMEOUT = 5.0  # seconds to wait for JetStream's acks of one round of publishes
@@ -127,12 +122,11 @@ class NatsBus:
         self.subject_root = subject_root
         self.ack_wait = ack_wait
         self.max_deliver = max_deliver
-        self._on_dead = on_dead
         self._publish_timeout = publish_timeout
         self._subs: dict[str, JetStreamContext.PullSubscription] = {}
         self._subs_lock = asyncio.Lock()
         self._fetching: set[asyncio.Future[list[Delivery]]] = set()
-        self._burials: set[asyncio.Task[None]] = set()
+        self._dead = DeadLetters(client, self._js, stream, on_dead)
         self._closed = False
 
     @classmethod
@@ -179,7 +173,7 @@ class NatsBus:
         try:
             await jetstream.ensure_stream(bus._js, stream, where, subject_root)
             if on_dead is not None:
-                await bus._listen_for_dead_letters()
+                await bus._dead.listen()
         except BaseException:
             await client.close()
             raise
@@ -385,56 +379,10 @@ class NatsBus:
 
     # -- dead letters --------------------------------------------------------------------------
 
-    async def _listen_for_dead_letters(self) -> None:
-        advisory = f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{self.stream}.*"
-        for subject in (advisory, self._dead_notice_subject):
-            await self._nc.subscribe(subject, queue=DEAD_QUEUE, cb=self._heard_of_dead)
-
-    @property
-    def _dead_notice_subject(self) -> str:
-        return f"noetl.dead.{self.stream}"
-
     async def _notify_dead(self, msg: Msg) -> None:
         """A delivery was nacked on its last attempt: tell the dead-letter handlers."""
-        notice = {"stream_seq": msg.metadata.sequence.stream, "consumer": msg.metadata.consumer}
-        await self._reply(
-            lambda: self._nc.publish(self._dead_notice_subject, json.dumps(notice).encode()),
-            "report dead",
-            decode(msg.data, msg.subject),
-        )
-
-    async def _heard_of_dead(self, msg: Msg) -> None:
-        try:
-            notice = json.loads(msg.data)
-            seq = int(notice["stream_seq"])
-            consumer = str(notice.get("consumer") or "")
-        except (ValueError, KeyError, TypeError):
-            log.warning("ignoring a malformed dead-letter notice on %s", msg.subject)
-            return
-        if self._closed or not consumer.startswith(CONSUMER_PREFIX):
-            return
-        task = asyncio.get_running_loop().create_task(self._bury(seq))
-        self._burials.add(task)
-        task.add_done_callback(self._burials.discard)
-
-    async def _bury(self, seq: int) -> None:
-        """Take the dead pointer out of the stream and hand it to `on_dead` (once)."""
-        try:
-            raw = await self._js.get_msg(self.stream, seq)
-            pointer = decode(raw.data or b"", raw.subject or "")
-            await self._js.delete_msg(self.stream, seq)  # the one that deletes it owns it
-        except nats.js.errors.NotFoundError:
-            return  # buried already (the notice and the advisory, or another replica)
-        except (nats.errors.Error, BusError):
-            log.exception("cannot bury dead pointer %d of stream %s", seq, self.stream)
-            return
-        if self._on_dead is None:
-            return
-        try:
-            await self._on_dead(pointer)
-        except Exception:
-            # The bus cannot do more than report it; the runtime's handler owns the recovery.
-            log.exception("on_dead handler failed for command %s", pointer.command_id)
+        pointer = decode(msg.data, msg.subject)
+        await self._reply(lambda: self._dead.announce(msg), "report dead", pointer)
 
     # -- shared --------------------------------------------------------------------------------
 
@@ -449,8 +397,7 @@ class NatsBus:
         # Let them end before the connection does (nats-py turns a cancellation that lands
         # after the close into ConnectionClosedError).
         await asyncio.gather(*pulls, return_exceptions=True)
-        if self._burials:
-            await asyncio.gather(*self._burials, return_exceptions=True)
+        await self._dead.close()
         with contextlib.suppress(nats.errors.Error, asyncio.TimeoutError):
             await self._nc.flush(timeout=1)  # acks still in the client's buffer
         await self._nc.close()
