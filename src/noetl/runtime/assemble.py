@@ -107,7 +107,7 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
 
 
 # -- distributed mode ---------------------------------------------------------------------------
-# Adapters of the distributed mode (psycopg, nats, httpx) are imported inside the functions that
+# Adapters of the distributed mode (psycopg, nats, aiohttp) are imported inside the functions that
 # use them: they come with the `distributed` extra, and `noetl run` must work without it.
 
 
