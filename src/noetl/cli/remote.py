@@ -30,7 +30,15 @@ ServerOption = Annotated[
 
 def with_client(server: str | None, use: Callable[[Any], Awaitable[T]]) -> T:
     """Run `use(client)` against the server; NoETL errors become one line on stderr + exit 1."""
-    from noetl.runtime.server_client import ServerClient
+    try:
+        from noetl.runtime.server_client import ServerClient
+    except ImportError as exc:  # aiohttp comes with the distributed extra
+        typer.echo(
+            f"error: talking to a server needs the distributed extra ({exc.name} is missing): "
+            "pip install 'noetl[distributed]'",
+            err=True,
+        )
+        raise typer.Exit(EXIT_FAILED) from None
 
     settings = Settings.load(server_url=server)
 
