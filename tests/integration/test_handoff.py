@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict
 
 from noetl.bus.inprocess import InProcessBus
 from noetl.bus.port import Pointer
@@ -85,9 +84,7 @@ async def _done(control: ControlPlane, item: WorkItem, *, pool: str = "default",
 
 
 async def _log(control: ControlPlane, execution_id: str) -> list[dict]:
-    return [
-        {**asdict(e), "type": e.type, "seq": e.seq} for e in await control.store.read(execution_id)
-    ]
+    return [e.to_dict() for e in await control.store.read(execution_id)]
 
 
 def test_a_chain_runs_on_reports_alone_after_its_first_delivery():

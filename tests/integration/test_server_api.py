@@ -23,7 +23,7 @@ from noetl.runtime.server_client import ServerClient
 from noetl.tools.base import Resources
 from noetl.worker.pipeline import run_command
 from support.event_log import assert_one_ending_per_step_run
-from support.live_server import LiveServer
+from support.live_server import LiveServer, api_client
 
 TOKEN = "test-token-7f3a"
 HELLO = Path(__file__).parents[2] / "examples" / "hello.yaml"
@@ -52,8 +52,7 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def api(server: LiveServer) -> Iterator[httpx.Client]:
-    headers = {"authorization": f"Bearer {TOKEN}"}
-    with httpx.Client(base_url=server.url + "/api/v2", headers=headers, timeout=20) as client:
+    with api_client(server, TOKEN) as client:
         yield client
 
 

@@ -16,21 +16,21 @@ from typing import Any
 
 import httpx
 import pytest
-from test_server_api import TOKEN, LiveServer
+from test_server_api import TOKEN
 
 from noetl.config import Settings
 from noetl.errors import CredentialError, NotFoundError
 from noetl.runtime.remote_credentials import RemoteCredentials
 from noetl.runtime.server_client import ServerClient
 from noetl.store.credentials import generate_key
+from support.live_server import LiveServer, api_client
 
 KEY = generate_key()
 SECRET = "s3cret-" + uuid.uuid4().hex
 
 
 def client(server: LiveServer, token: str | None = TOKEN) -> httpx.Client:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=server.url + "/api/v2", headers=headers, timeout=20)
+    return api_client(server, token)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from noetl.runtime.local_services import free_port
 from noetl.runtime.remote_results import RemoteResultStore
 from noetl.runtime.server_client import ServerClient
 from noetl.store.results import REF_KEY, encode
-from support.live_server import LiveServer
+from support.live_server import LiveServer, api_client
 
 TOKEN = "results-token-91c2"
 MAX_BODY = 64 * 1024
@@ -45,8 +45,7 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def api(server: LiveServer) -> Iterator[httpx.Client]:
-    headers = {"authorization": f"Bearer {TOKEN}"}
-    with httpx.Client(base_url=server.url + "/api/v2", headers=headers, timeout=20) as client:
+    with api_client(server, TOKEN) as client:
         yield client
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from noetl.engine import events as ev
-from noetl.engine.commands import Command
+from noetl.engine.commands import Command, expired_event
 from noetl.engine.decide import Decision, decide, start
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
@@ -34,16 +34,7 @@ def worker_event(command: Command, outcome: Outcome) -> Event:
     """The terminal event a worker (or the runtime, for expiry) sends for a command."""
     status, value = outcome
     if status == "expired":
-        return Event(
-            ev.COMMAND_EXPIRED,
-            command.execution_id,
-            command.step,
-            command.iteration,
-            command.command_id,
-            {},
-            origin="runtime",
-            idempotency_key=f"command.expired|{command.command_id}",
-        )
+        return expired_event(command)
     payload: dict[str, Any] = {"vars": {}, "set_ctx": {}}
     if status == "done":
         payload["result"] = value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import httpx
 import uvicorn
 
 from noetl.config import Settings
@@ -33,3 +34,9 @@ class LiveServer:
     def __exit__(self, *_: object) -> None:
         self.server.should_exit = True
         self.thread.join(20)
+
+
+def api_client(server: LiveServer, token: str | None) -> httpx.Client:
+    """A synchronous client of the server's `/api/v2`, sending `token` as bearer when given."""
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=server.url + "/api/v2", headers=headers, timeout=20)

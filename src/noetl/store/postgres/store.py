@@ -244,11 +244,7 @@ class PostgresEventStore:
         ordered = sorted((eid, new) for eid, new in written.items() if new)
         if not ordered:
             return
-        params = codec.append_params(ordered)
-        if params["started"] != "[]" or params["changed"] != "[]":
-            await conn.execute(QUERIES["append"], params)
-        else:
-            await conn.execute(QUERIES["append_events"], {"events": params["events"]})
+        await conn.execute(QUERIES["append"], codec.append_params(ordered))
 
     def _remember(self, written: Mapping[str, list[Event]]) -> None:
         if len(self._last_seqs) > _SEQ_CACHE_LIMIT:
