@@ -21,6 +21,7 @@ lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src/noetl
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/pytest

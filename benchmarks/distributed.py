@@ -25,8 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from noetl.runtime.cluster import DevCluster
-from noetl.runtime.server_client import ServerClient
+from noetl.client.transport import ServerClient
+from noetl.devservers.cluster import DevCluster
 
 HEAD = "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: NAME, path: bench/NAME}\n"
 

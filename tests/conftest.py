@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from noetl.runtime.local_services import LocalNats, LocalPostgres
+from noetl.devservers.services import LocalNats, LocalPostgres
 
 
 @pytest.fixture(scope="session")

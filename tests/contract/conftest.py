@@ -30,9 +30,9 @@ from psycopg.conninfo import make_conninfo
 from noetl.bus.inprocess import InProcessBus
 from noetl.bus.nats import NatsBus
 from noetl.bus.port import CommandBus
+from noetl.client.results import RemoteResultStore
+from noetl.client.transport import ServerClient
 from noetl.config import Settings
-from noetl.runtime.remote_results import RemoteResultStore
-from noetl.runtime.server_client import ServerClient
 from noetl.store.memory import MemoryEventStore
 from noetl.store.port import EventStore
 from noetl.store.postgres import PostgresEventStore

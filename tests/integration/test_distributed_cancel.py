@@ -17,8 +17,8 @@ import nats
 import pytest
 from http_server import LocalHttpServer
 
-from noetl.runtime.cluster import DevCluster
-from noetl.runtime.server_client import ServerClient
+from noetl.client.transport import ServerClient
+from noetl.devservers.cluster import DevCluster
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from noetl.runtime.cluster import DevCluster
+from noetl.devservers.cluster import DevCluster
 from noetl.store.credentials import generate_key
 
 NOETL = str(Path(sys.executable).with_name("noetl"))

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from noetl.runtime.cluster import DevCluster
-from noetl.runtime.server_client import ServerClient
+from noetl.client.transport import ServerClient
+from noetl.devservers.cluster import DevCluster
 
 BLOB = 200_000  # characters: the result is ~200 KB of JSON, well above the 64 KiB inline limit
 PLAYBOOK = f"""\

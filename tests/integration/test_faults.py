@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from noetl.runtime.cluster import DevCluster
-from noetl.runtime.server_client import ServerClient
+from noetl.client.transport import ServerClient
+from noetl.devservers.cluster import DevCluster
 from support.event_log import assert_one_ending_per_step_run
 
 EXECUTIONS = 50

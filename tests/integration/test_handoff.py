@@ -14,8 +14,8 @@ from noetl.bus.inprocess import InProcessBus
 from noetl.bus.port import Pointer
 from noetl.dsl.load import load_playbook
 from noetl.runtime.control import ControlPlane
-from noetl.runtime.live import WorkItem
 from noetl.store.memory import MemoryEventStore
+from noetl.worker.source import WorkItem
 from support.engine_sim import worker_event
 from support.event_log import assert_one_ending_per_step_run
 

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from nats.js.api import StorageType
 
+from noetl.devservers.services import LocalNats, LocalPostgres
 from noetl.errors import LocalServiceError
-from noetl.runtime.local_services import LocalNats, LocalPostgres
 
 pytestmark = pytest.mark.integration
 

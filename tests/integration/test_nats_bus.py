@@ -23,8 +23,8 @@ from nats.js.errors import NotFoundError as JsNotFound
 
 from noetl.bus.nats import NatsBus
 from noetl.bus.port import Pointer
+from noetl.devservers.services import LocalNats
 from noetl.errors import BusError
-from noetl.runtime.local_services import LocalNats
 
 pytestmark = pytest.mark.integration
 

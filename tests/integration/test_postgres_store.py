@@ -13,10 +13,10 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from noetl.devservers.services import free_port
 from noetl.engine import events as ev
 from noetl.engine.events import Event
 from noetl.errors import ConflictError, NotFoundError, StoreError
-from noetl.runtime.local_services import free_port
 from noetl.store.postgres import PostgresEventStore, migrate
 from noetl.store.postgres.statements import MIGRATIONS
 

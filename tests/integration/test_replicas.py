@@ -19,10 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from noetl.client.transport import ServerClient
+from noetl.devservers.cluster import DevCluster
+from noetl.devservers.services import free_port
 from noetl.errors import RemoteError
-from noetl.runtime.cluster import DevCluster
-from noetl.runtime.local_services import free_port
-from noetl.runtime.server_client import ServerClient
 from support.event_log import assert_one_ending_per_step_run
 
 EXECUTIONS = 40

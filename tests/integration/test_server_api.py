@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from noetl.bus.port import Pointer
+from noetl.client.source import RemoteSource
+from noetl.client.transport import ServerClient
 from noetl.config import Settings
 from noetl.engine.events import Event
-from noetl.runtime.remote import RemoteSource
-from noetl.runtime.server_client import ServerClient
 from noetl.tools.base import Resources
 from noetl.worker.pipeline import run_command
 from support.event_log import assert_one_ending_per_step_run

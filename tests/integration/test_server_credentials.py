@@ -18,10 +18,10 @@ import httpx
 import pytest
 from test_server_api import TOKEN
 
+from noetl.client.credentials import RemoteCredentials
+from noetl.client.transport import ServerClient
 from noetl.config import Settings
 from noetl.errors import CredentialError, NotFoundError
-from noetl.runtime.remote_credentials import RemoteCredentials
-from noetl.runtime.server_client import ServerClient
 from noetl.store.credentials import generate_key
 from support.live_server import LiveServer, api_client
 

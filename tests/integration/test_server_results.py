@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from noetl.client.results import RemoteResultStore
+from noetl.client.transport import ServerClient
 from noetl.config import Settings
+from noetl.devservers.services import free_port
 from noetl.errors import NotFoundError, StoreError
-from noetl.runtime.local_services import free_port
-from noetl.runtime.remote_results import RemoteResultStore
-from noetl.runtime.server_client import ServerClient
 from noetl.store.results import REF_KEY, encode
 from support.live_server import LiveServer, api_client
 

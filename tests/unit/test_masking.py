@@ -15,7 +15,7 @@ from noetl.dsl.load import load_playbook
 from noetl.engine.commands import Command
 from noetl.engine.events import Event
 from noetl.tools.base import Resources
-from noetl.worker.masking import (
+from noetl.tools.masking import (
     MASK,
     MaskedStream,
     MaskingCredentials,

@@ -136,7 +136,7 @@ def _with_credentials(
     errors become one line and exit 1."""
     if server is not None:
         from noetl.cli.remote import with_client
-        from noetl.runtime.remote_credentials import RemoteCredentials
+        from noetl.client.credentials import RemoteCredentials
 
         return with_client(server, lambda client: use(RemoteCredentials(client)))
     settings = Settings.load(db=db)

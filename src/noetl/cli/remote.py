@@ -31,7 +31,7 @@ ServerOption = Annotated[
 def with_client(server: str | None, use: Callable[[Any], Awaitable[T]]) -> T:
     """Run `use(client)` against the server; NoETL errors become one line on stderr + exit 1."""
     try:
-        from noetl.runtime.server_client import ServerClient
+        from noetl.client.transport import ServerClient
     except ImportError as exc:  # aiohttp comes with the distributed extra
         typer.echo(
             f"error: talking to a server needs the distributed extra ({exc.name} is missing): "
@@ -65,7 +65,7 @@ def with_client(server: str | None, use: Callable[[Any], Awaitable[T]]) -> T:
 
 def with_log(server: str, use: Callable[[Any], Awaitable[T]]) -> T:
     """Run `use` with the server's read-only event log (the `--server` inspect commands)."""
-    from noetl.runtime.remote import RemoteEventLog
+    from noetl.client.event_log import RemoteEventLog
 
     return with_client(server, lambda client: use(RemoteEventLog(client)))
 
@@ -73,8 +73,8 @@ def with_log(server: str, use: Callable[[Any], Awaitable[T]]) -> T:
 def with_results(server: str, use: Callable[[Any, Any], Awaitable[T]]) -> T:
     """Run `use(log, results)` with the server's event log and result store (no retrying: a
     person is waiting)."""
-    from noetl.runtime.remote import RemoteEventLog
-    from noetl.runtime.remote_results import RemoteResultStore
+    from noetl.client.event_log import RemoteEventLog
+    from noetl.client.results import RemoteResultStore
 
     return with_client(
         server, lambda client: use(RemoteEventLog(client), RemoteResultStore(client, patience=0))

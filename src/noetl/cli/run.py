@@ -25,7 +25,7 @@ from noetl.engine.routing import deep_merge
 from noetl.errors import ConfigError, NoetlError, PlaybookError
 from noetl.runtime.assemble import Runtime, open_embedded
 from noetl.store.port import ExecutionSummary
-from noetl.worker.masking import masked_output
+from noetl.tools.masking import masked_output
 
 EXIT_DONE, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 0, 1, 2, 130
 

@@ -67,7 +67,7 @@ def dev_up(
     ] = True,
 ) -> None:
     """PostgreSQL, NATS, the server and N workers under ./.noetl/; Ctrl-C stops them all."""
-    from noetl.runtime.cluster import DevCluster
+    from noetl.devservers.cluster import DevCluster
 
     settings = Settings.load(home=home, ack_wait=ack_wait)
     try:

@@ -1,1 +1,2 @@
-"""Wiring of engine, store and bus into a running NoETL, and the local servers it can start."""
+"""How an execution is driven: the control plane, its pump and live state, child executions,
+and `assemble`, the one module that knows embedded from distributed."""

@@ -19,7 +19,6 @@ from noetl.engine.definition import PlaybookDef
 from noetl.errors import ConfigError
 from noetl.runtime.children import LocalChildren
 from noetl.runtime.control import ControlPlane
-from noetl.runtime.workers import WorkerPool
 from noetl.store.credentials import Credentials, CredentialStore
 from noetl.store.port import EventStore, ExecutionSummary
 from noetl.store.results import FileResultStore
@@ -30,7 +29,8 @@ from noetl.store.sqlite import (
     SqliteResultStore,
 )
 from noetl.tools.base import Resources
-from noetl.worker.masking import MaskingCredentials
+from noetl.tools.masking import MaskingCredentials
+from noetl.worker.loop import WorkerPool
 
 EMBEDDED_POOL = "default"
 REPLICA_SWEEP = 30.0  # seconds between a server's looks for executions other replicas ended
@@ -217,7 +217,7 @@ class WorkerRuntime:
 
     settings: Settings
     bus: CommandBus
-    source: Any  # noetl.runtime.remote.RemoteSource
+    source: Any  # noetl.client.source.RemoteSource
     workers: WorkerPool
     resources: Resources
 
@@ -233,11 +233,11 @@ async def open_worker(settings: Settings) -> WorkerRuntime:
     """`settings.workers` workers of pool `settings.pool`, fed by NATS at `settings.nats_url`,
     claiming and reporting through the server at `settings.server_url`."""
     from noetl.bus.nats import NatsBus
-    from noetl.runtime.children import RemoteChildren
-    from noetl.runtime.remote import RemoteSource
-    from noetl.runtime.remote_credentials import RemoteCredentials
-    from noetl.runtime.remote_results import RemoteResultStore
-    from noetl.runtime.server_client import ServerClient
+    from noetl.client.children import RemoteChildren
+    from noetl.client.credentials import RemoteCredentials
+    from noetl.client.results import RemoteResultStore
+    from noetl.client.source import RemoteSource
+    from noetl.client.transport import ServerClient
 
     if not settings.nats_url:
         raise ConfigError("a worker needs the NATS URL (--nats or NOETL_NATS_URL)")

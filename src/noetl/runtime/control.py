@@ -37,12 +37,12 @@ from noetl.runtime.live import (
     DecidedBatch,
     LiveExecution,
     Offer,
-    WorkItem,
     digest,
     rebuild,
 )
 from noetl.runtime.pump import Pump
 from noetl.store.port import EventStore, ExecutionSummary
+from noetl.worker.source import WorkItem
 
 log = logging.getLogger(__name__)
 EventListener = Callable[[Event], None]

@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from noetl.dsl.load import load_playbook
 from noetl.engine.commands import Command
@@ -23,21 +22,11 @@ from noetl.engine.replay import replay
 from noetl.engine.routing import command_scope
 from noetl.engine.state import ExecutionState
 from noetl.errors import NoetlError
+from noetl.worker.source import WorkItem
 
 EXPIRY_GRACE = 1.0  # seconds past a step timeout before the runtime expires the command
 HANDED_OFF = 0  # the claim attempt of a handed-off command: any bus delivery of it wins over it
 CommandTimer = Callable[[Command], None]
-
-
-@dataclass(frozen=True, slots=True)
-class WorkItem:
-    """What a worker needs to run one command."""
-
-    playbook: PlaybookDef
-    command: Command
-    scope: dict[str, Any]
-    digest: str = ""  # sha256 of the playbook source: remote workers cache playbooks by it
-    lease: float | None = None  # handed off with a report: renew within this many seconds
 
 
 @dataclass

@@ -9,7 +9,7 @@ the execution and its sha256; events carry a ResultRef instead of the data:
 Identical results of one execution share one stored object. Stores: files under a folder
 (embedded mode), a table in the server's database (`db`, adapters in `store/sqlite` and
 `store/postgres`; distributed workers reach it through the server's API with
-`noetl.runtime.remote_results.RemoteResultStore`) and a dict (tests).
+`noetl.client.results.RemoteResultStore`) and a dict (tests).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from noetl.engine.definition import PlaybookDef, TaskDef
-from noetl.worker.masking import SecretMasks
+from noetl.tools.masking import SecretMasks
 
 
 @dataclass

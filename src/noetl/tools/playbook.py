@@ -8,10 +8,13 @@ its own execution with `parent_execution_id`; a failed or cancelled child is an 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 from noetl.errors import ToolError
 from noetl.tools.base import ToolContext
+
+PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 
 
 class PlaybookTool:
@@ -41,3 +44,24 @@ class PlaybookTool:
             parent_execution_id=ctx.execution_id,
             base_file=ctx.playbook.source_file,
         )
+
+
+def child_result(path: str, child: str, status: str, result: Any, error: Any) -> Any:
+    """A finished child's result; ToolError naming the child and why when it did not succeed."""
+    if status == "done":
+        return result
+    details = error if isinstance(error, Mapping) else {}
+    message = details.get("message") or details.get("reason") or status
+    raise ToolError(
+        f"child playbook '{path}' (execution {child}) {status}: {message}", kind="playbook"
+    )
+
+
+def playbook_file(path: str, base_file: str | None) -> Path | None:
+    """`path` as a playbook file relative to the parent's file (or the working directory)."""
+    candidate = Path(path)
+    if not candidate.is_absolute() and base_file is not None:
+        candidate = Path(base_file).parent / candidate
+    if candidate.suffix in PLAYBOOK_SUFFIXES or candidate.is_file():
+        return candidate if candidate.is_file() else None
+    return None

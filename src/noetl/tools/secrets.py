@@ -6,7 +6,7 @@ Fields:
 - `provider`: `store` (default: the credential store, see `noetl credentials`), `env` or `file`.
 - `key`: `store` only: one field of the credential's data instead of all of it.
 
-The value is registered with the execution's masks (`noetl.worker.masking`), so every event
+The value is registered with the execution's masks (`noetl.tools.masking`), so every event
 shows it as `***`. Use it in the later tasks of the same step (`_prev.value`): the next step
 only sees the masked form.
 """

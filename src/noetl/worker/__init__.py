@@ -1,4 +1,6 @@
-"""The worker: run a command's tool pipeline, apply `eval` rules, emit `task.*` / `step.*` events.
+"""The worker: take commands from a source, run each command's tool pipeline, apply `eval`
+rules, report `task.*` / `step.*` events.
 
-Entry point: `noetl.worker.pipeline.run_command`.
+Entry points: `noetl.worker.loop.WorkerPool` (the loop) and `noetl.worker.pipeline.run_command`
+(one command).
 """

@@ -18,8 +18,8 @@ from noetl.engine.definition import EvalRule, PlaybookDef, TaskDef
 from noetl.engine.events import STEP_DONE, STEP_FAILED, TASK_DONE, TASK_FAILED, Event
 from noetl.errors import TemplateError, ToolError
 from noetl.tools.base import Resources, ToolContext
+from noetl.tools.masking import masking_execution
 from noetl.worker.attempt import run_attempt
-from noetl.worker.masking import masking_execution
 from noetl.worker.outcome import SUCCESS, error_info
 from noetl.worker.rules import backoff_delay, describe_rule, match_rule
 
@@ -55,7 +55,7 @@ async def run_command(
     `scope` is the template scope the runtime assembled (workload, ctx, args, iter, execution_id,
     finished steps' results); it is not mutated. `on_event` sees each event as it is produced;
     `sleep` waits between retries (tests inject one that records the delays). Every event is
-    masked (`noetl.worker.masking`): secrets the tasks revealed appear as `***`.
+    masked (`noetl.tools.masking`): secrets the tasks revealed appear as `***`.
     """
     with masking_execution(command.execution_id):
         return await _run_command(playbook, command, scope, resources, on_event, sleep)

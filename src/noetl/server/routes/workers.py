@@ -17,7 +17,6 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from noetl.bus.port import Pointer
 from noetl.engine.events import Event
 from noetl.errors import EventCodecError
-from noetl.runtime.live import WorkItem
 from noetl.server.routes import MetricsDep, RuntimeDep, json_response
 from noetl.server.schemas import (
     Accepted,
@@ -27,6 +26,7 @@ from noetl.server.schemas import (
     EventBatch,
     RenewRequest,
 )
+from noetl.worker.source import WorkItem
 
 router = APIRouter(tags=["workers"])
 

@@ -1,5 +1,5 @@
-"""The workers' `CommandSource` in distributed mode, and the CLI's read-only event log, both
-served by a NoETL server through `ServerClient`.
+"""The workers' `CommandSource` in distributed mode, served by a NoETL server through
+`ServerClient`.
 
 `RemoteSource` is what a worker process claims commands from: the same protocol the embedded
 workers use with the in-process control plane, so the worker pool code is the same in both modes.
@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from noetl.bus.port import Pointer
+from noetl.client.transport import ServerClient, retrying
 from noetl.dsl.load import load_playbook
 from noetl.engine.commands import Command
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
 from noetl.errors import NotFoundError
-from noetl.runtime.live import WorkItem
-from noetl.runtime.server_client import ServerClient, retrying
-from noetl.store.port import ExecutionSummary
+from noetl.worker.source import WorkItem
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -179,29 +178,3 @@ class _Report:
     pool: str | None
     take: int
     done: asyncio.Future[list[dict[str, Any]]] = field(repr=False)
-
-
-class RemoteEventLog:
-    """The read side of the event store, served by a server (the CLI's `--server` commands)."""
-
-    def __init__(self, client: ServerClient) -> None:
-        self.client = client
-
-    async def list_executions(
-        self, *, status: str | None = None, limit: int = 50, offset: int = 0
-    ) -> list[ExecutionSummary]:
-        """Executions, newest started first."""
-        rows = await self.client.executions(status=status, limit=limit, offset=offset)
-        return [ExecutionSummary(**row) for row in rows]
-
-    async def get_execution(self, execution_id: str) -> ExecutionSummary:
-        """One execution's summary; NotFoundError when unknown."""
-        return ExecutionSummary(**await self.client.execution(execution_id))
-
-    async def read(
-        self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
-    ) -> list[Event]:
-        """Every event of the execution (`after_seq`/`limit` as in the store port)."""
-        found = [Event.from_dict(e) for e in await self.client.events(execution_id)]
-        found = [e for e in found if (e.seq or 0) > after_seq]
-        return found if limit is None else found[:limit]

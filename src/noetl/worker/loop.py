@@ -18,38 +18,19 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
 
-from noetl.bus.port import CommandBus, Delivery, Pointer
+from noetl.bus.port import CommandBus, Delivery
 from noetl.engine.commands import Command
 from noetl.engine.events import STEP_FAILED, Event
 from noetl.errors import NoetlError
-from noetl.runtime.live import WorkItem
 from noetl.tools.base import Resources
 from noetl.worker.pipeline import run_command
 from noetl.worker.references import externalize, resolve
+from noetl.worker.source import CommandSource, WorkItem
 
 log = logging.getLogger(__name__)
 # Cancelled command ids remembered for a notice that overtakes the answer to the claim.
 _REMEMBERED_CANCELS = 4096
-
-
-class CommandSource(Protocol):
-    """Where workers claim commands and report what happened."""
-
-    async def claim(self, pointer: Pointer, attempt: int = 1) -> WorkItem | None:
-        """The command to run, or None when it is finished, running elsewhere or unknown."""
-        ...
-
-    async def report(
-        self, events: Sequence[Event], *, pool: str | None = None, take: int = 0
-    ) -> list[WorkItem]:
-        """Report a command's events; up to `take` next commands of `pool` handed back."""
-        ...
-
-    async def renew(self, held: Sequence[tuple[str, str]]) -> None:
-        """Keep the leases of handed-off commands, as (execution id, command id)."""
-        ...
 
 
 class WorkerPool:

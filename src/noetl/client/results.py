@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from noetl.client.transport import ServerClient, retrying
 from noetl.errors import RemoteError, StoreError
-from noetl.runtime.server_client import ServerClient, retrying
 from noetl.store.results import JSON, REF_KEY, decode, verified
 
 

@@ -18,8 +18,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from noetl.devservers.services import LocalNats, LocalPostgres, die_with_parent, free_port
 from noetl.errors import LocalServiceError
-from noetl.runtime.local_services import LocalNats, LocalPostgres, _die_with_parent, free_port
 
 _HOST = "127.0.0.1"
 _READY_TIMEOUT = 30.0  # seconds the server gets to answer /health
@@ -119,7 +119,7 @@ class DevCluster:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent(signal.SIGTERM),
+                preexec_fn=die_with_parent(signal.SIGTERM),
             )
 
     def _wait_healthy(self, process: subprocess.Popen[bytes]) -> None:

@@ -223,7 +223,7 @@ def _spawn_postgres(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent(signal.SIGINT),
+            preexec_fn=die_with_parent(signal.SIGINT),
             **_as_user(user),
         )
 
@@ -311,7 +311,7 @@ def _spawn_nats(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent(signal.SIGTERM),
+            preexec_fn=die_with_parent(signal.SIGTERM),
         )
 
 
@@ -377,7 +377,7 @@ def _stop_process(process: subprocess.Popen[bytes], sig: int, what: str) -> None
             ) from None
 
 
-def _die_with_parent(sig: int) -> Callable[[], None] | None:
+def die_with_parent(sig: int) -> Callable[[], None] | None:
     """A preexec hook asking Linux to send `sig` to the child when its parent dies."""
     if not sys.platform.startswith("linux"):
         return None

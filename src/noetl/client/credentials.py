@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from noetl.client.transport import ServerClient, retrying, unavailable
 from noetl.errors import CredentialError, NoetlError, NotFoundError, RemoteError
-from noetl.runtime.server_client import ServerClient, retrying, unavailable
 from noetl.store.credentials import CredentialInfo
 
 

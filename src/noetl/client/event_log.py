@@ -1,0 +1,33 @@
+"""The read side of an event store, served by a NoETL server (the CLI's `--server` commands)."""
+
+from __future__ import annotations
+
+from noetl.client.transport import ServerClient
+from noetl.engine.events import Event
+from noetl.store.port import ExecutionSummary
+
+
+class RemoteEventLog:
+    """The read side of the event store, served by a server (the CLI's `--server` commands)."""
+
+    def __init__(self, client: ServerClient) -> None:
+        self.client = client
+
+    async def list_executions(
+        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[ExecutionSummary]:
+        """Executions, newest started first."""
+        rows = await self.client.executions(status=status, limit=limit, offset=offset)
+        return [ExecutionSummary(**row) for row in rows]
+
+    async def get_execution(self, execution_id: str) -> ExecutionSummary:
+        """One execution's summary; NotFoundError when unknown."""
+        return ExecutionSummary(**await self.client.execution(execution_id))
+
+    async def read(
+        self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[Event]:
+        """Every event of the execution (`after_seq`/`limit` as in the store port)."""
+        found = [Event.from_dict(e) for e in await self.client.events(execution_id)]
+        found = [e for e in found if (e.seq or 0) > after_seq]
+        return found if limit is None else found[:limit]

@@ -1,0 +1,46 @@
+"""What a worker runs and where it gets it: `WorkItem` and the `CommandSource` port.
+
+In embedded mode the source is the in-process control plane; in distributed mode it is the
+server, reached through `noetl.client.source.RemoteSource`. The worker loop
+(`noetl.worker.loop`) is the same code for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from noetl.bus.port import Pointer
+from noetl.engine.commands import Command
+from noetl.engine.definition import PlaybookDef
+from noetl.engine.events import Event
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """What a worker needs to run one command."""
+
+    playbook: PlaybookDef
+    command: Command
+    scope: dict[str, Any]
+    digest: str = ""  # sha256 of the playbook source: remote workers cache playbooks by it
+    lease: float | None = None  # handed off with a report: renew within this many seconds
+
+
+class CommandSource(Protocol):
+    """Where workers claim commands and report what happened."""
+
+    async def claim(self, pointer: Pointer, attempt: int = 1) -> WorkItem | None:
+        """The command to run, or None when it is finished, running elsewhere or unknown."""
+        ...
+
+    async def report(
+        self, events: Sequence[Event], *, pool: str | None = None, take: int = 0
+    ) -> list[WorkItem]:
+        """Report a command's events; up to `take` next commands of `pool` handed back."""
+        ...
+
+    async def renew(self, held: Sequence[tuple[str, str]]) -> None:
+        """Keep the leases of handed-off commands, as (execution id, command id)."""
+        ...
