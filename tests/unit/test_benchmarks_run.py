@@ -97,3 +97,15 @@ def test_embedded_benchmark_prints_every_case_and_target():
     }
     for target in result["targets"].values():
         assert isinstance(target["met"], bool) and target["measured"] > 0
+
+
+def test_peers_benchmark_runs_the_noetl_side_of_every_shape():
+    """The peers themselves need Dagster and Prefect (a throwaway venv); NoETL's side runs here."""
+    result = run_script("peers.py", "--only", "noetl", "--chain", "5")
+    cases = result["results"]["noetl"]
+    assert set(cases) == {"chain", "fanout", "flows", "cold"}
+    for name, entry in cases.items():
+        assert "error" not in entry, (name, entry)
+        assert entry["median_s"] > 0
+    assert result["chain_steps"] == 5
+    assert result["ratios"] == {}
