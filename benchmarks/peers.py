@@ -274,6 +274,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "PREFECT_HOME": home, "DAGSTER_HOME": home}
         env["PREFECT_LOGGING_LEVEL"] = "WARNING"
+        # Prefect starts a local API server per process; on a busy machine its default 20 s
+        # start-up timeout fails the run instead of measuring it.
+        env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
         playbook = Path(home) / "one.yaml"
         playbook.write_text(
             "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: one, path: one}\n"
