@@ -306,10 +306,10 @@ def test_every_example_starts_with_a_comment_header():
 def test_plugin_kinds_from_entry_points_are_known_and_their_fields_unchecked(monkeypatch):
     from importlib.metadata import EntryPoint
 
-    from noetl.dsl import check
+    from noetl.dsl import check, kinds
 
     plugin = EntryPoint(name="s3_put", value="plugin:S3Tool", group="noetl.tools")
-    monkeypatch.setattr(check, "entry_points", lambda group: [plugin])
+    monkeypatch.setattr(kinds, "entry_points", lambda group: [plugin])
     check.known_kinds.cache_clear()
     try:
         text = FULL.replace("tool: {kind: noop, result: 1}", "tool: {kind: s3_put, bucket: b}")

@@ -7,6 +7,7 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
+from noetl.dsl.kinds import BUILTIN_KINDS, KindSpec
 from noetl.engine.definition import PlaybookDef
 from noetl.errors import ToolError
 from noetl.tools import registry
@@ -69,14 +70,18 @@ def test_broken_plugin_is_a_config_error(fresh_registry, monkeypatch):
 
 
 def test_builtin_whose_module_is_missing_is_a_config_error(fresh_registry, monkeypatch):
-    tools = {**registry.BUILTIN_TOOLS, "ghost": "noetl.tools.no_such_module:GhostTool"}
-    monkeypatch.setattr(registry, "BUILTIN_TOOLS", tools)
+    kinds = {**registry.BUILTIN_KINDS, "ghost": KindSpec()}
+    monkeypatch.setattr(registry, "BUILTIN_KINDS", kinds)
     with pytest.raises(ToolError, match="tool kind 'ghost' is not available") as info:
         registry.get_tool("ghost")
     assert info.value.kind == "config"
+    assert "noetl.tools.ghost" in info.value.message
 
 
-def test_builtin_class_found_by_kind_when_named_differently(fresh_registry, monkeypatch):
-    tools = {**registry.BUILTIN_TOOLS, "noop": "noetl.tools.noop:SomeOtherName"}
-    monkeypatch.setattr(registry, "BUILTIN_TOOLS", tools)
-    assert isinstance(registry.get_tool("noop"), NoopTool)
+def test_every_declared_kind_has_a_tool_of_that_kind(fresh_registry):
+    # The kinds are declared once (noetl.dsl.kinds); the registry derives the implementations.
+    assert set(BUILTIN_KINDS) <= set(registry.known_kinds())
+    for kind in BUILTIN_KINDS:
+        tool = registry.get_tool(kind)
+        assert type(tool).kind == kind
+        assert type(tool).__module__ == registry.builtin_module(kind)

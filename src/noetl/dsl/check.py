@@ -13,10 +13,9 @@ import difflib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib.metadata import entry_points
 from typing import Any
 
-from noetl.dsl.kinds import BUILTIN_KINDS, COMMON_TASK_FIELDS
+from noetl.dsl.kinds import BUILTIN_KINDS, COMMON_TASK_FIELDS, plugin_entry_points
 from noetl.dsl.model import PlaybookModel, StepModel, TaskModel
 from noetl.dsl.templates import is_template, syntax_error
 from noetl.errors import Problem
@@ -86,8 +85,7 @@ class Locator:
 @lru_cache(maxsize=1)
 def known_kinds() -> tuple[str, ...]:
     """Built-in tool kinds plus the ones plugins register in the `noetl.tools` group."""
-    plugins = {ep.name for ep in entry_points(group="noetl.tools")}
-    return tuple(sorted(set(BUILTIN_KINDS) | plugins))
+    return tuple(sorted(set(BUILTIN_KINDS) | set(plugin_entry_points())))
 
 
 def semantic_problems(model: PlaybookModel, data: Any, where: Locator) -> list[Problem]:

@@ -1,12 +1,17 @@
-"""The fields each built-in tool kind accepts, so `noetl validate` can check task configs.
+"""The tool kinds a task may name, declared once: the built-in kinds and their fields, and the
+entry-point group plugins add kinds through.
 
-Every task also accepts the common fields `kind`, `args`, `eval`, `timeout`. Kinds registered by
-plugins (entry-point group `noetl.tools`) are known by name; their fields are not checked here.
+`noetl validate` and the JSON Schema check task configs against `BUILTIN_KINDS`; the tool
+registry (`noetl.tools.registry`) derives its implementations from the same table (built-in kind
+`k` is the class whose `kind` is `k` in module `noetl.tools.k`). Every task also accepts the
+common fields `kind`, `args`, `eval`, `timeout`. Kinds registered by plugins (entry-point group
+`noetl.tools`) are known by name; their fields are not checked here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,7 @@ class KindSpec:
         return self.required | self.optional | extra
 
 
+ENTRY_POINT_GROUP = "noetl.tools"  # entry-point name = kind, value = `module:Class`
 COMMON_TASK_FIELDS = frozenset({"kind", "args", "eval", "timeout"})
 
 BUILTIN_KINDS: dict[str, KindSpec] = {
@@ -57,3 +63,8 @@ BUILTIN_KINDS: dict[str, KindSpec] = {
     "secrets": KindSpec(required=frozenset({"name"}), optional=frozenset({"provider", "key"})),
     "playbook": KindSpec(required=frozenset({"path"}), optional=frozenset({"version"})),
 }
+
+
+def plugin_entry_points() -> dict[str, EntryPoint]:
+    """The installed plugins' kinds (entry-point group `noetl.tools`), by kind name."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
