@@ -209,9 +209,10 @@ def test_unknown_credential_is_a_credential_error() -> None:
     assert "'nope'" in error.message
 
 
-def test_credential_name_without_a_store_is_a_config_error() -> None:
+def test_credential_name_without_a_store_is_a_credential_error() -> None:
+    # Like every tool's (noetl.tools.credentials): one lookup, one error kind.
     error = failure({"auth": "warehouse", "query": "SELECT 1"})
-    assert error.kind == "config" and "warehouse" in error.message
+    assert error.kind == "credential" and "warehouse" in error.message
 
 
 def test_values_are_converted_to_json_friendly_ones(pg_dsn: str) -> None:

@@ -15,10 +15,10 @@ from noetl.dsl.load import load_playbook
 from noetl.engine.commands import Command
 from noetl.engine.events import Event
 from noetl.tools.base import Resources
+from noetl.tools.credentials import MaskingCredentials
 from noetl.tools.masking import (
     MASK,
     MaskedStream,
-    MaskingCredentials,
     SecretMasks,
     masked_output,
     masking_execution,

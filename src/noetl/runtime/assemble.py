@@ -7,10 +7,9 @@ the control plane and a worker pool, all on the running event loop.
 from __future__ import annotations
 
 import contextlib
-import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from noetl.bus.inprocess import InProcessBus
 from noetl.bus.port import CommandBus, Pointer
@@ -19,9 +18,10 @@ from noetl.engine.definition import PlaybookDef
 from noetl.errors import ConfigError
 from noetl.runtime.children import LocalChildren
 from noetl.runtime.control import ControlPlane
+from noetl.store.catalog import CatalogStore
 from noetl.store.credentials import Credentials, CredentialStore
 from noetl.store.port import EventStore, ExecutionSummary
-from noetl.store.results import FileResultStore
+from noetl.store.results import FileResultStore, KeyedResultStore
 from noetl.store.sqlite import (
     SqliteCatalogStore,
     SqliteCredentialStore,
@@ -29,8 +29,9 @@ from noetl.store.sqlite import (
     SqliteResultStore,
 )
 from noetl.tools.base import Resources
-from noetl.tools.masking import MaskingCredentials
+from noetl.tools.credentials import MaskingCredentials
 from noetl.worker.loop import WorkerPool
+from noetl.worker.source import CommandSource
 
 EMBEDDED_POOL = "default"
 REPLICA_SWEEP = 30.0  # seconds between a server's looks for executions other replicas ended
@@ -46,8 +47,8 @@ class Runtime:
     workers: WorkerPool
     resources: Resources
     bus: InProcessBus
-    catalog: Any = None  # noetl.store.catalog.CatalogStore
-    credentials: Any = None  # noetl.store.credentials.CredentialStore
+    catalog: CatalogStore
+    credentials: CredentialStore
 
     async def run(
         self,
@@ -66,8 +67,8 @@ class Runtime:
         await self.control.close()
         await self.bus.close()
         await self.resources.aclose()
-        await _close(self.catalog)
-        await _close(self.credentials)
+        await self.catalog.close()
+        await self.credentials.close()
         await self.store.close()
 
 
@@ -85,7 +86,7 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
         event_store, bus, route=lambda _pool: EMBEDDED_POOL, lease=settings.ack_wait
     )
     results = FileResultStore(settings.db_path.parent / "results")
-    resources = Resources(results=results, inline_limit=settings.inline_limit)
+    resources = Resources()
     catalog = SqliteCatalogStore.open(settings.db_path)
     sealed = SqliteCredentialStore.open(settings.db_path)
     # Credentials are decrypted on use, so a run that uses none needs no NOETL_SECRET_KEY.
@@ -95,6 +96,8 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
         bus,
         control,
         resources,
+        results=results,
+        inline_limit=settings.inline_limit,
         pool=EMBEDDED_POOL,
         concurrency=settings.workers,
         heartbeat=settings.ack_wait / 3,
@@ -119,18 +122,18 @@ class ServerRuntime:
 
     settings: Settings
     store: EventStore
-    catalog: Any  # noetl.store.catalog.CatalogStore
+    catalog: CatalogStore
     bus: CommandBus
     control: ControlPlane
     credentials: Credentials
-    results: Any  # SqliteResultStore | PostgresResultStore: large results, shared
+    results: KeyedResultStore  # large results, shared by every worker through the API
 
     async def close(self) -> None:
         """Write what is pending, then close the bus and the stores."""
         await self.control.close()
         await self.bus.close()
-        await _close(self.catalog)
-        await _close(self.results)
+        await self.catalog.close()
+        await self.results.close()
         await self.credentials.store.close()
         await self.store.close()
 
@@ -151,8 +154,8 @@ async def open_server(settings: Settings) -> ServerRuntime:
 
 
 async def _assemble_server(settings: Settings, opened: contextlib.AsyncExitStack) -> ServerRuntime:
-    store, catalog, sealed, results = await _open_stores(settings, opened)
-    credentials = Credentials(sealed, settings.secret_key)  # the key is checked on first use
+    stores = await _open_stores(settings, opened)
+    credentials = Credentials(stores.sealed, settings.secret_key)  # the key is checked on first use
     control: ControlPlane | None = None
 
     async def dead(pointer: Pointer) -> None:  # the bus gave up on a pointer: the step fails
@@ -169,46 +172,61 @@ async def _assemble_server(settings: Settings, opened: contextlib.AsyncExitStack
     opened.push_async_callback(bus.close)
     # A command handed to a worker with a report is leased as long as a bus delivery is.
     # Replicas: an execution another server ended is noticed within REPLICA_SWEEP seconds.
-    control = ControlPlane(store, bus, lease=settings.ack_wait, sweep=REPLICA_SWEEP)
+    control = ControlPlane(stores.events, bus, lease=settings.ack_wait, sweep=REPLICA_SWEEP)
     control.open()
     opened.push_async_callback(control.close)
     await control.resume_all()
-    return ServerRuntime(settings, store, catalog, bus, control, credentials, results)
+    return ServerRuntime(
+        settings, stores.events, stores.catalog, bus, control, credentials, stores.results
+    )
 
 
-async def _open_stores(
-    settings: Settings, opened: contextlib.AsyncExitStack
-) -> tuple[EventStore, Any, CredentialStore, Any]:
+@dataclass
+class _ServerStores:
+    """The stores of a server, all in its database."""
+
+    events: EventStore
+    catalog: CatalogStore
+    sealed: CredentialStore
+    results: KeyedResultStore
+
+
+class _Closable(Protocol):
+    async def close(self) -> None: ...
+
+
+_C = TypeVar("_C", bound=_Closable)
+
+
+def _kept(opened: contextlib.AsyncExitStack, store: _C) -> _C:
+    """`store`, its closing pushed on `opened`."""
+    opened.push_async_callback(store.close)
+    return store
+
+
+async def _open_stores(settings: Settings, opened: contextlib.AsyncExitStack) -> _ServerStores:
     """The event store, the catalog, the credential store and the result store, all in the
     server's database; each one's closing is pushed on `opened` as soon as it is open."""
-    kinds: tuple[Any, ...]
     if settings.pg_dsn:
         from noetl.store.postgres import PostgresEventStore
         from noetl.store.postgres.catalog import PostgresCatalogStore
         from noetl.store.postgres.credentials import PostgresCredentialStore
         from noetl.store.postgres.results import PostgresResultStore
 
-        where: Any = settings.pg_dsn
-        kinds = (PostgresEventStore, PostgresCatalogStore, PostgresCredentialStore)
-        kinds += (PostgresResultStore,)
-    else:
-        where = settings.db_path
-        kinds = (SqliteEventStore, SqliteCatalogStore, SqliteCredentialStore, SqliteResultStore)
-    stores: list[Any] = []
-    for kind in kinds:
-        store: Any = kind.open(where)
-        if inspect.isawaitable(store):  # PostgreSQL stores open asynchronously, SQLite ones not
-            store = await store
-        opened.push_async_callback(_close, store)
-        stores.append(store)
-    event_store, catalog, sealed, results = stores
-    return event_store, catalog, sealed, results
-
-
-async def _close(resource: Any) -> None:
-    close = getattr(resource, "close", None)
-    if close is not None:
-        await close()
+        dsn = settings.pg_dsn
+        return _ServerStores(
+            _kept(opened, await PostgresEventStore.open(dsn)),
+            _kept(opened, await PostgresCatalogStore.open(dsn)),
+            _kept(opened, await PostgresCredentialStore.open(dsn)),
+            _kept(opened, await PostgresResultStore.open(dsn)),
+        )
+    path = settings.db_path
+    return _ServerStores(
+        _kept(opened, SqliteEventStore.open(path)),
+        _kept(opened, SqliteCatalogStore.open(path)),
+        _kept(opened, SqliteCredentialStore.open(path)),
+        _kept(opened, SqliteResultStore.open(path)),
+    )
 
 
 @dataclass
@@ -217,7 +235,7 @@ class WorkerRuntime:
 
     settings: Settings
     bus: CommandBus
-    source: Any  # noetl.client.source.RemoteSource
+    source: CommandSource
     workers: WorkerPool
     resources: Resources
 
@@ -246,7 +264,7 @@ async def open_worker(settings: Settings) -> WorkerRuntime:
     bus = await NatsBus.connect(settings.nats_url, ack_wait=settings.ack_wait)
     # Large results go to the server (its database): every worker, on any machine, reads them.
     results = RemoteResultStore(client, patience=source.patience)
-    resources = Resources(results=results, inline_limit=settings.inline_limit)
+    resources = Resources()
     resources.children = RemoteChildren(client)
     # Named credentials are decrypted by the server (it holds NOETL_SECRET_KEY), one request each.
     resources.credentials = MaskingCredentials(
@@ -256,6 +274,8 @@ async def open_worker(settings: Settings) -> WorkerRuntime:
         bus,
         source,
         resources,
+        results=results,
+        inline_limit=settings.inline_limit,
         pool=settings.pool,
         concurrency=settings.workers,
         heartbeat=settings.ack_wait / 3,  # well inside the lease, so running work keeps it

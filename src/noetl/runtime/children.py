@@ -13,15 +13,16 @@ from noetl.dsl.load import load_playbook
 from noetl.engine.definition import PlaybookDef
 from noetl.errors import NotFoundError, ToolError
 from noetl.runtime.control import ControlPlane
+from noetl.store.catalog import CatalogStore
 from noetl.tools.playbook import child_result, playbook_file
 
 
 class LocalChildren:
     """Starts a child execution and waits for its end (a future, not a poll)."""
 
-    def __init__(self, control: ControlPlane, catalog: Any = None) -> None:
+    def __init__(self, control: ControlPlane, catalog: CatalogStore | None = None) -> None:
         self.control = control
-        self.catalog = catalog  # a CatalogStore, when the runtime has one
+        self.catalog = catalog
 
     async def run(
         self,

@@ -102,6 +102,18 @@ class ResultStore(Protocol):
         ...
 
 
+class KeyedResultStore(ResultStore, Protocol):
+    """A result store that also serves stored bodies by key (the server's `db` stores)."""
+
+    async def read(self, key: str) -> StoredResult:
+        """The stored body and its content type (NotFoundError when unknown)."""
+        ...
+
+    async def close(self) -> None:
+        """Release the connection. Idempotent."""
+        ...
+
+
 def make_ref(store: str, key: str, body: bytes, sha: str, content_type: str) -> dict[str, Any]:
     """The ResultRef wrapper of a stored body."""
     inner = {"store": store, "key": key, "size": len(body), "sha256": sha}

@@ -5,6 +5,11 @@ A tool receives its task's config already rendered (templates resolved, `args` i
 `noetl.errors.ToolError` (kind, message, retryable, code, status_code); the worker turns both
 into the outcome envelope that `eval` rules see. Drivers are imported inside the tool module,
 never at registry load time, so the embedded install stays light.
+
+The services a tool may use are seams: the embedded and the distributed runtime plug different
+objects into them (`CredentialResolver`: the local credential store or the server's API;
+`ChildRunner`: this process's control plane or the server). Both are declared here, by what
+tools consume.
 """
 
 from __future__ import annotations
@@ -17,6 +22,34 @@ from noetl.engine.definition import PlaybookDef, TaskDef
 from noetl.tools.masking import SecretMasks
 
 
+class CredentialResolver(Protocol):
+    """Resolves a credential name to its decrypted data.
+
+    Tools do not call it directly: `noetl.tools.credentials.lookup_credential` does, and turns
+    every failure into one kind of error.
+    """
+
+    async def get(self, name: str) -> Mapping[str, Any]:
+        """The credential's data; `CredentialError` or `NotFoundError` when it has none."""
+        ...
+
+
+class ChildRunner(Protocol):
+    """Starts a child execution (`playbook` tasks) and waits for its end."""
+
+    async def run(
+        self,
+        *,
+        path: str,
+        version: int | None,
+        args: Mapping[str, Any],
+        parent_execution_id: str,
+        base_file: str | None,
+    ) -> Any:
+        """The child's result; `ToolError` when it fails, is cancelled or cannot start."""
+        ...
+
+
 @dataclass
 class Resources:
     """Per-worker shared services and pooled clients, created once and reused across tasks.
@@ -25,10 +58,8 @@ class Resources:
     by whatever identifies them; `closers` are awaited when the worker shuts down.
     """
 
-    credentials: Any = None  # resolves a credential name to its data (see tools/secrets)
-    results: Any = None  # result store for reference-first results
-    children: Any = None  # starts and awaits child executions (playbook tool)
-    inline_limit: int = 64 * 1024
+    credentials: CredentialResolver | None = None  # named credentials (see tools/credentials)
+    children: ChildRunner | None = None  # child executions (playbook tool)
     masks: SecretMasks = field(default_factory=SecretMasks)  # secrets revealed, per execution
     pools: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -16,8 +16,9 @@ query the previous task's rows, pass them in: `args: {_prev: "{{ _prev.rows }}"}
 `query: SELECT * FROM _prev`; likewise `args: {items: "{{ fetch.results }}"}`. Columns are
 inferred from the values (nested mappings become STRUCTs); an empty list registers nothing.
 
-Result: `{rows: [mappings], row_count, columns}` with DuckDB values made JSON-friendly (Decimal ->
-float, date/time -> ISO text, UUID -> text, bytes -> base64, intervals -> seconds). DuckDB errors
+Result: `{rows: [mappings], row_count, columns}` with values in their JSON form, by the same rules
+as the `postgres` tool (`noetl.tools.sql_values`: DECIMAL by its scale -> int or float, date/time
+-> ISO text, UUID -> text, bytes -> base64, intervals -> seconds). DuckDB errors
 raise ToolError kind "duckdb" whose `code` is the DuckDB exception class (ParserException...).
 DuckDB blocks, so the work runs in a thread; a cancelled task interrupts its query.
 """
@@ -25,23 +26,21 @@ DuckDB blocks, so the work runs in a thread; a cancelled task interrupts its que
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import os
 import re
 import tempfile
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any, ClassVar
 
 import duckdb
 
-from noetl.errors import CredentialError, NoetlError, ToolError
+from noetl.errors import ToolError
 from noetl.tools.base import ToolContext
+from noetl.tools.credentials import lookup_credential
+from noetl.tools.sql_values import json_value
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -180,25 +179,17 @@ async def _attachment(item: Any, index: int, ctx: ToolContext) -> _Attachment:
 
 
 async def _credential_dsn(name: str, where: str, ctx: ToolContext) -> str:
-    prefix = f"step {ctx.step!r} task {ctx.task!r} field {where + '.credential'!r}"
-    store = ctx.resources.credentials
-    if store is None:
-        message = f"{prefix}: credential {name!r} requested but no credential store is configured"
-        raise ToolError(message, kind="credential")
-    try:
-        data = await store.get(name)
-    except CredentialError as exc:
-        raise ToolError(f"{prefix}: {exc}", kind="credential") from None
-    except (NoetlError, LookupError):
-        data = None
-    if not isinstance(data, Mapping):
-        raise ToolError(f"{prefix}: credential {name!r} not found", kind="credential")
+    field = f"{where}.credential"
+    data = await lookup_credential(ctx, name, field)
     if data.get("dsn"):
         return str(data["dsn"])
     keys = ("host", "port", "user", "password", "dbname")
     parts = [f"{k}={_libpq_quote(str(data[k]))}" for k in keys if data.get(k) is not None]
     if not parts:
-        raise ToolError(f"{prefix}: credential {name!r} has no dsn nor host", kind="credential")
+        message = f"credential {name!r} has no dsn nor host"
+        raise ToolError(
+            f"step {ctx.step!r} task {ctx.task!r} field {field!r}: {message}", kind="credential"
+        )
     return " ".join(parts)
 
 
@@ -307,29 +298,8 @@ def _fetch(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     if con.description is None:  # the last statement returned nothing (e.g. SET)
         return {"rows": [], "row_count": 0, "columns": []}
     columns = [d[0] for d in con.description]
-    rows = [dict(zip(columns, map(_jsonable, row), strict=True)) for row in con.fetchall()]
+    rows = [dict(zip(columns, map(json_value, row), strict=True)) for row in con.fetchall()]
     return {"rows": rows, "row_count": len(rows), "columns": columns}
-
-
-def _jsonable(value: Any) -> Any:
-    """A DuckDB value as a JSON-friendly one (recursively for lists, structs and maps)."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return str(value)
 
 
 def _dsn_secrets(dsn: str) -> list[str]:

@@ -6,7 +6,7 @@ a form, or a string) or `body` (raw text/bytes), `auth`, `follow_redirects` (def
 `verify` (TLS: true/false or a CA bundle path). The task `timeout` (seconds, default 30) bounds
 the request.
 
-`auth` is a credential name (resolved through `ctx.resources.credentials.get(name)`) or an
+`auth` is a credential name (resolved by `noetl.tools.credentials.lookup_credential`) or an
 inline mapping; either way it is one of `{type: bearer, token}`, `{type: basic, username,
 password}` or `{type: api_key, value, header (default X-API-Key)}`.
 
@@ -33,8 +33,9 @@ from typing import Any, ClassVar
 
 import httpx
 
-from noetl.errors import CredentialError, NoetlError, ToolError
+from noetl.errors import ToolError
 from noetl.tools.base import ToolContext
+from noetl.tools.credentials import lookup_credential
 
 DEFAULT_TIMEOUT = 30.0
 EXCERPT_CHARS = 500
@@ -181,32 +182,13 @@ async def _auth_headers(auth: Any, ctx: ToolContext) -> tuple[dict[str, str], li
     if auth is None:
         return {}, []
     if isinstance(auth, str):
-        spec = await _credential(auth, ctx)
+        spec = await lookup_credential(ctx, auth, "auth")
         origin, kind = f"credential {auth!r}", "credential"
     elif isinstance(auth, Mapping):
         spec, origin, kind = auth, "inline auth", "config"
     else:
         raise _config_error(ctx, "auth", "expected a credential name or a {type: ...} mapping")
     return _headers_for(spec, origin, kind, ctx)
-
-
-async def _credential(name: str, ctx: ToolContext) -> Mapping[str, Any]:
-    store = ctx.resources.credentials
-    if store is None:
-        raise ToolError(
-            f"{_where(ctx, 'auth')}: credential {name!r} requested but no credential store is "
-            "configured",
-            kind="credential",
-        )
-    try:
-        spec = await store.get(name)
-    except CredentialError as exc:
-        raise ToolError(f"{_where(ctx, 'auth')}: {exc}", kind="credential") from None
-    except (NoetlError, LookupError):
-        spec = None
-    if not isinstance(spec, Mapping):
-        raise ToolError(f"{_where(ctx, 'auth')}: credential {name!r} not found", kind="credential")
-    return spec
 
 
 def _headers_for(

@@ -2,7 +2,8 @@
 
 Every secret value a task reveals is registered for its execution in a `SecretMasks` (held by
 the worker's `Resources.masks`): the `secrets` tool registers its result, and the credential
-resolver wrapped in `MaskingCredentials` registers the data of every credential a tool fetches.
+resolver wrapped in `MaskingCredentials` (`noetl.tools.credentials`) registers the data of
+every credential a tool fetches.
 The pipeline (`noetl.worker.pipeline`) masks each event it emits: every string in the payload
 (results, errors, exception messages, vars, ctx changes, nested at any depth, dict keys too)
 that contains a registered value gets it replaced by `***`.
@@ -183,22 +184,6 @@ class SecretMasks:
             if execution_id not in self._patterns:
                 self._patterns[execution_id] = _compile(self._values[execution_id])
             return self._patterns[execution_id]
-
-
-class MaskingCredentials:
-    """A credential resolver that registers what it returns with the running execution."""
-
-    def __init__(self, inner: Any, masks: SecretMasks) -> None:
-        self.inner = inner
-        self.masks = masks
-
-    async def get(self, name: str) -> Any:
-        """The credential's data (from the wrapped resolver), registered as secret."""
-        data = await self.inner.get(name)
-        execution_id = current_execution()
-        if execution_id is not None:
-            self.masks.add_credential(execution_id, data)
-        return data
 
 
 class MaskedStream:

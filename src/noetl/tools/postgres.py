@@ -1,7 +1,7 @@
 """`postgres`: run SQL on PostgreSQL in one transaction (psycopg 3, async, pooled).
 
 Config:
-- `auth`: a credential name (resolved through `ctx.resources.credentials`, whose data holds
+- `auth`: a credential name (resolved by `noetl.tools.credentials.lookup_credential`; its data holds
   either `dsn` or `host`/`port`/`user`/`password`/`dbname`), a DSN string, or such a mapping;
   `dsn`: a DSN string. Exactly one of the two.
 - `query` (one SQL string) or `queries` (a list; an item is a SQL string or
@@ -15,9 +15,10 @@ error. A SQL string may hold several statements separated by `;` when it has no 
 
 Result: `{rows, columns, row_count}`: `rows` (a list of `{column: value}`) and `columns` come
 from the last statement that returned rows; `row_count` is the row count of the last statement
-(rows returned by a SELECT, rows affected by INSERT/UPDATE/DELETE, 0 for DDL). Values are made
-JSON-friendly: numeric -> int (no fractional digits) or float, date/time -> ISO 8601 string,
-interval -> seconds, uuid -> string, bytea -> base64 string, other types -> their text.
+(rows returned by a SELECT, rows affected by INSERT/UPDATE/DELETE, 0 for DDL). Values take their
+JSON form by the rules shared with the `duckdb` tool (`noetl.tools.sql_values`): numeric by its
+scale -> int or float, date/time -> ISO 8601 string, interval -> seconds, uuid -> string, bytea
+-> base64 string, other types -> their text.
 
 Errors are `ToolError`s: SQL errors have kind `postgres` and `code` = SQLSTATE (serialization
 failures and deadlocks are retryable); an unreachable server, a lost connection or a pool
@@ -31,21 +32,19 @@ worker closes it through `ctx.resources.closers`.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any, ClassVar
-from uuid import UUID
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from noetl.errors import CredentialError, NotFoundError, ToolError
+from noetl.errors import ToolError
 from noetl.tools.base import Resources, ToolContext
+from noetl.tools.credentials import lookup_credential
+from noetl.tools.sql_values import json_value
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 
@@ -165,29 +164,13 @@ async def _target(config: Mapping[str, Any], ctx: ToolContext, where: str) -> _T
         raise ToolError(f"{where}: `{field}` must be a non-empty string", kind="config")
     if field == "dsn" or _looks_like_dsn(source):
         return _from_dsn(source, where, f"`{field}`")
-    data = await _credential(source, ctx, where)
+    data = await lookup_credential(ctx, source, field)
     return _from_mapping(data, where, f"credential {source!r}")
 
 
 def _looks_like_dsn(text: str) -> bool:
     """A URI or a `key=value` conninfo, as opposed to a credential name."""
     return "://" in text or "=" in text
-
-
-async def _credential(name: str, ctx: ToolContext, where: str) -> Mapping[str, Any]:
-    store = ctx.resources.credentials
-    if store is None:
-        raise ToolError(
-            f"{where}: `auth` names credential {name!r} but no credential store is configured",
-            kind="config",
-        )
-    try:
-        data = await store.get(name)
-    except (NotFoundError, CredentialError, KeyError) as exc:
-        raise ToolError(f"{where}: credential {name!r}: {exc}", kind="credential") from None
-    if not isinstance(data, Mapping):
-        raise ToolError(f"{where}: credential {name!r} holds no connection data", kind="credential")
-    return data
 
 
 def _from_mapping(data: Mapping[str, Any], where: str, what: str) -> _Target:
@@ -291,7 +274,7 @@ async def _collect(cursor: psycopg.AsyncCursor[Any], result: dict[str, Any]) -> 
         if cursor.description is not None:
             columns = [column.name for column in cursor.description]
             rows = [
-                {name: _jsonable(value) for name, value in zip(columns, row, strict=True)}
+                {name: json_value(value) for name, value in zip(columns, row, strict=True)}
                 for row in await cursor.fetchall()
             ]
             result = {"rows": rows, "columns": columns, "row_count": count}
@@ -331,27 +314,3 @@ def _sql_error(exc: psycopg.Error, phase: str, where: str, target: _Target) -> T
         return ToolError(message, kind="timeout", retryable=True, code=sqlstate)
     retryable = sqlstate in _RETRYABLE_SQLSTATES
     return ToolError(message, kind="postgres", retryable=retryable, code=sqlstate)
-
-
-def _jsonable(value: Any) -> Any:
-    """A JSON-friendly form of a value psycopg returned."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            return str(value)
-        exponent = value.as_tuple().exponent
-        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return str(value)  # inet, ranges, enums of unregistered types...

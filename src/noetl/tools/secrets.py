@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from noetl.config import read_env
-from noetl.errors import CredentialError, NoetlError, ToolError
+from noetl.errors import ToolError
 from noetl.tools.base import ToolContext
+from noetl.tools.credentials import lookup_credential
 
 PROVIDERS = ("store", "env", "file")
 
@@ -57,19 +58,7 @@ class SecretsTool:
 
 
 async def _from_store(name: str, ctx: ToolContext) -> Mapping[str, Any]:
-    store = ctx.resources.credentials
-    if store is None:
-        message = f"credential {name!r} requested but no credential store is configured"
-        raise _error(ctx, "name", message, kind="credential")
-    try:
-        data = await store.get(name)
-    except CredentialError as exc:
-        raise _error(ctx, "name", str(exc), kind="credential") from None
-    except NoetlError as exc:  # the store itself failed (unreadable file, lost connection)
-        raise _error(ctx, "name", f"credential {name!r}: {exc}", kind="credential") from None
-    if not isinstance(data, Mapping):
-        raise _error(ctx, "name", f"credential {name!r} holds no data", kind="credential")
-    return data
+    return await lookup_credential(ctx, name, "name")
 
 
 def _field(data: Mapping[str, Any], key: str, name: str, ctx: ToolContext) -> Any:

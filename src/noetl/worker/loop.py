@@ -23,6 +23,7 @@ from noetl.bus.port import CommandBus, Delivery
 from noetl.engine.commands import Command
 from noetl.engine.events import STEP_FAILED, Event
 from noetl.errors import NoetlError
+from noetl.store.results import ResultStore
 from noetl.tools.base import Resources
 from noetl.worker.pipeline import run_command
 from noetl.worker.references import externalize, resolve
@@ -42,6 +43,8 @@ class WorkerPool:
         source: CommandSource,
         resources: Resources,
         *,
+        results: ResultStore | None = None,
+        inline_limit: int = 64 * 1024,
         pool: str = "default",
         concurrency: int = 4,
         heartbeat: float = 10.0,
@@ -49,6 +52,8 @@ class WorkerPool:
         self.bus = bus
         self.source = source
         self.resources = resources
+        self.results = results  # large results, stored by reference past `inline_limit` bytes
+        self.inline_limit = inline_limit
         self.pool = pool
         self.concurrency = max(1, concurrency)
         self.heartbeat = heartbeat
@@ -155,13 +160,13 @@ class WorkerPool:
 
     async def _run_with_results(self, item: WorkItem) -> list[Event]:
         """Run one command with large results loaded before and stored by reference after."""
-        results = self.resources.results
+        results = self.results
         scope = item.scope
         if results is not None:
             scope = await resolve(item.playbook, item.command.step, scope, results)
         events = await run_command(item.playbook, item.command, scope, self.resources)
         if results is not None:
-            events = await externalize(events, results, self.resources.inline_limit)
+            events = await externalize(events, results, self.inline_limit)
         return events
 
 

@@ -44,3 +44,7 @@ class CommandSource(Protocol):
     async def renew(self, held: Sequence[tuple[str, str]]) -> None:
         """Keep the leases of handed-off commands, as (execution id, command id)."""
         ...
+
+    async def close(self) -> None:
+        """Release what the source holds (connections). Idempotent."""
+        ...
