@@ -34,6 +34,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 from noetl.errors import LocalServiceError
 
@@ -177,7 +178,15 @@ def _postgres_system_user(data_dir: Path) -> str | None:
     return _PG_USER
 
 
-def _as_user(user: str | None) -> dict[str, object]:
+class _RunAs(TypedDict, total=False):
+    """The subprocess keyword arguments that choose the user a child runs as."""
+
+    user: str
+    group: str
+    extra_groups: list[str]
+
+
+def _as_user(user: str | None) -> _RunAs:
     """subprocess keyword arguments that run a child as `user` with that user's own group."""
     if user is None:
         return {}
@@ -188,7 +197,7 @@ def _initdb(pgdata: Path, user: str | None) -> None:
     """Create the cluster: UTF-8, `postgres` superuser, trust authentication."""
     command = [str(_pg_bin("initdb")), "-D", str(pgdata), "-U", "postgres", "--auth=trust"]
     command += ["--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"]
-    done = subprocess.run(command, capture_output=True, text=True, check=False, **_as_user(user))  # type: ignore[call-overload]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, **_as_user(user))
     if done.returncode != 0:
         raise LocalServiceError(f"PostgreSQL: initdb failed in {pgdata}: {done.stderr.strip()}")
 
@@ -218,7 +227,7 @@ def _spawn_postgres(
         command += ["-c", "fsync=off", "-c", "synchronous_commit=off"]
         command += ["-c", "full_page_writes=off"]
     with (data_dir / "postgres.log").open("ab") as log:
-        return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+        return subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=log,

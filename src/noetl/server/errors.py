@@ -8,7 +8,8 @@ unexpected is logged here and answered with a bare 500 that reveals no internals
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +25,8 @@ from noetl.errors import (
 )
 
 log = logging.getLogger(__name__)
+E = TypeVar("E", bound=Exception)
+Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
 
 _KINDS = {
     400: "bad_request",
@@ -45,14 +48,28 @@ def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     """Register the handlers that turn exceptions into error responses."""
-    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
-    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(PlaybookError, _invalid_playbook)  # type: ignore[arg-type]
+    app.add_exception_handler(
+        RequestValidationError, _only(RequestValidationError, _invalid_request)
+    )
+    app.add_exception_handler(HTTPException, _only(HTTPException, _http_error))
+    app.add_exception_handler(PlaybookError, _only(PlaybookError, _invalid_playbook))
     app.add_exception_handler(NotFoundError, _status(404))
     app.add_exception_handler(ConflictError, _status(409))
     app.add_exception_handler(EventCodecError, _status(422))
     app.add_exception_handler(ConfigError, _status(400))
     app.add_exception_handler(Exception, _internal)
+
+
+def _only(kind: type[E], handle: Callable[[Request, E], Awaitable[JSONResponse]]) -> Handler:
+    """`handle` as Starlette types a handler (any exception): it is registered for `kind`, so
+    Starlette only ever gives it a `kind`."""
+
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, kind):
+            raise exc
+        return await handle(request, exc)
+
+    return handler
 
 
 def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -83,7 +100,7 @@ async def _invalid_playbook(_: Request, exc: PlaybookError) -> JSONResponse:
     return error_response(422, str(exc), kind="invalid_playbook", problems=problems)
 
 
-def _status(status: int) -> Any:
+def _status(status: int) -> Handler:
     async def handle(_: Request, exc: Exception) -> JSONResponse:
         return error_response(status, str(exc))
 

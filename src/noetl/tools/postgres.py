@@ -213,8 +213,8 @@ async def _pool(target: _Target, resources: Resources) -> AsyncConnectionPool:
     # Keyed by a hash so the DSN (and its password) is not kept in another readable place.
     key = "postgres:" + hashlib.sha256(target.conninfo.encode()).hexdigest()
     pool = resources.pools.get(key)
-    if pool is not None:
-        return pool  # type: ignore[no-any-return]
+    if isinstance(pool, AsyncConnectionPool):
+        return pool
     lock = resources.pools.setdefault(_LOCK_KEY, asyncio.Lock())
     async with lock:
         pool = resources.pools.get(key)
