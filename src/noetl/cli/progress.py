@@ -34,6 +34,7 @@ class ProgressView:
         self.progress.stop()
 
     def __call__(self, event: Event) -> None:
+        """Show `event` (a step started or ended, a loop advanced) when it is of this execution."""
         if self.execution_id is not None and event.execution_id != self.execution_id:
             return
         handler = getattr(self, "_" + event.type.replace(".", "_"), None)

@@ -109,23 +109,8 @@ def execute(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_INVALID) from None
 
-    async def go(client: Any) -> dict[str, Any] | str:
-        for path, source in children.items():  # so workers anywhere can run them
-            await client.register(source, path=path)
-        try:
-            execution_id = await client.start(**request)
-        except NotFoundError as exc:  # an unknown catalog path is a bad argument, like a file
-            raise ConfigError(str(exc)) from None
-        if not wait:
-            return str(execution_id)
-        try:
-            return dict(await client.wait(execution_id))
-        except asyncio.CancelledError:  # Ctrl-C while waiting: stop the execution as well
-            await client.cancel(execution_id)
-            raise
-
     try:
-        outcome = with_client(server, go)
+        outcome = with_client(server, lambda client: _start(client, children, request, wait))
     except KeyboardInterrupt:
         typer.echo("interrupted: execution cancelled", err=True)
         raise typer.Exit(EXIT_CANCELLED) from None
@@ -135,6 +120,26 @@ def execute(
     summary = ExecutionSummary(**outcome)
     _report(summary, as_json)
     raise typer.Exit({"done": 0, "cancelled": EXIT_CANCELLED}.get(summary.status, EXIT_FAILED))
+
+
+async def _start(
+    client: Any, children: dict[str, str], request: dict[str, Any], wait: bool
+) -> dict[str, Any] | str:
+    """Start the execution (its child playbooks registered first, so workers anywhere can run
+    them); with `wait`, its summary, else its id."""
+    for path, source in children.items():
+        await client.register(source, path=path)
+    try:
+        execution_id = await client.start(**request)
+    except NotFoundError as exc:  # an unknown catalog path is a bad argument, like a file
+        raise ConfigError(str(exc)) from None
+    if not wait:
+        return str(execution_id)
+    try:
+        return dict(await client.wait(execution_id))
+    except asyncio.CancelledError:  # Ctrl-C while waiting: stop the execution as well
+        await client.cancel(execution_id)
+        raise
 
 
 def _start_request(target: str, version: int | None, payload: dict[str, Any]) -> dict[str, Any]:

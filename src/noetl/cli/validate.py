@@ -25,9 +25,11 @@ class FileReport:
 
     @property
     def valid(self) -> bool:
+        """True when no problem is an error (warnings allowed)."""
         return not any(p.severity == "error" for p in self.problems)
 
     def to_dict(self) -> dict[str, object]:
+        """JSON-friendly form used by `noetl validate --json`."""
         return {
             "file": self.file,
             "valid": self.valid,

@@ -86,6 +86,7 @@ class Guard:
         self.max_result_body = max_result_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the token and the body size of an HTTP request, time it, pass it on."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
