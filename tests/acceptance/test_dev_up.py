@@ -63,6 +63,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         if running.process.poll() is None:
             running.process.send_signal(signal.SIGINT)
             running.process.wait(60)
+        if running.process.stdout is not None:
+            running.process.stdout.close()
 
 
 @pytest.fixture(scope="module")

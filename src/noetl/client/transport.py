@@ -10,6 +10,7 @@ request (measured in benchmarks/README.md), which is per-step latency on a busy 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -35,6 +36,7 @@ API = "/api/v2"
 RUNNING = "running"
 KEEP_ALIVE = 4.0  # seconds an idle connection is kept for reuse
 
+STREAMED_BODY = 1024 * 1024  # bytes past which a request body is sent as a stream
 LONG_POLL = 20.0  # seconds a wait request is held by the server before it answers "running"
 
 
@@ -98,7 +100,11 @@ class ServerClient:
         query = None if params is None else {k: str(v) for k, v in params.items()}
         try:
             async with self._http().request(
-                method, self.base_url + API + path, data=content, params=query, headers=headers
+                method,
+                self.base_url + API + path,
+                data=_body(content),
+                params=query,
+                headers=headers,
             ) as response:
                 body = await response.read()
                 answer = Answer(response.status, body, response.headers.get("content-type", ""))
@@ -300,3 +306,11 @@ def _error(method: str, path: str, response: Answer, reason: str) -> Exception:
     if status == 422 and detail.get("problems"):
         return PlaybookError([Problem(**p) for p in detail["problems"]])
     return RemoteError(f"{method} {API}{path}: HTTP {status}: {message}", status=status)
+
+
+def _body(content: bytes | None) -> bytes | io.BytesIO | None:
+    """A request body as aiohttp sends it best: a large one (a large result) as a stream, which
+    aiohttp writes in chunks; raw bytes that size would hold the event loop while copied."""
+    if content is not None and len(content) > STREAMED_BODY:
+        return io.BytesIO(content)
+    return content
