@@ -3,7 +3,6 @@ and result store, or with `--server` a server's."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,9 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from noetl.cli.terminal import dump_json, fail, with_stores
-from noetl.errors import NotFoundError
 from noetl.runtime.assemble import Stores
-from noetl.store.results import ResultStore, is_ref
+from noetl.store.results import step_result
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite file of the event log.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -96,22 +94,9 @@ def results(
     dump_json(with_stores(db, server, lambda stores: _find(stores, execution_id, step)))
 
 
-_RESULT_EVENTS = frozenset({"step.done", "loop.done"})
-
-
 async def _find(stores: Stores, execution_id: str, step: str) -> Any:
-    """The last result of `step` in the log, loaded from the result store when a reference."""
-    for event in reversed(await stores.events.read(execution_id)):
-        if event.step == step and event.iteration is None and event.type in _RESULT_EVENTS:
-            return await _load(event.payload, stores.results)
-    raise NotFoundError(f"execution {execution_id} has no result for step '{step}'")
-
-
-async def _load(payload: Mapping[str, Any], store: ResultStore) -> Any:
-    if "results" in payload:  # a loop: its ordered iteration results
-        return [await store.get(r) if is_ref(r) else r for r in payload["results"]]
-    value = payload.get("result")
-    return await store.get(value) if isinstance(value, Mapping) and is_ref(value) else value
+    events = await stores.events.read(execution_id)
+    return await step_result(events, stores.results, execution_id, step)
 
 
 def register(app: typer.Typer) -> None:
