@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any
 
 from noetl.api.outcome import Outcome
-from noetl.api.playbooks import Playbook, Target, is_text, load_playbook
+from noetl.api.playbooks import Playbook, PlaybookSource, Target, is_text, load_playbook
 from noetl.api.sync import LoopThread
 from noetl.client.event_log import RemoteEventLog
 from noetl.client.results import RemoteResultStore
@@ -39,7 +39,7 @@ class AsyncClient:
         await self.aclose()
 
     async def register(
-        self, playbook: Playbook | str, *, path: str | None = None
+        self, playbook: Playbook | PlaybookSource, *, path: str | None = None
     ) -> dict[str, Any]:
         """Register a playbook (a `Playbook`, a file or YAML text) in the server's catalog under
         `path` (default: its metadata.path, else its name). The entry: `path`, `version`,
@@ -121,7 +121,9 @@ class Client:
     ) -> None:
         self.close()
 
-    def register(self, playbook: Playbook | str, *, path: str | None = None) -> dict[str, Any]:
+    def register(
+        self, playbook: Playbook | PlaybookSource, *, path: str | None = None
+    ) -> dict[str, Any]:
         """See `AsyncClient.register`."""
         return self._loop.call(self._async.register(playbook, path=path))
 
