@@ -7,27 +7,25 @@ Values are never printed: `list` shows names, types and times; errors name field
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from noetl.cli.terminal import EXIT_INVALID, fail, with_stores
 from noetl.config import Settings
 from noetl.errors import NoetlError
 from noetl.store.credentials import (
     CREDENTIAL_TYPES,
-    Credentials,
     check_data,
     check_name,
     generate_key,
     make_cipher,
 )
-from noetl.store.sqlite import SqliteCredentialStore
 
 T = TypeVar("T")
 DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite file of the local store.")]
@@ -62,7 +60,7 @@ def set_credential(
         if server is None:  # a server encrypts with its own key
             make_cipher(Settings.load(db=db).secret_key)
     except NoetlError as exc:
-        _fail(str(exc), code=2)
+        fail(str(exc), EXIT_INVALID)
     created = _with_credentials(
         db, server, lambda creds: creds.set(name, type_, parsed), create=True
     )
@@ -106,7 +104,7 @@ def keygen() -> None:
 def _parse_data(text: str) -> dict[str, Any]:
     """`--data`: inline JSON or @file; the error names the source, never its content."""
     if not text:
-        _fail("--data is required: a JSON object, or @file.json", code=2)
+        fail("--data is required: a JSON object, or @file.json", EXIT_INVALID)
     source = "--data"
     if text.startswith("@"):
         source = text[1:]
@@ -114,14 +112,14 @@ def _parse_data(text: str) -> dict[str, Any]:
             text = Path(source).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            _fail(f"{source}: cannot read: {reason}", code=2)
+            fail(f"{source}: cannot read: {reason}", EXIT_INVALID)
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         # Position only: the message of a JSON error could quote part of the secret.
-        _fail(f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno})", code=2)
+        fail(f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno})", EXIT_INVALID)
     if not isinstance(value, dict):
-        _fail(f"{source}: expected a JSON object", code=2)
+        fail(f"{source}: expected a JSON object", EXIT_INVALID)
     return value
 
 
@@ -132,34 +130,8 @@ def _with_credentials(
     *,
     create: bool = False,
 ) -> T:
-    """Run `use` with the server's credentials (`server`) or the local store's, then close;
-    errors become one line and exit 1."""
-    if server is not None:
-        from noetl.cli.remote import with_client
-        from noetl.client.credentials import RemoteCredentials
-
-        return with_client(server, lambda client: use(RemoteCredentials(client)))
-    settings = Settings.load(db=db)
-    path = settings.db_path
-    if not create and not path.is_file():
-        _fail(f"no NoETL database at {path} (set a credential first, or pass --db)")
-
-    async def go() -> T:
-        store = SqliteCredentialStore.open(path)
-        try:
-            return await use(Credentials(store, settings.secret_key))
-        finally:
-            await store.close()
-
-    try:
-        return asyncio.run(go())
-    except NoetlError as exc:
-        _fail(str(exc))
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+    """Run `use` with the server's credentials (`server`) or the local store's, then close."""
+    return with_stores(db, server, lambda stores: use(stores.credentials), create=create)
 
 
 def register(app: typer.Typer) -> None:

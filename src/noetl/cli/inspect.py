@@ -1,24 +1,19 @@
-"""`noetl executions list|show` and `noetl events`: read the local event log."""
+"""`noetl executions list|show`, `noetl events` and `noetl results`: read the local event log
+and result store, or with `--server` a server's."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from noetl.config import Settings
-from noetl.errors import NoetlError, NotFoundError
-from noetl.store.port import EventStore
-from noetl.store.results import FileResultStore, ResultStore, is_ref
-from noetl.store.sqlite import SqliteEventStore
+from noetl.cli.terminal import dump_json, fail, with_stores
+from noetl.runtime.assemble import Stores
+from noetl.store.results import step_result
 
-T = TypeVar("T")
 DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite file of the event log.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ServerOption = Annotated[
@@ -30,43 +25,10 @@ executions_app = typer.Typer(
 )
 
 
-def _with_store(
-    db: Path | None, use: Callable[[EventStore], Awaitable[T]], server: str | None = None
-) -> T:
-    """Open the local store read-side, run `use`, close; errors become one line + exit 1."""
-    if server is not None:  # the same reads, answered by a server's API
-        from noetl.cli.remote import with_log
-
-        return with_log(server, use)
-    path = Settings.load(db=db).db_path
-    if not path.is_file():
-        typer.echo(
-            f"error: no NoETL database at {path} (run a playbook first, or pass --db)", err=True
-        )
-        raise typer.Exit(1)
-
-    async def go() -> T:
-        store = SqliteEventStore.open(path)
-        try:
-            return await use(store)
-        finally:
-            await store.close()
-
-    try:
-        return asyncio.run(go())
-    except NoetlError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-
-
 def _console() -> Console:
     """A console for tables; piped output gets room for whole ids instead of a wrapped table."""
     console = Console()
     return console if console.is_terminal else Console(width=200)
-
-
-def _dump(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2, default=str))
 
 
 @executions_app.command("list")
@@ -78,9 +40,9 @@ def list_executions(
     server: ServerOption = None,
 ) -> None:
     """Executions, newest first."""
-    rows = _with_store(db, lambda s: s.list_executions(status=status, limit=limit), server)
+    rows = with_stores(db, server, lambda s: s.events.list_executions(status=status, limit=limit))
     if as_json:
-        _dump([r.to_dict() for r in rows])
+        dump_json([r.to_dict() for r in rows])
         return
     table = Table("execution", "playbook", "status", "started", "finished", "steps done/failed")
     for r in rows:
@@ -98,8 +60,8 @@ def list_executions(
 @executions_app.command("show")
 def show_execution(execution_id: str, db: DbOption = None, server: ServerOption = None) -> None:
     """One execution's summary: status, times, step counts, result, error (JSON)."""
-    summary = _with_store(db, lambda s: s.get_execution(execution_id), server)
-    _dump(summary.to_dict())
+    summary = with_stores(db, server, lambda s: s.events.get_execution(execution_id))
+    dump_json(summary.to_dict())
 
 
 def events(
@@ -109,12 +71,11 @@ def events(
     server: ServerOption = None,
 ) -> None:
     """The event log of one execution, in order."""
-    log = _with_store(db, lambda s: s.read(execution_id), server)
+    log = with_stores(db, server, lambda s: s.events.read(execution_id))
     if not log:
-        typer.echo(f"error: execution {execution_id} not found", err=True)
-        raise typer.Exit(1)
+        fail(f"execution {execution_id} not found")
     if as_json:
-        _dump([e.to_dict() for e in log])
+        dump_json([e.to_dict() for e in log])
         return
     table = Table("seq", "type", "step", "iteration", "origin", "time")
     for e in log:
@@ -130,31 +91,12 @@ def results(
     server: ServerOption = None,
 ) -> None:
     """The result of STEP in an execution (loaded from the result store when it is a reference)."""
-    if server is not None:  # the server's log and result store, through its API
-        from noetl.cli.remote import with_results
-
-        _dump(with_results(server, lambda log, store: _find(log, store, execution_id, step)))
-        return
-    store = FileResultStore(Settings.load(db=db).db_path.parent / "results")
-    _dump(_with_store(db, lambda log: _find(log, store, execution_id, step)))
+    dump_json(with_stores(db, server, lambda stores: _find(stores, execution_id, step)))
 
 
-_RESULT_EVENTS = frozenset({"step.done", "loop.done"})
-
-
-async def _find(log: EventStore, store: ResultStore, execution_id: str, step: str) -> Any:
-    """The last result of `step` in the log, loaded from `store` when it is a reference."""
-    for event in reversed(await log.read(execution_id)):
-        if event.step == step and event.iteration is None and event.type in _RESULT_EVENTS:
-            return await _load(event.payload, store)
-    raise NotFoundError(f"execution {execution_id} has no result for step '{step}'")
-
-
-async def _load(payload: Mapping[str, Any], store: ResultStore) -> Any:
-    if "results" in payload:  # a loop: its ordered iteration results
-        return [await store.get(r) if is_ref(r) else r for r in payload["results"]]
-    value = payload.get("result")
-    return await store.get(value) if isinstance(value, Mapping) and is_ref(value) else value
+async def _find(stores: Stores, execution_id: str, step: str) -> Any:
+    events = await stores.events.read(execution_id)
+    return await step_result(events, stores.results, execution_id, step)
 
 
 def register(app: typer.Typer) -> None:

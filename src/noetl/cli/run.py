@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -15,19 +14,21 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from noetl.cli.catalog import from_catalog
-from noetl.cli.inputs import parse_payload, parse_sets
 from noetl.cli.progress import ProgressView
+from noetl.cli.terminal import (
+    EXIT_INVALID,
+    exit_code,
+    exits_on_error,
+    merged_payload,
+    report_outcome,
+)
 from noetl.config import Settings
-from noetl.dsl.load import load_playbook
+from noetl.dsl.locate import Located, load_located, locate
 from noetl.engine.definition import PlaybookDef
-from noetl.engine.routing import deep_merge
-from noetl.errors import ConfigError, NoetlError, PlaybookError
-from noetl.runtime.assemble import Runtime, open_embedded
+from noetl.errors import ConfigError, NotFoundError
+from noetl.runtime.assemble import Runtime, open_embedded, open_stores
 from noetl.store.port import ExecutionSummary
 from noetl.tools.masking import masked_output
-
-EXIT_DONE, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 0, 1, 2, 130
 
 
 def run(
@@ -57,25 +58,14 @@ def run(
     ] = False,
 ) -> None:
     """Run a playbook to its end with an embedded event log (SQLite) and in-process workers."""
-    try:
+    with exits_on_error(EXIT_INVALID):
         settings = Settings.load(db=db, workers=workers)
         job = _prepare(file, set_ or [], payload, resume, settings, version)
-    except PlaybookError as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem), err=True)
-        raise typer.Exit(EXIT_INVALID) from None
-    except (ConfigError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_INVALID) from None
     live = sys.stdout.isatty() and not as_json
-    try:
+    with exits_on_error():
         summary = _run_without_waiting_for_threads(_execute(settings, job, live, as_json))
-    except NoetlError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_FAILED) from None
-    _report(summary, as_json)
-    codes = {"done": EXIT_DONE, "cancelled": EXIT_CANCELLED}
-    code = codes.get(summary.status, EXIT_FAILED)
+    report_outcome(summary, as_json)
+    code = exit_code(summary.status)
     if threading.active_count() > 1:
         # A task abandoned by a timeout or a cancel still runs in a thread that cannot be
         # stopped; the outcome is reported and the log written, so leave without joining it.
@@ -126,15 +116,22 @@ def _prepare(
         return _Job(resume=resume)
     if file is None:
         raise ConfigError("give a playbook file or catalog path to run (or --resume ID)")
-    path = Path(file)
-    if path.is_file() and version is None:
-        source = path.read_text(encoding="utf-8")
-        playbook = load_playbook(source, file=str(path))
-    else:
-        source = from_catalog(settings.db_path, file, version)
-        playbook = load_playbook(source, file=f"catalog:{file}")
-    body = deep_merge(parse_payload(payload), parse_sets(sets))
-    return _Job(playbook, source, body)
+    playbook, source = asyncio.run(_load(locate(file, version), settings))
+    return _Job(playbook, source, merged_payload(payload, sets))
+
+
+async def _load(located: Located, settings: Settings) -> tuple[PlaybookDef, str]:
+    """The playbook file, or the catalog entry in the local database (never created here)."""
+    if located.file is not None:
+        return await load_located(located, None)
+    try:
+        stores = await open_stores(settings)
+    except NotFoundError as exc:  # no database, so no catalog
+        raise NotFoundError(located.not_found(str(exc))) from None
+    try:
+        return await load_located(located, stores.catalog)
+    finally:
+        await stores.close()
 
 
 async def _execute(settings: Settings, job: _Job, live: bool, as_json: bool) -> ExecutionSummary:
@@ -178,30 +175,6 @@ def _cancel_on_interrupt(runtime: Runtime, execution_id: str) -> None:
 
     loop.add_signal_handler(signal.SIGINT, interrupted)
     loop.add_signal_handler(signal.SIGTERM, interrupted)
-
-
-def _report(summary: ExecutionSummary, as_json: bool) -> None:
-    outcome = {
-        "execution_id": summary.execution_id,
-        "status": summary.status,
-        "result": summary.result,
-        "error": summary.error if summary.status != "done" else None,
-    }
-    if as_json:
-        typer.echo(json.dumps(outcome, default=str))
-        return
-    console = Console()
-    style = {"done": "green", "failed": "red"}.get(summary.status, "yellow")
-    console.print(
-        f"[{style}]{summary.status}[/] execution {summary.execution_id} "
-        f"({summary.steps_done} steps done, {summary.steps_failed} failed, "
-        f"{summary.steps_skipped} skipped)"
-    )
-    if summary.status == "done":
-        console.print_json(json.dumps(summary.result, default=str))
-    elif summary.error:
-        message = summary.error.get("message") if isinstance(summary.error, dict) else None
-        console.print(f"error: {message or summary.error}", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

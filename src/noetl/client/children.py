@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from noetl.client.transport import ServerClient
+from noetl.dsl.locate import locate
 from noetl.errors import NotFoundError, PlaybookError, ToolError
-from noetl.tools.playbook import child_result, playbook_file
+from noetl.tools.playbook import child_result
 
 
 class RemoteChildren:
@@ -31,8 +32,8 @@ class RemoteChildren:
         base_file: str | None,
     ) -> Any:
         """The child's result; ToolError when it fails, is cancelled or cannot start."""
-        file = playbook_file(path, base_file)
-        inline = file.read_text(encoding="utf-8") if version is None and file is not None else None
+        located = locate(path, version, base_file=base_file)
+        inline = None if located.file is None else located.file.read_text(encoding="utf-8")
         try:
             child = await self.client.start(
                 path=None if inline else path,

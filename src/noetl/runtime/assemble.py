@@ -1,7 +1,9 @@
 """Wiring: the one module that knows embedded from distributed.
 
 `open_embedded` builds a whole NoETL in this process: the SQLite event store, the in-process bus,
-the control plane and a worker pool, all on the running event loop.
+the control plane and a worker pool, all on the running event loop. `open_stores` opens what a
+command reads and writes outside an execution, of this machine or of a server; `open_server`
+and `open_worker` build the processes of the distributed mode.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from noetl.bus.inprocess import InProcessBus
 from noetl.bus.port import CommandBus, Pointer
 from noetl.config import Settings
 from noetl.engine.definition import PlaybookDef
-from noetl.errors import ConfigError
+from noetl.errors import ConfigError, NotFoundError
 from noetl.runtime.children import LocalChildren
 from noetl.runtime.control import ControlPlane
 from noetl.store.catalog import CatalogStore
 from noetl.store.credentials import Credentials, CredentialStore
 from noetl.store.port import EventStore, ExecutionSummary
-from noetl.store.results import FileResultStore, KeyedResultStore
+from noetl.store.results import FileResultStore, KeyedResultStore, ResultStore
 from noetl.store.sqlite import (
     SqliteCatalogStore,
     SqliteCredentialStore,
@@ -107,6 +109,56 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
     control.open()
     workers.start()
     return Runtime(settings, event_store, control, workers, resources, bus, catalog, sealed)
+
+
+@dataclass
+class Stores:
+    """What a command reads and writes outside an execution: the event log's read side, the
+    catalog, the result store and the credentials, of this machine or of a server."""
+
+    events: Any  # the read side of an EventStore: SqliteEventStore | RemoteEventLog
+    catalog: Any  # noetl.store.catalog.CatalogStore: SqliteCatalogStore | RemoteCatalog
+    results: ResultStore
+    credentials: Any  # Credentials | RemoteCredentials
+    opened: contextlib.AsyncExitStack
+
+    async def close(self) -> None:
+        """Close what was opened."""
+        await self.opened.aclose()
+
+
+async def open_stores(
+    settings: Settings, server: str | None = None, *, create: bool = False
+) -> Stores:
+    """The stores of the server at URL `server` (through its API: the distributed extra), else
+    those of the SQLite file `settings.db_path`.
+
+    A missing database file is a NotFoundError (nothing is created) unless `create`.
+    """
+    opened = contextlib.AsyncExitStack()
+    if server is not None:
+        from noetl.client.catalog import RemoteCatalog
+        from noetl.client.credentials import RemoteCredentials
+        from noetl.client.event_log import RemoteEventLog
+        from noetl.client.results import RemoteResultStore
+        from noetl.client.transport import ServerClient
+
+        client = ServerClient(server, token=settings.api_token)
+        opened.push_async_callback(client.aclose)
+        # No retrying while the server is away: a person is waiting for the answer.
+        remote = RemoteResultStore(client, patience=0)
+        credentials = RemoteCredentials(client)
+        return Stores(RemoteEventLog(client), RemoteCatalog(client), remote, credentials, opened)
+    path = settings.db_path
+    if not create and not path.is_file():
+        raise NotFoundError(f"no NoETL database at {path} (nothing stored there yet; or pass --db)")
+    stores: list[Any] = []
+    for kind in (SqliteEventStore, SqliteCatalogStore, SqliteCredentialStore):
+        stores.append(kind.open(path))
+        opened.push_async_callback(stores[-1].close)
+    events, catalog, sealed = stores
+    results = FileResultStore(path.parent / "results")
+    return Stores(events, catalog, results, Credentials(sealed, settings.secret_key), opened)
 
 
 # -- distributed mode ---------------------------------------------------------------------------

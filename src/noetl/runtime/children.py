@@ -9,12 +9,12 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from noetl.dsl.load import load_playbook
+from noetl.dsl.locate import load_located, locate
 from noetl.engine.definition import PlaybookDef
 from noetl.errors import NotFoundError, ToolError
 from noetl.runtime.control import ControlPlane
 from noetl.store.catalog import CatalogStore
-from noetl.tools.playbook import child_result, playbook_file
+from noetl.tools.playbook import child_result
 
 
 class LocalChildren:
@@ -49,17 +49,7 @@ class LocalChildren:
     async def _resolve(
         self, path: str, version: int | None, base_file: str | None
     ) -> tuple[PlaybookDef, str]:
-        file = playbook_file(path, base_file)
-        if file is not None and version is None:
-            source = file.read_text(encoding="utf-8")
-            return load_playbook(source, file=str(file)), source
-        if self.catalog is None:
-            raise ToolError(
-                f"playbook '{path}' is not a file next to the parent and no catalog is open",
-                kind="config",
-            )
         try:
-            entry = await self.catalog.get(path, version)
+            return await load_located(locate(path, version, base_file=base_file), self.catalog)
         except NotFoundError as exc:
             raise ToolError(str(exc), kind="config") from None
-        return load_playbook(entry.source), entry.source

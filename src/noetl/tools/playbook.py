@@ -1,6 +1,7 @@
 """`kind: playbook`: run another playbook as a child execution; its result is the task's result.
 
-Fields: `path` (a playbook file relative to the parent playbook's file, or a catalog path),
+Fields: `path` (a playbook file relative to the parent playbook's file, or a catalog path: the
+one rule of `noetl.dsl.locate`),
 `version` (catalog version; latest when absent), `args` (the child's payload). The child runs as
 its own execution with `parent_execution_id`; a failed or cancelled child is an error outcome.
 """
@@ -8,13 +9,10 @@ its own execution with `parent_execution_id`; a failed or cancelled child is an 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 from noetl.errors import ToolError
 from noetl.tools.base import ToolContext
-
-PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 
 
 class PlaybookTool:
@@ -55,13 +53,3 @@ def child_result(path: str, child: str, status: str, result: Any, error: Any) ->
     raise ToolError(
         f"child playbook '{path}' (execution {child}) {status}: {message}", kind="playbook"
     )
-
-
-def playbook_file(path: str, base_file: str | None) -> Path | None:
-    """`path` as a playbook file relative to the parent's file (or the working directory)."""
-    candidate = Path(path)
-    if not candidate.is_absolute() and base_file is not None:
-        candidate = Path(base_file).parent / candidate
-    if candidate.suffix in PLAYBOOK_SUFFIXES or candidate.is_file():
-        return candidate if candidate.is_file() else None
-    return None

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from noetl.dsl.load import load_playbook
+from noetl.dsl.locate import in_catalog, load_located
 from noetl.engine.decide import cancel_event
 from noetl.server.routes import RuntimeDep, json_response
 from noetl.server.schemas import (
@@ -27,13 +28,14 @@ router = APIRouter(prefix="/executions", tags=["executions"])
 @router.post("", status_code=201)
 async def start(body: StartExecution, runtime: RuntimeDep) -> ExecutionStarted:
     """Start an execution; answers once its first events are in the log."""
-    if body.path is not None:
-        entry = await runtime.catalog.get(body.path, body.version)  # NotFoundError -> 404
-        source, file = entry.source, f"{entry.path}@v{entry.version}"
+    # NotFoundError -> 404, PlaybookError -> 422 with file:line:col problems; nothing stored.
+    if body.path is not None:  # never a file: the server reads no path a request names
+        located = in_catalog(body.path, body.version)
+        playbook, source = await load_located(located, runtime.catalog)
     else:
         assert body.playbook is not None  # the schema requires one of the two
-        source, file = body.playbook, "<request>"
-    playbook = load_playbook(source, file=file)  # PlaybookError -> 422, nothing stored
+        source = body.playbook
+        playbook = load_playbook(source, file="<request>")
     if body.parent_execution_id is not None:
         await runtime.store.get_execution(body.parent_execution_id)  # unknown parent -> 404
     execution_id = await runtime.control.start(

@@ -1,0 +1,174 @@
+"""A NoETL server from Python: `noetl.AsyncClient` (async) and `noetl.Client` (the same methods,
+synchronous, for scripts and notebooks), built on `noetl.client.transport.ServerClient`.
+
+Needs the `distributed` extra (aiohttp).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from noetl.api.outcome import Outcome
+from noetl.api.playbooks import Playbook, PlaybookSource, Target, is_text, load_playbook
+from noetl.api.sync import LoopThread
+from noetl.client.event_log import RemoteEventLog
+from noetl.client.results import RemoteResultStore
+from noetl.client.transport import ServerClient
+from noetl.config import Settings
+from noetl.dsl.locate import locate
+from noetl.store.results import step_result
+
+
+class AsyncClient:
+    """The API of the NoETL server at `url` (default NOETL_SERVER_URL), sending `token` (default
+    NOETL_API_TOKEN) when the server requires one. Close it with `aclose` or `async with`."""
+
+    def __init__(self, url: str | None = None, *, token: str | None = None) -> None:
+        settings = Settings.load(server_url=url, api_token=token)
+        self.url = settings.server_url
+        self.transport = ServerClient(settings.server_url, token=settings.api_token)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def register(
+        self, playbook: Playbook | PlaybookSource, *, path: str | None = None
+    ) -> dict[str, Any]:
+        """Register a playbook (a `Playbook`, a file or YAML text) in the server's catalog under
+        `path` (default: its metadata.path, else its name). The entry: `path`, `version`,
+        `name`, `sha256`, `created_at`, and `created` (False when the content was already the
+        latest version)."""
+        loaded = playbook if isinstance(playbook, Playbook) else load_playbook(playbook)
+        return await self.transport.register(loaded.source, path=path or loaded.path)
+
+    async def start(
+        self,
+        playbook: Target,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        version: int | None = None,
+    ) -> str:
+        """Start an execution; its id. `playbook`: a `Playbook`, a file or YAML text (checked
+        here, sent inline), or a catalog path (and `version`) on the server."""
+        body: dict[str, Any] = {"payload": dict(payload or {})}
+        if isinstance(playbook, Playbook) or is_text(playbook):
+            loaded = playbook if isinstance(playbook, Playbook) else load_playbook(playbook)
+            return await self.transport.start(playbook=loaded.source, **body)
+        located = locate(str(playbook), version)  # the one rule of `noetl execute`
+        if located.file is not None:
+            return await self.transport.start(playbook=load_playbook(located.file).source, **body)
+        return await self.transport.start(path=located.target, version=version, **body)
+
+    async def status(self, execution_id: str) -> Outcome:
+        """Where an execution is now (`status` may be `running`)."""
+        return Outcome.of(await self.transport.execution(execution_id))
+
+    async def wait(self, execution_id: str) -> Outcome:
+        """Wait for the end of an execution (the server holds the request; no busy polling)."""
+        return Outcome.of(await self.transport.wait(execution_id))
+
+    async def run(
+        self,
+        playbook: Target,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        version: int | None = None,
+    ) -> Outcome:
+        """Start an execution and wait for its end (see `start`)."""
+        return await self.wait(await self.start(playbook, payload, version=version))
+
+    async def cancel(self, execution_id: str) -> Outcome:
+        """Ask a running execution to stop; where it is then."""
+        return Outcome.of(await self.transport.cancel(execution_id))
+
+    async def events(self, execution_id: str) -> list[dict[str, Any]]:
+        """Every event of an execution, in order (as `noetl events --json` prints them)."""
+        return await self.transport.events(execution_id)
+
+    async def results(self, execution_id: str, step: str) -> Any:
+        """The result of `step` (a loop's: its iteration results), fetched from the server's
+        result store when it was too large to travel in the event."""
+        events = await RemoteEventLog(self.transport).read(execution_id)
+        store = RemoteResultStore(self.transport, patience=0)
+        return await step_result(events, store, execution_id, step)
+
+    async def aclose(self) -> None:
+        """Close the connections. Idempotent."""
+        await self.transport.aclose()
+
+
+class Client:
+    """`AsyncClient`'s methods, synchronous: usable in a script or a notebook cell. Close it
+    with `close` or `with`."""
+
+    def __init__(self, url: str | None = None, *, token: str | None = None) -> None:
+        self._async = AsyncClient(url, token=token)
+        self._loop = LoopThread()
+        self.url = self._async.url
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def register(
+        self, playbook: Playbook | PlaybookSource, *, path: str | None = None
+    ) -> dict[str, Any]:
+        """See `AsyncClient.register`."""
+        return self._loop.call(self._async.register(playbook, path=path))
+
+    def start(
+        self,
+        playbook: Target,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        version: int | None = None,
+    ) -> str:
+        """See `AsyncClient.start`."""
+        return self._loop.call(self._async.start(playbook, payload, version=version))
+
+    def status(self, execution_id: str) -> Outcome:
+        """See `AsyncClient.status`."""
+        return self._loop.call(self._async.status(execution_id))
+
+    def wait(self, execution_id: str) -> Outcome:
+        """See `AsyncClient.wait`."""
+        return self._loop.call(self._async.wait(execution_id))
+
+    def run(
+        self,
+        playbook: Target,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        version: int | None = None,
+    ) -> Outcome:
+        """See `AsyncClient.run`."""
+        return self._loop.call(self._async.run(playbook, payload, version=version))
+
+    def cancel(self, execution_id: str) -> Outcome:
+        """See `AsyncClient.cancel`."""
+        return self._loop.call(self._async.cancel(execution_id))
+
+    def events(self, execution_id: str) -> list[dict[str, Any]]:
+        """See `AsyncClient.events`."""
+        return self._loop.call(self._async.events(execution_id))
+
+    def results(self, execution_id: str, step: str) -> Any:
+        """See `AsyncClient.results`."""
+        return self._loop.call(self._async.results(execution_id, step))
+
+    def close(self) -> None:
+        """Close the connections and the client's event loop. Idempotent."""
+        if not self._loop.loop.is_closed():
+            self._loop.call(self._async.aclose())
+        self._loop.close()
