@@ -33,6 +33,7 @@ class Settings:
     port: int = 8082
     pool: str = "default"
     ack_wait: int = 30  # seconds a worker's lease on a command lasts before it is redelivered
+    prune_after: str | None = None  # servers remove executions finished longer ago ("30d")
 
     @property
     def db_path(self) -> Path:
@@ -73,3 +74,22 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
         except ValueError:
             raise ConfigError(f"NOETL_{name.upper()} must be an integer, got {raw!r}") from None
     return raw
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str, option: str) -> float:
+    """`30`, `30s`, `5m`, `2h`, `30d`, `1w` -> seconds; ConfigError naming the option."""
+    raw = text.strip().lower()
+    unit = raw[-1:] if raw[-1:] in _UNITS else "s"
+    number = raw[:-1] if raw[-1:] in _UNITS else raw
+    try:
+        value = float(number) * _UNITS[unit]
+    except ValueError:
+        raise ConfigError(
+            f"{option} {text!r}: expected a duration such as 30s, 5m, 2h, 30d"
+        ) from None
+    if not value > 0:
+        raise ConfigError(f"{option} {text!r}: must be more than 0")
+    return value

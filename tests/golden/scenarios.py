@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from noetl.engine import events as ev
 from noetl.engine.decide import cancel_event
-from support.engine_sim import Simulation, ok_worker, worker_event
+from support.engine_sim import Simulation, ok_worker, retry_simulation, worker_event
 
 HEAD = "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: golden, path: tests/golden}\n"
 
@@ -76,6 +76,51 @@ def loop_rounds(sim: Simulation) -> None:
             event.payload["set_ctx"]["rounds"] = rounds
         sim.feed(event)
 
+
+def retried(worker: Callable) -> Driver:
+    """Run the execution with `worker` (it fails), then record a retry of it instead."""
+
+    def driver(sim: Simulation) -> None:
+        sim.run(worker)
+        retry = retry_simulation(sim).run(ok_worker)
+        sim.log[:], sim.state, sim.queue = retry.log, retry.state, retry.queue
+
+    return driver
+
+
+def failing_iterations(*indexes: int) -> Callable:
+    def worker(command):
+        if command.iteration in indexes:
+            return "failed", {"kind": "python", "message": f"item {command.iteration} broke"}
+        return ok_worker(command)
+
+    return worker
+
+
+def failing_step(step: str) -> Callable:
+    def worker(command):
+        if command.step == step:
+            return "failed", {"kind": "python", "message": f"{step} broke"}
+        return ok_worker(command)
+
+    return worker
+
+
+RETRY = """
+workload: {items: [1, 2, 3, 4]}
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [{step: fetch}]
+  - step: fetch
+    loop: {in: "{{ workload.items }}", iterator: it, spec: {mode: parallel, max_in_flight: 2}}
+    tool: {kind: noop}
+    next: [{step: load, args: {n: "{{ fetch.results | length }}"}}]
+  - step: load
+    tool: {kind: noop}
+    next: [{step: end}]
+  - step: end
+"""
 
 LOOP = """
 workload: {items: ITEMS}
@@ -240,6 +285,8 @@ workflow:
 """,
         expire_first,
     ),
+    "retry_chain": (RETRY, retried(failing_step("load"))),
+    "retry_loop": (RETRY, retried(failing_iterations(1, 3))),
     "duplicates_out_of_order": (
         """
 workflow:

@@ -158,3 +158,21 @@ def test_concurrent_registrations_from_two_stores_take_distinct_versions(open_ca
             await second.close()
 
     assert asyncio.run(main()) == list(range(1, 9))
+
+
+def test_a_declared_metadata_version_is_honoured_or_refused(open_catalog):
+    from noetl.errors import ConflictError
+    from noetl.store.catalog import register_declared
+
+    async def body(store: CatalogStore) -> Any:
+        first, created = await register_declared(store, "v", "a", V1, 1)
+        again, created_again = await register_declared(store, "v", "a", V1, 1)  # unchanged
+        with pytest.raises(ConflictError, match=r"set metadata\.version to 2"):
+            await register_declared(store, "v", "a", V2, 1)  # new content is version 2
+        with pytest.raises(ConflictError, match="version 1 of 'w'"):
+            await register_declared(store, "w", "a", V1, 3)  # a new path starts at 1
+        versions = [e.version for e in await store.list()]
+        second, _ = await register_declared(store, "v", "a", V2, 2)
+        return first.version, created, again.version, created_again, versions, second.version
+
+    assert using(open_catalog, body) == (1, True, 1, False, [1], 2)

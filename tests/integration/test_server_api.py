@@ -105,6 +105,17 @@ def test_openapi_docs_and_metrics(server: LiveServer, api: httpx.Client):
     assert httpx.get(f"{server.url}/docs").status_code == 200
     paths = httpx.get(f"{server.url}/openapi.json").json()["paths"]
     assert "/api/v2/commands/{command_id}/claim" in paths
+    operations = {
+        ("post", "/api/v2/executions/{execution_id}/retry"),
+        ("post", "/api/v2/schedules"),
+        ("get", "/api/v2/schedules"),
+        ("post", "/api/v2/schedules/{name}/pause"),
+        ("delete", "/api/v2/schedules/{name}"),
+        ("post", "/api/v2/hooks"),
+        ("post", "/api/v2/hooks/{name}"),
+        ("post", "/api/v2/prune"),
+    }
+    assert {(m, p) for p, methods in paths.items() for m in methods} >= operations
     api.post("/executions", json={"playbook": HELLO.read_text()})
     metrics = api.get(f"{server.url}/metrics").text
     assert "noetl_executions_started_total 1.0" in metrics
@@ -124,6 +135,7 @@ def test_catalog_versions(api: httpx.Client):
         "created_at": "",
     }
     again = api.post("/catalog", json={"content": SLOW})
+    assert again.status_code == 200  # nothing new was registered
     assert (again.json()["version"], again.json()["created"]) == (1, False)
     changed = SLOW.replace("result = 1", "result = 2")
     assert api.post("/catalog", json={"content": changed}).json()["version"] == 2
@@ -172,10 +184,19 @@ def test_start_refusals_store_nothing(api: httpx.Client):
 
 
 def test_read_refusals(api: httpx.Client):
-    assert api.get("/executions/404404").status_code == 404
-    assert api.get("/executions/404404/events").status_code == 404
-    assert api.get("/executions/404404/playbook").status_code == 404
-    assert api.post("/executions/404404/cancel").status_code == 404
+    missing = [
+        api.get("/executions/404404"),
+        api.get("/executions/404404/events"),
+        api.get("/executions/404404/playbook"),
+        api.post("/executions/404404/cancel"),
+        api.post("/executions/404404/retry", json={}),
+        api.get("/catalog/no/such"),
+        api.get("/results/404404/abc"),
+    ]
+    for answer in missing:
+        assert answer.status_code == 404, answer.text
+        assert "404404" in answer.text or "no/such" in answer.text, answer.text
+        assert "noetl.db" not in answer.text and "/tmp" not in answer.text, answer.text
     bad_status = api.get("/executions", params={"status": "sleeping"})
     assert bad_status.status_code == 422 and "status" in bad_status.json()["error"]["message"]
     assert api.get("/executions", params={"limit": 0}).json()["error"]["fields"][0]["field"] == (

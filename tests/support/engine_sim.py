@@ -16,6 +16,7 @@ from noetl.engine.commands import Command, expired_event
 from noetl.engine.decide import Decision, decide, start
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
+from noetl.engine.reuse import plan_from_log
 from noetl.engine.state import ExecutionState
 
 # A worker outcome: ("done", result) or ("failed", error-dict) or ("expired", None).
@@ -70,8 +71,10 @@ class Simulation:
         self.queue = [c for c in self.queue if c.command_id not in dropped]
         self.queue.extend(decision.commands)
 
-    def start(self, payload: dict[str, Any] | None = None) -> Simulation:
-        self.record(start(self.playbook, self.execution_id, payload))
+    def start(
+        self, payload: dict[str, Any] | None = None, *, retry: dict[str, Any] | None = None
+    ) -> Simulation:
+        self.record(start(self.playbook, self.execution_id, payload, retry=retry))
         return self
 
     def feed(self, event: Event) -> Decision:
@@ -86,6 +89,17 @@ class Simulation:
             command = self.queue.pop(index)
             self.feed(worker_event(command, worker(command)))
         return self
+
+
+def retry_simulation(
+    failed: Simulation, playbook: PlaybookDef | None = None, *, rerun: tuple[str, ...] = ()
+) -> Simulation:
+    """A retry of `failed` (execution id one higher), started but not run: its plan reuses
+    what `failed` finished, less the steps in `rerun`."""
+    plan = plan_from_log(failed.log, rerun=rerun)
+    retry = {"of": failed.execution_id, "steps": plan}
+    sim = Simulation(playbook or failed.playbook, str(int(failed.execution_id) + 1))
+    return sim.start(dict(failed.log[0].payload.get("payload") or {}), retry=retry)
 
 
 def simulate(

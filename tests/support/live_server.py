@@ -9,14 +9,23 @@ import httpx
 import uvicorn
 
 from noetl.config import Settings
+from noetl.runtime.assemble import ServerRuntime, open_server
 from noetl.server import create_app
 
 
 class LiveServer:
     """uvicorn serving the app in a thread with its own event loop."""
 
-    def __init__(self, settings: Settings, max_body: int = 64 * 1024, port: int = 0) -> None:
-        app = create_app(settings, max_body=max_body)
+    def __init__(
+        self, settings: Settings, max_body: int = 64 * 1024, port: int = 0, local_workers: int = 0
+    ) -> None:
+        """`local_workers` > 0: workers inside the server run the commands (as `noetl server
+        start` without --nats); else the test claims and runs them itself."""
+
+        async def opener(settings: Settings) -> ServerRuntime:
+            return await open_server(settings, local_workers=local_workers)
+
+        app = create_app(settings, max_body=max_body, opener=opener)
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

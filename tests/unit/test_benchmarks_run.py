@@ -8,8 +8,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -109,3 +115,21 @@ def test_peers_benchmark_runs_the_noetl_side_of_every_shape():
         assert entry["median_s"] > 0
     assert result["chain_steps"] == 5
     assert result["ratios"] == {}
+
+
+@pytest.mark.integration
+def test_prune_benchmark_prints_append_latencies_alone_and_during(pg_dsn):
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    dsn = make_conninfo(pg_dsn, options=f"-c search_path={schema}")
+    command = [sys.executable, str(BENCHMARKS / "prune.py"), "--dsn", dsn]
+    command += ["--executions", "5", "--events", "20", "--baseline", "0.2"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["benchmark"] == "prune_during_appends"
+    assert (result["events_removed"], result["executions_removed"]) == (100, 5)
+    for key in ("appends_alone", "appends_during_prune"):
+        assert result[key]["p50_ms"] <= result[key]["max_ms"]
+    assert result["appends_alone"]["appends"] >= 1

@@ -107,6 +107,13 @@ CASES = [
         4,
         "executor.spec.pol",
     ),
+    (
+        "executor-unknown-kind",
+        doc("executor: {kind: kubernetes}\nworkflow: [{step: a}]\n"),
+        "invalid value 'kubernetes': expected 'auto'",
+        4,
+        "executor.kind",
+    ),
     # --- steps -------------------------------------------------------------------------------
     (
         "step-unknown-key",

@@ -28,9 +28,10 @@ def redact(url: str) -> str:
 async def open_client(url: str, where: str, timeout: float) -> Client:
     """A connection that reconnects forever once made; BusError when it cannot be made."""
     seen: list[Exception] = []  # why the attempts failed, for the message
+    connected: list[Client] = []  # before the first connection, failing is the BusError's story
 
     async def on_error(exc: Exception) -> None:
-        if not seen or repr(seen[-1]) != repr(exc):  # once per cause, not once per attempt
+        if connected and (not seen or repr(seen[-1]) != repr(exc)):  # once per cause
             log.warning("NATS %s: %r", where, exc)
         seen.append(exc)
 
@@ -41,7 +42,7 @@ async def open_client(url: str, where: str, timeout: float) -> Client:
         log.info("NATS %s: reconnected", where)
 
     try:
-        return await asyncio.wait_for(
+        client = await asyncio.wait_for(
             nats.connect(
                 url,
                 name="noetl",
@@ -53,6 +54,8 @@ async def open_client(url: str, where: str, timeout: float) -> Client:
             ),
             timeout,
         )
+        connected.append(client)
+        return client
     except (TimeoutError, OSError, nats.errors.Error) as exc:
         cause = seen[-1] if seen else exc
         reason = str(cause).strip() or type(cause).__name__

@@ -7,9 +7,13 @@ import typer
 from noetl import __version__
 from noetl.cli import catalog as catalog_cli
 from noetl.cli import credentials as credentials_cli
+from noetl.cli import hook as hook_cli
 from noetl.cli import inspect as inspect_cli
+from noetl.cli import prune as prune_cli
 from noetl.cli import remote as remote_cli
+from noetl.cli import retry as retry_cli
 from noetl.cli import run as run_cli
+from noetl.cli import schedule as schedule_cli
 from noetl.cli import server as server_cli
 from noetl.cli import validate as validate_cli
 from noetl.cli import worker as worker_cli
@@ -23,12 +27,16 @@ app = typer.Typer(
 )
 validate_cli.register(app)
 run_cli.register(app)
+schedule_cli.register(app)
 inspect_cli.register(app)
 remote_cli.register(app)
+prune_cli.register(app)
+retry_cli.register(app)
 server_cli.register(app)
 worker_cli.register(app)
 catalog_cli.register(app)
 credentials_cli.register(app)
+hook_cli.register(app)
 
 
 def _version(value: bool) -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from noetl.cli.terminal import EXIT_INVALID, exits_on_error, report_entry, with_stores
 from noetl.dsl.load import load_playbook
+from noetl.store.catalog import register_declared
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite file of the local store.")]
 ServerOption = Annotated[
@@ -39,7 +40,12 @@ def register_playbook(
         playbook = load_playbook(source, file=str(file))
     path = playbook.path or playbook.name
     entry, created = with_stores(
-        db, server, lambda stores: stores.catalog.register(path, playbook.name, source), create=True
+        db,
+        server,
+        lambda stores: register_declared(
+            stores.catalog, path, playbook.name, source, playbook.version
+        ),
+        create=True,
     )
     report_entry({**entry.to_dict(), "created": created}, as_json)
 

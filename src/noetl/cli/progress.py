@@ -54,6 +54,13 @@ class ProgressView:
         else:
             self._advance(event)
 
+    def _step_reused(self, event: Event) -> None:
+        if event.iteration is not None:
+            self._advance(event)
+            return
+        origin = escape(str(event.payload.get("from_execution")))
+        self.console.print(f"[green]✓[/] {escape(str(event.step))} [dim](reused from {origin})[/]")
+
     def _step_failed(self, event: Event) -> None:
         error = event.payload.get("error") or {}
         if event.iteration is not None:

@@ -61,6 +61,12 @@ def run(
     with exits_on_error(EXIT_INVALID):
         settings = Settings.load(db=db, workers=workers)
         job = _prepare(file, set_ or [], payload, resume, settings, version)
+    run_job(settings, job, as_json)
+
+
+def run_job(settings: Settings, job: Job, as_json: bool) -> None:
+    """Run `job` in this process to its end, report it (`--json` or on a terminal) and exit
+    with the code of its outcome."""
     live = sys.stdout.isatty() and not as_json
     with exits_on_error():
         summary = _run_without_waiting_for_threads(_execute(settings, job, live, as_json))
@@ -89,8 +95,9 @@ def _run_without_waiting_for_threads(
         loop.close()
 
 
-class _Job:
-    """What to run: a new execution (playbook + payload) or the resumption of one."""
+class Job:
+    """What to run: a new execution (playbook + payload, `retry` for a retry) or the
+    resumption of one."""
 
     def __init__(
         self,
@@ -98,8 +105,10 @@ class _Job:
         source: str | None = None,
         payload: dict[str, Any] | None = None,
         resume: str | None = None,
+        retry: dict[str, Any] | None = None,
     ) -> None:
         self.playbook, self.source, self.payload, self.resume = playbook, source, payload, resume
+        self.retry = retry
 
 
 def _prepare(
@@ -109,15 +118,15 @@ def _prepare(
     resume: str | None,
     settings: Settings,
     version: int | None = None,
-) -> _Job:
+) -> Job:
     if resume is not None:
         if file is not None or sets or payload or version is not None:
             raise ConfigError("--resume takes no playbook file, --version, --set or --payload")
-        return _Job(resume=resume)
+        return Job(resume=resume)
     if file is None:
         raise ConfigError("give a playbook file or catalog path to run (or --resume ID)")
     playbook, source = asyncio.run(_load(locate(file, version), settings))
-    return _Job(playbook, source, merged_payload(payload, sets))
+    return Job(playbook, source, merged_payload(payload, sets))
 
 
 async def _load(located: Located, settings: Settings) -> tuple[PlaybookDef, str]:
@@ -134,7 +143,7 @@ async def _load(located: Located, settings: Settings) -> tuple[PlaybookDef, str]
         await stores.close()
 
 
-async def _execute(settings: Settings, job: _Job, live: bool, as_json: bool) -> ExecutionSummary:
+async def _execute(settings: Settings, job: Job, live: bool, as_json: bool) -> ExecutionSummary:
     runtime = await open_embedded(settings)
     try:
         # `print(secret)` in a task shows ***; with --json, prints go to stderr so that stdout
@@ -145,7 +154,7 @@ async def _execute(settings: Settings, job: _Job, live: bool, as_json: bool) -> 
         await runtime.close()
 
 
-async def _follow(runtime: Runtime, job: _Job, live: bool) -> ExecutionSummary:
+async def _follow(runtime: Runtime, job: Job, live: bool) -> ExecutionSummary:
     view = ProgressView(Console(stderr=False)) if live else None
     if view is not None:
         runtime.control.listen(view)
@@ -154,7 +163,9 @@ async def _follow(runtime: Runtime, job: _Job, live: bool) -> ExecutionSummary:
         await runtime.control.resume(execution_id)
     else:
         assert job.playbook is not None
-        execution_id = await runtime.control.start(job.playbook, job.payload, source=job.source)
+        execution_id = await runtime.control.start(
+            job.playbook, job.payload, source=job.source, retry=job.retry
+        )
     if view is not None:
         view.execution_id = execution_id
     _cancel_on_interrupt(runtime, execution_id)

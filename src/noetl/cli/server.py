@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from noetl.cli import devprocess
 from noetl.config import Settings
-from noetl.errors import NoetlError
+from noetl.errors import ConfigError, NoetlError
 
 server_app = typer.Typer(help="The NoETL server (control plane + REST API).", no_args_is_help=True)
 dev_app = typer.Typer(help="A local distributed cluster for development.", no_args_is_help=True)
@@ -31,6 +34,12 @@ def start_server(
     port: Annotated[int | None, typer.Option(help="Port to listen on (default 8082).")] = None,
     pg: Annotated[str | None, typer.Option("--pg", help="PostgreSQL DSN of the event log.")] = None,
     nats: Annotated[str | None, typer.Option("--nats", help="NATS URL for commands.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=0, help="Without --nats: workers inside the server (default 4)."
+        ),
+    ] = None,
     home: HomeOption = None,
     ack_wait: AckWaitOption = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
@@ -40,19 +49,84 @@ def start_server(
 ) -> None:
     """Serve the REST API; executions the log says are running are resumed at start.
 
-    The API token comes from NOETL_API_TOKEN (never a flag: flags show in `ps`).
+    With --nats, commands go to NATS for `noetl worker start` processes. Without it they go to
+    an in-process queue served by --workers workers inside this process (refused with 0: no
+    worker could run them). The API token comes from NOETL_API_TOKEN (never a flag: flags show
+    in `ps`). A database, NATS or port that cannot be used is one line on stderr and exit 1.
     """
+    settings = Settings.load(
+        host=host,
+        port=port,
+        pg_dsn=pg,
+        nats_url=nats,
+        home=home,
+        ack_wait=ack_wait,
+        workers=workers,
+    )
+    local = 0 if settings.nats_url else settings.workers
+    if not settings.nats_url:
+        if local == 0:
+            typer.echo(
+                "error: without --nats the server's own workers run the commands; "
+                "--workers 0 would accept work nothing can run",
+                err=True,
+            )
+            raise typer.Exit(2)
+        log = "PostgreSQL" if settings.pg_dsn else f"SQLite {settings.db_path}"
+        typer.echo(
+            f"no --nats: running the embedded queue with {local} in-process workers "
+            f"(event log: {log}); give --nats URL to use `noetl worker start` processes",
+            err=True,
+        )
+    try:
+        asyncio.run(_serve(settings, local, log_level, access_log))
+    except ImportError as exc:  # FastAPI, uvicorn and the drivers come with the extra
+        typer.echo(
+            f"error: the server needs the distributed extra ({exc.name} is missing): "
+            "pip install 'noetl[distributed]'",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    except NoetlError as exc:
+        typer.echo(f"error: {one_line(str(exc))}", err=True)
+        raise typer.Exit(1) from None
+
+
+async def _serve(settings: Settings, local_workers: int, log_level: str, access_log: bool) -> None:
+    """Bind the port, open the runtime (database, NATS), then serve: each part that cannot
+    start raises a NoetlError saying which and where, before anything else is started."""
     import uvicorn
 
+    from noetl.runtime.assemble import open_server
     from noetl.server.app import create_app
 
-    settings = Settings.load(
-        host=host, port=port, pg_dsn=pg, nats_url=nats, home=home, ack_wait=ack_wait
-    )
-    app = create_app(settings)
-    uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level=log_level, access_log=access_log
-    )
+    listening = listen(settings.host, settings.port)
+    try:
+        runtime = await open_server(settings, local_workers=local_workers)
+    except BaseException:
+        listening.close()
+        raise
+
+    async def opened(_: Settings) -> Any:
+        return runtime
+
+    app = create_app(settings, opener=opened)
+    config = uvicorn.Config(app, log_level=log_level, access_log=access_log)
+    await uvicorn.Server(config).serve(sockets=[listening])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port; ConfigError naming both when it cannot be had."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def one_line(message: str) -> str:
+    """A driver's multi-line message (psycopg adds hints on lines of their own) on one line."""
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())
 
 
 @dev_app.command("up")
@@ -65,11 +139,35 @@ def dev_up(
     fsync: Annotated[
         bool, typer.Option(help="PostgreSQL fsync; --no-fsync is faster but a crash may lose data.")
     ] = True,
+    background: Annotated[
+        bool, typer.Option("--background", help="Start it, print where, and return.")
+    ] = False,
 ) -> None:
-    """PostgreSQL, NATS, the server and N workers under ./.noetl/; Ctrl-C stops them all."""
+    """PostgreSQL, NATS, the server and N workers under ./.noetl/; Ctrl-C (or `noetl dev
+    down`) stops them all. A worker that dies is reported and replaced."""
+    settings = Settings.load(home=home, ack_wait=ack_wait)
+    running = devprocess.running_pid(settings.home)
+    if running is not None:
+        typer.echo(
+            f"error: a cluster already runs under {settings.home} (pid {running}); "
+            "`noetl dev down` stops it",
+            err=True,
+        )
+        raise typer.Exit(1)
+    if background:
+        args = ["--workers", str(workers), "--concurrency", str(concurrency), "--port", str(port)]
+        args += ["--home", str(settings.home), "--ack-wait", str(settings.ack_wait)]
+        args += [] if fsync else ["--no-fsync"]
+        _start_in_background(settings.home, args)
+        return
+    _run_cluster(settings, workers, concurrency, port, fsync)
+
+
+def _run_cluster(
+    settings: Settings, workers: int, concurrency: int, port: int, fsync: bool
+) -> None:
     from noetl.devservers.cluster import DevCluster
 
-    settings = Settings.load(home=home, ack_wait=ack_wait)
     try:
         cluster = DevCluster.start(
             settings.home,
@@ -82,21 +180,66 @@ def dev_up(
     except NoetlError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    devprocess.write_pid(settings.home)
     typer.echo(f"postgres  {cluster.postgres.dsn}")
     typer.echo(f"nats      {cluster.nats.url}")
     typer.echo(f"server    {cluster.server_url}  (API docs: {cluster.server_url}/docs)")
     typer.echo(f"workers   {len(cluster.workers)} x {concurrency}  (logs: {cluster.home}/logs)")
-    typer.echo("ready; Ctrl-C stops everything")
+    typer.echo(devprocess.READY, nl=True)
     # Both stop the cluster; SIGINT explicitly, as a shell may start us with it ignored.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
+    code = 0
     try:
-        signal.pause()
+        code = _watch(cluster)
     except KeyboardInterrupt:
         pass
     finally:
         typer.echo("stopping...")
         cluster.stop()
+        devprocess.remove_pid(settings.home)
+    raise typer.Exit(code)
+
+
+def _watch(cluster: Any) -> int:
+    """Replace workers that die, until interrupted; 1 when the server itself exits."""
+    while True:
+        time.sleep(devprocess.WATCH_EVERY)
+        for index, code in cluster.replace_dead_workers():
+            log = cluster.home / "logs" / cluster.worker_log(index)
+            typer.echo(f"worker {index + 1} exited with code {code}; started another ({log})")
+        server = cluster.server
+        if server is not None and server.poll() is not None:
+            log = cluster.home / "logs" / "server.log"
+            typer.echo(
+                f"error: the server exited with code {server.returncode}; see {log}", err=True
+            )
+            return 1
+
+
+def _start_in_background(home: Path, args: list[str]) -> None:
+    try:
+        process, lines = devprocess.start_detached(home, args)
+    except NoetlError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for line in lines:
+        typer.echo(line)
+    typer.echo(
+        f"running in the background (pid {process}); `noetl dev down --home {home}` stops it"
+    )
+
+
+@dev_app.command("down")
+def dev_down(home: HomeOption = None) -> None:
+    """Stop the cluster `noetl dev up` runs under this home (in the background or not)."""
+    settings = Settings.load(home=home)
+    try:
+        pid = devprocess.stop(settings.home)
+    except NoetlError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"stopped the cluster under {settings.home} (pid {pid})")
 
 
 def _interrupt(*_: Any) -> None:

@@ -133,6 +133,61 @@ class ServerClient:
         given = {k: v for k, v in body.items() if v is not None}
         return str((await self.call("POST", "/executions", body=given))["execution_id"])
 
+    async def retry(self, execution_id: str, **body: Any) -> str:
+        """Retry a failed execution (`from_step`, `version` or `playbook`, `payload`); the id
+        of the new execution."""
+        given = {k: v for k, v in body.items() if v is not None}
+        path = f"/executions/{execution_id}/retry"
+        return str((await self.call("POST", path, body=given))["execution_id"])
+
+    async def add_schedule(self, **schedule: Any) -> dict[str, Any]:
+        """Add a schedule (the fields of `noetl.store.schedules.Schedule`); as the server shows
+        it, with its next fire times."""
+        given = {k: v for k, v in schedule.items() if v is not None and k != "created_at"}
+        result: dict[str, Any] = await self.call("POST", "/schedules", body=given)
+        return result
+
+    async def schedules(self) -> list[dict[str, Any]]:
+        """Every schedule with its next fire times."""
+        return list((await self.call("GET", "/schedules"))["schedules"])
+
+    async def schedule(self, name: str) -> dict[str, Any]:
+        """One schedule with its next fire times and latest slots."""
+        result: dict[str, Any] = await self.call("GET", f"/schedules/{name}")
+        return result
+
+    async def pause_schedule(self, name: str, paused: bool = True) -> dict[str, Any]:
+        """Pause (or, with `paused=False`, resume) a schedule."""
+        action = "pause" if paused else "resume"
+        result: dict[str, Any] = await self.call("POST", f"/schedules/{name}/{action}")
+        return result
+
+    async def delete_schedule(self, name: str) -> None:
+        """Remove a schedule."""
+        await self.call("DELETE", f"/schedules/{name}")
+
+    async def add_hook(self, name: str, path: str, version: int | None = None) -> dict[str, Any]:
+        """Make a webhook; the answer holds its secret (the only time it is shown)."""
+        body = {"name": name, "path": path, "version": version}
+        result: dict[str, Any] = await self.call("POST", "/hooks", body=body)
+        return result
+
+    async def hooks(self) -> list[dict[str, Any]]:
+        """Every webhook (never their secrets)."""
+        return list((await self.call("GET", "/hooks"))["hooks"])
+
+    async def delete_hook(self, name: str) -> None:
+        """Remove a webhook."""
+        await self.call("DELETE", f"/hooks/{name}")
+
+    async def prune(
+        self, older_than: str, *, status: str = "all", dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Remove (or count) executions that ended longer ago than `older_than` (`30d`)."""
+        body = {"older_than": older_than, "status": status, "dry_run": dry_run}
+        result: dict[str, Any] = await self.call("POST", "/prune", body=body)
+        return result
+
     async def execution(self, execution_id: str) -> dict[str, Any]:
         """One execution's summary."""
         result: dict[str, Any] = await self.call("GET", f"/executions/{execution_id}")

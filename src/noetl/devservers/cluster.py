@@ -92,11 +92,30 @@ class DevCluster:
     def add_worker(self, cwd: Path | None = None) -> subprocess.Popen[bytes]:
         """Start one more worker process of pool `default` (in folder `cwd`, when given: a
         worker needs no local files, so where it runs does not matter)."""
-        command = ["worker", "start", "--server", self.server_url, "--nats", self.nats.url]
-        command += ["--concurrency", str(self.concurrency), "--ack-wait", str(self.ack_wait)]
-        worker = self._spawn(command, f"worker-{len(self.workers) + 1}.log", cwd)
+        worker = self._spawn(self._worker_command(), self.worker_log(len(self.workers)), cwd)
         self.workers.append(worker)
         return worker
+
+    def replace_dead_workers(self) -> list[tuple[int, int]]:
+        """Start a new worker in place of each worker process that exited; the (index, exit
+        code) of those that did. Its log goes on in the same file."""
+        replaced = []
+        for index, worker in enumerate(self.workers):
+            code = worker.poll()
+            if code is not None:
+                self.workers[index] = self._spawn(self._worker_command(), self.worker_log(index))
+                replaced.append((index, code))
+        return replaced
+
+    def worker_log(self, index: int) -> str:
+        """File name (under `home/logs`) of worker `index`'s output."""
+        return f"worker-{index + 1}.log"
+
+    def _worker_command(self) -> list[str]:
+        return [
+            *("worker", "start", "--server", self.server_url, "--nats", self.nats.url),
+            *("--concurrency", str(self.concurrency), "--ack-wait", str(self.ack_wait)),
+        ]
 
     def stop(self) -> None:
         """Stop the workers (they drain), the server, NATS and PostgreSQL, in that order."""

@@ -101,7 +101,7 @@ class ExecutorSpec(_Strict):
 class Executor(_Strict):
     """`executor:` selects the runtime mode and worker pool."""
 
-    kind: str = "auto"
+    kind: Literal["auto"] = "auto"  # the only mode: wherever this NoETL runs commands
     spec: ExecutorSpec = Field(default_factory=ExecutorSpec)
 
 

@@ -18,6 +18,7 @@ from noetl.engine import events as ev
 from noetl.engine.commands import Command, command_id_for
 from noetl.engine.definition import PlaybookDef, StepDef
 from noetl.engine.events import Event
+from noetl.engine.reuse import reuse_entry
 from noetl.engine.routing import base_scope, deep_merge, ready_joins, truthy
 from noetl.engine.state import ExecutionState, LoopProgress, Run, Token, evolve
 from noetl.errors import EngineError, TemplateError
@@ -41,14 +42,24 @@ def start_event(
     payload: Mapping[str, Any] | None = None,
     *,
     parent_execution_id: str | None = None,
+    retry: Mapping[str, Any] | None = None,
+    trigger: Mapping[str, Any] | None = None,
 ) -> Event:
-    """The `playbook.started` event: the workload deep-merged with the request payload."""
-    body = {
+    """The `playbook.started` event: the workload deep-merged with the request payload.
+
+    `retry` is `{of, steps}` for a retry (see `noetl.engine.reuse`); `trigger` says what
+    started the execution when it was not a person (`{schedule, slot}`, `{hook}`).
+    """
+    body: dict[str, Any] = {
         "playbook": {"name": playbook.name, "path": playbook.path, "version": playbook.version},
         "workload": deep_merge(playbook.workload, payload or {}),
         "payload": dict(payload or {}),
         "parent_execution_id": parent_execution_id,
     }
+    if retry is not None:
+        body["retry"] = dict(retry)
+    if trigger is not None:
+        body["trigger"] = dict(trigger)
     return Event(
         ev.PLAYBOOK_STARTED, execution_id, payload=body, idempotency_key="playbook.started"
     )
@@ -60,9 +71,12 @@ def start(
     payload: Mapping[str, Any] | None = None,
     *,
     parent_execution_id: str | None = None,
+    retry: Mapping[str, Any] | None = None,
 ) -> Decision:
     """Start an execution: `playbook.started`, then the entry step's activation."""
-    event = start_event(playbook, execution_id, payload, parent_execution_id=parent_execution_id)
+    event = start_event(
+        playbook, execution_id, payload, parent_execution_id=parent_execution_id, retry=retry
+    )
     decision = decide(playbook, ExecutionState(), event)
     return Decision(decision.state, (event, *decision.events), decision.commands)
 
@@ -111,7 +125,9 @@ class _Decider:
             self.cancelled.extend(self.s.pending)
         evolve(self.s, event)
         if event.type == ev.PLAYBOOK_STARTED:
-            self.queue.append((self.pb.entry, self._token({}, None)))
+            # A retry starts from tokens that may reuse; a new execution runs everything.
+            fresh = self.s.retry_of is None
+            self.queue.append((self.pb.entry, self._token({}, None, fresh)))
         elif command is not None and run is not None:
             if event.type in (ev.STEP_DONE, ev.STEP_FAILED):
                 self._command_ended(command, run, event)
@@ -139,8 +155,8 @@ class _Decider:
         evolve(self.s, event)
         self.events.append(event)
 
-    def _token(self, args: dict[str, Any], source: str | None) -> Token:
-        token = Token(self.s.next_token, args, source)
+    def _token(self, args: dict[str, Any], source: str | None, fresh: bool = True) -> Token:
+        token = Token(self.s.next_token, args, source, fresh)
         self.s.next_token += 1
         return token
 
@@ -172,7 +188,9 @@ class _Decider:
             for held in tokens:
                 args.update(held.args)
             joined = [t.id for t in tokens]
-            self._activate(self.pb.step(ready[0]), self._token(args, tokens[-1].source), joined)
+            fresh = any(t.fresh for t in tokens)
+            token = self._token(args, tokens[-1].source, fresh)
+            self._activate(self.pb.step(ready[0]), token, joined)
             self._drain()
         if self.s.status == "running" and self.s.idle:
             self._emit(ev.PLAYBOOK_DONE, None, {"result": self.s.last_result}, END_KEY)
@@ -197,12 +215,35 @@ class _Decider:
             payload["joined"] = joined
         self._emit(ev.STEP_STARTED, step.name, payload, f"step.started|{step.name}|{token.id}")
         run = self.s.runs[token.id]
-        if step.loop is not None:
+        run.fresh = token.fresh or bool(step.tasks)
+        entry = (
+            None if token.fresh or not step.tasks else reuse_entry(self.s.reuse, step.name, epoch)
+        )
+        if entry is not None and "ended_as" in entry:
+            self._reuse_run(step, run, entry)
+        elif step.loop is not None:
+            run.reused_iterations = dict(entry["iterations"]) if entry is not None else {}
             self._start_loop(step, run)
         elif step.tasks:
             self._issue(step, run, None, None)
         else:
             self._pass_through(step, run)
+
+    def _reuse_run(self, step: StepDef, run: Run, entry: Mapping[str, Any]) -> None:
+        """A retry: the execution it retries finished this step run; take its outcome."""
+        run.fresh = False
+        step_vars = dict(entry.get("vars") or {})
+        payload = {
+            "token": run.token,
+            "epoch": run.epoch,
+            "from_execution": self.s.retry_of,
+            "ended_as": entry["ended_as"],
+            "result": entry.get("result"),
+            "vars": step_vars,
+            "set_ctx": dict(entry.get("set_ctx") or {}),
+        }
+        self._emit(ev.STEP_REUSED, step.name, payload, f"step.reused|{step.name}|{run.token}")
+        self._route(run, "success", entry["ended_as"], None, step_vars)
 
     def _pass_through(self, step: StepDef, run: Run) -> None:
         """A step without tools: its result is its args, else the result it was routed from."""
@@ -259,14 +300,19 @@ class _Decider:
         )
         payload = {"token": run.token, "epoch": run.epoch, "count": len(values)}
         self._emit(ev.LOOP_STARTED, step.name, payload, f"loop.started|{step.name}|{run.token}")
-        if values:
-            self._fill(step, run, run.loop)
-        else:
-            self._finish_loop(step, run, run.loop)
+        self._fill(step, run, run.loop)
 
     def _fill(self, step: StepDef, run: Run, loop: LoopProgress) -> None:
-        while loop.in_flight < loop.limit and loop.next_index < loop.count:
+        """Issue iterations up to the in-flight limit (a retry's finished ones are reused, not
+        issued); end the loop once every iteration has ended."""
+        while loop.next_index < loop.count:
             i = loop.next_index
+            reused = run.reused_iterations.get(str(i))
+            if reused is not None:
+                self._reuse_iteration(step, run, i, reused)
+                continue
+            if loop.in_flight >= loop.limit:
+                break
             scope = {
                 loop.iterator: loop.items[i],
                 "index": i,
@@ -274,6 +320,21 @@ class _Decider:
                 "last": i == loop.count - 1,
             }
             self._issue(step, run, i, scope)
+        if loop.finished >= loop.count:
+            self._finish_loop(step, run, loop)
+
+    def _reuse_iteration(
+        self, step: StepDef, run: Run, index: int, done: Mapping[str, Any]
+    ) -> None:
+        payload = {
+            "token": run.token,
+            "epoch": run.epoch,
+            "from_execution": self.s.retry_of,
+            "result": done.get("result"),
+            "set_ctx": dict(done.get("set_ctx") or {}),
+        }
+        key = f"step.reused|{step.name}|{run.token}|{index}"
+        self._emit(ev.STEP_REUSED, step.name, payload, key, iteration=index)
 
     def _finish_loop(self, step: StepDef, run: Run, loop: LoopProgress) -> None:
         ok = loop.failed == 0
@@ -302,8 +363,6 @@ class _Decider:
             status = "success" if event.type == ev.STEP_DONE else "error"
             error = event.payload.get("error")
             self._route(run, status, event.type, error, dict(event.payload.get("vars") or {}))
-        elif run.loop.finished >= run.loop.count:
-            self._finish_loop(step, run, run.loop)
         else:
             self._fill(step, run, run.loop)
 
@@ -358,7 +417,7 @@ class _Decider:
             except TemplateError as exc:
                 self._fail_execution({"kind": "template", "message": str(exc), "step": step.name})
                 return
-            self.queue.append((arc.step, self._token(dict(args), step.name)))
+            self.queue.append((arc.step, self._token(dict(args), step.name, run.fresh)))
 
     def _matching_arcs(self, step: StepDef, status: str, scope: dict[str, Any]) -> list[int] | None:
         """Indexes of the arcs that fire; None when a guard failed to render (execution failed)."""

@@ -25,6 +25,7 @@ STEP_STARTED = "step.started"
 STEP_SKIPPED = "step.skipped"
 STEP_DONE = "step.done"
 STEP_FAILED = "step.failed"
+STEP_REUSED = "step.reused"  # a retry took a step run's result from an earlier execution
 LOOP_STARTED = "loop.started"
 LOOP_DONE = "loop.done"
 COMMAND_ISSUED = "command.issued"
@@ -45,6 +46,7 @@ EVENT_TYPES = frozenset(
         STEP_SKIPPED,
         STEP_DONE,
         STEP_FAILED,
+        STEP_REUSED,
         LOOP_STARTED,
         LOOP_DONE,
         COMMAND_ISSUED,

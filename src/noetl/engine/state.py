@@ -28,6 +28,7 @@ class Token:
     id: int
     args: dict[str, Any]
     source: str | None = None
+    fresh: bool = True  # False: descends only from reused step runs (a retry may reuse more)
 
 
 @dataclass(slots=True)
@@ -60,6 +61,8 @@ class Run:
     args: dict[str, Any]
     source: str | None = None
     loop: LoopProgress | None = None
+    fresh: bool = True  # really run (not reused): what it leads to runs again in a retry
+    reused_iterations: dict[str, Any] = field(default_factory=dict)  # index -> finished earlier
 
 
 @dataclass(slots=True)
@@ -84,6 +87,8 @@ class ExecutionState:
     result: Any = None
     error: dict[str, Any] | None = None
     parent_execution_id: str | None = None
+    retry_of: str | None = None  # the execution this one retries
+    reuse: dict[str, Any] = field(default_factory=dict)  # its reuse plan (see engine.reuse)
 
     @property
     def terminal(self) -> bool:
@@ -141,6 +146,9 @@ def _started(state: ExecutionState, event: Event) -> None:
     state.status = RUNNING
     state.workload = dict(event.payload.get("workload") or {})
     state.parent_execution_id = event.payload.get("parent_execution_id")
+    retry = event.payload.get("retry") or {}
+    state.retry_of = retry.get("of")
+    state.reuse = dict(retry.get("steps") or {})
 
 
 def _ended(state: ExecutionState, event: Event) -> None:
@@ -212,6 +220,26 @@ def _step_ended(state: ExecutionState, event: Event) -> None:
         state.last_result = event.payload.get("result")
 
 
+def _step_reused(state: ExecutionState, event: Event) -> None:
+    """A retry took a step run's (or one iteration's) result from the execution it retries."""
+    p = event.payload
+    if p.get("set_ctx"):
+        state.ctx.update(p["set_ctx"])
+    run = state.runs.get(int(p["token"]))
+    if run is None:
+        return
+    if event.iteration is not None and run.loop is not None:
+        loop = run.loop
+        loop.next_index = max(loop.next_index, event.iteration + 1)
+        loop.finished += 1
+        loop.results[event.iteration] = p.get("result")
+        return
+    _run_ended(state, run)
+    state.step_vars[run.step] = dict(p.get("vars") or {})
+    state.results[run.step] = p.get("result")
+    state.last_result = p.get("result")
+
+
 def _iteration_ended(loop: LoopProgress, event: Event, done: bool) -> None:
     index = int(event.iteration or 0)
     loop.in_flight -= 1
@@ -254,5 +282,6 @@ _APPLY = {
     ev.COMMAND_ISSUED: _command_issued,
     ev.STEP_DONE: _step_ended,
     ev.STEP_FAILED: _step_ended,
+    ev.STEP_REUSED: _step_reused,
     ev.LOOP_DONE: _loop_done,
 }

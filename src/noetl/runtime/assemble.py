@@ -8,6 +8,7 @@ and `open_worker` build the processes of the distributed mode.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,21 +16,29 @@ from typing import Any, Protocol, TypeVar
 
 from noetl.bus.inprocess import InProcessBus
 from noetl.bus.port import CommandBus, Pointer
-from noetl.config import Settings
+from noetl.config import Settings, parse_duration
 from noetl.engine.definition import PlaybookDef
 from noetl.errors import ConfigError, NotFoundError
 from noetl.runtime.children import LocalChildren
 from noetl.runtime.control import ControlPlane
+from noetl.runtime.retention import prune_forever
+from noetl.runtime.scheduler import Scheduler
 from noetl.store.catalog import CatalogStore
 from noetl.store.credentials import Credentials, CredentialStore
+from noetl.store.hooks import HookStore
 from noetl.store.port import EventStore, ExecutionSummary
 from noetl.store.results import FileResultStore, KeyedResultStore, ResultStore
+from noetl.store.retention import Retention
+from noetl.store.schedules import ScheduleStore
 from noetl.store.sqlite import (
     SqliteCatalogStore,
     SqliteCredentialStore,
     SqliteEventStore,
     SqliteResultStore,
 )
+from noetl.store.sqlite.hooks import SqliteHookStore
+from noetl.store.sqlite.retention import SqliteRetention
+from noetl.store.sqlite.schedules import SqliteScheduleStore
 from noetl.tools.base import Resources
 from noetl.tools.credentials import MaskingCredentials
 from noetl.worker.loop import WorkerPool
@@ -51,6 +60,7 @@ class Runtime:
     bus: InProcessBus
     catalog: CatalogStore
     credentials: CredentialStore
+    schedules: ScheduleStore  # what `noetl scheduler` fires
 
     async def run(
         self,
@@ -71,6 +81,7 @@ class Runtime:
         await self.resources.aclose()
         await self.catalog.close()
         await self.credentials.close()
+        await self.schedules.close()
         await self.store.close()
 
 
@@ -108,7 +119,10 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
     await bus.on_cancel(workers.cancel)  # the control plane announces cancels on the bus
     control.open()
     workers.start()
-    return Runtime(settings, event_store, control, workers, resources, bus, catalog, sealed)
+    schedules = SqliteScheduleStore.open(settings.db_path)
+    return Runtime(
+        settings, event_store, control, workers, resources, bus, catalog, sealed, schedules
+    )
 
 
 @dataclass
@@ -179,33 +193,78 @@ class ServerRuntime:
     control: ControlPlane
     credentials: Credentials
     results: KeyedResultStore  # large results, shared by every worker through the API
+    schedules: ScheduleStore
+    hooks: HookStore
+    retention: Retention
+    scheduler: Scheduler | None = None
+    pruner: asyncio.Task[None] | None = None  # automatic pruning (settings.prune_after)
+    workers: WorkerPool | None = None  # in-process workers, when there is no NATS
 
     async def close(self) -> None:
-        """Write what is pending, then close the bus and the stores."""
+        """Stop the scheduler and the in-process workers, write what is pending, close the bus
+        and the stores."""
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        if self.pruner is not None:
+            self.pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.pruner
+        if self.workers is not None:
+            await self.workers.stop(drain=False)
+            await self.workers.resources.aclose()
         await self.control.close()
         await self.bus.close()
         await self.catalog.close()
         await self.results.close()
+        await self.schedules.close()
+        await self.hooks.close()
+        await self.retention.close()
         await self.credentials.store.close()
         await self.store.close()
 
 
-async def open_server(settings: Settings) -> ServerRuntime:
+async def open_server(settings: Settings, *, local_workers: int = 0) -> ServerRuntime:
     """The control plane of a server, with its executions resumed from the log.
 
     PostgreSQL when `settings.pg_dsn` is set (migrations are applied on open), else the SQLite
     file of `settings.db_path`; NATS JetStream when `settings.nats_url` is set, else an
-    in-process bus that no worker reads (commands are then claimed through the API only, which
-    is what the API tests do). When any part fails to open, the parts opened before it are
-    closed again.
+    in-process bus served by `local_workers` workers inside the server (`noetl server start`
+    without `--nats`), or by none (commands are then claimed through the API only, which is what
+    the API tests do). When any part fails to open, the parts opened before it are closed again.
     """
     async with contextlib.AsyncExitStack() as opened:
-        runtime = await _assemble_server(settings, opened)
+        local = 0 if settings.nats_url else local_workers
+        runtime = await _assemble_server(settings, opened, local_pool=bool(local))
+        if local:
+            runtime.workers = await _local_workers(runtime, local_workers)
         opened.pop_all()  # opened for good: the runtime closes them
         return runtime
 
 
-async def _assemble_server(settings: Settings, opened: contextlib.AsyncExitStack) -> ServerRuntime:
+async def _local_workers(runtime: ServerRuntime, count: int) -> WorkerPool:
+    """Workers on the server's in-process bus, sharing its stores (as in the embedded mode)."""
+    settings = runtime.settings
+    resources = Resources()
+    resources.credentials = MaskingCredentials(runtime.credentials, resources.masks)
+    resources.children = LocalChildren(runtime.control, runtime.catalog)
+    workers = WorkerPool(
+        runtime.bus,
+        runtime.control,
+        resources,
+        results=runtime.results,
+        inline_limit=settings.inline_limit,
+        pool=EMBEDDED_POOL,
+        concurrency=count,
+        heartbeat=settings.ack_wait / 3,
+    )
+    await runtime.bus.on_cancel(workers.cancel)
+    workers.start()
+    return workers
+
+
+async def _assemble_server(
+    settings: Settings, opened: contextlib.AsyncExitStack, *, local_pool: bool = False
+) -> ServerRuntime:
     stores = await _open_stores(settings, opened)
     credentials = Credentials(stores.sealed, settings.secret_key)  # the key is checked on first use
     control: ControlPlane | None = None
@@ -224,13 +283,37 @@ async def _assemble_server(settings: Settings, opened: contextlib.AsyncExitStack
     opened.push_async_callback(bus.close)
     # A command handed to a worker with a report is leased as long as a bus delivery is.
     # Replicas: an execution another server ended is noticed within REPLICA_SWEEP seconds.
-    control = ControlPlane(stores.events, bus, lease=settings.ack_wait, sweep=REPLICA_SWEEP)
+    # In-process workers serve one pool: every playbook's commands go to it.
+    route = (lambda _pool: EMBEDDED_POOL) if local_pool else None
+    control = ControlPlane(
+        stores.events, bus, route=route, lease=settings.ack_wait, sweep=REPLICA_SWEEP
+    )
     control.open()
     opened.push_async_callback(control.close)
     await control.resume_all()
-    return ServerRuntime(
-        settings, stores.events, stores.catalog, bus, control, credentials, stores.results
+    # Every replica runs a scheduler: the slot records make each slot fire once among them.
+    scheduler = Scheduler(stores.schedules, stores.catalog, control, stores.events)
+    scheduler.start()
+    opened.push_async_callback(scheduler.stop)
+    runtime = ServerRuntime(
+        settings,
+        stores.events,
+        stores.catalog,
+        bus,
+        control,
+        credentials,
+        stores.results,
+        stores.schedules,
+        stores.hooks,
+        stores.retention,
+        scheduler,
     )
+    if settings.prune_after:
+        older_than = parse_duration(settings.prune_after, "NOETL_PRUNE_AFTER")
+        runtime.pruner = asyncio.get_running_loop().create_task(
+            prune_forever(stores.retention, older_than)
+        )
+    return runtime
 
 
 @dataclass
@@ -241,6 +324,9 @@ class _ServerStores:
     catalog: CatalogStore
     sealed: CredentialStore
     results: KeyedResultStore
+    schedules: ScheduleStore
+    hooks: HookStore
+    retention: Retention
 
 
 class _Closable(Protocol):
@@ -257,13 +343,17 @@ def _kept(opened: contextlib.AsyncExitStack, store: _C) -> _C:
 
 
 async def _open_stores(settings: Settings, opened: contextlib.AsyncExitStack) -> _ServerStores:
-    """The event store, the catalog, the credential store and the result store, all in the
-    server's database; each one's closing is pushed on `opened` as soon as it is open."""
+    """The event store, the catalog, the credential store, the result store, the schedule
+    store, the hook store and retention, all in the server's database; each one's closing is
+    pushed on `opened` as soon as it is open."""
     if settings.pg_dsn:
         from noetl.store.postgres import PostgresEventStore
         from noetl.store.postgres.catalog import PostgresCatalogStore
         from noetl.store.postgres.credentials import PostgresCredentialStore
+        from noetl.store.postgres.hooks import PostgresHookStore
         from noetl.store.postgres.results import PostgresResultStore
+        from noetl.store.postgres.retention import PostgresRetention
+        from noetl.store.postgres.schedules import PostgresScheduleStore
 
         dsn = settings.pg_dsn
         return _ServerStores(
@@ -271,6 +361,9 @@ async def _open_stores(settings: Settings, opened: contextlib.AsyncExitStack) ->
             _kept(opened, await PostgresCatalogStore.open(dsn)),
             _kept(opened, await PostgresCredentialStore.open(dsn)),
             _kept(opened, await PostgresResultStore.open(dsn)),
+            _kept(opened, await PostgresScheduleStore.open(dsn)),
+            _kept(opened, await PostgresHookStore.open(dsn)),
+            _kept(opened, await PostgresRetention.open(dsn)),
         )
     path = settings.db_path
     return _ServerStores(
@@ -278,6 +371,9 @@ async def _open_stores(settings: Settings, opened: contextlib.AsyncExitStack) ->
         _kept(opened, SqliteCatalogStore.open(path)),
         _kept(opened, SqliteCredentialStore.open(path)),
         _kept(opened, SqliteResultStore.open(path)),
+        _kept(opened, SqliteScheduleStore.open(path)),
+        _kept(opened, SqliteHookStore.open(path)),
+        _kept(opened, SqliteRetention.open(path)),
     )
 
 

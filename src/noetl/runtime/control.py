@@ -105,11 +105,21 @@ class ControlPlane:
         *,
         source: str | None = None,
         parent_execution_id: str | None = None,
+        retry: Mapping[str, Any] | None = None,
+        trigger: Mapping[str, Any] | None = None,
     ) -> str:
-        """Start an execution of `playbook`; returns its id once its first events are written."""
+        """Start an execution of `playbook`; returns its id once its first events are written.
+
+        `retry` (`{of, steps}`, see `noetl.runtime.retry`) makes it a retry; `trigger` records
+        the schedule slot or hook that started it."""
         execution_id = ids.new_id()
         first = start_event(
-            playbook, execution_id, payload, parent_execution_id=parent_execution_id
+            playbook,
+            execution_id,
+            payload,
+            parent_execution_id=parent_execution_id,
+            retry=retry,
+            trigger=trigger,
         )
         if source is not None:
             file = playbook.source_file

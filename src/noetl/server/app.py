@@ -23,13 +23,25 @@ from noetl.config import Settings
 from noetl.runtime.assemble import ServerRuntime, open_server
 from noetl.server import errors
 from noetl.server.metrics import Metrics
-from noetl.server.routes import catalog, credentials, executions, results, system, workers
+from noetl.server.routes import (
+    catalog,
+    credentials,
+    executions,
+    hooks,
+    results,
+    retention,
+    schedules,
+    system,
+    workers,
+)
 
 API = "/api/v2"
 MAX_BODY = 10 * 1024 * 1024  # bytes; larger request bodies are refused with 413
 # Result uploads have their own limit (`max_result_bytes`): large results are what they are for.
 _RESULT_UPLOAD = re.compile(re.escape(API) + r"/executions/[^/]+/results/?")
 _OPEN_PATHS = frozenset({f"{API}/health", "/docs", "/openapi.json", "/docs/oauth2-redirect"})
+# A webhook call carries its hook's own secret instead of the API token (see routes/hooks.py).
+_HOOK_CALL = re.compile(re.escape(API) + r"/hooks/[^/]+")
 
 Opener = Callable[[Settings], Awaitable[ServerRuntime]]
 
@@ -58,7 +70,8 @@ def create_app(
     )
     app.state.metrics = Metrics()
     errors.install(app)
-    for module in (catalog, credentials, executions, workers, results):
+    routers = (catalog, credentials, executions, workers, results, schedules, hooks, retention)
+    for module in routers:
         app.include_router(module.router, prefix=API)
     app.include_router(system.router, prefix=API, include_in_schema=True)
     app.add_api_route("/metrics", system.metrics, include_in_schema=False)
@@ -91,7 +104,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        if self.expected is not None and scope["path"] not in _OPEN_PATHS:
+        if self.expected is not None and not _open(scope):
             given = headers.get(b"authorization", b"")
             if not hmac.compare_digest(given, self.expected):
                 message = "missing or wrong API token (send 'Authorization: Bearer <token>')"
@@ -132,6 +145,12 @@ class Guard:
             return message
 
         return limited
+
+
+def _open(scope: Scope) -> bool:
+    """Whether a request needs no API token."""
+    path = scope["path"]
+    return path in _OPEN_PATHS or (scope["method"] == "POST" and bool(_HOOK_CALL.fullmatch(path)))
 
 
 async def _reply(

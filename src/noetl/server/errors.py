@@ -35,6 +35,7 @@ _KINDS = {
     405: "method_not_allowed",
     409: "conflict",
     413: "too_large",
+    415: "unsupported_media_type",
     422: "invalid_request",
     503: "unavailable",
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -48,6 +48,63 @@ class StartExecution(BaseModel):
         if self.version is not None and self.path is None:
             raise ValueError("'version' needs 'path'")
         return self
+
+
+class RetryExecution(BaseModel):
+    """POST /executions/{id}/retry: where to start again, which version, payload changes."""
+
+    model_config = _STRICT
+    from_step: str | None = Field(
+        None, min_length=1, description="Run again from this step (default: where it failed)."
+    )
+    version: int | None = Field(
+        None, ge=1, description="Catalog version of the execution's playbook path to run."
+    )
+    playbook: str | None = Field(None, min_length=1, description="Inline YAML of a newer version.")
+    payload: dict[str, Any] = Field(
+        default_factory=dict, description="Deep-merged over the failed execution's payload."
+    )
+
+    @model_validator(mode="after")
+    def _one_version(self) -> RetryExecution:
+        if self.version is not None and self.playbook is not None:
+            raise ValueError("give 'version' or 'playbook', not both")
+        return self
+
+
+class ScheduleIn(BaseModel):
+    """POST /schedules: run catalog playbook `path` on a cron expression or an interval."""
+
+    model_config = _STRICT
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+$")
+    path: str = Field(min_length=1, description="Catalog path of the playbook.")
+    version: int | None = Field(None, ge=1, description="Catalog version (default: the latest).")
+    cron: str | None = Field(None, description="5 fields, or 6 with seconds first.")
+    every: float | None = Field(None, ge=1, description="Interval in seconds (instead of cron).")
+    timezone: str = Field("UTC", description="IANA time zone the cron expression is read in.")
+    payload: dict[str, Any] = Field(default_factory=dict)
+    misfire: Literal["skip", "run_once", "catch_up"] = "skip"
+    catch_up_limit: int = Field(10, ge=1, le=1000)
+    overlap: Literal["allow", "skip", "cancel"] = "allow"
+    paused: bool = False
+
+
+class HookIn(BaseModel):
+    """POST /hooks: a webhook starting catalog playbook `path` (the secret is made for it)."""
+
+    model_config = _STRICT
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+$")
+    path: str = Field(min_length=1, description="Catalog path of the playbook.")
+    version: int | None = Field(None, ge=1, description="Catalog version (default: the latest).")
+
+
+class PruneIn(BaseModel):
+    """POST /prune: which finished executions to remove."""
+
+    model_config = _STRICT
+    older_than: str = Field(min_length=1, description="Ended longer ago than this: 30d, 12h...")
+    status: Literal["done", "failed", "cancelled", "all"] = "all"
+    dry_run: bool = False
 
 
 class ExecutionStarted(BaseModel):

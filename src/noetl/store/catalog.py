@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from noetl.errors import NotFoundError
+from noetl.errors import ConflictError, NotFoundError
 
 
 @dataclass(frozen=True)
@@ -56,13 +56,37 @@ class CatalogStore(Protocol):
         ...
 
 
+async def register_declared(
+    catalog: CatalogStore, path: str, name: str, source: str, declared: int | None
+) -> tuple[CatalogEntry, bool]:
+    """Register, honouring `metadata.version`: when the playbook declares a version, it must be
+    the one the catalog gives this content (the latest for unchanged content, the next one for
+    new content), else ConflictError saying which it would be and nothing is registered."""
+    if declared is not None:
+        try:
+            latest: CatalogEntry | None = await catalog.get(path)
+        except NotFoundError:
+            latest = None
+        if latest is None:
+            expected = 1
+        else:
+            unchanged = latest.sha256 == content_hash(source)
+            expected = latest.version if unchanged else latest.version + 1
+        if declared != expected:
+            raise ConflictError(
+                f"metadata.version is {declared}, but the catalog registers this content as "
+                f"version {expected} of {path!r}: set metadata.version to {expected}, or remove it"
+            )
+    return await catalog.register(path, name, source)
+
+
 def content_hash(source: str) -> str:
     """The sha256 hex digest that identifies a playbook's content."""
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
 
 
-def not_found(path: str, version: int | None, where: str) -> NotFoundError:
+def not_found(path: str, version: int | None) -> NotFoundError:
     """The error for a path (or one version of it) the catalog does not hold."""
     if version is None:
-        return NotFoundError(f"catalog has no playbook at path {path!r} ({where})")
-    return NotFoundError(f"catalog has no version {version} of playbook {path!r} ({where})")
+        return NotFoundError(f"catalog has no playbook at path {path!r}")
+    return NotFoundError(f"catalog has no version {version} of playbook {path!r}")

@@ -85,9 +85,7 @@ class MemoryEventStore:
         try:
             return self._executions[execution_id]
         except KeyError:
-            raise NotFoundError(
-                f"execution {execution_id!r} not found in the event store"
-            ) from None
+            raise NotFoundError(f"execution {execution_id!r} not found") from None
 
     async def list_executions(
         self, *, status: str | None = None, limit: int = 50, offset: int = 0

@@ -6,8 +6,8 @@ transaction as the events (the memory adapter in Python, SQL adapters with one I
 
 - `playbook.started` creates the execution (status running); its payload carries
   `playbook: {name, path}` and optionally `parent_execution_id`.
-- `step.done` / `step.failed` outside a loop iteration and `loop.done` count as steps (iterations
-  are not steps); every `step.skipped` counts.
+- `step.done` / `step.failed` / `step.reused` outside a loop iteration and `loop.done` count as
+  steps (iterations are not steps; a reused step counts as done); every `step.skipped` counts.
 - `playbook.done|failed|cancelled` end it. The first terminal event wins: a late event cannot
   turn a finished execution into another outcome.
 """
@@ -62,6 +62,9 @@ class ExecutionChange:
         return bool(counted) or self.terminal is not None
 
 
+_STEP_ENDS_DONE = frozenset({ev.STEP_DONE, ev.LOOP_DONE, ev.STEP_REUSED})
+
+
 def fold(execution_id: str, last_seq: int, stamped: Sequence[Event]) -> ExecutionChange:
     """Fold the stamped events of one append into the change they make to the projection."""
     change = ExecutionChange(execution_id=execution_id, last_seq=last_seq)
@@ -69,7 +72,7 @@ def fold(execution_id: str, last_seq: int, stamped: Sequence[Event]) -> Executio
         kind = event.type
         if kind == ev.PLAYBOOK_STARTED:
             change.started = _started(event)
-        elif (kind == ev.STEP_DONE and event.iteration is None) or kind == ev.LOOP_DONE:
+        elif kind in _STEP_ENDS_DONE and event.iteration is None:
             change.steps_done += 1
         elif kind == ev.STEP_FAILED and event.iteration is None:
             change.steps_failed += 1

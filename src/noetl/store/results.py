@@ -164,7 +164,7 @@ class FileResultStore:
         try:
             body = await asyncio.to_thread(path.read_bytes)
         except FileNotFoundError:
-            raise NotFoundError(f"result {inner['key']} is not in {self.root}") from None
+            raise NotFoundError(f"result {inner['key']} not found") from None
         except OSError as exc:
             raise StoreError(f"reading result {inner['key']} failed: {exc.strerror}") from None
         if len(body) != inner.get("size", len(body)):

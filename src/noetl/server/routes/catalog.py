@@ -4,22 +4,34 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from noetl.dsl.load import load_playbook
 from noetl.server.routes import RuntimeDep
 from noetl.server.schemas import CatalogEntryOut, RegisterPlaybook
+from noetl.store.catalog import register_declared
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
 
 
-@router.post("", status_code=201)
-async def register(body: RegisterPlaybook, runtime: RuntimeDep) -> CatalogEntryOut:
+@router.post(
+    "",
+    status_code=201,
+    responses={200: {"description": "identical content: the version already registered"}},
+)
+async def register(
+    body: RegisterPlaybook, runtime: RuntimeDep, response: Response
+) -> CatalogEntryOut:
     """Register a playbook under `path` (default: its `metadata.path`, else its name); changed
-    content gets the next version, identical content returns the latest (`created: false`)."""
+    content gets the next version (201), identical content returns the latest (200,
+    `created: false`)."""
     playbook = load_playbook(body.content)  # PlaybookError -> 422 with file:line:col problems
     path = body.path or playbook.path or playbook.name
-    entry, created = await runtime.catalog.register(path, playbook.name, body.content)
+    entry, created = await register_declared(
+        runtime.catalog, path, playbook.name, body.content, playbook.version
+    )  # a metadata.version the catalog would not give this content -> 409
+    if not created:
+        response.status_code = 200
     return _out(entry, created=created)
 
 

@@ -1,4 +1,4 @@
-"""/executions: start (catalog path or inline YAML), list, get, events, playbook, cancel."""
+"""/executions: start (catalog path or inline YAML), list, get, events, playbook, cancel, retry."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from noetl.dsl.load import load_playbook
 from noetl.dsl.locate import in_catalog, load_located
 from noetl.engine.decide import cancel_event
+from noetl.runtime.retry import prepare_retry
 from noetl.server.routes import RuntimeDep, json_response
 from noetl.server.schemas import (
     EventPage,
@@ -18,6 +19,7 @@ from noetl.server.schemas import (
     ExecutionOut,
     ExecutionStarted,
     PlaybookSource,
+    RetryExecution,
     StartExecution,
 )
 from noetl.store.port import EXECUTION_STATUSES, RUNNING
@@ -109,3 +111,29 @@ async def cancel(execution_id: str, runtime: RuntimeDep) -> Response:
     await runtime.control.submit([cancel_event(execution_id, "cancelled by request")])
     await runtime.control.flush()
     return json_response((await runtime.store.get_execution(execution_id)).to_dict(), 202)
+
+
+@router.post("/{execution_id}/retry", status_code=201)
+async def retry(execution_id: str, body: RetryExecution, runtime: RuntimeDep) -> ExecutionStarted:
+    """Start a retry of a failed (or cancelled) execution: the steps it finished are reused, the
+    failed step (or `from_step`) and what follows run again (404 unknown execution, 409 one
+    still running or done without `from_step`, 400 an unknown step or another playbook)."""
+    source = file = None
+    if body.version is not None:
+        path = (await runtime.store.get_execution(execution_id)).playbook_path
+        entry = await runtime.catalog.get(path, body.version)  # NotFoundError -> 404
+        source, file = entry.source, f"{entry.path}@v{entry.version}"
+    elif body.playbook is not None:
+        source, file = body.playbook, "<request>"
+    job = await prepare_retry(
+        runtime.store,
+        execution_id,
+        from_step=body.from_step,
+        source=source,
+        file=file,
+        overrides=body.payload,
+    )
+    new_id = await runtime.control.start(
+        job.playbook, job.payload, source=job.source, retry=job.retry
+    )
+    return ExecutionStarted(execution_id=new_id)

@@ -48,7 +48,7 @@ class PostgresCatalogStore(PooledStore):
             params = (path, version)
             rows = await self._query(QUERIES["catalog_version"], params, "reading the catalog")
         if not rows:
-            raise not_found(path, version, self._where)
+            raise not_found(path, version)
         return _entry(rows[0])
 
     async def list(self) -> builtins.list[CatalogEntry]:

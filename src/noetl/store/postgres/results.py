@@ -44,6 +44,6 @@ class PostgresResultStore(KeyedResults, PooledStore):
         except psycopg.Error as exc:
             raise failure(f"reading result {key}", self._where, exc, self._dsn) from None
         if row is None:
-            raise NotFoundError(f"result {key} not found in {self._where}")
+            raise NotFoundError(f"result {key} not found")
         content_type, sha, body = row
         return StoredResult(verified(key, bytes(body), sha), str(content_type))

@@ -48,7 +48,7 @@ class SqliteCatalogStore(SqliteStore):
         else:
             rows = self._query(QUERIES["catalog_version"], (path, version))
         if not rows:
-            raise not_found(path, version, self._where)
+            raise not_found(path, version)
         return _entry(rows[0])
 
     async def list(self) -> list[CatalogEntry]:

@@ -39,6 +39,6 @@ class SqliteResultStore(KeyedResults, SqliteStore):
         """The stored body and its content type, checked against its sha256."""
         rows = self._query(QUERIES["result_get"], (key,))
         if not rows:
-            raise NotFoundError(f"result {key} not found in {self._where}")
+            raise NotFoundError(f"result {key} not found")
         content_type, sha, body = rows[0]
         return StoredResult(verified(key, bytes(body), sha), str(content_type))

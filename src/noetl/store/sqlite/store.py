@@ -91,7 +91,7 @@ class SqliteEventStore:
         """The execution's projection."""
         rows = self._query(QUERIES["get_execution"], (execution_id,))
         if not rows:
-            raise NotFoundError(f"execution {execution_id!r} not found in {self._where}")
+            raise NotFoundError(f"execution {execution_id!r} not found")
         return codec.summary_from_row(rows[0])
 
     async def list_executions(

@@ -1,0 +1,141 @@
+"""`noetl retry`: run a failed execution again from where it failed, reusing what finished.
+
+Embedded (the local SQLite log) by default; with `--server` the server prepares and starts the
+retry (`POST /api/v2/executions/{id}/retry`). The rules are in `noetl.runtime.retry`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from noetl.cli.remote import ServerOption, with_client
+from noetl.cli.run import Job, run_job
+from noetl.cli.terminal import EXIT_INVALID, exit_code, merged_payload, report_outcome
+from noetl.config import Settings
+from noetl.errors import ConfigError, ConflictError, NotFoundError, PlaybookError, RemoteError
+from noetl.runtime.retry import RetryJob, prepare_retry
+from noetl.store.port import ExecutionSummary
+from noetl.store.sqlite import SqliteCatalogStore, SqliteEventStore
+
+
+def retry(
+    execution_id: Annotated[str, typer.Argument(help="The failed execution to retry.")],
+    from_step: Annotated[
+        str | None,
+        typer.Option("--from", help="Run again from this step (default: where it failed)."),
+    ] = None,
+    version: Annotated[
+        int | None,
+        typer.Option("--version", min=1, help="Catalog version of the same playbook to run."),
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="A newer playbook file (same path) to run.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Change a payload value key=value (dotted keys nest)."),
+    ] = None,
+    payload: Annotated[
+        str | None, typer.Option("--payload", help="Payload changes as JSON, or @file.")
+    ] = None,
+    db: Annotated[Path | None, typer.Option("--db", help="SQLite file of the event log.")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Concurrent workers in this process.")
+    ] = None,
+    server: ServerOption = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="With --server: wait for the end and report it.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print exactly one JSON object with the outcome.")
+    ] = False,
+) -> None:
+    """Start a new execution linked to a failed one (`retry_of`): the steps it finished are
+    reused (recorded as `step.reused`), the failed step (or --from STEP) and what follows run."""
+    try:
+        if version is not None and file is not None:
+            raise ConfigError("give --version or --file, not both")
+        overrides = merged_payload(payload, set_)
+        source = file.read_text(encoding="utf-8") if file is not None else None
+    except (ConfigError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    if server is not None:
+        body = {"from_step": from_step, "version": version, "playbook": source}
+        _retry_remote(server, execution_id, {**body, "payload": overrides}, wait, as_json)
+        return
+    settings = Settings.load(db=db, workers=workers)
+    label = str(file) if file is not None else None
+    try:
+        job = asyncio.run(
+            _prepare(settings.db_path, execution_id, from_step, version, source, label, overrides)
+        )
+    except PlaybookError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    except (ConfigError, ConflictError, NotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    run_job(settings, Job(job.playbook, job.source, job.payload, retry=job.retry), as_json)
+
+
+async def _prepare(
+    db_path: Path,
+    execution_id: str,
+    from_step: str | None,
+    version: int | None,
+    source: str | None,
+    file: str | None,
+    overrides: dict[str, Any],
+) -> RetryJob:
+    if not db_path.is_file():
+        raise ConfigError(f"no NoETL database at {db_path}: nothing to retry")
+    store = SqliteEventStore.open(db_path)
+    try:
+        if version is not None:
+            path = (await store.get_execution(execution_id)).playbook_path
+            catalog = SqliteCatalogStore.open(db_path)
+            try:
+                entry = await catalog.get(path, version)
+            finally:
+                await catalog.close()
+            source, file = entry.source, f"catalog:{path}@v{version}"
+        return await prepare_retry(
+            store, execution_id, from_step=from_step, source=source, file=file, overrides=overrides
+        )
+    finally:
+        await store.close()
+
+
+def _retry_remote(
+    server: str, execution_id: str, body: dict[str, Any], wait: bool, as_json: bool
+) -> None:
+    async def go(client: Any) -> dict[str, Any] | str:
+        try:
+            new_id = await client.retry(execution_id, **body)
+        except (NotFoundError, ConflictError) as exc:  # a bad argument, as in the embedded mode
+            raise ConfigError(str(exc)) from None
+        except RemoteError as exc:
+            if exc.status != 400:
+                raise
+            raise ConfigError(str(exc).split(": HTTP 400: ", 1)[-1]) from None
+        return dict(await client.wait(new_id)) if wait else str(new_id)
+
+    outcome = with_client(server, go)
+    if isinstance(outcome, str):
+        typer.echo(json.dumps({"execution_id": outcome}) if as_json else outcome)
+        return
+    summary = ExecutionSummary(**outcome)
+    report_outcome(summary, as_json)
+    raise typer.Exit(exit_code(summary.status))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `retry` to the CLI."""
+    app.command("retry")(retry)

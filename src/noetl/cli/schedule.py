@@ -1,0 +1,233 @@
+"""`noetl schedule add|list|show|pause|resume|delete` (the local database, or a `--server`) and
+`noetl scheduler` (runs the local database's due schedules in this process)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from noetl.cli.remote import ServerOption, with_client
+from noetl.cli.terminal import merged_payload
+from noetl.config import Settings, parse_duration
+from noetl.errors import ConfigError, ConflictError, NoetlError, NotFoundError
+from noetl.runtime.assemble import open_embedded
+from noetl.runtime.scheduler import Scheduler, add_schedule, describe, utc_clock
+from noetl.store.schedules import Schedule
+from noetl.store.sqlite import SqliteCatalogStore
+from noetl.store.sqlite.schedules import SqliteScheduleStore
+
+T = TypeVar("T")
+DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite file of the local store.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+schedule_app = typer.Typer(help="Run catalog playbooks on a schedule.", no_args_is_help=True)
+
+
+@schedule_app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="Schedule name.")],
+    path: Annotated[str, typer.Argument(help="Catalog path of the playbook.")],
+    cron: Annotated[
+        str | None, typer.Option(help="Cron expression: 5 fields, or 6 with seconds first.")
+    ] = None,
+    every: Annotated[str | None, typer.Option(help="Interval instead: 30s, 5m, 1h...")] = None,
+    tz: Annotated[str, typer.Option("--tz", help="Time zone of the cron expression.")] = "UTC",
+    version: Annotated[
+        int | None, typer.Option(min=1, help="Catalog version (default latest).")
+    ] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Payload key=value.")] = None,
+    payload: Annotated[str | None, typer.Option(help="Payload as JSON, or @file.")] = None,
+    misfire: Annotated[str, typer.Option(help="skip | run_once | catch_up")] = "skip",
+    catch_up_limit: Annotated[int, typer.Option(help="catch_up: most missed slots run.")] = 10,
+    overlap: Annotated[str, typer.Option(help="allow | skip | cancel (while one runs)")] = "allow",
+    paused: Annotated[bool, typer.Option("--paused", help="Add it paused.")] = False,
+    db: DbOption = None,
+    server: ServerOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a schedule; prints its next fire times."""
+    try:
+        schedule = Schedule(
+            name,
+            path,
+            cron=cron,
+            every=None if every is None else parse_duration(every, "--every"),
+            timezone=tz,
+            payload=merged_payload(payload, set_),
+            version=version,
+            misfire=misfire,
+            catch_up_limit=catch_up_limit,
+            overlap=overlap,
+            paused=paused,
+        )
+    except (ConfigError, OSError) as exc:
+        _fail(str(exc), 2)
+    if server is not None:
+        shown = _remote(server, lambda c: c.add_schedule(**schedule.to_dict()))
+    else:
+
+        async def local(schedules: Any, catalog: Any) -> dict[str, Any]:
+            added = await add_schedule(schedules, catalog, schedule)
+            return await describe(schedules, added, utc_clock())
+
+        shown = _local(db, local)
+    _print([shown], as_json)
+
+
+@schedule_app.command("list")
+def list_schedules(
+    db: DbOption = None, server: ServerOption = None, as_json: JsonOption = False
+) -> None:
+    """Every schedule with its next fire times."""
+    if server is not None:
+        shown = _remote(server, lambda c: c.schedules())
+    else:
+
+        async def local(schedules: Any, _: Any) -> list[dict[str, Any]]:
+            now = utc_clock()
+            return [await describe(schedules, s, now) for s in await schedules.list()]
+
+        shown = _local(db, local)
+    _print(shown, as_json)
+
+
+@schedule_app.command("show")
+def show(name: str, db: DbOption = None, server: ServerOption = None) -> None:
+    """One schedule with its next fire times and latest slots (JSON)."""
+    if server is not None:
+        shown = _remote(server, lambda c: c.schedule(name))
+    else:
+
+        async def local(schedules: Any, _: Any) -> dict[str, Any]:
+            return await describe(schedules, await schedules.get(name), utc_clock(), recent=20)
+
+        shown = _local(db, local)
+    typer.echo(json.dumps(shown, indent=2, default=str))
+
+
+@schedule_app.command("pause")
+def pause(name: str, db: DbOption = None, server: ServerOption = None) -> None:
+    """Stop firing a schedule."""
+    _set_paused(name, True, db, server)
+
+
+@schedule_app.command("resume")
+def resume(name: str, db: DbOption = None, server: ServerOption = None) -> None:
+    """Fire a paused schedule again (the slots it missed follow its misfire policy)."""
+    _set_paused(name, False, db, server)
+
+
+@schedule_app.command("delete")
+def delete(name: str, db: DbOption = None, server: ServerOption = None) -> None:
+    """Remove a schedule and its slot records."""
+    if server is not None:
+        _remote(server, lambda c: c.delete_schedule(name))
+    else:
+
+        async def local(schedules: Any, _: Any) -> None:
+            if not await schedules.delete(name):
+                raise NotFoundError(f"schedule {name!r} not found")
+
+        _local(db, local)
+    typer.echo(f"deleted schedule {name}")
+
+
+def scheduler(
+    db: DbOption = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Concurrent workers.")] = None,
+) -> None:
+    """Run the local database's schedules in this process until Ctrl-C (embedded mode)."""
+    settings = Settings.load(db=db, workers=workers)
+
+    def fired(name: str, slot: str, execution_id: str) -> None:
+        typer.echo(f"{slot}  {name}  execution {execution_id}")
+
+    async def main() -> None:
+        runtime = await open_embedded(settings)
+        try:
+            loop = Scheduler(
+                runtime.schedules, runtime.catalog, runtime.control, runtime.store, on_fire=fired
+            )
+            typer.echo(f"scheduler on {settings.db_path}; Ctrl-C stops it", err=True)
+            await loop.run_forever()
+        finally:
+            await runtime.close()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        typer.echo("stopped", err=True)
+    except NoetlError as exc:
+        _fail(str(exc), 1)
+
+
+def _set_paused(name: str, paused: bool, db: Path | None, server: str | None) -> None:
+    if server is not None:
+        _remote(server, lambda c: c.pause_schedule(name, paused))
+    else:
+
+        async def local(schedules: Any, _: Any) -> None:
+            await schedules.set_paused(name, paused)
+
+        _local(db, local)
+    typer.echo(f"{'paused' if paused else 'resumed'} schedule {name}")
+
+
+def _local(db: Path | None, use: Callable[[Any, Any], Awaitable[T]]) -> T:
+    """Run `use(schedules, catalog)` on the local database; errors: one line and exit 2."""
+    path = Settings.load(db=db).db_path
+
+    async def go() -> T:
+        schedules = SqliteScheduleStore.open(path)
+        catalog = SqliteCatalogStore.open(path)
+        try:
+            return await use(schedules, catalog)
+        finally:
+            await catalog.close()
+            await schedules.close()
+
+    try:
+        return asyncio.run(go())
+    except (ConfigError, ConflictError, NotFoundError) as exc:
+        _fail(str(exc), 2)
+    except NoetlError as exc:
+        _fail(str(exc), 1)
+
+
+def _remote(server: str, use: Callable[[Any], Awaitable[Any]]) -> Any:
+    async def go(client: Any) -> Any:
+        try:
+            return await use(client)
+        except (NotFoundError, ConflictError) as exc:  # bad arguments, as locally
+            raise ConfigError(str(exc)) from None
+
+    return with_client(server, go)
+
+
+def _print(shown: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(shown, default=str))
+        return
+    table = Table("name", "playbook", "when", "misfire", "overlap", "next fire times (UTC)")
+    for s in shown:
+        when = f"{s['cron']} ({s['timezone']})" if s["cron"] else f"every {s['every']:g}s"
+        upcoming = "paused" if s["paused"] else ", ".join(s["next_fire_times"])
+        table.add_row(s["name"], s["path"], when, s["misfire"], s["overlap"], upcoming)
+    Console().print(table)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `schedule` and `scheduler` to the CLI."""
+    app.add_typer(schedule_app, name="schedule")
+    app.command("scheduler")(scheduler)

@@ -1,0 +1,86 @@
+"""/hooks: webhooks that start a catalog playbook with the request body as its payload.
+
+`POST /hooks/{name}` needs no API token: it carries the hook's own secret in the header
+`X-NoETL-Hook-Secret`, compared in constant time with the stored hash. The body must be a JSON
+object of at most `HOOK_MAX_BODY` bytes. The secret is never logged nor echoed; the admin
+routes (add, list, delete) need the API token like every other route.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Request, Response
+
+from noetl.dsl.load import load_playbook
+from noetl.errors import ConfigError, NotFoundError
+from noetl.server.routes import RuntimeDep, json_response
+from noetl.server.schemas import ExecutionStarted, HookIn
+from noetl.store.hooks import Hook, check_hook_name, hash_secret, new_secret
+
+router = APIRouter(prefix="/hooks", tags=["hooks"])
+HOOK_MAX_BODY = 1024 * 1024  # bytes of a webhook's JSON body
+SECRET_HEADER = "X-NoETL-Hook-Secret"
+
+
+@router.post("", status_code=201)
+async def add(body: HookIn, runtime: RuntimeDep) -> Response:
+    """Make a hook for catalog playbook `path`; the answer holds its secret, shown only here."""
+    check_hook_name(body.name)
+    try:
+        await runtime.catalog.get(body.path, body.version)
+    except NotFoundError as exc:
+        raise ConfigError(f"path: {exc}") from None
+    secret = new_secret()
+    hook = await runtime.hooks.add(Hook(body.name, body.path, body.version, hash_secret(secret)))
+    return json_response({**hook.to_dict(), "secret": secret}, 201)
+
+
+@router.get("")
+async def list_hooks(runtime: RuntimeDep) -> Response:
+    """Every hook (never their secrets)."""
+    return json_response({"hooks": [h.to_dict() for h in await runtime.hooks.list()]})
+
+
+@router.delete("/{name}", status_code=204)
+async def delete(name: str, runtime: RuntimeDep) -> Response:
+    """Remove a hook (404 when unknown)."""
+    if not await runtime.hooks.delete(name):
+        raise NotFoundError(f"hook {name!r} not found")
+    return Response(status_code=204)
+
+
+@router.post("/{name}", status_code=202)
+async def call(
+    name: str,
+    request: Request,
+    runtime: RuntimeDep,
+    secret: Annotated[str | None, Header(alias=SECRET_HEADER)] = None,
+) -> ExecutionStarted:
+    """Start the hook's playbook with the JSON body as its payload (202 with the execution id;
+    401 without the right secret, 404 unknown hook, 413 body over 1 MiB, 415 not JSON, 422 not a
+    JSON object)."""
+    hook = await runtime.hooks.get(name)  # NotFoundError -> 404
+    if secret is None or not hook.accepts(secret):
+        raise HTTPException(401, f"missing or wrong secret (send it in {SECRET_HEADER})")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise HTTPException(
+            415, f"body: send JSON (Content-Type application/json, not {content_type or 'none'!r})"
+        )
+    raw = await request.body()
+    if len(raw) > HOOK_MAX_BODY:
+        raise HTTPException(413, f"body: larger than {HOOK_MAX_BODY} bytes")
+    try:
+        payload = json.loads(raw)
+    except ValueError as exc:
+        raise HTTPException(422, f"body: not valid JSON ({exc})") from None
+    if not isinstance(payload, dict):
+        raise HTTPException(422, f"body: must be a JSON object, got {type(payload).__name__}")
+    entry = await runtime.catalog.get(hook.path, hook.version)
+    playbook = load_playbook(entry.source, file=f"{entry.path}@v{entry.version}")
+    execution_id = await runtime.control.start(
+        playbook, payload, source=entry.source, trigger={"hook": name}
+    )
+    return ExecutionStarted(execution_id=execution_id)

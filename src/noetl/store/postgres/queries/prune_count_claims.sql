@@ -1,0 +1,1 @@
+SELECT count(*) FROM claims WHERE execution_id = ANY(%s)

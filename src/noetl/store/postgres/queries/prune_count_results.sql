@@ -1,0 +1,1 @@
+SELECT count(*) FROM results WHERE execution_id = ANY(%s)

@@ -1,0 +1,1 @@
+DELETE FROM results WHERE execution_id = ANY(%s)

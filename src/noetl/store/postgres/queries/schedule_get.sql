@@ -1,0 +1,1 @@
+SELECT name, spec::text, paused, created_at FROM schedules WHERE name = %s

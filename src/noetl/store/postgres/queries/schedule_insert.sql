@@ -1,0 +1,1 @@
+INSERT INTO schedules (name, spec, paused) VALUES (%s, %s, %s) RETURNING created_at

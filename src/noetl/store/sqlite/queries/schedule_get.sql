@@ -1,0 +1,1 @@
+SELECT name, spec, paused, created_at FROM schedules WHERE name = ?

@@ -1,0 +1,1 @@
+INSERT INTO schedules (name, spec, paused, created_at) VALUES (?, ?, ?, ?)

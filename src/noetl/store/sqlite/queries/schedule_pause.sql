@@ -1,0 +1,1 @@
+UPDATE schedules SET paused = ? WHERE name = ?

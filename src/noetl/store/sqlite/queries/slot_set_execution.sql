@@ -1,0 +1,1 @@
+UPDATE schedule_slots SET execution_id = ? WHERE schedule = ? AND slot = ?
