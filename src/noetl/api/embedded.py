@@ -11,12 +11,13 @@ from types import TracebackType
 from typing import Any
 
 from noetl.api.outcome import Outcome
-from noetl.api.playbooks import Playbook, Target, is_text, load_playbook
+from noetl.api.playbooks import Playbook, PlaybookSource, Target, is_text, load_playbook
 from noetl.api.sync import run_sync
 from noetl.config import Settings
 from noetl.dsl.locate import load_located, locate
 from noetl.errors import ConfigError
 from noetl.runtime.assemble import Runtime, open_embedded
+from noetl.runtime.retry import prepare_retry
 from noetl.tools.masking import masked_output
 
 
@@ -76,6 +77,32 @@ class Embedded:
             definition, source = await load_located(locate(str(playbook), version), runtime.catalog)
             loaded = Playbook(definition, source)
         return await runtime.control.start(loaded.definition, payload, source=loaded.source)
+
+    async def retry(
+        self,
+        execution_id: str,
+        *,
+        from_step: str | None = None,
+        playbook: Playbook | PlaybookSource | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Retry a failed execution of this runtime's log: the id of the new execution, which
+        reuses the steps the failed one finished and runs from the failed step (or `from_step`),
+        on `playbook` (a newer version) or the same one (see docs/operations.md)."""
+        runtime = self._open()
+        loaded = None
+        if playbook is not None:
+            loaded = playbook if isinstance(playbook, Playbook) else load_playbook(playbook)
+        job = await prepare_retry(
+            runtime.store,
+            execution_id,
+            from_step=from_step,
+            source=None if loaded is None else loaded.source,
+            overrides=payload,
+        )
+        return await runtime.control.start(
+            job.playbook, job.payload, source=job.source, retry=job.retry
+        )
 
     async def wait(self, execution_id: str) -> Outcome:
         """Wait for the end of an execution of this runtime; how it ended."""

@@ -99,9 +99,77 @@ class AsyncClient:
         store = RemoteResultStore(self.transport, patience=0)
         return await step_result(events, store, execution_id, step)
 
+    async def retry(
+        self,
+        execution_id: str,
+        *,
+        from_step: str | None = None,
+        version: int | None = None,
+        playbook: Playbook | PlaybookSource | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Retry a failed execution (see docs/operations.md): the id of the new execution,
+        which reuses the steps the failed one finished and runs from the failed step (or
+        `from_step`), on catalog `version` or `playbook` (a newer version of it), with
+        `payload` deep-merged over the failed execution's."""
+        source = None if playbook is None else _loaded(playbook).source
+        return await self.transport.retry(
+            execution_id,
+            from_step=from_step,
+            version=version,
+            playbook=source,
+            payload=dict(payload or {}),
+        )
+
+    async def add_schedule(self, name: str, path: str, **fields: Any) -> dict[str, Any]:
+        """Run catalog playbook `path` on a schedule: `cron` (and `timezone`) or `every`
+        (seconds), and optionally `payload`, `version`, `misfire`, `catch_up_limit`,
+        `overlap`, `paused`. The schedule with its next fire times."""
+        return await self.transport.add_schedule(name=name, path=path, **fields)
+
+    async def schedules(self) -> list[dict[str, Any]]:
+        """Every schedule with its next fire times."""
+        return await self.transport.schedules()
+
+    async def schedule(self, name: str) -> dict[str, Any]:
+        """One schedule with its next fire times and its latest slots."""
+        return await self.transport.schedule(name)
+
+    async def pause_schedule(self, name: str, paused: bool = True) -> dict[str, Any]:
+        """Pause a schedule (`paused=False` resumes it)."""
+        return await self.transport.pause_schedule(name, paused)
+
+    async def delete_schedule(self, name: str) -> None:
+        """Remove a schedule and its slot records."""
+        await self.transport.delete_schedule(name)
+
+    async def add_hook(self, name: str, path: str, version: int | None = None) -> dict[str, Any]:
+        """Make a webhook starting catalog playbook `path`; the answer's `secret` is shown
+        only here."""
+        return await self.transport.add_hook(name, path, version)
+
+    async def hooks(self) -> list[dict[str, Any]]:
+        """Every webhook (never their secrets)."""
+        return await self.transport.hooks()
+
+    async def delete_hook(self, name: str) -> None:
+        """Remove a webhook."""
+        await self.transport.delete_hook(name)
+
+    async def prune(
+        self, older_than: str, *, status: str = "all", dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Remove (or count, `dry_run`) executions that ended longer ago than `older_than`
+        (`30d`, `12h`), of `status` (`done`, `failed`, `cancelled` or `all`); the counts."""
+        return await self.transport.prune(older_than, status=status, dry_run=dry_run)
+
     async def aclose(self) -> None:
         """Close the connections. Idempotent."""
         await self.transport.aclose()
+
+
+def _loaded(playbook: Playbook | PlaybookSource) -> Playbook:
+    return playbook if isinstance(playbook, Playbook) else load_playbook(playbook)
 
 
 class Client:
@@ -166,6 +234,59 @@ class Client:
     def results(self, execution_id: str, step: str) -> Any:
         """See `AsyncClient.results`."""
         return self._loop.call(self._async.results(execution_id, step))
+
+    def retry(
+        self,
+        execution_id: str,
+        *,
+        from_step: str | None = None,
+        version: int | None = None,
+        playbook: Playbook | PlaybookSource | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> str:
+        """See `AsyncClient.retry`."""
+        retrying = self._async.retry(
+            execution_id, from_step=from_step, version=version, playbook=playbook, payload=payload
+        )
+        return self._loop.call(retrying)
+
+    def add_schedule(self, name: str, path: str, **fields: Any) -> dict[str, Any]:
+        """See `AsyncClient.add_schedule`."""
+        return self._loop.call(self._async.add_schedule(name, path, **fields))
+
+    def schedules(self) -> list[dict[str, Any]]:
+        """See `AsyncClient.schedules`."""
+        return self._loop.call(self._async.schedules())
+
+    def schedule(self, name: str) -> dict[str, Any]:
+        """See `AsyncClient.schedule`."""
+        return self._loop.call(self._async.schedule(name))
+
+    def pause_schedule(self, name: str, paused: bool = True) -> dict[str, Any]:
+        """See `AsyncClient.pause_schedule`."""
+        return self._loop.call(self._async.pause_schedule(name, paused))
+
+    def delete_schedule(self, name: str) -> None:
+        """See `AsyncClient.delete_schedule`."""
+        self._loop.call(self._async.delete_schedule(name))
+
+    def add_hook(self, name: str, path: str, version: int | None = None) -> dict[str, Any]:
+        """See `AsyncClient.add_hook`."""
+        return self._loop.call(self._async.add_hook(name, path, version))
+
+    def hooks(self) -> list[dict[str, Any]]:
+        """See `AsyncClient.hooks`."""
+        return self._loop.call(self._async.hooks())
+
+    def delete_hook(self, name: str) -> None:
+        """See `AsyncClient.delete_hook`."""
+        self._loop.call(self._async.delete_hook(name))
+
+    def prune(
+        self, older_than: str, *, status: str = "all", dry_run: bool = False
+    ) -> dict[str, Any]:
+        """See `AsyncClient.prune`."""
+        return self._loop.call(self._async.prune(older_than, status=status, dry_run=dry_run))
 
     def close(self) -> None:
         """Close the connections and the client's event loop. Idempotent."""
