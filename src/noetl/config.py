@@ -7,8 +7,9 @@ arguments to `Settings.load(...)`.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ class Settings:
     pool: str = "default"
     ack_wait: int = 30  # seconds a worker's lease on a command lasts before it is redelivered
     prune_after: str | None = None  # servers remove executions finished longer ago ("30d")
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 
     @property
     def db_path(self) -> Path:

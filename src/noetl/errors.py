@@ -88,8 +88,23 @@ class StoreError(NoetlError):
     """The event/result store failed."""
 
 
+class StoreUnavailableError(StoreError):
+    """The store could not be reached or lost its connection: nothing was written, try again
+    (the server answers 503, which workers retry)."""
+
+
+class StoreInputError(StoreError):
+    """The store refused a value it was given (a NUL byte in text, a number out of range): the
+    input is wrong, not the store (the server answers 422)."""
+
+
 class ConflictError(StoreError):
     """An optimistic append lost the race: the expected sequence number was taken."""
+
+
+class NotHeldError(ConflictError):
+    """A worker reported on a command it does not hold (no claim, another worker's claim, or a
+    command that is not pending): refused, never written."""
 
 
 class NotFoundError(NoetlError):

@@ -6,6 +6,7 @@ Layout (Snowflake-like): 41 bits of milliseconds since 2024-01-01, 10 bits of pr
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import threading
@@ -32,3 +33,11 @@ def new_id() -> str:
             _seq = 0
             _last_ms = now
         return str((now << 22) | (_NODE << 12) | _seq)
+
+
+def keyed_id(key: str) -> str:
+    """The execution id a client's idempotency key stands for: the same key always gives the
+    same id, so a repeated start finds the first one. Its top bit is set, which no `new_id`
+    has (until 2093), so keyed and new ids never meet."""
+    digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+    return str((1 << 63) | (digest >> 1))

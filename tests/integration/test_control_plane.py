@@ -12,7 +12,13 @@ import pytest
 from noetl.bus.inprocess import InProcessBus
 from noetl.bus.port import Pointer
 from noetl.dsl.load import load_playbook
-from noetl.errors import NoetlError
+from noetl.errors import (
+    BusError,
+    ConflictError,
+    NoetlError,
+    StoreInputError,
+    StoreUnavailableError,
+)
 from noetl.runtime.control import ControlPlane
 from noetl.store.memory import MemoryEventStore
 from noetl.store.sqlite import SqliteEventStore
@@ -183,3 +189,141 @@ async def _finish(control: ControlPlane, item) -> None:
     """The worker's report: the command's step is done."""
     await control.submit([worker_event(item.command, ("done", None))])
     await control.flush()
+
+
+class BlinkingStore(MemoryEventStore):
+    """A store that is down while `down` is set, and refuses batches holding a "poison" value
+    (as PostgreSQL refuses a NUL byte), like the real ones."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    async def append_batches(self, batches, *, expected=None):
+        if self.down:
+            raise StoreUnavailableError("connection refused")
+        if any("poison" in str(e.payload) for events in batches.values() for e in events):
+            raise StoreInputError("invalid byte sequence")
+        return await super().append_batches(batches, expected=expected)
+
+
+async def _claimed(control: ControlPlane, bus: InProcessBus):
+    [delivery] = await bus.fetch("default", timeout=1.0)
+    item = await control.claim(delivery.pointer, delivery.attempt)
+    assert item is not None
+    return item
+
+
+def test_a_report_the_store_could_not_write_is_refused_and_taken_when_sent_again():
+    """D1: the worker is told (503: it retries), and the execution stays in memory with the
+    lease of its command; the report sent again is written and the execution goes on."""
+
+    async def scenario():
+        store, bus = BlinkingStore(), InProcessBus()
+        control = ControlPlane(store, bus, lease=30.0)
+        control.open()
+        try:
+            execution_id = await control.start(load_playbook(SLOW), source=SLOW)
+            item = await _claimed(control, bus)
+            report = [worker_event(item.command, ("done", 7))]
+            store.down = True
+            with pytest.raises(StoreUnavailableError, match="connection refused"):
+                await control.report(report, item.token)
+            still_running = control.holds(execution_id)
+            store.down = False
+            await control.report(report, item.token)
+            summary = await asyncio.wait_for(control.wait(execution_id), 5)
+            return still_running, summary, await store.read(execution_id)
+        finally:
+            await control.close()
+            await bus.close()
+
+    still_running, summary, events = asyncio.run(scenario())
+    assert still_running
+    assert (summary.status, summary.result) == ("done", 7)
+    assert [e.type for e in events].count("step.done") == 1
+
+
+def test_one_bad_report_does_not_fail_the_reports_batched_with_it():
+    """D1/D2: two reports decided in one batch; the store refuses a value of one of them. That
+    one gets the error; the other is written."""
+
+    async def scenario():
+        store, bus = BlinkingStore(), InProcessBus()
+        control = ControlPlane(store, bus)
+        control.open()
+        try:
+            first = await control.start(load_playbook(SLOW), source=SLOW)
+            bad = await _claimed(control, bus)
+            second = await control.start(load_playbook(SLOW), source=SLOW)
+            good = await _claimed(control, bus)
+            outcomes = await asyncio.gather(
+                control.report([worker_event(bad.command, ("done", "poison"))], bad.token),
+                control.report([worker_event(good.command, ("done", "fine"))], good.token),
+                return_exceptions=True,
+            )
+            summary = await asyncio.wait_for(control.wait(second), 5)
+            return outcomes, summary, control.holds(first)
+        finally:
+            await control.close()
+            await bus.close()
+
+    (refused, written), summary, first_still_running = asyncio.run(scenario())
+    assert isinstance(refused, StoreInputError) and written == []
+    assert (summary.status, summary.result) == ("done", "fine")
+    assert first_still_running
+
+
+class DownBus(InProcessBus):
+    """An in-process bus whose publishing fails while `down` is set (NATS restarting)."""
+
+    down = True
+
+    async def publish(self, pointers):
+        if self.down:
+            raise BusError("nats: no servers available for connection")
+        await super().publish(pointers)
+
+
+def test_a_start_written_to_the_log_is_answered_while_the_bus_is_down():
+    """D4: the start's events are in the log, so its id is the answer; the command reaches
+    the bus once the bus is back."""
+
+    async def scenario():
+        store, bus = MemoryEventStore(), DownBus()
+        control = ControlPlane(store, bus)
+        control.open()
+        try:
+            execution_id = await asyncio.wait_for(control.start(load_playbook(SLOW)), 5)
+            bus.down = False
+            [delivery] = await bus.fetch("default", timeout=5.0)
+            return execution_id, delivery.pointer, await store.read(execution_id)
+        finally:
+            await control.close()
+            await bus.close()
+
+    execution_id, pointer, events = asyncio.run(scenario())
+    assert pointer.execution_id == execution_id
+    assert [e.type for e in events][-1] == "command.issued"
+
+
+def test_a_start_with_a_request_key_happens_once():
+    async def scenario():
+        store, bus = MemoryEventStore(), InProcessBus()
+        control = ControlPlane(store, bus)
+        control.open()
+        try:
+            playbook = load_playbook(SLOW)
+            first = await control.start(playbook, {"n": 1}, source=SLOW, request_key="k-1")
+            again = await control.start(playbook, {"n": 1}, source=SLOW, request_key="k-1")
+            other = await control.start(playbook, {"n": 1}, source=SLOW, request_key="k-2")
+            with pytest.raises(ConflictError, match="used for a different request"):
+                await control.start(playbook, {"n": 2}, source=SLOW, request_key="k-1")
+            return first, again, other, await store.list_executions()
+        finally:
+            await control.close()
+            await bus.close()
+
+    first, again, other, listed = asyncio.run(scenario())
+    assert first == again != other
+    assert sorted(e.execution_id for e in listed) == sorted([first, other])

@@ -268,8 +268,8 @@ class _HeldClaims:
         await self.release.wait()
         return item
 
-    async def report(self, events, *, pool=None, take=0):
-        return await self.control.report(events, pool=pool, take=take)
+    async def report(self, events, token, *, pool=None, take=0):
+        return await self.control.report(events, token, pool=pool, take=take)
 
     async def renew(self, held) -> None:
         await self.control.renew(held)

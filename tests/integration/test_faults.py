@@ -162,6 +162,17 @@ def test_restart_nats_mid_run(cluster: DevCluster):
     assert all(worker.poll() is None for worker in cluster.workers)
 
 
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["crash", "fast-shutdown"])
+def test_restart_postgres_mid_run(cluster: DevCluster, sig: int):
+    """The event log's database goes away for 2 s under load: reports that could not be
+    written are answered 503 and retried by the workers, nothing is dropped, the server is
+    not restarted."""
+    server = cluster.server
+    assert_all_done(run_with_fault(cluster, lambda: cluster.postgres.restart(sig, down=2.0)))
+    assert cluster.server is server and server is not None and server.poll() is None
+    assert all(worker.poll() is None for worker in cluster.workers)
+
+
 def test_worker_drains_running_work_on_sigterm(cluster: DevCluster):
     """SIGTERM: the worker finishes what it runs, reports it and exits 0."""
     leaving = cluster.workers[0]

@@ -10,9 +10,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest
+
 from noetl.bus.inprocess import InProcessBus
 from noetl.bus.port import Pointer
 from noetl.dsl.load import load_playbook
+from noetl.errors import NotHeldError
 from noetl.runtime.control import ControlPlane
 from noetl.store.memory import MemoryEventStore
 from noetl.worker.source import WorkItem
@@ -80,7 +83,9 @@ async def _first(control: ControlPlane, bus: InProcessBus, pool: str = "default"
 
 
 async def _done(control: ControlPlane, item: WorkItem, *, pool: str = "default", take: int = 1):
-    return await control.report([worker_event(item.command, ("done", None))], pool=pool, take=take)
+    return await control.report(
+        [worker_event(item.command, ("done", None))], item.token, pool=pool, take=take
+    )
 
 
 async def _log(control: ControlPlane, execution_id: str) -> list[dict]:
@@ -149,7 +154,8 @@ def test_commands_of_another_pool_are_not_handed_to_the_reporter():
 
 def test_a_silent_worker_loses_its_handed_command_to_the_bus():
     """The worker that got `middle` neither reports nor renews: after the lease the command is
-    delivered through the bus, another worker claims it, and the late report is a duplicate."""
+    delivered through the bus, another worker claims it, and the late report is refused: the
+    command is no longer that worker's (nor anybody's, once it ended)."""
 
     async def scenario():
         async with control_plane(lease=0.2) as (control, bus):
@@ -160,14 +166,16 @@ def test_a_silent_worker_loses_its_handed_command_to_the_bus():
             retaken = await control.claim(pointer, delivery.attempt)
             assert retaken is not None
             [last] = await _done(control, retaken)
-            late = await _done(control, lost)  # the silent worker comes back: nothing new
+            with pytest.raises(NotHeldError, match="is not running"):
+                await _done(control, lost)  # the silent worker comes back: not its command
             assert await _done(control, last) == []
+            with pytest.raises(NotHeldError, match="is not running"):
+                await _done(control, last)  # again: that command has ended
             summary = await control.wait(execution_id)
-            return pointer, lost, late, summary.status, await _log(control, execution_id)
+            return pointer, lost, summary.status, await _log(control, execution_id)
 
-    pointer, lost, late, status, events = asyncio.run(scenario())
+    pointer, lost, status, events = asyncio.run(scenario())
     assert pointer == Pointer(lost.command.execution_id, lost.command.command_id, "middle")
-    assert late == []
     assert status == "done"
     assert_one_ending_per_step_run(pointer.execution_id, events)
 

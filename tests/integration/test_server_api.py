@@ -8,6 +8,7 @@ posts their events back. Every refusal is checked to leave nothing stored.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -230,12 +231,22 @@ def test_start_by_catalog_path_and_cancel(api: httpx.Client):
 def test_malformed_event_batches_are_422_and_store_nothing(api: httpx.Client):
     execution_id = api.post("/executions", json={"playbook": SLOW}).json()["execution_id"]
     before = api.get(f"/executions/{execution_id}/events").json()["events"]
-    good = Event("task.done", execution_id, "start", origin="worker").to_dict()
+    command_id = issued(api, execution_id)[-1]["command_id"]
+    event = Event("task.done", execution_id, "start", command_id=command_id, origin="worker")
+    good = {**event.to_dict(), "claim_token": "t"}
     cases = {
         "events[1]": [good, {**good, "type": "task.exploded"}],
         "events[0]": [{k: v for k, v in good.items() if k != "execution_id"}],
         "events[0].origin": [{**good, "origin": "engine"}],
         "events[0].execution_id": [{**good, "execution_id": 12}],
+        "events[0].iteration": [{**good, "iteration": 1.5}],
+        "events[0].command_id": [{**good, "command_id": [1]}],
+        "events[0].step": [{**good, "step": {"a": 1}}],
+        "events[0].idempotency_key": [{**good, "idempotency_key": 5}],
+        "events[0].payload": [{**good, "payload": [1]}],
+        "events[0].claim_token": [{k: v for k, v in good.items() if k != "claim_token"}],
+        "events[0].type": [{**good, "type": "playbook.done"}],
+        "events[0].surprise": [{**good, "surprise": 1}],
         "events": [],
     }
     for where, batch in cases.items():
@@ -243,6 +254,11 @@ def test_malformed_event_batches_are_422_and_store_nothing(api: httpx.Client):
         assert answer.status_code == 422, where
         assert where in answer.text, answer.text
     assert api.post("/events", json={"events": "nope"}).status_code == 422
+    not_a_number = json.dumps({"events": [{**good, "payload": {"x": float("inf")}}]})
+    refused = api.post(
+        "/events", content=not_a_number, headers={"content-type": "application/json"}
+    )
+    assert refused.status_code == 422 and "Infinity" in refused.text
     assert api.post("/events", content=b"{not json", headers={"content-type": "application/json"})
     unknown = api.post("/events", json={"events": [{**good, "execution_id": "999"}]})
     assert unknown.status_code == 404
@@ -269,9 +285,9 @@ def test_claim_race_one_winner_then_events_posted_twice_are_stored_once(server: 
             assert item.scope["workload"] == {"name": "World"}
             assert await source.claim(pointer) is None  # still held: 409 -> None
             events = await run_command(item.playbook, item.command, item.scope, Resources())
-            await source.report(events)
+            await source.report(events, item.token)
             after_first = await client.events(execution_id)
-            await source.report(events)  # a retry after a lost answer
+            await source.report(events, item.token)  # a retry after a lost answer: dropped
             assert await client.events(execution_id) == after_first
             summary = await client.wait(execution_id)
             assert (summary["status"], summary["result"]) == ("done", "Hello, World!")
@@ -324,7 +340,7 @@ def test_a_report_that_offers_to_run_more_gets_the_next_command_on_a_lease(serve
                 events = await run_command(item.playbook, item.command, item.scope, Resources())
                 if item.lease is not None:
                     await source.renew([(execution_id, item.command.command_id)])
-                handed = await source.report(events, pool="default", take=1)
+                handed = await source.report(events, item.token, pool="default", take=1)
                 assert len(handed) <= 1
                 item = handed[0] if handed else None
             summary = await client.wait(execution_id)
@@ -365,3 +381,19 @@ def test_hand_off_and_renew_refusals(api: httpx.Client):
         assert api.post("/commands/renew", json=body).status_code == 422, body
     held = {"execution_id": execution_id, "command_id": "not-handed-off"}
     assert api.post("/commands/renew", json={"held": [held]}).status_code == 204
+
+
+def test_a_start_repeated_with_its_idempotency_key_returns_the_same_execution(
+    api: httpx.Client,
+):
+    body = {"playbook": SLOW, "payload": {"n": 1}}
+    first = api.post("/executions", json=body, headers={"Idempotency-Key": "order-17"})
+    again = api.post("/executions", json=body, headers={"Idempotency-Key": "order-17"})
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert [e["execution_id"] for e in executions(api)] == [first.json()["execution_id"]]
+    changed = {**body, "payload": {"n": 2}}
+    reused = api.post("/executions", json=changed, headers={"Idempotency-Key": "order-17"})
+    assert reused.status_code == 409 and "different request" in reused.text
+    spaced = api.post("/executions", json=body, headers={"Idempotency-Key": "a b"})
+    assert spaced.status_code == 422 and "Idempotency-Key" in spaced.text

@@ -24,7 +24,7 @@ from noetl.dsl.load import load_playbook
 from noetl.engine.commands import Command
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
-from noetl.errors import NotFoundError
+from noetl.errors import ConflictError, NotFoundError
 from noetl.worker.source import WorkItem
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,8 @@ class RemoteSource:
         """A claimed or handed-off command, with its playbook, as the worker runs it."""
         command = Command.from_dict(answer["command"])
         playbook = await self._playbook(command.execution_id, answer.get("playbook") or "")
-        return WorkItem(playbook, command, answer["scope"], lease=answer.get("lease"))
+        lease, token = answer.get("lease"), str(answer.get("claim_token") or "")
+        return WorkItem(playbook, command, answer["scope"], lease=lease, token=token)
 
     async def _send_claims(self) -> None:
         while self._claims:
@@ -84,15 +85,17 @@ class RemoteSource:
                 asked.set_result(answer)
 
     async def report(
-        self, events: Sequence[Event], *, pool: str | None = None, take: int = 0
+        self, events: Sequence[Event], token: str, *, pool: str | None = None, take: int = 0
     ) -> list[WorkItem]:
-        """Report a command's events; waits out a server restart rather than lose them. Up to
-        `take` next commands of `pool` come back, handed to this worker to run now.
+        """Report a command's events with its claim `token`; waits out a server restart (or a
+        503: the server could not write them) rather than lose them. Up to `take` next
+        commands of `pool` come back, handed to this worker to run now.
 
         Reports that come in while one is being sent go together in the next request, so a
         busy worker makes one request for many commands (it returns once its own are stored).
         """
-        report = _Report(events, pool, take, asyncio.get_running_loop().create_future())
+        claimed = [(e, token) for e in events]
+        report = _Report(claimed, pool, take, asyncio.get_running_loop().create_future())
         self._outbox.append(report)
         if self._sender is None or self._sender.done():
             self._sender = asyncio.get_running_loop().create_task(self._send_outbox())
@@ -110,8 +113,9 @@ class RemoteSource:
             take = sum(r.take for r in batch)
             try:
                 handed = await self._post([e for r in batch for e in r.events], pool, take)
-            except NotFoundError:
-                # One of the executions is gone: the others' events must still get through.
+            except (NotFoundError, ConflictError):
+                # One execution is gone, or one command is no longer this worker's: the
+                # others' events must still get through.
                 for report in batch:
                     await _settle(report.done, self._post(report.events, pool, report.take))
                 continue
@@ -127,9 +131,11 @@ class RemoteSource:
         return await self._retrying(lambda: self.client.claim_many(wanted, self.worker))
 
     async def _post(
-        self, events: Sequence[Event], pool: str | None, take: int
+        self, events: Sequence[tuple[Event, str]], pool: str | None, take: int
     ) -> list[dict[str, Any]]:
-        return await self._retrying(lambda: self.client.post_events(events, pool=pool, take=take))
+        return await self._retrying(
+            lambda: self.client.post_events(events, pool=pool, take=take, worker_id=self.worker)
+        )
 
     async def close(self) -> None:
         """Stop retrying and close the HTTP client."""
@@ -158,10 +164,12 @@ class RemoteSource:
 async def _settle(
     done: asyncio.Future[list[dict[str, Any]]], posting: Awaitable[list[dict[str, Any]]]
 ) -> None:
-    """Resolve `done` with how `posting` went; events of a vanished execution are dropped."""
+    """Resolve `done` with how `posting` went; events of a vanished execution, or of a command
+    this worker no longer holds (its lease ran out and another claim replaced it, or the
+    report was already stored before an answer got lost), are dropped."""
     try:
         handed = await posting
-    except NotFoundError as exc:  # the execution is gone: nobody needs these events
+    except (NotFoundError, ConflictError) as exc:  # nobody needs these events
         log.warning("dropped events: %s", exc)
         handed = []
     except Exception as exc:
@@ -174,7 +182,7 @@ async def _settle(
 class _Report:
     """A command's events waiting to be posted, with the worker's offer to run more."""
 
-    events: Sequence[Event]
+    events: Sequence[tuple[Event, str]]  # each with the claim token of its command
     pool: str | None
     take: int
     done: asyncio.Future[list[dict[str, Any]]] = field(repr=False)

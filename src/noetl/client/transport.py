@@ -236,11 +236,18 @@ class ServerClient:
         return str((await self.call("GET", f"/executions/{execution_id}/playbook"))["source"])
 
     async def post_events(
-        self, events: Sequence[Event], *, pool: str | None = None, take: int = 0
+        self,
+        events: Sequence[tuple[Event, str]],
+        *,
+        pool: str | None = None,
+        take: int = 0,
+        worker_id: str = "",
     ) -> list[dict[str, Any]]:
-        """Report a batch of events (duplicates are dropped by the server's log); the up to
-        `take` next commands of `pool` handed back, each `{command, scope, playbook, lease}`."""
-        answer = await self.call("POST", "/events", body=_RawEvents(events, pool, take))
+        """Report a batch of events, each with the claim token of its command (a command this
+        worker does not hold is refused: ConflictError); the up to `take` next commands of
+        `pool` handed back, each `{command, scope, playbook, lease, claim_token}`."""
+        body = _RawEvents(events, pool, take, worker_id)
+        answer = await self.call("POST", "/events", body=body)
         return list(answer.get("handed", []))
 
     async def renew(self, held: Sequence[tuple[str, str]]) -> None:
@@ -323,17 +330,21 @@ async def retrying(
 class _RawEvents:
     """An event batch, encoded with the events' own codec (it knows their non-JSON values)."""
 
-    events: Sequence[Event]
+    events: Sequence[tuple[Event, str]]  # each with its command's claim token
     pool: str | None = None
     take: int = 0
+    worker_id: str = ""
 
 
 def _encode(body: Any) -> bytes:
     if isinstance(body, _RawEvents):
         offer = f',"pool":{json.dumps(body.pool)},"take":{body.take}' if body.take else ""
-        return (
-            '{"events":[' + ",".join(e.to_json() for e in body.events) + "]" + offer + "}"
-        ).encode()
+        offer += f',"worker_id":{json.dumps(body.worker_id)}' if body.worker_id else ""
+        events = ",".join(
+            e.to_json()[:-1] + ',"claim_token":' + json.dumps(token) + "}"
+            for e, token in body.events
+        )
+        return ('{"events":[' + events + "]" + offer + "}").encode()
     return json.dumps(body, separators=(",", ":"), default=str).encode()
 
 

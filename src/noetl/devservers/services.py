@@ -65,6 +65,7 @@ class LocalPostgres:
     data_dir: Path
     port: int
     process: subprocess.Popen[bytes] = field(repr=False)
+    durable: bool = True
 
     @property
     def dsn(self) -> str:
@@ -86,7 +87,7 @@ class LocalPostgres:
             _initdb(pgdata, user)
         _stop_stale_postmaster(pgdata)
         process, chosen = _launch_postgres(data_dir, port, user, durable)
-        server = cls(data_dir=data_dir, port=chosen, process=process)
+        server = cls(data_dir=data_dir, port=chosen, process=process, durable=durable)
         atexit.register(server.stop)
         return server
 
@@ -94,6 +95,16 @@ class LocalPostgres:
         """Fast shutdown (sessions are disconnected); returns once every process has exited."""
         atexit.unregister(self.stop)
         _stop_process(self.process, signal.SIGINT, "PostgreSQL")
+
+    def restart(self, sig: int = signal.SIGINT, down: float = 0.0) -> None:
+        """Stop with `sig` (SIGKILL: a crash), stay down `down` seconds, then start again on
+        the same port and data (what the fault tests do to the event log's database)."""
+        atexit.unregister(self.stop)
+        _stop_process(self.process, sig, "PostgreSQL")
+        time.sleep(down)
+        user = _postgres_system_user(self.data_dir)
+        self.process, _ = _launch_postgres(self.data_dir, self.port, user, self.durable)
+        atexit.register(self.stop)
 
 
 @dataclass
@@ -224,8 +235,9 @@ def _spawn_postgres(
     # No Unix socket: its path length is limited and TCP is what every client here uses.
     command += ["-p", str(port), "-c", "unix_socket_directories=", "-c", "max_connections=200"]
     if not durable:
-        command += ["-c", "fsync=off", "-c", "synchronous_commit=off"]
-        command += ["-c", "full_page_writes=off"]
+        # Not synchronous_commit=off: that loses commits when the *process* dies (the fault
+        # tests kill it), where fsync=off loses them only when the machine does.
+        command += ["-c", "fsync=off", "-c", "full_page_writes=off"]
     with (data_dir / "postgres.log").open("ab") as log:
         return subprocess.Popen(
             command,

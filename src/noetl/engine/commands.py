@@ -109,6 +109,21 @@ def expired_event(command: Command) -> Event:
     )
 
 
+def claimed_event(command: Command, worker_id: str, token: str) -> Event:
+    """The runtime's `command.claimed`: `worker_id` holds the command now, and only reports
+    that echo `token` are accepted for it."""
+    return Event(
+        ev.COMMAND_CLAIMED,
+        command.execution_id,
+        command.step,
+        command.iteration,
+        command.command_id,
+        {"worker_id": worker_id, "claim_token": token},
+        origin="runtime",
+        idempotency_key=f"command.claimed|{command.command_id}|{token}",
+    )
+
+
 def dead_event(execution_id: str, step: str, command_id: str) -> Event:
     """The runtime's `command.dead`: the bus gave up delivering the command."""
     return Event(

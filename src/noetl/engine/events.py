@@ -58,6 +58,8 @@ EVENT_TYPES = frozenset(
         TASK_FAILED,
     }
 )
+# What a worker may report, and only on a command it holds; every other type is the server's.
+WORKER_EVENT_TYPES = frozenset({TASK_DONE, TASK_FAILED, COMMAND_STARTED, STEP_DONE, STEP_FAILED})
 TERMINAL_PLAYBOOK = frozenset({PLAYBOOK_DONE, PLAYBOOK_FAILED, PLAYBOOK_CANCELLED})
 ORIGINS = frozenset({"engine", "worker", "runtime", "client"})
 

@@ -78,6 +78,7 @@ class ExecutionState:
     runs: dict[int, Run] = field(default_factory=dict)  # active step runs by token id
     running: dict[str, int] = field(default_factory=dict)  # step -> active runs
     pending: dict[str, Command] = field(default_factory=dict)  # issued, not terminal
+    holders: dict[str, str] = field(default_factory=dict)  # command id -> its claim's token
     held: dict[str, list[Token]] = field(default_factory=dict)  # join: all tokens waiting
     epochs: dict[str, int] = field(default_factory=dict)  # step -> activations so far
     seen: set[str] = field(default_factory=set)  # idempotency keys applied
@@ -162,6 +163,7 @@ def _ended(state: ExecutionState, event: Event) -> None:
     else:
         state.error = dict(event.payload.get("error") or {"message": event.payload.get("reason")})
     state.pending.clear()
+    state.holders.clear()
     state.runs.clear()
     state.running.clear()
     state.held.clear()
@@ -194,10 +196,17 @@ def _command_issued(state: ExecutionState, event: Event) -> None:
         run.loop.in_flight += 1
 
 
+def _command_claimed(state: ExecutionState, event: Event) -> None:
+    """The command is held by the claim whose token this is (a later claim replaces it)."""
+    if event.command_id in state.pending:
+        state.holders[event.command_id] = str(event.payload.get("claim_token") or "")
+
+
 def _step_ended(state: ExecutionState, event: Event) -> None:
     """A step run or one loop iteration reached step.done / step.failed."""
     if event.command_id is not None:
         command = state.pending.pop(event.command_id, None)
+        state.holders.pop(event.command_id, None)
         if command is None:
             return  # duplicate, late or unknown: nothing to apply
         token = command.token
@@ -280,6 +289,7 @@ _APPLY = {
     ev.STEP_STARTED: _step_started,
     ev.STEP_SKIPPED: _step_skipped,
     ev.COMMAND_ISSUED: _command_issued,
+    ev.COMMAND_CLAIMED: _command_claimed,
     ev.STEP_DONE: _step_ended,
     ev.STEP_FAILED: _step_ended,
     ev.STEP_REUSED: _step_reused,

@@ -96,7 +96,11 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
 
     bus = InProcessBus(ack_wait=settings.ack_wait, on_dead=dead)
     control = ControlPlane(
-        event_store, bus, route=lambda _pool: EMBEDDED_POOL, lease=settings.ack_wait
+        event_store,
+        bus,
+        route=lambda _pool: EMBEDDED_POOL,
+        lease=settings.ack_wait,
+        worker_id=settings.worker_id,
     )
     results = FileResultStore(settings.db_path.parent / "results")
     resources = Resources()
@@ -408,7 +412,7 @@ async def open_worker(settings: Settings) -> WorkerRuntime:
     if not settings.nats_url:
         raise ConfigError("a worker needs the NATS URL (--nats or NOETL_NATS_URL)")
     client = ServerClient(settings.server_url, token=settings.api_token)
-    source = RemoteSource(client)
+    source = RemoteSource(client, worker=settings.worker_id)
     bus = await NatsBus.connect(settings.nats_url, ack_wait=settings.ack_wait)
     # Large results go to the server (its database): every worker, on any machine, reads them.
     results = RemoteResultStore(client, patience=source.patience)

@@ -25,13 +25,14 @@ from typing import Any
 from noetl import ids
 from noetl.bus.port import CommandBus, Pointer
 from noetl.engine import events as ev
-from noetl.engine.commands import Command, dead_event, expired_event
+from noetl.engine.commands import Command, claimed_event, dead_event, expired_event
 from noetl.engine.decide import cancel_event, decide, start_event
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
 from noetl.engine.replay import replay
 from noetl.engine.state import ExecutionState
-from noetl.errors import ConflictError, NoetlError, NotFoundError
+from noetl.errors import ConflictError, NoetlError, NotFoundError, NotHeldError
+from noetl.runtime.claims import check_held, hand_off, new_token, plan_hand_off
 from noetl.runtime.live import (
     HANDED_OFF,
     DecidedBatch,
@@ -40,7 +41,9 @@ from noetl.runtime.live import (
     digest,
     rebuild,
 )
-from noetl.runtime.pump import Pump
+from noetl.runtime.publisher import Publisher
+from noetl.runtime.pump import Pump, Submission
+from noetl.runtime.starts import request_digest, started_before
 from noetl.store.port import EventStore, ExecutionSummary
 from noetl.worker.source import WorkItem
 
@@ -62,6 +65,7 @@ class ControlPlane:
         route: Callable[[str], str] | None = None,
         lease: float = LEASE,
         sweep: float | None = None,
+        worker_id: str = "local",
     ) -> None:
         self.store = store
         self.bus = bus
@@ -69,7 +73,9 @@ class ControlPlane:
         self.sweep = sweep  # replicas: look for executions others ended, every `sweep` s
         self._route = route or (lambda pool: pool)
         self._live: dict[str, LiveExecution] = {}
-        self._pump = Pump(self._process, self._refresh, self.bus.publish, self._abandon)
+        self.worker_id = worker_id  # names this process's own workers in their claims
+        self._pump = Pump(self._process, self._refresh, self._invalidate)
+        self._publisher = Publisher(bus)
         self._sweeper: asyncio.Task[None] | None = None
         self._listeners: list[EventListener] = []
 
@@ -89,6 +95,7 @@ class ControlPlane:
                 await self._sweeper
             self._sweeper = None
         await self._pump.stop()
+        await self._publisher.close()
         for live in self._live.values():
             live.stop()
 
@@ -107,12 +114,16 @@ class ControlPlane:
         parent_execution_id: str | None = None,
         retry: Mapping[str, Any] | None = None,
         trigger: Mapping[str, Any] | None = None,
+        request_key: str | None = None,
     ) -> str:
         """Start an execution of `playbook`; returns its id once its first events are written.
 
         `retry` (`{of, steps}`, see `noetl.runtime.retry`) makes it a retry; `trigger` records
-        the schedule slot or hook that started it."""
-        execution_id = ids.new_id()
+        the schedule slot or hook that started it. With a client's `request_key` (an
+        Idempotency-Key) the start happens once: a repeat returns the execution the first one
+        started (ConflictError when the key was used for a different request).
+        """
+        execution_id = ids.new_id() if request_key is None else ids.keyed_id(request_key)
         first = start_event(
             playbook,
             execution_id,
@@ -121,18 +132,27 @@ class ControlPlane:
             retry=retry,
             trigger=trigger,
         )
+        described = {**first.payload["playbook"], "source": source, "file": playbook.source_file}
+        request = {"key": request_key, "sha256": request_digest(first.payload, source)}
+        if request_key is not None and await started_before(self.store, execution_id, request):
+            return execution_id
+        if execution_id in self._live:
+            return execution_id  # the same key's first request is writing it now
         if source is not None:
-            file = playbook.source_file
-            described = {**first.payload["playbook"], "source": source, "file": file}
             first = replace(first, payload={**first.payload, "playbook": described})
-        live = LiveExecution(playbook, ExecutionState(), asyncio.get_running_loop().create_future())
+        if request_key is not None:
+            first = replace(first, payload={**first.payload, "request": request})
+        loop = asyncio.get_running_loop()
+        live = LiveExecution(playbook, ExecutionState(), loop.create_future())
         live.digest = digest(source)
+        live.touched = loop.time()  # not idle: its first write is on its way
         self._live[execution_id] = live
-        await self.submit([first])
-        await self.flush()
-        failure = live.done.exception() if live.done.done() else None
-        if failure is not None:
-            raise failure  # its first events could not be written
+        try:
+            await self._write([first])
+        except NoetlError:
+            self._live.pop(execution_id, None)  # nothing of it is in the log: no execution
+            raise
+        # Its first events are in the log: it runs, whatever publishing its commands takes.
         return execution_id
 
     async def submit(self, events: Sequence[Event]) -> None:
@@ -189,14 +209,36 @@ class ControlPlane:
     async def flush(self) -> None:
         """Wait until everything submitted so far is decided, written and published."""
         await self._pump.flush()
+        await self._publisher.drain()
 
     # -- workers' side --------------------------------------------------------------------------
 
     async def report(
-        self, events: Sequence[Event], *, pool: str | None = None, take: int = 0
+        self, events: Sequence[Event], token: str, *, pool: str | None = None, take: int = 0
+    ) -> list[WorkItem]:
+        """An in-process worker's events on the command it holds with claim `token`; see
+        `report_held`."""
+        tokens = {e.command_id: token for e in events if e.command_id is not None}
+        return await self.report_held(
+            events, tokens, worker_id=self.worker_id, pool=pool, take=take
+        )
+
+    async def report_held(
+        self,
+        events: Sequence[Event],
+        tokens: Mapping[str, str],
+        *,
+        worker_id: str,
+        pool: str | None = None,
+        take: int = 0,
     ) -> list[WorkItem]:
         """A worker's events, decided and written when this returns; with `take`, up to that
         many of the commands they lead to in `pool` are handed back to the reporter.
+
+        Every event must be about a pending command the reporter holds: `tokens` gives the
+        claim token it echoes per command id. Anything else raises `NotHeldError` and nothing
+        of the report is written. A report that could not be written raises
+        `StoreUnavailableError` (the worker sends it again).
 
         A handed-off command is claimed for the reporter and not published: the worker runs it
         next without a bus delivery or a claim (one round trip per step of a chain). The worker
@@ -205,10 +247,24 @@ class ControlPlane:
         """
         if not events:
             return []
+        return await self._write(events, tokens, worker_id=worker_id, pool=pool, take=take)
+
+    async def _write(
+        self,
+        events: Sequence[Event],
+        tokens: Mapping[str, str] | None = None,
+        *,
+        worker_id: str = "",
+        pool: str | None = None,
+        take: int = 0,
+    ) -> list[WorkItem]:
+        """Decide and write `events` through the pump; the commands handed back (with `take`).
+        Raises what kept them out of the log (an error of this call's own)."""
         executions = frozenset(e.execution_id for e in events)
-        offer = Offer(executions, pool, take, asyncio.get_running_loop().create_future())
+        given: asyncio.Future[list[WorkItem]] = asyncio.get_running_loop().create_future()
+        offer = Offer(executions, pool, take, given, tokens, worker_id)
         self._pump.put(events, offer)
-        return await offer.given
+        return await given
 
     async def renew(self, held: Sequence[tuple[str, str]]) -> None:
         """Extend the leases of handed-off commands, given as (execution id, command id)."""
@@ -218,11 +274,15 @@ class ControlPlane:
             if live is not None and command is not None and command_id in live.leases:
                 live.lease(command, self.lease, self._lapse)
 
-    async def claim(self, pointer: Pointer, attempt: int = 1) -> WorkItem | None:
+    async def claim(
+        self, pointer: Pointer, attempt: int = 1, worker_id: str | None = None
+    ) -> WorkItem | None:
         """The command behind `pointer` if it is pending and not running elsewhere; else None.
 
         A later delivery `attempt` wins over an earlier claim: the bus only redelivers once the
-        earlier holder's lease ran out, so that worker is gone or too late.
+        earlier holder's lease ran out, so that worker is gone or too late. The winner is
+        recorded in the log first (`command.claimed` with a fresh claim token, which only its
+        reports may carry), so a claim that fails half-way can be asked for again.
         """
         live = self._live.get(pointer.execution_id) or await self._load(pointer.execution_id)
         if live is None or live.claimed.get(pointer.command_id, 0) >= attempt:
@@ -235,35 +295,20 @@ class ControlPlane:
             command = live.state.pending.get(pointer.command_id)
         if command is None:
             return None
+        token = new_token()
+        await self._write([claimed_event(command, worker_id or self.worker_id, token)])
         # Recorded in the store, so that control planes sharing it agree on one winner.
         if not await self.store.claim(command.execution_id, command.command_id, attempt):
             return None
-        return live.hold(command, attempt, self._expire)
+        if live.state.holders.get(command.command_id) != token:
+            return None  # it ended, or another claim replaced this one, while it was written
+        return live.hold(command, attempt, self._expire, token)
 
-    def _hand_off(self, commands: Sequence[Command], offers: Sequence[Offer]) -> set[str]:
-        """Answer each offer with commands of its executions (claimed for its worker, leased);
-        the ids of the commands handed off, which are not published."""
-        waiting: dict[str, list[Command]] = {}
-        for command in commands:
-            waiting.setdefault(command.execution_id, []).append(command)
-        handed: set[str] = set()
-        for offer in offers:
-            given: list[WorkItem] = []
-            for execution_id in offer.executions:
-                live = self._live.get(execution_id)
-                if live is None:
-                    continue
-                for command in waiting.get(execution_id, []):
-                    if len(given) >= offer.take or command.command_id in handed:
-                        continue
-                    if self._route(command.pool) != offer.pool:
-                        continue
-                    item = live.hold(command, HANDED_OFF, self._expire)
-                    live.lease(command, self.lease, self._lapse)
-                    given.append(replace(item, lease=self.lease))
-                    handed.add(command.command_id)
-            offer.given.set_result(given)
-        return handed
+    def _holding(self, live: LiveExecution, command: Command, token: str) -> WorkItem:
+        """Hold a command handed to a reporter, on a lease."""
+        item = live.hold(command, HANDED_OFF, self._expire, token)
+        live.lease(command, self.lease, self._lapse)
+        return replace(item, lease=self.lease)
 
     def _lapse(self, command: Command) -> None:
         """A handed-off command's worker neither reported nor renewed in time: the command goes
@@ -277,7 +322,7 @@ class ControlPlane:
             command.command_id,
             command.step,
         )
-        self._pump.lapse(self._pointer(command))
+        self._publisher.send([self._pointer(command)], [])
 
     def _expire(self, command: Command) -> None:
         self._pump.put([expired_event(command)])
@@ -288,56 +333,91 @@ class ControlPlane:
 
     # -- what the pump runs ----------------------------------------------------------------------
 
-    async def _process(self, inbox: list[tuple[str, Event]], offers: list[Offer]) -> None:
-        """Decide every event, append all in one transaction, then publish and notify.
+    async def _process(self, submissions: list[Submission]) -> None:
+        """Decide every event, append all in one transaction, then hand off, publish, notify.
 
         Another control plane (a second server) may have appended to one of these executions
         meanwhile: the append then conflicts, the executions involved are rebuilt from the log
         and the inbox is decided again (events already in the log are duplicates by then).
         """
         for _ in range(CONFLICT_RETRIES):
-            batch = await self._decide_all(inbox)
+            batch = await self._decide_all(submissions)
+            plan_hand_off(batch, self._live, self._route)
             try:
                 written = await self.store.append_batches(batch.events, expected=batch.expected)
             except ConflictError:
                 for execution_id in batch.events:
                     await self._refresh(execution_id)
                 continue
-            await self._after_write(batch, written, offers)
+            self._after_write(batch, written)
             return
         raise ConflictError(f"gave up appending after {CONFLICT_RETRIES} conflicting writers")
 
-    async def _decide_all(self, inbox: list[tuple[str, Event]]) -> DecidedBatch:
+    async def _decide_all(self, submissions: list[Submission]) -> DecidedBatch:
         batch = DecidedBatch()
-        for execution_id, event in inbox:
-            live = self._live.get(execution_id) or await self._load(execution_id)
-            if live is None or live.state.terminal:
-                continue  # unknown, or ended: nothing to decide
-            batch.expected.setdefault(execution_id, live.state.last_seq)
-            decision = decide(live.playbook, live.state, event)
-            if event.command_id is not None and event.type in (ev.STEP_DONE, ev.STEP_FAILED):
-                live.release(event.command_id)
-            batch.add(execution_id, [event], decision)
+        for one in submissions:
+            offer = one.offer
+            if offer is not None and offer.given.done():
+                continue  # refused in an earlier try of this batch
+            lives = {e: await self._current(e) for e in {e.execution_id for e in one.events}}
+            if offer is not None and offer.tokens is not None:
+                try:
+                    check_held(one.events, lives, offer.tokens)
+                except NotHeldError as exc:
+                    offer.given.set_exception(exc)
+                    continue
+            if offer is not None:
+                batch.offers.append(offer)
+            for event in one.events:
+                live = lives[event.execution_id]
+                if live is None or live.state.terminal:
+                    continue  # unknown, or ended: nothing to decide
+                batch.expected.setdefault(event.execution_id, live.state.last_seq)
+                decision = decide(live.playbook, live.state, event)
+                if event.command_id is not None and event.type in (ev.STEP_DONE, ev.STEP_FAILED):
+                    batch.ended.append((event.execution_id, event.command_id))
+                batch.add(event.execution_id, [event], decision)
         return batch
 
-    async def _after_write(
-        self, batch: DecidedBatch, written: Mapping[str, list[Event]], offers: Sequence[Offer]
-    ) -> None:
+    async def _current(self, execution_id: str) -> LiveExecution | None:
+        """The live execution, loaded when this process does not hold it, and rebuilt from the
+        log when a failed write left its state ahead of the log."""
+        live = self._live.get(execution_id) or await self._load(execution_id)
+        if live is not None and live.stale:
+            live.state = replay(live.playbook, await self.store.read(execution_id))
+            live.stale = False
+            if live.state.terminal:
+                self._finish(execution_id)
+        return live
+
+    def _after_write(self, batch: DecidedBatch, written: Mapping[str, list[Event]]) -> None:
         now = asyncio.get_running_loop().time()
         for execution_id, events in written.items():
             live = self._live.get(execution_id)
             if live is not None and events:
                 live.state.last_seq = max(live.state.last_seq, events[-1].seq or 0)
                 live.touched = now
-        handed = self._hand_off(batch.commands, offers)
-        await self.bus.publish(
-            [self._pointer(c) for c in batch.commands if c.command_id not in handed]
-        )
+        for execution_id, command_id in batch.ended:  # their holders' leases and timers end
+            live = self._live.get(execution_id)
+            if live is not None:
+                live.release(command_id)
+        hand_off(batch, self._live, self._holding)
         self._announce(written)
-        # Commands whose execution ended: the workers running them, in any process, stop them.
-        await self.bus.announce_cancel(batch.cancelled)
+        # Publishing waits for the bus; the log has the commands, so nobody waits for that.
+        pointers = [self._pointer(c) for c in batch.commands if c.command_id not in batch.handed]
+        self._publisher.send(pointers, batch.cancelled)
         for execution_id in batch.finished:
             self._finish(execution_id)
+
+    def _invalidate(self, submissions: Sequence[Submission]) -> None:
+        """A batch could not be written, but was decided: the executions it touched are ahead
+        of their log in memory, and are rebuilt from it before their next decision. Their
+        leases and timers stay: the commands they guard are still out there."""
+        for one in submissions:
+            for event in one.events:
+                live = self._live.get(event.execution_id)
+                if live is not None:
+                    live.stale = True
 
     async def _refresh(self, execution_id: str) -> None:
         """Rebuild a live execution's state from the log (another writer got there first); an
@@ -363,14 +443,6 @@ class ControlPlane:
                         await self._pump.reload(execution_id)
                 except Exception:  # the sweeper must outlive a store that blinks
                     log.exception("could not check whether execution %s ended", execution_id)
-
-    def _abandon(self, inbox: list[tuple[str, Event]], exc: Exception) -> None:
-        """The log could not be written: the executions involved cannot go on in memory."""
-        error = exc if isinstance(exc, NoetlError) else NoetlError(f"{type(exc).__name__}: {exc}")
-        for execution_id, _ in inbox:
-            live = self._live.pop(execution_id, None)
-            if live is not None and not live.done.done():
-                live.done.set_exception(error)
 
     def _announce(self, written: Mapping[str, list[Event]]) -> None:
         if not self._listeners:

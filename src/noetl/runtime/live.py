@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from noetl.dsl.load import load_playbook
@@ -38,20 +38,22 @@ class LiveExecution:
     done: asyncio.Future[None]
     digest: str = ""
     touched: float = 0.0  # loop time of the last write or load here (replicas sweep idle ones)
+    stale: bool = False  # a write failed after deciding: rebuilt from the log before deciding
     claimed: dict[str, int] = field(default_factory=dict)  # command id -> delivery attempt
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)  # step timeouts
     leases: dict[str, asyncio.TimerHandle] = field(default_factory=dict)  # handed-off commands
 
-    def hold(self, command: Command, attempt: int, expire: CommandTimer) -> WorkItem:
+    def hold(self, command: Command, attempt: int, expire: CommandTimer, token: str) -> WorkItem:
         """Mark `command` as running on one worker (`expire` is called past its timeout); what
-        that worker needs to run it."""
+        that worker needs to run it, with the claim `token` its reports echo."""
         self.release(command.command_id)  # an earlier holder's lease and timer are void
         self.claimed[command.command_id] = attempt
         if command.timeout is not None:
             self.timers[command.command_id] = asyncio.get_running_loop().call_later(
                 command.timeout + EXPIRY_GRACE, expire, command
             )
-        return WorkItem(self.playbook, command, command_scope(self.state, command), self.digest)
+        scope = command_scope(self.state, command)
+        return WorkItem(self.playbook, command, scope, self.digest, token=token)
 
     def lease(self, command: Command, seconds: float, lapse: CommandTimer) -> None:
         """(Re)start the lease of a handed-off command: `lapse` is called when it runs out."""
@@ -108,6 +110,8 @@ class Offer:
     pool: str | None
     take: int
     given: asyncio.Future[list[WorkItem]]
+    tokens: Mapping[str, str] | None = None  # a worker's claim token per command; None: ours
+    worker_id: str = ""  # who reports (named in the `command.claimed` of handed commands)
 
 
 @dataclass
@@ -119,6 +123,9 @@ class DecidedBatch:
     commands: list[Command] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
+    offers: list[Offer] = field(default_factory=list)  # answered once the batch is written
+    ended: list[tuple[str, str]] = field(default_factory=list)  # (execution, command) ended
+    handed: dict[str, tuple[Offer, str]] = field(default_factory=dict)  # command -> taker, token
 
     def add(self, execution_id: str, incoming: Sequence[Event], decision: Decision) -> None:
         """Add one event's decision."""

@@ -22,7 +22,11 @@ from noetl.errors import (
     EventCodecError,
     NotFoundError,
     PlaybookError,
+    StoreInputError,
+    StoreUnavailableError,
 )
+
+RETRY_AFTER = "1"  # seconds a client waits before retrying a 503
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Exception)
@@ -56,6 +60,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(PlaybookError, _only(PlaybookError, _invalid_playbook))
     app.add_exception_handler(NotFoundError, _status(404))
     app.add_exception_handler(ConflictError, _status(409))
+    app.add_exception_handler(StoreInputError, _status(422))
+    app.add_exception_handler(StoreUnavailableError, _unavailable)
     app.add_exception_handler(EventCodecError, _status(422))
     app.add_exception_handler(ConfigError, _status(400))
     app.add_exception_handler(Exception, _internal)
@@ -84,9 +90,16 @@ def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
 
 
 async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-    fields = [{"field": field_name(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+    fields = [_field_error(e) for e in exc.errors()]
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
     return error_response(422, summary or "invalid request", fields=fields)
+
+
+def _field_error(error: dict[str, Any]) -> dict[str, str]:
+    if error.get("type") == "json_invalid":  # loc is (body, offset): say why and where
+        why = (error.get("ctx") or {}).get("error", "")
+        return {"field": "body", "message": f"not valid JSON at offset {error['loc'][-1]}: {why}"}
+    return {"field": field_name(error["loc"]), "message": error["msg"]}
 
 
 async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
@@ -106,6 +119,14 @@ def _status(status: int) -> Handler:
         return error_response(status, str(exc))
 
     return handle
+
+
+async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+    """The store is down or restarting: nothing was written; the client should retry."""
+    log.warning("answered 503: %s", exc)
+    response = error_response(503, str(exc))
+    response.headers["retry-after"] = RETRY_AFTER
+    return response
 
 
 async def _internal(request: Request, exc: Exception) -> JSONResponse:

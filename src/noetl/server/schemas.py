@@ -152,11 +152,15 @@ class PlaybookSource(BaseModel):
 
 
 class EventBatch(BaseModel):
-    """POST /events: what a worker observed while running commands (Event.to_dict() each)."""
+    """POST /events: what a worker observed while running commands it holds
+    (Event.to_dict() each, plus the `claim_token` of its command)."""
 
     model_config = _STRICT
     events: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
     pool: str | None = Field(None, min_length=1, description="The reporting worker's pool.")
+    worker_id: str = Field(
+        "", max_length=256, description="Who reports (named in claims of handed commands)."
+    )
     take: int = Field(
         0,
         ge=0,
@@ -180,6 +184,9 @@ class Claimed(BaseModel):
     playbook: str = Field("", description="sha256 of the playbook source (workers cache by it).")
     lease: float | None = Field(
         None, description="Handed off: renew (POST /commands/renew) within this many seconds."
+    )
+    claim_token: str = Field(
+        "", description="Echo it in every event reported on this command (`claim_token`)."
     )
 
 

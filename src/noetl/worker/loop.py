@@ -147,7 +147,7 @@ class WorkerPool:
             beat.cancel()
             self._running.pop(command_id, None)
         take = 0 if self._stopping else 1
-        return await self.source.report(events, pool=self.pool, take=take)
+        return await self.source.report(events, item.token, pool=self.pool, take=take)
 
     async def _run(self, item: WorkItem) -> list[Event]:
         """Run one command; a failure of the machinery itself still ends the step (once)."""

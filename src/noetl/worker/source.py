@@ -26,6 +26,7 @@ class WorkItem:
     scope: dict[str, Any]
     digest: str = ""  # sha256 of the playbook source: remote workers cache playbooks by it
     lease: float | None = None  # handed off with a report: renew within this many seconds
+    token: str = ""  # the claim token: reports on this command echo it
 
 
 class CommandSource(Protocol):
@@ -36,9 +37,10 @@ class CommandSource(Protocol):
         ...
 
     async def report(
-        self, events: Sequence[Event], *, pool: str | None = None, take: int = 0
+        self, events: Sequence[Event], token: str, *, pool: str | None = None, take: int = 0
     ) -> list[WorkItem]:
-        """Report a command's events; up to `take` next commands of `pool` handed back."""
+        """Report a command's events with the `token` of its claim; up to `take` next commands
+        of `pool` handed back."""
         ...
 
     async def renew(self, held: Sequence[tuple[str, str]]) -> None:

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
 
 if TYPE_CHECKING:
     from noetl.runtime.assemble import ServerRuntime
@@ -38,3 +39,32 @@ def _fallback(value: Any) -> Any:
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     return str(value)
+
+
+class StrictJsonRequest(Request):
+    """A request whose JSON body must be strict JSON: `NaN`, `Infinity` and `-Infinity` (which
+    Python's decoder takes by default) are refused, as PostgreSQL and every other client would
+    refuse them later."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            self._json = json.loads(body, parse_constant=_refuse_constant)
+        return self._json
+
+
+def _refuse_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not a JSON number", name, 0)
+
+
+class StrictJsonRoute(APIRoute):
+    """The route class of every router: bodies are decoded as strict JSON (a 422 otherwise)."""
+
+    def get_route_handler(self) -> Any:
+        handle = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            response: Response = await handle(StrictJsonRequest(request.scope, request.receive))
+            return response
+
+        return strict

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from noetl.dsl.load import load_playbook
-from noetl.server.routes import RuntimeDep
+from noetl.server.routes import RuntimeDep, StrictJsonRoute
 from noetl.server.schemas import CatalogEntryOut, RegisterPlaybook
 from noetl.store.catalog import register_declared
 
-router = APIRouter(prefix="/catalog", tags=["catalog"])
+router = APIRouter(route_class=StrictJsonRoute, prefix="/catalog", tags=["catalog"])
 
 
 @router.post(

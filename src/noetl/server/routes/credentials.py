@@ -16,11 +16,11 @@ from fastapi.exceptions import RequestValidationError
 
 from noetl.errors import CredentialError, NotFoundError, UnknownCredentialError
 from noetl.server.errors import error_response
-from noetl.server.routes import RuntimeDep
+from noetl.server.routes import RuntimeDep, StrictJsonRoute
 from noetl.server.schemas import CredentialData, CredentialIn, CredentialOut, CredentialStored
 from noetl.store.credentials import CREDENTIAL_TYPES, check_data, check_name, make_cipher
 
-router = APIRouter(prefix="/credentials", tags=["credentials"])
+router = APIRouter(route_class=StrictJsonRoute, prefix="/credentials", tags=["credentials"])
 
 NO_KEY = (
     "NOETL_SECRET_KEY is not set on the server: start the server with the key the credentials "

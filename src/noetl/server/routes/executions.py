@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Header, HTTPException, Query, Response
 
 from noetl.dsl.load import load_playbook
 from noetl.dsl.locate import in_catalog, load_located
 from noetl.engine.decide import cancel_event
 from noetl.runtime.retry import prepare_retry
-from noetl.server.routes import RuntimeDep, json_response
+from noetl.server.routes import RuntimeDep, StrictJsonRoute, json_response
 from noetl.server.schemas import (
     EventPage,
     ExecutionList,
@@ -24,12 +24,26 @@ from noetl.server.schemas import (
 )
 from noetl.store.port import EXECUTION_STATUSES, RUNNING
 
-router = APIRouter(prefix="/executions", tags=["executions"])
+router = APIRouter(route_class=StrictJsonRoute, prefix="/executions", tags=["executions"])
 
 
 @router.post("", status_code=201)
-async def start(body: StartExecution, runtime: RuntimeDep) -> ExecutionStarted:
-    """Start an execution; answers once its first events are in the log."""
+async def start(
+    body: StartExecution,
+    runtime: RuntimeDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=256,
+            pattern=r"^[\x21-\x7e]+$",
+            description="Start once: a repeat with the same key returns the same execution.",
+        ),
+    ] = None,
+) -> ExecutionStarted:
+    """Start an execution; answers once its first events are in the log (publishing its
+    commands is retried in the background)."""
     # NotFoundError -> 404, PlaybookError -> 422 with file:line:col problems; nothing stored.
     if body.path is not None:  # never a file: the server reads no path a request names
         located = in_catalog(body.path, body.version)
@@ -41,7 +55,11 @@ async def start(body: StartExecution, runtime: RuntimeDep) -> ExecutionStarted:
     if body.parent_execution_id is not None:
         await runtime.store.get_execution(body.parent_execution_id)  # unknown parent -> 404
     execution_id = await runtime.control.start(
-        playbook, body.payload, source=source, parent_execution_id=body.parent_execution_id
+        playbook,
+        body.payload,
+        source=source,
+        parent_execution_id=body.parent_execution_id,
+        request_key=idempotency_key,
     )
     return ExecutionStarted(execution_id=execution_id)
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from noetl.server.routes import RuntimeDep, json_response
+from noetl.server.routes import RuntimeDep, StrictJsonRoute, json_response
 from noetl.server.schemas import StoredResultRef
 from noetl.store.results import JSON
 
-router = APIRouter(tags=["results"])
+router = APIRouter(route_class=StrictJsonRoute, tags=["results"])
 
 UPLOAD_PATH = "/executions/{execution_id}/results"
 _BINARY = {"type": "string", "format": "binary"}

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from noetl import __version__
-from noetl.server.routes import MetricsDep
+from noetl.server.routes import MetricsDep, StrictJsonRoute
 from noetl.server.schemas import Health
 
-router = APIRouter(tags=["system"])
+router = APIRouter(route_class=StrictJsonRoute, tags=["system"])
 
 
 @router.get("/health")

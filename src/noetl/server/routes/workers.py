@@ -9,15 +9,20 @@ worker renews while it runs them.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from noetl.bus.port import Pointer
-from noetl.engine.events import Event
+from noetl.engine.events import (
+    SCHEMA_VERSION,
+    STEP_DONE,
+    STEP_FAILED,
+    WORKER_EVENT_TYPES,
+    Event,
+)
 from noetl.errors import EventCodecError
-from noetl.server.routes import MetricsDep, RuntimeDep, json_response
+from noetl.server.routes import MetricsDep, RuntimeDep, StrictJsonRoute, json_response
 from noetl.server.schemas import (
     Accepted,
     BatchClaimRequest,
@@ -28,9 +33,7 @@ from noetl.server.schemas import (
 )
 from noetl.worker.source import WorkItem
 
-router = APIRouter(tags=["workers"])
-
-_WORKER_ORIGINS = frozenset({"worker", "runtime"})  # engine and client events are the server's
+router = APIRouter(route_class=StrictJsonRoute, tags=["workers"])
 
 
 @router.post("/events", response_model=Accepted)
@@ -38,13 +41,20 @@ async def post_events(body: EventBatch, runtime: RuntimeDep, metrics: MetricsDep
     """Validate every event first (nothing is handed on when one is bad), then decide them;
     answered once they are written, with the commands handed to the reporter."""
     decoded = [_decode(i, raw) for i, raw in enumerate(body.events)]
-    for execution_id in {e.execution_id for e in decoded}:
+    tokens: dict[str, str] = {}
+    for index, (event, token) in enumerate(decoded):
+        if tokens.setdefault(event.command_id or "", token) != token:
+            raise EventCodecError(f"events[{index}].claim_token: differs for one command")
+    events = [event for event, _ in decoded]
+    for execution_id in {e.execution_id for e in events}:
         if not runtime.control.holds(execution_id):
             await runtime.store.get_execution(execution_id)  # unknown execution -> 404
-    handed = await runtime.control.report(decoded, pool=body.pool, take=body.take)
+    handed = await runtime.control.report_held(
+        events, tokens, worker_id=body.worker_id, pool=body.pool, take=body.take
+    )
     if handed:
         metrics.claims.labels("handed").inc(len(handed))
-    return json_response({"accepted": len(decoded), "handed": [_claimed(i) for i in handed]})
+    return json_response({"accepted": len(events), "handed": [_claimed(i) for i in handed]})
 
 
 @router.post("/commands/renew", status_code=204)
@@ -63,7 +73,7 @@ async def claim_many(
     async with request.app.state.claiming:
         for one in body.claims:
             pointer = Pointer(one.execution_id, one.command_id, one.step)
-            item = await runtime.control.claim(pointer, one.attempt)
+            item = await runtime.control.claim(pointer, one.attempt, one.worker or None)
             metrics.claims.labels("refused" if item is None else "won").inc()
             answers.append(None if item is None else _claimed(item))
     return json_response({"claimed": answers})
@@ -82,7 +92,7 @@ async def claim(
     # The control plane decides claims in memory; the lock keeps two claims of an execution
     # that is still being loaded from the log from both loading it and both winning.
     async with request.app.state.claiming:
-        item = await runtime.control.claim(pointer, body.attempt)
+        item = await runtime.control.claim(pointer, body.attempt, body.worker or None)
     if item is None:
         metrics.claims.labels("refused").inc()
         raise HTTPException(
@@ -99,23 +109,62 @@ def _claimed(item: WorkItem) -> dict[str, Any]:
         "command": item.command.to_dict(),
         "scope": item.scope,
         "playbook": item.digest,
+        "claim_token": item.token,
     }
     if item.lease is not None:
         claimed["lease"] = item.lease
     return claimed
 
 
-def _decode(index: int, raw: dict[str, Any]) -> Event:
+_FIELDS = frozenset(
+    {"schema_version", "type", "execution_id", "seq", "event_id", "created_at", "step"}
+    | {"iteration", "command_id", "origin", "idempotency_key", "payload", "claim_token"}
+)
+_TERMINAL = frozenset({STEP_DONE, STEP_FAILED})
+
+
+def _decode(index: int, raw: dict[str, Any]) -> tuple[Event, str]:
+    """One worker event, every field type-checked (422 naming `events[i].field`), with the
+    claim token it echoes. The log stamps seq, id and time, and the server keys step endings:
+    whatever the client sent for those is not trusted."""
     where = f"events[{index}]"
-    try:
-        event = Event.from_dict(raw)
-    except (EventCodecError, TypeError, ValueError) as exc:
-        raise EventCodecError(f"{where}: {exc}") from None
-    if not isinstance(raw.get("execution_id"), str) or not event.execution_id:
-        raise EventCodecError(f"{where}.execution_id: must be a non-empty string")
-    if event.origin not in _WORKER_ORIGINS:
-        raise EventCodecError(
-            f"{where}.origin: must be 'worker' or 'runtime', not {event.origin!r}"
-        )
-    # The log stamps seq, id and time; whatever the client sent for them is not trusted.
-    return replace(event, seq=None, event_id=None, created_at=None)
+    unknown = sorted(set(raw) - _FIELDS)
+    if unknown:
+        raise EventCodecError(f"{where}.{unknown[0]}: unknown field")
+    if raw.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+        raise EventCodecError(f"{where}.schema_version: must be {SCHEMA_VERSION}")
+    if raw.get("type") not in WORKER_EVENT_TYPES:
+        allowed = ", ".join(sorted(WORKER_EVENT_TYPES))
+        raise EventCodecError(f"{where}.type: workers may send only {allowed}")
+    if raw.get("origin", "worker") not in ("worker", None, ""):
+        raise EventCodecError(f"{where}.origin: must be 'worker', not {raw['origin']!r}")
+    execution_id = _text(raw, "execution_id", where, required=True)
+    command_id = _text(raw, "command_id", where, required=True)
+    step = _text(raw, "step", where)
+    key = _text(raw, "idempotency_key", where)
+    token = _text(raw, "claim_token", where, required=True)
+    iteration = raw.get("iteration")
+    if iteration is not None and (type(iteration) is not int or not 0 <= iteration < 2**31):
+        raise EventCodecError(f"{where}.iteration: must be a whole number >= 0, or null")
+    payload = raw.get("payload")
+    if payload is not None and not isinstance(payload, dict):
+        raise EventCodecError(f"{where}.payload: must be an object")
+    if raw["type"] in _TERMINAL:
+        key = f"step.end|{command_id}"  # one ending per command, whoever reports it
+    event = Event(
+        raw["type"], execution_id, step, iteration, command_id, payload or {}, "worker", key
+    )
+    return event, token
+
+
+def _text(raw: dict[str, Any], name: str, where: str, *, required: bool = False) -> Any:
+    value = raw.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or "\x00" in value or len(value) > _MAX_TEXT:
+        need = "a non-empty string" + ("" if required else " or null")
+        raise EventCodecError(f"{where}.{name}: must be {need} (no NUL, at most {_MAX_TEXT})")
+    return value
+
+
+_MAX_TEXT = 1024  # characters of an id, step name, key or token

@@ -12,7 +12,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
-from noetl.errors import StoreError
+from noetl.errors import StoreError, StoreInputError, StoreUnavailableError
 
 # Seconds to wait for a connection from the pool before an operation fails.
 POOL_TIMEOUT = 30.0
@@ -46,7 +46,12 @@ def scrub(message: str, dsn: str) -> str:
 def failure(doing: str, where: str, exc: BaseException, dsn: str) -> StoreError:
     """A StoreError saying what failed, on which database, and the driver's reason."""
     reason = scrub(str(exc).strip() or type(exc).__name__, dsn)
-    return StoreError(f"{doing} on {where} failed: {reason}")
+    message = f"{doing} on {where} failed: {reason}"
+    if isinstance(exc, psycopg.DataError):  # class 22: the value given, not the database
+        return StoreInputError(message)
+    if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+        return StoreUnavailableError(message)
+    return StoreError(message)
 
 
 async def connect(dsn: str, where: str) -> psycopg.AsyncConnection[TupleRow]:

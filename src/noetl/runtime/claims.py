@@ -1,0 +1,99 @@
+"""Who may report on a command: the holder of its claim.
+
+A claim (a bus delivery claimed through the server, or a command handed back with a report) is
+written to the log as `command.claimed` with a fresh random token, and the token goes to the
+worker with the command. Reports echo it; the control plane accepts a worker's events only for
+a command that is pending and whose latest claim carries that token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+
+from noetl.engine.commands import Command, claimed_event
+from noetl.engine.events import WORKER_EVENT_TYPES, Event
+from noetl.engine.state import evolve
+from noetl.errors import NotHeldError
+from noetl.runtime.live import DecidedBatch, LiveExecution
+from noetl.worker.source import WorkItem
+
+Hold = Callable[[LiveExecution, Command, str], WorkItem]
+
+TOKEN_BYTES = 16
+
+
+def new_token() -> str:
+    """A fresh claim token (unguessable: it is what proves a worker holds a command)."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def check_held(
+    events: Sequence[Event],
+    lives: Mapping[str, LiveExecution | None],
+    tokens: Mapping[str, str],
+) -> None:
+    """Raise `NotHeldError` unless every event is a worker's event on a pending command whose
+    claim token is the one given for it in `tokens`."""
+    for index, event in enumerate(events):
+        where = f"events[{index}]"
+        if event.type not in WORKER_EVENT_TYPES:
+            raise NotHeldError(f"{where}.type: workers may not report {event.type!r}")
+        live = lives.get(event.execution_id)
+        command_id = event.command_id
+        if live is None or command_id is None or command_id not in live.state.pending:
+            raise NotHeldError(
+                f"{where}: command {command_id} of execution {event.execution_id} is not "
+                "running (finished, unknown, or never issued)"
+            )
+        holder = live.state.holders.get(command_id, "")
+        given = tokens.get(command_id, "")
+        if not holder or not hmac.compare_digest(holder.encode(), given.encode()):
+            raise NotHeldError(
+                f"{where}: command {command_id} is not held by this claim (its claim token is "
+                "missing, old, or another worker's)"
+            )
+
+
+def plan_hand_off(
+    batch: DecidedBatch, lives: Mapping[str, LiveExecution], route: Callable[[str], str]
+) -> None:
+    """Pick commands of each offer's executions (in its pool) for the reporting worker, and
+    add their `command.claimed` to the batch: written with it, a hand-off costs no write of
+    its own."""
+    waiting: dict[str, list[Command]] = {}
+    for command in batch.commands:
+        waiting.setdefault(command.execution_id, []).append(command)
+    for offer in batch.offers:
+        taken = 0
+        for execution_id in offer.executions:
+            live = lives.get(execution_id)
+            if live is None or live.state.terminal:
+                continue
+            for command in waiting.get(execution_id, []):
+                if taken >= offer.take or command.command_id in batch.handed:
+                    continue
+                if route(command.pool) != offer.pool:
+                    continue
+                token = new_token()
+                claimed = claimed_event(command, offer.worker_id, token)
+                evolve(live.state, claimed)
+                batch.events[execution_id].append(claimed)
+                batch.handed[command.command_id] = (offer, token)
+                taken += 1
+
+
+def hand_off(batch: DecidedBatch, lives: Mapping[str, LiveExecution], hold: Hold) -> None:
+    """Answer each offer of a written batch with the commands planned for it, each `hold`
+    for its worker."""
+    given: dict[int, list[WorkItem]] = {id(offer): [] for offer in batch.offers}
+    for command in batch.commands:
+        planned = batch.handed.get(command.command_id)
+        live = lives.get(command.execution_id)
+        if planned is not None and live is not None:
+            offer, token = planned
+            given[id(offer)].append(hold(live, command, token))
+    for offer in batch.offers:
+        if not offer.given.done():
+            offer.given.set_result(given[id(offer)])

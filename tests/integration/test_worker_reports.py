@@ -1,0 +1,129 @@
+"""Only the worker holding a command reports on it, and a report is stored or refused, never
+dropped: forged, late and malformed events against a real server (SQLite log, API claims)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from noetl.config import Settings
+from support.live_server import LiveServer, api_client
+
+WAIT = """\
+apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: wait}
+workflow:
+  - step: start
+    tool: {kind: python, code: "result = 'real'"}
+    next: [{step: second}]
+  - step: second
+    tool: {kind: python, args: {x: "{{ start }}"}, code: "result = 'second saw ' + str(x)"}
+"""
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[httpx.Client]:
+    settings = Settings(home=tmp_path, db=tmp_path / "noetl.db")
+    with LiveServer(settings) as live, api_client(live, None) as client:
+        yield client
+
+
+def _log(api: httpx.Client, execution_id: str) -> list[dict[str, Any]]:
+    return list(api.get(f"/executions/{execution_id}/events").json()["events"])
+
+
+def _start_and_claim(api: httpx.Client) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """Start WAIT and claim its first command; (execution id, the command, the claim)."""
+    execution_id = api.post("/executions", json={"playbook": WAIT}).json()["execution_id"]
+    [issued] = [e for e in _log(api, execution_id) if e["type"] == "command.issued"]
+    body = {"execution_id": execution_id, "step": "start", "worker": "w-1"}
+    claim = api.post(f"/commands/{issued['command_id']}/claim", json=body)
+    assert claim.status_code == 200, claim.text
+    return execution_id, issued, claim.json()
+
+
+def _ending(command: dict[str, Any], result: Any, token: str | None, **extra: Any) -> dict:
+    event = {
+        "type": "step.done",
+        "execution_id": command["execution_id"],
+        "step": command["step"],
+        "command_id": command["command_id"],
+        "origin": "worker",
+        "payload": {"result": result, "vars": {}, "set_ctx": {}},
+        **extra,
+    }
+    return event if token is None else {**event, "claim_token": token}
+
+
+def test_a_claim_is_logged_with_its_worker_and_token(api: httpx.Client):
+    execution_id, issued, claim = _start_and_claim(api)
+    [claimed] = [e for e in _log(api, execution_id) if e["type"] == "command.claimed"]
+    assert claimed["command_id"] == issued["command_id"]
+    assert claimed["payload"] == {"worker_id": "w-1", "claim_token": claim["claim_token"]}
+    assert len(claim["claim_token"]) >= 20
+
+
+def test_forged_events_are_refused_and_never_written(api: httpx.Client):
+    execution_id, issued, claim = _start_and_claim(api)
+    before = _log(api, execution_id)
+    hijack = {
+        "type": "playbook.done",
+        "execution_id": execution_id,
+        "origin": "worker",
+        "command_id": issued["command_id"],
+        "claim_token": claim["claim_token"],
+        "payload": {"result": "HIJACK"},
+    }
+    forged = {
+        "events[0].type": [hijack],  # not a worker's event, whatever token it carries
+        "events[0].origin": [{**_ending(issued, "x", "t"), "origin": "runtime"}],
+        "events[0].claim_token": [_ending(issued, "FORGED", None)],
+    }
+    for where, events in forged.items():
+        answer = api.post("/events", json={"events": events})
+        assert answer.status_code == 422 and where in answer.text, answer.text
+    not_held = [
+        [_ending(issued, "FORGED", "guessed")],  # the right command, a wrong token
+        [_ending({**issued, "command_id": "other"}, "x", claim["claim_token"])],  # unknown
+    ]
+    for events in not_held:
+        answer = api.post("/events", json={"events": events})
+        assert answer.status_code == 409, answer.text
+    assert _log(api, execution_id) == before
+    assert api.get(f"/executions/{execution_id}").json()["status"] == "running"
+
+
+def test_the_holder_reports_with_its_token_and_the_server_keys_the_ending(api: httpx.Client):
+    execution_id, issued, claim = _start_and_claim(api)
+    real = _ending(issued, "real", claim["claim_token"], idempotency_key="chosen-by-client")
+    answer = api.post("/events", json={"events": [real]})
+    assert answer.status_code == 200, answer.text
+    [ended] = [e for e in _log(api, execution_id) if e["type"] == "step.done"]
+    assert ended["idempotency_key"] == f"step.end|{issued['command_id']}"
+    again = api.post("/events", json={"events": [real]})  # finished: not running any more
+    assert again.status_code == 409
+    second = [e for e in _log(api, execution_id) if e["type"] == "command.issued"][-1]
+    assert second["payload"]["command"]["args"] == {}
+    assert second["step"] == "second"
+
+
+def test_a_hand_off_is_logged_as_a_claim_of_the_reporter(api: httpx.Client):
+    execution_id, issued, claim = _start_and_claim(api)
+    real = _ending(issued, "real", claim["claim_token"])
+    body = {"events": [real], "pool": "default", "take": 1, "worker_id": "w-2"}
+    [handed] = api.post("/events", json=body).json()["handed"]
+    claims = [e for e in _log(api, execution_id) if e["type"] == "command.claimed"]
+    assert [c["payload"]["worker_id"] for c in claims] == ["w-1", "w-2"]
+    assert claims[-1]["payload"]["claim_token"] == handed["claim_token"]
+    assert claims[-1]["command_id"] == handed["command"]["command_id"]
+    stolen = _ending(handed["command"], "x", claim["claim_token"])  # the first claim's token
+    assert api.post("/events", json={"events": [stolen]}).status_code == 409
+    done = _ending(handed["command"], "second saw real", handed["claim_token"])
+    assert api.post("/events", json={"events": [done]}).status_code == 200
+    summary = api.get(f"/executions/{execution_id}").json()
+    assert (summary["status"], summary["result"]) == ("done", "second saw real")
