@@ -35,6 +35,12 @@ class Settings:
     pool: str = "default"
     ack_wait: int = 30  # seconds a worker's lease on a command lasts before it is redelivered
     prune_after: str | None = None  # servers remove executions finished longer ago ("30d")
+    # Budgets of one request or render (noetl.dsl.budget; docs/operations.md "Limits").
+    yaml_max_nodes: int = 1_000_000  # YAML nodes of a playbook once its aliases are expanded
+    parse_timeout: float = 10.0  # seconds the server gives a playbook to load and validate
+    template_cpu_seconds: float = 0.5  # CPU time of one template render
+    template_iterations: int = 100_000  # loop iterations of one template render
+    template_max_chars: int = 10_000_000  # longest string or list a template may build
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 
     @property
@@ -70,6 +76,11 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
         return Path(raw)
     if isinstance(default, bool):
         return raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"NOETL_{name.upper()} must be a number, got {raw!r}") from None
     if isinstance(default, int):
         try:
             return int(raw)

@@ -547,3 +547,40 @@ def test_a_document_that_is_not_a_mapping():
 def test_an_empty_document():
     _, problems = check_playbook("")
     assert "got an empty document" in problems[0].message
+
+
+def _alias_bomb(levels: int) -> str:
+    """The billion-laughs playbook: each level lists the previous alias ten times."""
+    lines = ["  a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for level in range(1, levels + 1):
+        refs = ", ".join([f"*a{level - 1}"] * 10)
+        lines.append(f"  a{level}: &a{level} [{refs}]")
+    header = "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: lol}\nworkload:\n"
+    return header + "\n".join(lines) + "\nworkflow:\n  - step: start\n"
+
+
+@pytest.mark.parametrize("levels", [6, 9, 12])
+def test_an_alias_bomb_is_refused_where_it_explodes(levels):
+    _, problems = check_playbook(_alias_bomb(levels), file="lol.yaml")
+    [problem] = problems
+    assert "more than 1000000 YAML nodes" in problem.message
+    assert "NOETL_YAML_MAX_NODES" in problem.message
+    assert (problem.file, problem.line) == ("lol.yaml", 10)  # the level that crosses the limit
+
+
+def test_aliases_below_the_limit_are_fine():
+    playbook = load_playbook(_alias_bomb(4))  # 10^5 leaves
+    assert len(playbook.workload["a4"]) == 10
+
+
+@pytest.mark.parametrize(
+    "workload, col",
+    [("&w {self: *w}", 11), ("{l: &l [*l, *l]}", 15), ("{a: &a {b: [1, {c: *a}]}}", 15)],
+)
+def test_a_recursive_alias_is_a_problem_not_a_crash(workload, col):
+    text = f"apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {{name: r}}\nworkload: {workload}\n"
+    text += "workflow:\n  - step: start\n"
+    _, problems = check_playbook(text, file="r.yaml")
+    [problem] = problems
+    assert "recursive alias" in problem.message
+    assert (problem.file, problem.line, problem.col) == ("r.yaml", 4, col)

@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from noetl.config import Settings
+from noetl.dsl import budget
 from noetl.dsl.templates import RENDERER, JinjaRenderer, is_template, syntax_error
 from noetl.errors import TemplateError
 
@@ -327,3 +329,56 @@ def test_text_around_an_expression_is_kept_exactly(text, inserted):
         assert result == text + inserted + text
     else:  # whitespace around one expression: the lone-expression (native) path
         assert result == inserted
+
+
+# -- budgets (D5): no render may run or grow without bound ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("{% for i in range(100000) %}{% for j in range(7000) %}{% endfor %}{% endfor %}", "loops"),
+        (
+            "{% for a in xs %}{% for b in xs %}{% for c in xs %}"
+            "{% endfor %}{% endfor %}{% endfor %}",
+            "loops",
+        ),
+        ("{{ '{0:>2000000000}'.format(1) }}", "format width"),
+        ("{{ '{0:{1}}'.format(1, 10**9) }}", "widths taken from arguments"),
+        ("{{ 'a' * 10**8 }}", "repeated sequence"),
+        ("{{ [0] * 10**9 }}", "repeated sequence"),
+        ("{{ 10 ** (10 ** 8) }}", "a number"),
+        ("{{ '%1000000000d' % 1 }}", "format width"),
+        ("{{ '%*d' | format(10**9, 1) }}", "'*' widths"),
+        ("{{ 'x' | center(10**9) }}", "center width"),
+        ("{{ xs | slice(10**9) | list }}", "slice count"),
+        ("{{ lipsum(10**6) }}", "lipsum"),
+        ("{% for i in range(99999) %}{{ 'x' * 9999 }}{% endfor %}", "rendered text"),
+    ],
+)
+def test_a_render_over_its_budget_is_a_template_error(text, says):
+    scope = {"xs": list(range(1000))}
+    with pytest.raises(TemplateError, match="BudgetExceeded") as raised:
+        RENDERER.render(text, scope, where="step 'start' when")
+    assert says in str(raised.value)
+    assert "step 'start' when" in str(raised.value)
+
+
+def test_a_render_over_its_cpu_time_is_a_template_error():
+    budget.configure(Settings(template_cpu_seconds=0.02, template_iterations=10**9))
+    try:
+        with pytest.raises(TemplateError, match="CPU"):
+            RENDERER.render(
+                "{% for a in xs %}{% for b in xs %}{{ a ~ b }}{% endfor %}{% endfor %}",
+                {"xs": list(range(3000))},
+            )
+    finally:
+        budget.configure(Settings())
+
+
+def test_templates_within_the_budget_render_as_before():
+    scope = {"xs": [1, 2, 3]}
+    assert RENDERER.render("{% for x in xs %}{{ x * 2 }}{% endfor %}", scope) == "246"
+    assert RENDERER.render("{{ '%05d' % 42 }} {{ '{:>4}'.format('a') }}", scope) == "00042    a"
+    assert RENDERER.render("{{ 2 ** 16 }}", scope) == 65536
+    assert RENDERER.render("{{ 'ab' * 3 }}", scope) == "ababab"

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, Tag, ValidationError
 from pydantic_core import ErrorDetails
 
+from noetl.dsl.budget import limits
 from noetl.dsl.check import DocPath, Locator, did_you_mean, format_path, semantic_problems
 from noetl.dsl.model import TAGS, TASK_TAG, EvalRuleModel, PlaybookModel, StepModel, TaskModel
 from noetl.dsl.templates import RENDERER
@@ -111,6 +112,9 @@ def _parse_yaml(text: str, file: str | None) -> tuple[Any, Locator, list[Problem
         node = loader.get_single_node()
         if node is None:
             return None, where, []
+        too_big = _expansion_problem(node, file)
+        if too_big is not None:
+            return None, where, [too_big]
         _walk(node, (), where, problems, yaml.constructor.SafeConstructor(), set())
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as err:
@@ -124,6 +128,56 @@ def _parse_yaml(text: str, file: str | None) -> tuple[Any, Locator, list[Problem
     finally:
         loader.dispose()
     return data, where, problems
+
+
+class _Expansion(Exception):
+    """Found while sizing a document: `node` contains itself, or expands too far."""
+
+    def __init__(self, node: yaml.Node, message: str) -> None:
+        super().__init__(message)
+        self.node = node
+
+
+def _expansion_problem(root: yaml.Node, file: str | None) -> Problem | None:
+    """A problem when the document, with every alias expanded, has more nodes than the limit
+    (an alias bomb), or an alias refers to a node that contains it (a recursive alias).
+
+    Each node is sized once (aliases share their node), so this takes time in the size of
+    the text, not of the expansion.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    limit = limits().yaml_max_nodes
+
+    def size(node: yaml.Node) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in open_nodes:
+            raise _Expansion(
+                node, "recursive alias: this anchored node contains an alias of itself"
+            )
+        open_nodes.add(id(node))
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        total = 1 + sum(size(child) for child in children)
+        open_nodes.discard(id(node))
+        if total > limit:
+            raise _Expansion(
+                node,
+                f"with its aliases expanded this holds more than {limit} YAML nodes "
+                "(NOETL_YAML_MAX_NODES): an alias bomb?",
+            )
+        sizes[id(node)] = total
+        return total
+
+    try:
+        size(root)
+    except _Expansion as found:
+        return _at_mark(f"invalid YAML: {found}", file, found.node.start_mark)
+    return None
 
 
 def _at_mark(message: str, file: str | None, mark: Any) -> Problem:

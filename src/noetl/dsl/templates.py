@@ -22,9 +22,19 @@ from typing import Any, Protocol
 from jinja2 import StrictUndefined, Template, Undefined, meta, nodes
 from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
+from noetl.dsl.budget import (
+    Budget,
+    check_format,
+    check_power,
+    check_repeat,
+    check_size,
+    check_time,
+    counted,
+)
 from noetl.errors import TemplateError
 
 __all__ = ["RENDERER", "JinjaRenderer", "is_template", "syntax_error"]
@@ -61,7 +71,12 @@ class _TextTemplate:
         self.template = template
 
     def evaluate(self, scope: Mapping[str, Any]) -> Any:
-        return self.template.render(scope)
+        parts, size = [], 0
+        for part in self.template.generate(scope):  # the output is bounded as it grows
+            size += len(part)
+            check_size(size, "the rendered text")
+            parts.append(part)
+        return "".join(parts)
 
 
 class _NativeExpression:
@@ -112,17 +127,86 @@ def _fromjson(text: Any) -> Any:
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, with mapping keys winning over mapping methods in `a.b`.
+    """The sandbox, with mapping keys winning over mapping methods in `a.b`, and a budget.
 
     Jinja looks `a.b` up as an attribute first, so `workload.items` would be the dict's `items`
     method; in a data DSL it must be the `items` key. Key values are data (the sandbox's own
     `a['b']` returns them as they are); everything else goes through the sandbox's checks.
+
+    Every `for` loops through `budget.counted`, and the operators, calls and format strings
+    that could take unbounded time or memory in one step are checked first (`noetl.dsl.budget`).
     """
+
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping) and attribute in obj:
             return obj[attribute]
         return super().getattr(obj, attribute)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        check_time()
+        if operator == "*":
+            check_repeat(left, right)
+        elif operator == "**":
+            check_power(left, right)
+        else:
+            check_format(left)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        check_time()
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None:
+            check_format(value.__self__)
+        return wrapped
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Filter(loop.iter, _COUNTED, [], [], None, None, lineno=loop.lineno)
+        return tree
+
+
+_COUNTED = "noetl_counted"  # the filter every `for` loops through (not a name users can type)
+
+
+def _install_budget(env: _Sandbox) -> None:
+    """Register the loop counter and bound the filters and globals whose arguments decide how
+    much they build."""
+    env.filters[_COUNTED] = counted
+    center, indent, fmt, slices = (env.filters[n] for n in ("center", "indent", "format", "slice"))
+
+    def bounded_center(value: Any, width: int = 80) -> Any:
+        check_size(width, "a center width")
+        return center(value, width)
+
+    def bounded_indent(value: Any, width: Any = 4, *args: Any, **kwargs: Any) -> Any:
+        lines = str(value).count("\n") + 1
+        check_size(lines * (width if isinstance(width, int) else len(str(width))), "an indent")
+        return indent(value, width, *args, **kwargs)
+
+    def bounded_format(value: Any, *args: Any, **kwargs: Any) -> Any:
+        check_format(value)
+        return fmt(value, *args, **kwargs)
+
+    def bounded_slice(value: Any, count: int, *args: Any) -> Any:
+        check_size(count, "a slice count")
+        return slices(value, count, *args)
+
+    env.filters.update(
+        center=bounded_center, indent=bounded_indent, format=bounded_format, slice=bounded_slice
+    )
+    lipsum: Any = env.globals["lipsum"]
+
+    def bounded_lipsum(n: int = 5, *args: Any, **kwargs: Any) -> Any:
+        check_size(n * 1000, "lipsum")
+        return lipsum(n, *args, **kwargs)
+
+    env.globals["lipsum"] = bounded_lipsum
 
 
 class JinjaRenderer:
@@ -135,6 +219,7 @@ class JinjaRenderer:
             keep_trailing_newline=True,  # text around the tags is kept exactly as written
         )
         self._env.filters["fromjson"] = _fromjson
+        _install_budget(self._env)
         self._compiled: _lru_cache_wrapper[Compiled] = lru_cache(maxsize=cache_size)(self._compile)
 
     def render(self, value: Any, scope: Mapping[str, Any], *, where: str = "") -> Any:
@@ -192,7 +277,8 @@ class JinjaRenderer:
 
     def _render_text(self, text: str, scope: Mapping[str, Any], where: str) -> Any:
         try:
-            return self.compile(text).evaluate(scope)
+            with Budget():
+                return self.compile(text).evaluate(scope)
         except Exception as exc:  # every failure becomes a TemplateError; none is swallowed
             raise self._translate(exc, text, scope, where) from exc
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 from noetl.bus.inprocess import InProcessBus
 from noetl.bus.port import CommandBus, Pointer
 from noetl.config import Settings, parse_duration
+from noetl.dsl import budget
 from noetl.engine.definition import PlaybookDef
 from noetl.errors import ConfigError, NotFoundError
 from noetl.runtime.children import LocalChildren
@@ -87,6 +88,7 @@ class Runtime:
 
 async def open_embedded(settings: Settings, *, store: EventStore | None = None) -> Runtime:
     """Everything in this process; every playbook's pool is served by the local workers."""
+    budget.configure(settings)
     event_store = store if store is not None else SqliteEventStore.open(settings.db_path)
     control: ControlPlane | None = None
 
@@ -236,6 +238,7 @@ async def open_server(settings: Settings, *, local_workers: int = 0) -> ServerRu
     without `--nats`), or by none (commands are then claimed through the API only, which is what
     the API tests do). When any part fails to open, the parts opened before it are closed again.
     """
+    budget.configure(settings)
     async with contextlib.AsyncExitStack() as opened:
         local = 0 if settings.nats_url else local_workers
         runtime = await _assemble_server(settings, opened, local_pool=bool(local))
@@ -411,6 +414,7 @@ async def open_worker(settings: Settings) -> WorkerRuntime:
 
     if not settings.nats_url:
         raise ConfigError("a worker needs the NATS URL (--nats or NOETL_NATS_URL)")
+    budget.configure(settings)
     client = ServerClient(settings.server_url, token=settings.api_token)
     source = RemoteSource(client, worker=settings.worker_id)
     bus = await NatsBus.connect(settings.nats_url, ack_wait=settings.ack_wait)

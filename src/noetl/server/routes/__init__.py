@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
+
+from noetl.dsl.load import load_playbook
+from noetl.engine.definition import PlaybookDef
+from noetl.errors import PlaybookError, Problem
 
 if TYPE_CHECKING:
     from noetl.runtime.assemble import ServerRuntime
@@ -27,6 +32,17 @@ async def _metrics(request: Request) -> Metrics:
 
 RuntimeDep = Annotated["ServerRuntime", Depends(_runtime)]
 MetricsDep = Annotated["Metrics", Depends(_metrics)]
+
+
+async def load_off_loop(source: str, file: str | None, seconds: float) -> PlaybookDef:
+    """`load_playbook` in a worker thread, so a big or hostile document never blocks the event
+    loop (other requests, the control plane), given at most `seconds` (PlaybookError past it;
+    the thread finishes on its own, bounded by the YAML size limits)."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(load_playbook, source, file=file), seconds)
+    except TimeoutError:
+        problem = Problem(f"the playbook took longer than {seconds:g} s to load", file=file)
+        raise PlaybookError([problem]) from None
 
 
 def json_response(content: Any, status_code: int = 200) -> Response:

@@ -6,8 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from noetl.dsl.load import load_playbook
-from noetl.server.routes import RuntimeDep, StrictJsonRoute
+from noetl.server.routes import RuntimeDep, StrictJsonRoute, load_off_loop
 from noetl.server.schemas import CatalogEntryOut, RegisterPlaybook
 from noetl.store.catalog import register_declared
 
@@ -25,7 +24,8 @@ async def register(
     """Register a playbook under `path` (default: its `metadata.path`, else its name); changed
     content gets the next version (201), identical content returns the latest (200,
     `created: false`)."""
-    playbook = load_playbook(body.content)  # PlaybookError -> 422 with file:line:col problems
+    seconds = runtime.settings.parse_timeout
+    playbook = await load_off_loop(body.content, None, seconds)  # PlaybookError -> 422
     path = body.path or playbook.path or playbook.name
     entry, created = await register_declared(
         runtime.catalog, path, playbook.name, body.content, playbook.version

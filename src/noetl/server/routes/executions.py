@@ -8,11 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response
 
-from noetl.dsl.load import load_playbook
 from noetl.dsl.locate import in_catalog, load_located
 from noetl.engine.decide import cancel_event
 from noetl.runtime.retry import prepare_retry
-from noetl.server.routes import RuntimeDep, StrictJsonRoute, json_response
+from noetl.server.routes import RuntimeDep, StrictJsonRoute, json_response, load_off_loop
 from noetl.server.schemas import (
     EventPage,
     ExecutionList,
@@ -50,8 +49,11 @@ async def start(
         playbook, source = await load_located(located, runtime.catalog)
     else:
         assert body.playbook is not None  # the schema requires one of the two
+        # Inline YAML is the request's own: loaded off the event loop, on a deadline (a
+        # registered playbook was checked the same way when it was registered).
+        seconds = runtime.settings.parse_timeout
         source = body.playbook
-        playbook = load_playbook(source, file="<request>")
+        playbook = await load_off_loop(source, "<request>", seconds)
     if body.parent_execution_id is not None:
         await runtime.store.get_execution(body.parent_execution_id)  # unknown parent -> 404
     execution_id = await runtime.control.start(
