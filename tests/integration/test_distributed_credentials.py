@@ -104,3 +104,35 @@ def test_the_cli_needs_the_api_token(cluster: DevCluster):
     assert refused.returncode == 1 and "HTTP 401" in refused.stderr
     listed = noetl("credentials", "list", "--json", *server)
     assert "other" not in [row["name"] for row in json.loads(listed.stdout)]
+
+
+SECPRINT = """\
+apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: secprint}
+workflow:
+  - step: start
+    tool:
+      - key: {kind: secrets, name: printed, key: key}
+      - use:
+          kind: python
+          args: {key: "{{ _prev.value }}"}
+          code: |
+            import sys
+            print('printing the key:', key)
+            print('and to stderr:', key, file=sys.stderr)
+            result = len(key)
+"""
+
+
+def test_what_a_task_prints_is_masked_in_the_worker_output(cluster: DevCluster, tmp_path):
+    """D6: a distributed worker masks its tasks' output as `noetl run` does."""
+    server = ("--server", cluster.server_url)
+    noetl("credentials", "set", "printed", "--data", json.dumps({"key": SECRET}), *server)
+    playbook = tmp_path / "secprint.yaml"
+    playbook.write_text(SECPRINT)
+    done = noetl("execute", str(playbook), *server, "--wait", "--json")
+    assert json.loads(done.stdout)["result"] == len(SECRET), done.stderr
+    worker_log = "".join(p.read_text() for p in (cluster.home / "logs").glob("worker-*.log"))
+    assert "printing the key: ***" in worker_log and "and to stderr: ***" in worker_log
+    assert SECRET not in worker_log

@@ -11,6 +11,7 @@ import typer
 
 from noetl.config import Settings
 from noetl.errors import NoetlError
+from noetl.tools.masking import masked_output
 
 worker_app = typer.Typer(help="Distributed workers.", no_args_is_help=True)
 
@@ -58,11 +59,13 @@ async def _serve(settings: Settings) -> None:
         f"worker: pool {settings.pool!r} x {settings.workers}, server {settings.server_url}",
         err=True,
     )
-    try:
-        await stop.wait()
-        typer.echo("worker: draining running commands", err=True)
-    finally:
-        await runtime.close(drain=True)
+    # What tasks print goes through the same masks as their events, as in `noetl run`.
+    with masked_output(runtime.resources.masks):
+        try:
+            await stop.wait()
+            typer.echo("worker: draining running commands", err=True)
+        finally:
+            await runtime.close(drain=True)
 
 
 def register(app: typer.Typer) -> None:
