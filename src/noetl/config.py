@@ -25,8 +25,11 @@ class Settings:
     workers: int = 4
     inline_limit: int = 64 * 1024  # results larger than this are stored by reference
     max_result_bytes: int = 256 * 1024 * 1024  # largest result upload the server accepts
+    max_execution_result_bytes: int = 1024 * 1024 * 1024  # all result uploads of one execution
     secret_key: str | None = None  # key that encrypts credentials at rest
-    api_token: str | None = None  # bearer token the server requires, when set
+    api_token: str | None = None  # bearer token the server requires, when set (admin: all)
+    worker_token: str | None = None  # a second token for workers: worker routes only
+    allow_open: bool = False  # bind a non-loopback address without a token (warned about)
     pg_dsn: str | None = None
     nats_url: str | None = None
     server_url: str = "http://127.0.0.1:8082"

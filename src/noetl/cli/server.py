@@ -46,13 +46,23 @@ def start_server(
     access_log: Annotated[
         bool, typer.Option(help="Log every request (slows busy servers).")
     ] = False,
+    allow_open: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-open",
+            help="Serve a non-loopback address without NOETL_API_TOKEN (anyone who can connect "
+            "can run code and read credentials).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API; executions the log says are running are resumed at start.
 
     With --nats, commands go to NATS for `noetl worker start` processes. Without it they go to
     an in-process queue served by --workers workers inside this process (refused with 0: no
-    worker could run them). The API token comes from NOETL_API_TOKEN (never a flag: flags show
-    in `ps`). A database, NATS or port that cannot be used is one line on stderr and exit 1.
+    worker could run them). The tokens come from NOETL_API_TOKEN (admin: every route) and
+    NOETL_WORKER_TOKEN (workers' routes only), never from flags (flags show in `ps`); a
+    non-loopback address needs a token (exit 2). A database, NATS or port that cannot be used
+    is one line on stderr and exit 1.
     """
     settings = Settings.load(
         host=host,
@@ -62,7 +72,9 @@ def start_server(
         home=home,
         ack_wait=ack_wait,
         workers=workers,
+        allow_open=allow_open,
     )
+    _refuse_exposure(settings)
     local = 0 if settings.nats_url else settings.workers
     if not settings.nats_url:
         if local == 0:
@@ -90,6 +102,19 @@ def start_server(
     except NoetlError as exc:
         typer.echo(f"error: {one_line(str(exc))}", err=True)
         raise typer.Exit(1) from None
+
+
+def _refuse_exposure(settings: Settings) -> None:
+    """Exit 2 before anything starts when the settings would open the API to the network."""
+    try:
+        from noetl.server.app import check_exposure
+    except ImportError:
+        return  # the missing extra is reported when the server starts
+    try:
+        check_exposure(settings)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 async def _serve(settings: Settings, local_workers: int, log_level: str, access_log: bool) -> None:

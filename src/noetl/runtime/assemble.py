@@ -415,7 +415,7 @@ async def open_worker(settings: Settings) -> WorkerRuntime:
     if not settings.nats_url:
         raise ConfigError("a worker needs the NATS URL (--nats or NOETL_NATS_URL)")
     budget.configure(settings)
-    client = ServerClient(settings.server_url, token=settings.api_token)
+    client = ServerClient(settings.server_url, token=settings.worker_token or settings.api_token)
     source = RemoteSource(client, worker=settings.worker_id)
     bus = await NatsBus.connect(settings.nats_url, ack_wait=settings.ack_wait)
     # Large results go to the server (its database): every worker, on any machine, reads them.

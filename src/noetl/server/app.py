@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from noetl import __version__
 from noetl.config import Settings
+from noetl.errors import ConfigError
 from noetl.runtime.assemble import ServerRuntime, open_server
 from noetl.server import errors
 from noetl.server.metrics import Metrics
@@ -39,17 +42,39 @@ API = "/api/v2"
 MAX_BODY = 10 * 1024 * 1024  # bytes; larger request bodies are refused with 413
 # Result uploads have their own limit (`max_result_bytes`): large results are what they are for.
 _RESULT_UPLOAD = re.compile(re.escape(API) + r"/executions/[^/]+/results/?")
+# What workers call: claims and reports, their playbooks, results, credentials for their tasks,
+# child executions (start, wait). Everything else (catalog, credential management, listing,
+# cancelling, other executions' events) needs the admin token.
+_WORKER_ROUTES = re.compile(
+    "|".join(
+        (
+            rf"POST {API}/events",
+            rf"POST {API}/commands/(claim|renew|[^/]+/claim)",
+            rf"GET {API}/executions/[^/]+(/playbook)?",
+            rf"POST {API}/executions",
+            rf"(PUT|POST) {API}/executions/[^/]+/results",
+            rf"GET {API}/results/.+",
+            rf"POST {API}/credentials/.+/reveal",
+        )
+    )
+)
+_LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
 _OPEN_PATHS = frozenset({f"{API}/health", "/docs", "/openapi.json", "/docs/oauth2-redirect"})
 # A webhook call carries its hook's own secret instead of the API token (see routes/hooks.py).
 _HOOK_CALL = re.compile(re.escape(API) + r"/hooks/[^/]+")
 
+log = logging.getLogger(__name__)
 Opener = Callable[[Settings], Awaitable[ServerRuntime]]
 
 
 def create_app(
     settings: Settings, *, opener: Opener = open_server, max_body: int = MAX_BODY
 ) -> FastAPI:
-    """The NoETL REST API over a runtime that `opener(settings)` builds at startup."""
+    """The NoETL REST API over a runtime that `opener(settings)` builds at startup.
+
+    ConfigError when the settings would serve a non-loopback address without a token (unless
+    `allow_open`), or a worker token without an admin token."""
+    check_exposure(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -78,6 +103,7 @@ def create_app(
     app.add_middleware(
         Guard,
         token=settings.api_token,
+        worker_token=settings.worker_token,
         max_body=max_body,
         max_result_body=settings.max_result_bytes,
     )
@@ -91,10 +117,17 @@ class Guard:
     """
 
     def __init__(
-        self, app: ASGIApp, *, token: str | None, max_body: int, max_result_body: int
+        self,
+        app: ASGIApp,
+        *,
+        token: str | None,
+        max_body: int,
+        max_result_body: int,
+        worker_token: str | None = None,
     ) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode() if token else None
+        self.worker = f"Bearer {worker_token}".encode() if worker_token else None
         self.max_body = max_body
         self.max_result_body = max_result_body
 
@@ -105,10 +138,10 @@ class Guard:
             return
         headers = dict(scope["headers"])
         if self.expected is not None and not _open(scope):
-            given = headers.get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
-                message = "missing or wrong API token (send 'Authorization: Bearer <token>')"
-                await _reply(scope, send, 401, message, {"www-authenticate": "Bearer"})
+            refusal = self._refusal(scope, headers.get(b"authorization", b""))
+            if refusal is not None:
+                status, message = refusal
+                await _reply(scope, send, status, message, {"www-authenticate": "Bearer"})
                 return
         limit = self._limit(scope)
         declared = headers.get(b"content-length")
@@ -122,6 +155,18 @@ class Guard:
             route = getattr(scope.get("route"), "path", "unmatched")
             metrics: Metrics = scope["app"].state.metrics
             metrics.latency.labels(scope["method"], route).observe(time.perf_counter() - started)
+
+    def _refusal(self, scope: Scope, given: bytes) -> tuple[int, str] | None:
+        """Why the request may not go on (status, message); None when it may. The admin token
+        opens every route; the worker token only what workers call."""
+        assert self.expected is not None
+        if hmac.compare_digest(given, self.expected):
+            return None
+        if self.worker is not None and hmac.compare_digest(given, self.worker):
+            if _WORKER_ROUTES.fullmatch(f"{scope['method']} {scope['path']}"):
+                return None
+            return 403, "the worker token does not open this route (it needs the API token)"
+        return 401, "missing or wrong API token (send 'Authorization: Bearer <token>')"
 
     def _limit(self, scope: Scope) -> int:
         """The body limit of this request: result uploads have their own."""
@@ -168,3 +213,29 @@ async def _reply(
 
 async def _no_body() -> Message:
     return {"type": "http.disconnect"}
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse settings that would leave the API open to the network: a non-loopback address
+    without NOETL_API_TOKEN (unless `allow_open`, which is warned about), or a worker token
+    without an admin token (the admin routes would be open)."""
+    if settings.worker_token and not settings.api_token:
+        raise ConfigError("NOETL_WORKER_TOKEN needs NOETL_API_TOKEN (the admin token) as well")
+    if settings.api_token or _is_loopback(settings.host):
+        return
+    if not settings.allow_open:
+        raise ConfigError(
+            f"refusing to serve {settings.host} without a token: anyone who can connect could "
+            "run code and read credentials. Set NOETL_API_TOKEN (and NOETL_WORKER_TOKEN for "
+            "workers), bind 127.0.0.1, or pass --allow-open (NOETL_ALLOW_OPEN=1)"
+        )
+    log.warning("serving %s WITHOUT a token (--allow-open): the API is open", settings.host)
+
+
+def _is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything

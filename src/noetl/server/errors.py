@@ -35,6 +35,7 @@ Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
 _KINDS = {
     400: "bad_request",
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",

@@ -82,6 +82,10 @@ class KeyedResults(ABC):
     async def read(self, key: str) -> StoredResult:
         """The stored body and its content type (NotFoundError when unknown)."""
 
+    @abstractmethod
+    async def usage(self, execution_id: str) -> int:
+        """Bytes stored for the execution so far (its results quota is checked against it)."""
+
     async def get(self, ref: Mapping[str, Any]) -> Any:
         """The decoded value a ResultRef wrapper points at."""
         key = str(ref[REF_KEY]["key"])

@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from noetl.server.routes import RuntimeDep, StrictJsonRoute, json_response
 from noetl.server.schemas import StoredResultRef
+from noetl.store.port import RUNNING
 from noetl.store.results import JSON
 
 router = APIRouter(route_class=StrictJsonRoute, tags=["results"])
@@ -35,11 +36,21 @@ _RAW_BODY = {"requestBody": {"content": {"*/*": {"schema": _BINARY}}}}
     operation_id="post_result",
 )
 async def upload(execution_id: str, request: Request, runtime: RuntimeDep) -> Response:
-    """Store the raw request body once (its Content-Type is kept); answer its reference."""
-    await runtime.store.get_execution(execution_id)  # unknown execution -> 404, nothing stored
+    """Store the raw request body once (its Content-Type is kept); answer its reference.
+    Only into a running execution (409 otherwise), within its quota (413 past it)."""
+    summary = await runtime.store.get_execution(execution_id)  # unknown -> 404, nothing stored
+    if summary.status != RUNNING:
+        raise HTTPException(409, f"execution {execution_id} is {summary.status}: no uploads")
     body = await request.body()
     if not body:
         raise HTTPException(422, "body: a result upload needs a non-empty body")
+    quota = runtime.settings.max_execution_result_bytes
+    if await runtime.results.usage(execution_id) + len(body) > quota:
+        raise HTTPException(
+            413,
+            f"execution {execution_id} would store more than {quota} bytes of results "
+            "(NOETL_MAX_EXECUTION_RESULT_BYTES)",
+        )
     content_type = request.headers.get("content-type") or JSON
     ref = await runtime.results.put(execution_id, body, content_type)
     return json_response(ref, 201)

@@ -33,6 +33,11 @@ class PostgresResultStore(KeyedResults, PooledStore):
         await self._query(QUERIES["result_insert"], params, f"storing result {key}")
         return make_ref(self.name, key, body, sha, content_type)
 
+    async def usage(self, execution_id: str) -> int:
+        """Bytes stored for the execution so far."""
+        rows = await self._query(QUERIES["result_usage"], (execution_id,), "sizing results")
+        return int(rows[0][0])
+
     async def read(self, key: str) -> StoredResult:
         """The stored body and its content type, checked against its sha256."""
         self._check_open()

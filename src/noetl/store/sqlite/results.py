@@ -35,6 +35,10 @@ class SqliteResultStore(KeyedResults, SqliteStore):
             raise StoreError(f"storing result {key} in {self._where} failed: {exc}") from exc
         return make_ref(self.name, key, body, sha, content_type)
 
+    async def usage(self, execution_id: str) -> int:
+        """Bytes stored for the execution so far."""
+        return int(self._query(QUERIES["result_usage"], (execution_id,))[0][0])
+
     async def read(self, key: str) -> StoredResult:
         """The stored body and its content type, checked against its sha256."""
         rows = self._query(QUERIES["result_get"], (key,))

@@ -1,0 +1,1 @@
+SELECT COALESCE(SUM(size), 0) FROM results WHERE execution_id = ?
