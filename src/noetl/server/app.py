@@ -136,6 +136,10 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            # No id, name or value of NoETL's may hold a NUL (PostgreSQL text cannot).
+            await _reply(scope, send, 422, "the path or query holds a NUL byte (%00)")
+            return
         headers = dict(scope["headers"])
         if self.expected is not None and not _open(scope):
             refusal = self._refusal(scope, headers.get(b"authorization", b""))

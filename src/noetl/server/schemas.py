@@ -36,7 +36,9 @@ class StartExecution(BaseModel):
 
     model_config = _STRICT
     path: str | None = Field(None, min_length=1, description="Catalog path of the playbook.")
-    version: int | None = Field(None, ge=1, description="Catalog version (default: latest).")
+    version: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="Catalog version (default: latest)."
+    )
     playbook: str | None = Field(None, min_length=1, description="Inline playbook YAML.")
     payload: dict[str, Any] = Field(default_factory=dict)
     parent_execution_id: str | None = None
@@ -218,7 +220,9 @@ class ClaimRequest(BaseModel):
     model_config = _STRICT
     execution_id: str = Field(min_length=1)
     step: str = Field(min_length=1)
-    attempt: int = Field(1, ge=1, description="Delivery attempt of the pointer (1 = first).")
+    attempt: int = Field(
+        1, ge=1, le=2**31 - 1, description="Delivery attempt of the pointer (1 = first)."
+    )
     worker: str = Field("", description="Who claims (for logs).")
 
 

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from noetl.server.metrics import Metrics
 
 
+# Bounds of numbers that reach the database (INTEGER and BIGINT columns): larger ones are 422.
+MAX_INT32 = 2**31 - 1
+MAX_INT64 = 2**63 - 1
+
+
 # Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker
 # thread, a thread hop on every request (it showed up as several % of the server's CPU).
 async def _runtime(request: Request) -> ServerRuntime:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from noetl.server.routes import RuntimeDep, StrictJsonRoute, load_off_loop
+from noetl.server.routes import MAX_INT32, RuntimeDep, StrictJsonRoute, load_off_loop
 from noetl.server.schemas import CatalogEntryOut, RegisterPlaybook
 from noetl.store.catalog import register_declared
 
@@ -45,7 +45,9 @@ async def list_catalog(runtime: RuntimeDep) -> list[CatalogEntryOut]:
 async def get_entry(
     path: str,
     runtime: RuntimeDep,
-    version: Annotated[int | None, Query(ge=1, description="Default: the latest.")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_INT32, description="Default: the latest.")
+    ] = None,
 ) -> CatalogEntryOut:
     """One version of a registered playbook, with its YAML (404 when unknown)."""
     entry = await runtime.catalog.get(path, version)

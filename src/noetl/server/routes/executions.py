@@ -11,7 +11,13 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response
 from noetl.dsl.locate import in_catalog, load_located
 from noetl.engine.decide import cancel_event
 from noetl.runtime.retry import prepare_retry
-from noetl.server.routes import RuntimeDep, StrictJsonRoute, json_response, load_off_loop
+from noetl.server.routes import (
+    MAX_INT64,
+    RuntimeDep,
+    StrictJsonRoute,
+    json_response,
+    load_off_loop,
+)
 from noetl.server.schemas import (
     EventPage,
     ExecutionList,
@@ -71,7 +77,7 @@ async def list_executions(
     runtime: RuntimeDep,
     status: Annotated[str | None, Query(description="running|done|failed|cancelled")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
 ) -> ExecutionList:
     """Executions, newest started first."""
     if status is not None and status not in EXECUTION_STATUSES:
@@ -103,7 +109,7 @@ async def get_execution(
 async def events(
     execution_id: str,
     runtime: RuntimeDep,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> Response:
     """Events with seq > after_seq, in order (page on with the last seq you got)."""
