@@ -108,11 +108,46 @@ def test_resume_of_a_finished_execution_reports_it(cli):
     assert lines(cli.folder / "m.txt") == [0, 1]  # nothing ran again
 
 
-def test_resume_of_an_unknown_execution_fails(cli):
+def test_resume_of_an_unknown_execution_is_invalid_input(cli):
     done = cli("run", "--resume", "123", "--json", "--db", str(cli.db))
-    assert done.returncode == 1
-    assert done.stdout == ""
+    assert done.returncode == 2
+    outcome = json.loads(done.stdout)  # --json: one object on stdout, whatever happened
+    assert (outcome["execution_id"], outcome["status"]) == ("123", "invalid")
+    assert outcome["error"] == {"kind": "not_found", "message": "execution 123 not found"}
     assert "123" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_two_resumes_of_one_execution_one_runs_the_other_is_refused(cli):
+    """D9: the second resumer is refused at once (exit 1), so no step runs in both."""
+    marks = cli.folder / "marks.txt"
+    process = start(cli, cli.write("loop", LOOP), "--set", f"marks={marks}")
+    try:
+        wait_for(lambda: len(lines(marks)) >= 5, "five iterations")
+    finally:
+        process.kill()
+        process.communicate()
+    before = lines(marks)
+    [row] = cli.executions(cli.db)
+    command = [cli.executable, "run", "--resume", row["execution_id"], "--json"]
+    command += ["--db", str(cli.db)]
+    resumers = [
+        subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=cli.folder,
+            env=cli.env(),
+        )
+        for _ in range(2)
+    ]
+    ended = sorted(((r.wait(60), *r.communicate()) for r in resumers), key=lambda ending: ending[0])
+    (done_code, done_out, _), (refused_code, refused_out, refused_err) = ended
+    assert (done_code, json.loads(done_out)["status"]) == (0, "done")
+    assert refused_code == 1 and json.loads(refused_out)["error"]["kind"] == "conflict"
+    assert "being run by another process" in refused_err
+    runs = lines(marks)
+    assert len(runs) <= 30 + 1 and sorted(set(runs)) == list(range(30)), (before, runs)
 
 
 def test_ctrl_c_cancels_the_execution(cli):

@@ -7,9 +7,13 @@ import json
 import uuid
 from pathlib import Path
 
+import pytest
+
 from noetl.config import Settings
 from noetl.dsl.load import load_playbook
+from noetl.errors import StoreError
 from noetl.runtime.assemble import open_embedded
+from noetl.store.sqlite import SqliteEventStore
 
 HEAD = "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: t, path: tests/t}\n"
 
@@ -304,3 +308,29 @@ def test_a_cancel_that_overtakes_the_claim_answer_keeps_the_command_from_startin
 
     assert asyncio.run(go()).status == "cancelled"
     assert http_server.hang_state(key) is None  # the request was never made
+
+
+HELLO = Path(__file__).parents[2] / "examples" / "hello.yaml"
+
+
+class _CorruptClaims(SqliteEventStore):
+    """A SQLite log whose claims fail as a corrupted file makes them fail."""
+
+    async def claim(self, execution_id: str, command_id: str, attempt: int) -> bool:
+        raise StoreError(f"claiming command {command_id}: database disk image is malformed")
+
+
+def test_a_store_that_fails_on_the_workers_path_ends_the_wait_with_its_error(tmp_path):
+    """D10: the run is told the store could not be written; it never waits forever."""
+
+    async def scenario():
+        store = _CorruptClaims.open(tmp_path / "n.db")
+        runtime = await open_embedded(Settings.load(env={}, db=tmp_path / "n.db"), store=store)
+        try:
+            playbook = load_playbook(HELLO)
+            with pytest.raises(StoreError, match=r"the store could not be written.*malformed"):
+                await asyncio.wait_for(runtime.run(playbook), 30)
+        finally:
+            await runtime.close()
+
+    asyncio.run(scenario())

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import signal
 import sys
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,9 +27,10 @@ from noetl.cli.terminal import (
 from noetl.config import Settings
 from noetl.dsl.locate import Located, load_located, locate
 from noetl.engine.definition import PlaybookDef
-from noetl.errors import ConfigError, NotFoundError
+from noetl.errors import ConfigError, ConflictError, NoetlError, NotFoundError, PlaybookError
 from noetl.runtime.assemble import Runtime, open_embedded, open_stores
 from noetl.store.port import ExecutionSummary
+from noetl.store.sqlite.lease import execution_lease
 from noetl.tools.masking import masked_output
 
 
@@ -58,7 +61,7 @@ def run(
     ] = False,
 ) -> None:
     """Run a playbook to its end with an embedded event log (SQLite) and in-process workers."""
-    with exits_on_error(EXIT_INVALID):
+    with exits_on_error(EXIT_INVALID), _outcome_on_error(as_json):
         settings = Settings.load(db=db, workers=workers)
         job = _prepare(file, set_ or [], payload, resume, settings, version)
     run_job(settings, job, as_json)
@@ -68,7 +71,7 @@ def run_job(settings: Settings, job: Job, as_json: bool) -> None:
     """Run `job` in this process to its end, report it (`--json` or on a terminal) and exit
     with the code of its outcome."""
     live = sys.stdout.isatty() and not as_json
-    with exits_on_error():
+    with exits_on_error(), _outcome_on_error(as_json, job.resume):
         summary = _run_without_waiting_for_threads(_execute(settings, job, live, as_json))
     report_outcome(summary, as_json)
     code = exit_code(summary.status)
@@ -79,6 +82,41 @@ def run_job(settings: Settings, job: Job, as_json: bool) -> None:
         sys.stderr.flush()
         os._exit(code)
     raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _outcome_on_error(as_json: bool, execution_id: str | None = None) -> Iterator[None]:
+    """With `--json`, a refusal or a failure is still the one JSON object on stdout (status
+    `invalid` when nothing was started or resumed, else `failed`); `exits_on_error` then says
+    why on stderr and exits. An execution `--resume` names that the log does not have is
+    invalid input (exit 2); another process running it is a failure (exit 1)."""
+    try:
+        yield
+    except (NoetlError, OSError) as exc:
+        invalid = isinstance(exc, (PlaybookError, ConfigError, OSError, NotFoundError))
+        if as_json:
+            error = {"kind": _kind(exc), "message": str(exc)}
+            status = "invalid" if invalid else "failed"
+            outcome = {"execution_id": execution_id, "status": status, "result": None}
+            typer.echo(json.dumps({**outcome, "error": error}))
+        if isinstance(exc, NotFoundError):
+            raise ConfigError(str(exc)) from None
+        raise
+
+
+def _kind(exc: Exception) -> str:
+    for kinds, name in _ERROR_KINDS:
+        if isinstance(exc, kinds):
+            return name
+    return "store"
+
+
+_ERROR_KINDS: tuple[tuple[type[Exception] | tuple[type[Exception], ...], str], ...] = (
+    (PlaybookError, "invalid_playbook"),
+    (NotFoundError, "not_found"),
+    (ConflictError, "conflict"),
+    ((ConfigError, OSError), "invalid_input"),
+)
 
 
 def _run_without_waiting_for_threads(
@@ -160,12 +198,18 @@ async def _follow(runtime: Runtime, job: Job, live: bool) -> ExecutionSummary:
         runtime.control.listen(view)
     if job.resume is not None:
         execution_id = job.resume
-        await runtime.control.resume(execution_id)
-    else:
-        assert job.playbook is not None
-        execution_id = await runtime.control.start(
-            job.playbook, job.payload, source=job.source, retry=job.retry
-        )
+        with execution_lease(runtime.settings.db_path, execution_id):  # one resumer at a time
+            await runtime.control.resume(execution_id)
+            return await _wait(runtime, execution_id, view)
+    assert job.playbook is not None
+    execution_id = await runtime.control.start(
+        job.playbook, job.payload, source=job.source, retry=job.retry
+    )
+    with execution_lease(runtime.settings.db_path, execution_id):
+        return await _wait(runtime, execution_id, view)
+
+
+async def _wait(runtime: Runtime, execution_id: str, view: ProgressView | None) -> ExecutionSummary:
     if view is not None:
         view.execution_id = execution_id
     _cancel_on_interrupt(runtime, execution_id)

@@ -31,7 +31,7 @@ from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
 from noetl.engine.replay import replay
 from noetl.engine.state import ExecutionState
-from noetl.errors import ConflictError, NoetlError, NotFoundError, NotHeldError
+from noetl.errors import ConflictError, NoetlError, NotFoundError, NotHeldError, StoreError
 from noetl.runtime.claims import check_held, hand_off, new_token, plan_hand_off
 from noetl.runtime.live import (
     HANDED_OFF,
@@ -284,6 +284,16 @@ class ControlPlane:
         recorded in the log first (`command.claimed` with a fresh claim token, which only its
         reports may carry), so a claim that fails half-way can be asked for again.
         """
+        try:
+            return await self._claim(pointer, attempt, worker_id)
+        except StoreError as exc:
+            if type(exc) is StoreError:  # not a blink, not a conflict: the store is broken
+                self._store_broken(exc)
+            raise
+
+    async def _claim(
+        self, pointer: Pointer, attempt: int, worker_id: str | None
+    ) -> WorkItem | None:
         live = self._live.get(pointer.execution_id) or await self._load(pointer.execution_id)
         if live is None or live.claimed.get(pointer.command_id, 0) >= attempt:
             return None
@@ -443,6 +453,13 @@ class ControlPlane:
                         await self._pump.reload(execution_id)
                 except Exception:  # the sweeper must outlive a store that blinks
                     log.exception("could not check whether execution %s ended", execution_id)
+
+    def _store_broken(self, exc: StoreError) -> None:
+        """The store fails on the workers' path in a way retrying does not mend (a corrupt
+        file): whoever waits for an execution here is told, rather than waiting forever."""
+        for live in self._live.values():
+            if not live.done.done():
+                live.done.set_exception(StoreError(f"the store could not be written: {exc}"))
 
     def _announce(self, written: Mapping[str, list[Event]]) -> None:
         if not self._listeners:

@@ -27,6 +27,7 @@ from noetl.errors import (
     NoetlError,
     NotFoundError,
     NotHeldError,
+    StoreError,
     StoreInputError,
     StoreUnavailableError,
 )
@@ -177,6 +178,8 @@ def refusal(exc: Exception) -> NoetlError:
     client did wrong; anything else means the log could not be written now (503, retry)."""
     if isinstance(exc, _OWN_FAULTS):
         return type(exc)(str(exc))
+    if type(exc) is StoreError:  # the store failed in a way retrying may not mend (corrupt)
+        return StoreError(f"the event log could not be written: {exc}")
     why = str(exc) if isinstance(exc, NoetlError) else f"{type(exc).__name__}: {exc}"
     return StoreUnavailableError(f"the event log could not be written now: {why}")
 
