@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint fuzz-api clean
 
 $(BIN)/noetl: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,10 @@ lint: setup
 
 test: lint
 	$(BIN)/pytest
+
+# Minutes of generated API requests against a live server (not part of `make test`).
+fuzz-api: setup
+	$(BIN)/python tests/fuzz/fuzz_api.py
 
 clean:
 	rm -rf $(VENV) .noetl .pytest_cache .mypy_cache .ruff_cache
