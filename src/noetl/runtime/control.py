@@ -277,23 +277,55 @@ class ControlPlane:
     async def claim(
         self, pointer: Pointer, attempt: int = 1, worker_id: str | None = None
     ) -> WorkItem | None:
-        """The command behind `pointer` if it is pending and not running elsewhere; else None.
+        """The command behind `pointer` if it is pending and not running elsewhere; else None
+        (see `claim_many`)."""
+        return (await self.claim_many([(pointer, attempt)], worker_id))[0]
+
+    async def claim_many(
+        self, wanted: Sequence[tuple[Pointer, int]], worker_id: str | None = None
+    ) -> list[WorkItem | None]:
+        """Per (pointer, delivery attempt): its command for `worker_id`, or None when it is
+        finished, unknown or running elsewhere (and for a repeat within `wanted`).
 
         A later delivery `attempt` wins over an earlier claim: the bus only redelivers once the
-        earlier holder's lease ran out, so that worker is gone or too late. The winner is
-        recorded in the log first (`command.claimed` with a fresh claim token, which only its
-        reports may carry), so a claim that fails half-way can be asked for again.
+        earlier holder's lease ran out, so that worker is gone or too late. The winners are
+        recorded in the log first (one write for all: `command.claimed` with a fresh claim
+        token, which only its reports may carry), so a claim that fails half-way can be asked
+        for again. A store that is broken (not a blink, not a conflict) ends the waits here.
         """
         try:
-            return await self._claim(pointer, attempt, worker_id)
+            return await self._claim_many(wanted, worker_id or self.worker_id)
         except StoreError as exc:
-            if type(exc) is StoreError:  # not a blink, not a conflict: the store is broken
+            if type(exc) is StoreError:
                 self._store_broken(exc)
             raise
 
-    async def _claim(
-        self, pointer: Pointer, attempt: int, worker_id: str | None
-    ) -> WorkItem | None:
+    async def _claim_many(
+        self, wanted: Sequence[tuple[Pointer, int]], worker_id: str
+    ) -> list[WorkItem | None]:
+        chosen: list[tuple[int, LiveExecution, Command, int, str]] = []
+        for index, (pointer, attempt) in enumerate(wanted):
+            found = await self._claimable(pointer, attempt)
+            if found is not None and all(
+                c.command_id != pointer.command_id for _, _, c, *_ in chosen
+            ):
+                chosen.append((index, *found, attempt, new_token()))
+        answers: list[WorkItem | None] = [None] * len(wanted)
+        if chosen:
+            await self._write([claimed_event(c, worker_id, token) for *_, c, _, token in chosen])
+        for index, live, command, attempt, token in chosen:
+            # Recorded in the store, so that control planes sharing it agree on one winner.
+            if not await self.store.claim(command.execution_id, command.command_id, attempt):
+                continue
+            if live.state.holders.get(command.command_id) == token:  # nobody replaced it
+                answers[index] = live.hold(command, attempt, self._expire, token)
+        return answers
+
+    async def _claimable(
+        self, pointer: Pointer, attempt: int
+    ) -> tuple[LiveExecution, Command] | None:
+        """The execution and pending command `pointer` names, unless an equal or later
+        delivery attempt holds it."""
         live = self._live.get(pointer.execution_id) or await self._load(pointer.execution_id)
         if live is None or live.claimed.get(pointer.command_id, 0) >= attempt:
             return None
@@ -303,16 +335,7 @@ class ControlPlane:
             # state was built: look again in the state the log gives now.
             await self._pump.reload(pointer.execution_id)
             command = live.state.pending.get(pointer.command_id)
-        if command is None:
-            return None
-        token = new_token()
-        await self._write([claimed_event(command, worker_id or self.worker_id, token)])
-        # Recorded in the store, so that control planes sharing it agree on one winner.
-        if not await self.store.claim(command.execution_id, command.command_id, attempt):
-            return None
-        if live.state.holders.get(command.command_id) != token:
-            return None  # it ended, or another claim replaced this one, while it was written
-        return live.hold(command, attempt, self._expire, token)
+        return None if command is None else (live, command)
 
     def _holding(self, live: LiveExecution, command: Command, token: str) -> WorkItem:
         """Hold a command handed to a reporter, on a lease."""

@@ -69,13 +69,13 @@ async def claim_many(
     body: BatchClaimRequest, request: Request, runtime: RuntimeDep, metrics: MetricsDep
 ) -> Response:
     """Several claims at once: `{"claimed": [{command, scope} | null, ...]}` in request order."""
-    answers: list[dict[str, Any] | None] = []
+    wanted = [(Pointer(c.execution_id, c.command_id, c.step), c.attempt) for c in body.claims]
     async with request.app.state.claiming:
-        for one in body.claims:
-            pointer = Pointer(one.execution_id, one.command_id, one.step)
-            item = await runtime.control.claim(pointer, one.attempt, one.worker or None)
-            metrics.claims.labels("refused" if item is None else "won").inc()
-            answers.append(None if item is None else _claimed(item))
+        items = await runtime.control.claim_many(wanted, body.claims[0].worker or None)
+    answers: list[dict[str, Any] | None] = []
+    for item in items:
+        metrics.claims.labels("refused" if item is None else "won").inc()
+        answers.append(None if item is None else _claimed(item))
     return json_response({"claimed": answers})
 
 
