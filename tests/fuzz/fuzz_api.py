@@ -38,10 +38,11 @@ def main() -> int:
     port = free_port()
     env = {**os.environ, "NOETL_API_TOKEN": TOKEN, "NOETL_SECRET_KEY": generate_key()}
     log = home / "server.log"
+    command = [str(BIN / "noetl"), "server", "start", "--port", str(port), "--home", str(home)]
+    command += ["--pg", postgres.dsn, "--log-level", "warning"]
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [str(BIN / "noetl"), "server", "start", "--port", str(port), "--home", str(home)]
-            + ["--pg", postgres.dsn, "--log-level", "warning"],
+            command,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -327,3 +327,28 @@ def test_a_start_with_a_request_key_happens_once():
     first, again, other, listed = asyncio.run(scenario())
     assert first == again != other
     assert sorted(e.execution_id for e in listed) == sorted([first, other])
+
+
+def test_starts_failing_together_each_get_an_error_of_their_own():
+    """D12: one error object shared by every waiter collects every waiter's traceback (the log
+    grew quadratically); each waiting request gets its own."""
+
+    async def scenario():
+        store, bus = BlinkingStore(), InProcessBus()
+        store.down = True
+        control = ControlPlane(store, bus)
+        control.open()
+        try:
+            playbook = load_playbook(SLOW)
+            starts = [control.start(playbook, source=SLOW) for _ in range(5)]
+            failures = await asyncio.gather(*starts, return_exceptions=True)
+            return failures, await store.list_executions()
+        finally:
+            await control.close()
+            await bus.close()
+
+    failures, listed = asyncio.run(scenario())
+    assert all(isinstance(f, StoreUnavailableError) for f in failures)
+    assert len({id(f) for f in failures}) == 5
+    assert all("connection refused" in str(f) for f in failures)
+    assert listed == []  # nothing half-started
