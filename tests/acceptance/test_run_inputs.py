@@ -77,7 +77,13 @@ def listed(calls, module_cli):
 def test_bad_input_exits_2_and_writes_nothing(calls, listed, name):
     done = calls[name]
     assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stdout == ""  # no half outcome for a machine to parse
+    outcome = json.loads(done.stdout)  # --json: one object on stdout, saying nothing ran
+    assert (outcome["execution_id"], outcome["status"], outcome["result"]) == (
+        None,
+        "invalid",
+        None,
+    )
+    assert outcome["error"]["kind"] in ("invalid_playbook", "invalid_input")
     assert done.stderr.strip() and "Traceback" not in done.stderr
     assert listed[name] in (None, [])
 

@@ -352,3 +352,37 @@ def test_starts_failing_together_each_get_an_error_of_their_own():
     assert len({id(f) for f in failures}) == 5
     assert all("connection refused" in str(f) for f in failures)
     assert listed == []  # nothing half-started
+
+
+class GatedStore(MemoryEventStore):
+    """A store whose appends wait until `gate` is set (the log's database is slow to come)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def append_batches(self, batches, *, expected=None):
+        await self.gate.wait()
+        return await super().append_batches(batches, expected=expected)
+
+
+def test_the_sweeper_leaves_alone_an_execution_whose_first_write_is_on_its_way(caplog):
+    """D14: no error per start while the store is slow to take its first events."""
+
+    async def scenario():
+        store, bus = GatedStore(), InProcessBus()
+        control = ControlPlane(store, bus, sweep=0.02)
+        control.open()
+        try:
+            starting = asyncio.create_task(control.start(load_playbook(SLOW), source=SLOW))
+            await asyncio.sleep(0.2)  # ten sweeps while the start waits
+            store.gate.set()
+            return await starting
+        finally:
+            await control.close()
+            await bus.close()
+
+    with caplog.at_level("WARNING", logger="noetl.runtime.control"):
+        execution_id = asyncio.run(scenario())
+    assert execution_id
+    assert [r.getMessage() for r in caplog.records if r.name == "noetl.runtime.control"] == []

@@ -474,8 +474,10 @@ class ControlPlane:
                     summary = await self.store.get_execution(execution_id)
                     if summary.status != RUNNING:
                         await self._pump.reload(execution_id)
-                except Exception:  # the sweeper must outlive a store that blinks
-                    log.exception("could not check whether execution %s ended", execution_id)
+                except NotFoundError:
+                    continue  # its first write is still on its way (a start waiting for the store)
+                except Exception as exc:  # the sweeper must outlive a store that blinks
+                    log.warning("could not check whether execution %s ended: %s", execution_id, exc)
 
     def _store_broken(self, exc: StoreError) -> None:
         """The store fails on the workers' path in a way retrying does not mend (a corrupt
