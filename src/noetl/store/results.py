@@ -114,6 +114,10 @@ class KeyedResultStore(ResultStore, Protocol):
         """The stored body and its content type (NotFoundError when unknown)."""
         ...
 
+    async def usage(self, execution_id: str) -> int:
+        """Bytes stored for the execution so far (its results quota is checked against it)."""
+        ...
+
     async def close(self) -> None:
         """Release the connection. Idempotent."""
         ...

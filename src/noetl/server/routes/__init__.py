@@ -68,6 +68,7 @@ class StrictJsonRequest(Request):
     refuse them later."""
 
     async def json(self) -> Any:
+        """The body as strict JSON (json.JSONDecodeError, which FastAPI answers with 422)."""
         if not hasattr(self, "_json"):
             body = await self.body()
             self._json = json.loads(body, parse_constant=_refuse_constant)
@@ -82,6 +83,7 @@ class StrictJsonRoute(APIRoute):
     """The route class of every router: bodies are decoded as strict JSON (a 422 otherwise)."""
 
     def get_route_handler(self) -> Any:
+        """FastAPI's handler, given a `StrictJsonRequest` instead of the request."""
         handle = super().get_route_handler()
 
         async def strict(request: Request) -> Response:
