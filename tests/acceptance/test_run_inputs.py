@@ -83,7 +83,7 @@ def test_bad_input_exits_2_and_writes_nothing(calls, listed, name):
         "invalid",
         None,
     )
-    assert outcome["error"]["kind"] in ("invalid_playbook", "invalid_input")
+    assert outcome["error"]["kind"] in ("invalid_playbook", "invalid_input", "not_found")
     assert done.stderr.strip() and "Traceback" not in done.stderr
     assert listed[name] in (None, [])
 
