@@ -7,12 +7,18 @@ arguments to `Settings.load(...)`.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from noetl.errors import ConfigError
+
+
+def default_worker_id() -> str:
+    """`host:pid`: what names a worker process unless `NOETL_WORKER_ID` / `--worker-id` does."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,10 @@ class Settings:
     pool: str = "default"
     ack_wait: int = 30  # seconds a worker's lease on a command lasts before it is redelivered
     prune_after: str | None = None  # servers remove executions finished longer ago ("30d")
+    worker_id: str = field(default_factory=default_worker_id)  # names a worker process
+    heartbeat: int = 5  # seconds between a worker's heartbeats; lost after 3 missed ones
+    log_level: str = "warning"  # debug | info | warning | error | critical
+    log_format: str = "text"  # text | json (one object per line)
 
     @property
     def db_path(self) -> Path:
@@ -55,6 +65,15 @@ class Settings:
             if name in given:
                 given[name] = Path(given[name])
         return replace(settings, **given) if given else settings
+
+
+def otlp_endpoint() -> str | None:
+    """Where traces go over OTLP (`OTEL_EXPORTER_OTLP_ENDPOINT`, or its traces-only variant);
+    None: nothing is exported. The exporter reads the other `OTEL_*` settings itself."""
+    for name in ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+        if os.environ.get(name):
+            return os.environ[name]
+    return None
 
 
 def read_env(name: str) -> str | None:

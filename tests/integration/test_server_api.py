@@ -236,6 +236,8 @@ def test_malformed_event_batches_are_422_and_store_nothing(api: httpx.Client):
         "events[0]": [{k: v for k, v in good.items() if k != "execution_id"}],
         "events[0].origin": [{**good, "origin": "engine"}],
         "events[0].execution_id": [{**good, "execution_id": 12}],
+        "events[0].created_at": [{**good, "created_at": "yesterday"}],
+        "events[1].created_at": [good, {**good, "created_at": "2026-01-01T10:00:00"}],
         "events": [],
     }
     for where, batch in cases.items():

@@ -69,7 +69,8 @@ class RemoteSource:
         """A claimed or handed-off command, with its playbook, as the worker runs it."""
         command = Command.from_dict(answer["command"])
         playbook = await self._playbook(command.execution_id, answer.get("playbook") or "")
-        return WorkItem(playbook, command, answer["scope"], lease=answer.get("lease"))
+        lease, trace = answer.get("lease"), str(answer.get("trace") or "")
+        return WorkItem(playbook, command, answer["scope"], lease=lease, trace=trace)
 
     async def _send_claims(self) -> None:
         while self._claims:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -32,6 +33,8 @@ from noetl.engine.events import Event
 from noetl.engine.replay import replay
 from noetl.engine.state import ExecutionState
 from noetl.errors import ConflictError, NoetlError, NotFoundError
+from noetl.observe import tracing
+from noetl.observe.hooks import Observer
 from noetl.runtime.live import (
     HANDED_OFF,
     DecidedBatch,
@@ -72,6 +75,7 @@ class ControlPlane:
         self._pump = Pump(self._process, self._refresh, self.bus.publish, self._abandon)
         self._sweeper: asyncio.Task[None] | None = None
         self._listeners: list[EventListener] = []
+        self._observer = Observer()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -96,6 +100,24 @@ class ControlPlane:
         """Call `listener` with every event once it is in the log."""
         self._listeners.append(listener)
 
+    def observe(self, observer: Observer) -> None:
+        """Tell `observer` (metrics) what is written, routed and how long batches take."""
+        self._observer = observer
+
+    def queue_depth(self) -> dict[str, int]:
+        """Commands issued and not yet claimed, per pool (of the executions held here)."""
+        depth: dict[str, int] = {}
+        for live in self._live.values():
+            for command_id, command in live.state.pending.items():
+                if command_id not in live.claimed:
+                    pool = self._route(command.pool)
+                    depth[pool] = depth.get(pool, 0) + 1
+        return depth
+
+    def running(self) -> int:
+        """How many executions this control plane is running now."""
+        return len(self._live)
+
     # -- executions -----------------------------------------------------------------------------
 
     async def start(
@@ -107,11 +129,13 @@ class ControlPlane:
         parent_execution_id: str | None = None,
         retry: Mapping[str, Any] | None = None,
         trigger: Mapping[str, Any] | None = None,
+        trace: str | None = None,
     ) -> str:
         """Start an execution of `playbook`; returns its id once its first events are written.
 
         `retry` (`{of, steps}`, see `noetl.runtime.retry`) makes it a retry; `trigger` records
-        the schedule slot or hook that started it."""
+        the schedule slot or hook that started it. Its trace span goes under `trace` (a
+        traceparent: a child joins its parent's trace)."""
         execution_id = ids.new_id()
         first = start_event(
             playbook,
@@ -127,6 +151,7 @@ class ControlPlane:
             first = replace(first, payload={**first.payload, "playbook": described})
         live = LiveExecution(playbook, ExecutionState(), asyncio.get_running_loop().create_future())
         live.digest = digest(source)
+        live.span, live.trace = tracing.start_execution(execution_id, playbook.name, trace)
         self._live[execution_id] = live
         await self.submit([first])
         await self.flush()
@@ -288,7 +313,9 @@ class ControlPlane:
 
     # -- what the pump runs ----------------------------------------------------------------------
 
-    async def _process(self, inbox: list[tuple[str, Event]], offers: list[Offer]) -> None:
+    async def _process(
+        self, inbox: list[tuple[str, Event]], offers: list[Offer], received: float
+    ) -> None:
         """Decide every event, append all in one transaction, then publish and notify.
 
         Another control plane (a second server) may have appended to one of these executions
@@ -297,13 +324,16 @@ class ControlPlane:
         """
         for _ in range(CONFLICT_RETRIES):
             batch = await self._decide_all(inbox)
+            decided = time.perf_counter()
             try:
                 written = await self.store.append_batches(batch.events, expected=batch.expected)
             except ConflictError:
                 for execution_id in batch.events:
                     await self._refresh(execution_id)
                 continue
+            stored = time.perf_counter()
             await self._after_write(batch, written, offers)
+            self._observer.processed(received, decided, stored, time.perf_counter())
             return
         raise ConflictError(f"gave up appending after {CONFLICT_RETRIES} conflicting writers")
 
@@ -329,6 +359,7 @@ class ControlPlane:
             if live is not None and events:
                 live.state.last_seq = max(live.state.last_seq, events[-1].seq or 0)
                 live.touched = now
+        self._tell_observer(batch, written)
         handed = self._hand_off(batch.commands, offers)
         await self.bus.publish(
             [self._pointer(c) for c in batch.commands if c.command_id not in handed]
@@ -338,6 +369,16 @@ class ControlPlane:
         await self.bus.announce_cancel(batch.cancelled)
         for execution_id in batch.finished:
             self._finish(execution_id)
+
+    def _tell_observer(self, batch: DecidedBatch, written: Mapping[str, list[Event]]) -> None:
+        for execution_id, events in written.items():
+            live = self._live.get(execution_id)
+            if live is not None and events:
+                self._observer.written(live.playbook, events)
+        for execution_id, routing in batch.routed:
+            live = self._live.get(execution_id)
+            if live is not None:
+                self._observer.routed(live.playbook, routing)
 
     async def _refresh(self, execution_id: str) -> None:
         """Rebuild a live execution's state from the log (another writer got there first); an
@@ -385,6 +426,7 @@ class ControlPlane:
         if live is None:
             return
         live.stop()
+        tracing.end(live.span, live.state.status, live.state.error)
         if not live.done.done():
             live.done.set_result(None)
         if live.state.status != "done":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from noetl.bus.port import Pointer
@@ -20,7 +21,8 @@ from noetl.runtime.live import Offer
 
 log = logging.getLogger(__name__)
 Inbox = list[tuple[str, Event]]
-Process = Callable[[Inbox, list[Offer]], Awaitable[None]]
+# (events, offers, when the oldest of them was received: `time.perf_counter()`)
+Process = Callable[[Inbox, list[Offer], float], Awaitable[None]]
 
 
 class Pump:
@@ -38,6 +40,7 @@ class Pump:
         self._republish = republish  # put lapsed hand-offs on the bus
         self._abandon = abandon  # a batch could not be written
         self._inbox: Inbox = []
+        self._received: float | None = None  # when the oldest queued event came in
         self._offers: list[Offer] = []  # decided with the events they came with
         self._lapsed: list[Pointer] = []
         self._reloads: list[tuple[str, asyncio.Future[None]]] = []
@@ -66,6 +69,8 @@ class Pump:
         the pump takes both in the same batch)."""
         if offer is not None:
             self._offers.append(offer)
+        if self._received is None:
+            self._received = time.perf_counter()
         self._inbox.extend((e.execution_id, e) for e in events)
         self._submitted += len(events)
         self._wake.set()
@@ -102,8 +107,9 @@ class Pump:
     async def _run_batch(self) -> None:
         inbox, self._inbox = self._inbox, []
         offers, self._offers = self._offers, []
+        received, self._received = self._received or time.perf_counter(), None
         try:
-            await self._process(inbox, offers)
+            await self._process(inbox, offers, received)
         except Exception as exc:  # the pump must outlive any one batch
             log.exception("control plane could not process %d events", len(inbox))
             self._abandon(inbox, exc)

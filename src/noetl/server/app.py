@@ -20,14 +20,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from noetl import __version__
 from noetl.config import Settings
+from noetl.observe.metrics import Metrics
 from noetl.runtime.assemble import ServerRuntime, open_server
 from noetl.server import errors
-from noetl.server.metrics import Metrics
 from noetl.server.routes import (
     catalog,
     credentials,
     executions,
     hooks,
+    registry,
     results,
     retention,
     schedules,
@@ -54,7 +55,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await opener(settings)
-        runtime.control.listen(app.state.metrics.observe_event)
+        runtime.control.observe(app.state.metrics)
         app.state.runtime = runtime
         app.state.claiming = asyncio.Lock()
         try:
@@ -70,8 +71,8 @@ def create_app(
     )
     app.state.metrics = Metrics()
     errors.install(app)
-    routers = (catalog, credentials, executions, workers, results, schedules, hooks, retention)
-    for module in routers:
+    routers = (catalog, credentials, executions, workers, registry, results, schedules, hooks)
+    for module in (*routers, retention):
         app.include_router(module.router, prefix=API)
     app.include_router(system.router, prefix=API, include_in_schema=True)
     app.add_api_route("/metrics", system.metrics, include_in_schema=False)

@@ -26,6 +26,7 @@ class WorkItem:
     scope: dict[str, Any]
     digest: str = ""  # sha256 of the playbook source: remote workers cache playbooks by it
     lease: float | None = None  # handed off with a report: renew within this many seconds
+    trace: str = ""  # W3C traceparent of the execution's span: the worker's spans join it
 
 
 class CommandSource(Protocol):

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Request, Response
 
 if TYPE_CHECKING:
+    from noetl.observe.metrics import Metrics
     from noetl.runtime.assemble import ServerRuntime
-    from noetl.server.metrics import Metrics
 
 
 # Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker

@@ -10,6 +10,7 @@ worker renews while it runs them.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -64,7 +65,7 @@ async def claim_many(
         for one in body.claims:
             pointer = Pointer(one.execution_id, one.command_id, one.step)
             item = await runtime.control.claim(pointer, one.attempt)
-            metrics.claims.labels("refused" if item is None else "won").inc()
+            metrics.claimed(None if item is None else item.command, one.attempt)
             answers.append(None if item is None else _claimed(item))
     return json_response({"claimed": answers})
 
@@ -83,12 +84,11 @@ async def claim(
     # that is still being loaded from the log from both loading it and both winning.
     async with request.app.state.claiming:
         item = await runtime.control.claim(pointer, body.attempt)
+    metrics.claimed(None if item is None else item.command, body.attempt)
     if item is None:
-        metrics.claims.labels("refused").inc()
         raise HTTPException(
             409, f"command {command_id} is finished, claimed by another worker, or unknown"
         )
-    metrics.claims.labels("won").inc()
     return json_response(_claimed(item))
 
 
@@ -102,6 +102,8 @@ def _claimed(item: WorkItem) -> dict[str, Any]:
     }
     if item.lease is not None:
         claimed["lease"] = item.lease
+    if item.trace:
+        claimed["trace"] = item.trace
     return claimed
 
 
@@ -117,5 +119,20 @@ def _decode(index: int, raw: dict[str, Any]) -> Event:
         raise EventCodecError(
             f"{where}.origin: must be 'worker' or 'runtime', not {event.origin!r}"
         )
-    # The log stamps seq, id and time; whatever the client sent for them is not trusted.
-    return replace(event, seq=None, event_id=None, created_at=None)
+    # The log stamps seq and id; whatever the client sent for them is not trusted. The time is
+    # the worker's (when the attempt happened), kept when it is a well-formed one.
+    return replace(event, seq=None, event_id=None, created_at=_happened(raw, where))
+
+
+def _happened(raw: dict[str, Any], where: str) -> str | None:
+    """The event's own time as UTC ISO-8601 with microseconds, None when it gives none."""
+    given = raw.get("created_at")
+    if given is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(given) if isinstance(given, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise EventCodecError(f"{where}.created_at: must be an ISO-8601 time with a UTC offset")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
