@@ -16,6 +16,11 @@ from typing import Any
 from noetl.errors import ConfigError
 
 
+def default_worker_id() -> str:
+    """`host:pid`: what names a worker process unless `NOETL_WORKER_ID` / `--worker-id` does."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration of one NoETL process."""
@@ -44,7 +49,10 @@ class Settings:
     template_cpu_seconds: float = 0.5  # CPU time of one template render
     template_iterations: int = 100_000  # loop iterations of one template render
     template_max_chars: int = 10_000_000  # longest string or list a template may build
-    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    worker_id: str = field(default_factory=default_worker_id)  # names a worker process
+    heartbeat: int = 5  # seconds between a worker's heartbeats; lost after 3 missed ones
+    log_level: str = "warning"  # debug | info | warning | error | critical
+    log_format: str = "text"  # text | json (one object per line)
 
     @property
     def db_path(self) -> Path:
@@ -66,6 +74,15 @@ class Settings:
             if name in given:
                 given[name] = Path(given[name])
         return replace(settings, **given) if given else settings
+
+
+def otlp_endpoint() -> str | None:
+    """Where traces go over OTLP (`OTEL_EXPORTER_OTLP_ENDPOINT`, or its traces-only variant);
+    None: nothing is exported. The exporter reads the other `OTEL_*` settings itself."""
+    for name in ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+        if os.environ.get(name):
+            return os.environ[name]
+    return None
 
 
 def read_env(name: str) -> str | None:

@@ -37,8 +37,11 @@ from noetl.store.memory import MemoryEventStore
 from noetl.store.port import EventStore
 from noetl.store.postgres import PostgresEventStore
 from noetl.store.postgres.results import PostgresResultStore
+from noetl.store.postgres.workers import PostgresWorkerRegistry
 from noetl.store.results import FileResultStore, MemoryResultStore, ResultStore
 from noetl.store.sqlite import SqliteEventStore, SqliteResultStore
+from noetl.store.sqlite.workers import SqliteWorkerRegistry
+from noetl.store.workers import WorkerRegistry
 from support.live_server import LiveServer
 
 T = TypeVar("T")
@@ -331,3 +334,59 @@ def durable_event_store(request: pytest.FixtureRequest) -> StoreHarness:
 def bus(request: pytest.FixtureRequest) -> BusHarness:
     """Each command bus adapter in turn."""
     return BusHarness(request.param, BUS_ADAPTERS[request.param](request))
+
+
+# -- worker registries --------------------------------------------------------------------------
+
+# Opens the registry under test; calling it again opens the same underlying registry.
+RegistryOpener = Callable[[], Awaitable[WorkerRegistry]]
+
+
+def _sqlite_registry(request: pytest.FixtureRequest) -> RegistryOpener:
+    path = request.getfixturevalue("tmp_path") / "state" / "noetl.db"
+
+    async def open_registry() -> WorkerRegistry:
+        return SqliteWorkerRegistry.open(path)
+
+    return open_registry
+
+
+def _postgres_registry(request: pytest.FixtureRequest) -> RegistryOpener:
+    scoped = _postgres_schema(request)
+
+    async def open_registry() -> WorkerRegistry:
+        return await PostgresWorkerRegistry.open(scoped, max_size=2)
+
+    return open_registry
+
+
+REGISTRY_ADAPTERS: dict[str, Callable[[pytest.FixtureRequest], RegistryOpener]] = {
+    "sqlite": _sqlite_registry,
+    "postgres": _postgres_registry,
+}
+
+
+@dataclass
+class RegistryHarness:
+    """One worker registry adapter under test."""
+
+    name: str
+    open: RegistryOpener
+
+    def run(self, body: Callable[[WorkerRegistry], Awaitable[T]]) -> T:
+        """Open the registry, run `body(registry)` in a fresh event loop, close it."""
+
+        async def main() -> T:
+            registry = await self.open()
+            try:
+                return await body(registry)
+            finally:
+                await registry.close()
+
+        return asyncio.run(main())
+
+
+@pytest.fixture(params=list(REGISTRY_ADAPTERS))
+def worker_registry(request: pytest.FixtureRequest) -> RegistryHarness:
+    """Each worker registry adapter in turn."""
+    return RegistryHarness(request.param, REGISTRY_ADAPTERS[request.param](request))

@@ -231,3 +231,27 @@ def test_a_cancel_notice_is_not_a_pointer(bus):
         return await b.fetch("default", timeout=BRIEF), late.notices
 
     assert bus.run(body) == ([], [])
+
+
+def test_backlog_counts_waiting_and_unacked_pointers_per_pool(bus):
+    async def settled(b, want):
+        """The backlog of pool default once it reads `want` (JetStream counts asynchronously)."""
+        for _ in range(100):
+            found = (await b.backlog()).get("default")
+            if found is not None and (found.pending, found.ack_pending) == want:
+                return want
+            await asyncio.sleep(0.05)
+        return found.pending, found.ack_pending
+
+    async def body(b):
+        await b.publish([P1, P2, P3])
+        # The first fetch makes the pool known to every adapter (NATS: its consumer).
+        taken = []
+        while not taken:
+            taken = await b.fetch("default", batch=1, timeout=LONG)
+        running = await settled(b, (2, 1))
+        await taken[0].ack()
+        acked = await settled(b, (2, 0))
+        return running, acked
+
+    assert bus.run(body) == ((2, 1), (2, 0))

@@ -44,6 +44,20 @@ def test_append_stamps_gap_free_seq_ids_and_utc_times(event_store):
     assert log == written
 
 
+def test_an_event_that_says_when_it_happened_keeps_its_time(event_store):
+    at = "2026-03-01T10:00:00.123456+00:00"
+    happened = Event(ev.TASK_DONE, "e1", step="s", command_id="c1", created_at=at)
+
+    async def body(store):
+        written = await store.append("e1", [started("e1"), happened])
+        return written, await store.read("e1")
+
+    written, log = event_store.run(body)
+    assert written[1].created_at == at
+    assert written[0].created_at != at  # the others get the append's time
+    assert log == written
+
+
 def test_seq_continues_across_appends_per_execution(event_store):
     async def body(store):
         await store.append("e1", [issued("e1", 1), issued("e1", 2)])

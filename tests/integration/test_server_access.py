@@ -82,6 +82,9 @@ def test_the_worker_token_opens_only_the_routes_workers_call(server: LiveServer)
         assert worker.get(f"/executions/{execution_id}").status_code == 200
         assert worker.get(f"/executions/{execution_id}/playbook").status_code == 200
         assert worker.post("/credentials/db/reveal").status_code == 200
+        beat = {"pool": "default", "slots": 2, "busy": 0, "version": "t"}
+        beat |= {"started_at": "2026-12-06T10:00:00+00:00", "lost_after": 15}
+        assert worker.put("/workers/w1", json=beat).status_code == 204  # its heartbeat
         refused = {
             "list credentials": worker.get("/credentials"),
             "set a credential": worker.put("/credentials/db", json={"data": {"token": "x"}}),
@@ -90,10 +93,13 @@ def test_the_worker_token_opens_only_the_routes_workers_call(server: LiveServer)
             "list executions": worker.get("/executions"),
             "read events": worker.get(f"/executions/{execution_id}/events"),
             "cancel": worker.post(f"/executions/{execution_id}/cancel"),
+            "list workers": worker.get("/workers"),
         }
         assert {what: r.status_code for what, r in refused.items()} == dict.fromkeys(refused, 403)
         assert "worker token" in refused["cancel"].json()["error"]["message"]
         assert admin.get(f"/executions/{execution_id}/events").status_code == 200
+        assert [w["worker_id"] for w in admin.get("/workers").json()["workers"]] == ["w1"]
+        assert worker.delete("/workers/w1").status_code == 204  # leaving
         with api_client(server, "wrong") as stranger:
             assert stranger.post("/events", json={"events": []}).status_code == 401
 

@@ -247,6 +247,8 @@ def test_malformed_event_batches_are_422_and_store_nothing(api: httpx.Client):
         "events[0].claim_token": [{k: v for k, v in good.items() if k != "claim_token"}],
         "events[0].type": [{**good, "type": "playbook.done"}],
         "events[0].surprise": [{**good, "surprise": 1}],
+        "events[0].created_at": [{**good, "created_at": "yesterday"}],
+        "events[1].created_at": [good, {**good, "created_at": "2026-01-01T10:00:00"}],
         "events": [],
     }
     for where, batch in cases.items():

@@ -133,3 +133,17 @@ def test_prune_benchmark_prints_append_latencies_alone_and_during(pg_dsn):
     for key in ("appends_alone", "appends_during_prune"):
         assert result[key]["p50_ms"] <= result[key]["max_ms"]
     assert result["appends_alone"]["appends"] >= 1
+
+
+def test_observe_benchmark_prints_both_variants_and_the_overhead():
+    result = run_script("observe.py", "--scale", "0.01")
+    assert result["benchmark"] == "observe"
+    assert set(result["cases"]) == {"off", "metrics", "tracing"}
+    for entry in result["cases"].values():
+        assert_spread(entry["seconds"])
+        assert entry["steps"] == 10 and entry["ms_per_step"] > 0
+    for name in ("metrics_overhead_percent", "tracing_overhead_percent"):
+        target = result["targets"][name]
+        assert target["measured"] == result[name]
+        assert isinstance(target["met"], bool)
+        assert isinstance(result[f"{name}_of_fastest"], float)

@@ -175,6 +175,34 @@ workflow:
     assert "step 'start' next[0]" in message and "missing_thing" in message
 
 
+def test_a_failed_step_s_own_error_wins_over_a_guard_reading_its_missing_result():
+    playbook = pb(
+        """
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next:
+      - {step: end, when: "{{ start.rows | length > 0 }}"}
+      - {step: recover, when: "{{ event.status == 'error' and false }}"}
+  - step: end
+  - step: recover
+"""
+    )
+    failure = {"kind": "python", "message": "ValueError: no rows (line 3)"}
+    sim = simulate(playbook, lambda c: ("failed", failure))
+    assert sim.state.status == "failed"
+    assert sim.state.error["message"] == "step 'start' failed: ValueError: no rows (line 3)"
+    assert sim.state.error["kind"] == "python"
+
+
+def test_a_failure_message_names_the_step_once():
+    playbook = pb("workflow:\n  - step: start\n    tool: {kind: noop}\n")
+    named = {"kind": "template", "message": "step 'start' task 'key' field 'url': 'x' is undefined"}
+    sim = simulate(playbook, lambda c: ("failed", named))
+    assert sim.state.error["message"] == named["message"]
+    assert sim.state.error["message"].count("step 'start'") == 1
+
+
 def test_vars_of_step_run_and_set_ctx_visible_to_arcs():
     playbook = pb(
         """

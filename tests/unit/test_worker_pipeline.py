@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from noetl.engine.definition import EvalRule, PlaybookDef, StepDef, TaskDef
 from noetl.engine.events import Event
 from noetl.tools.base import Resources
 from noetl.worker import pipeline
-from noetl.worker.pipeline import run_command
+from noetl.worker.pipeline import Runner, run_command
 
 
 def task(label: str, kind: str = "noop", *, eval=(), args=None, timeout=None, **config) -> TaskDef:
@@ -72,10 +73,13 @@ def run(
         "execution_id": "e1",
     }
     base.update(scope or {})
-    kwargs: dict[str, Any] = {"on_event": on_event}
+    kwargs: dict[str, Any] = {"on_event": on_event, "runner": Runner("w-1", 2)}
     if sleep is not None:
         kwargs["sleep"] = sleep
-    return asyncio.run(run_command(pb, command, base, Resources(), **kwargs))
+    events = asyncio.run(run_command(pb, command, base, Resources(), **kwargs))
+    # Every run opens with command.started (its own test checks it); the rest is the pipeline's.
+    assert events[0].type == "command.started", events[0]
+    return events[1:]
 
 
 def types(events: list[Event]) -> list[str]:
@@ -93,16 +97,32 @@ def test_noop_step_emits_task_then_step_events_with_keys_and_identity():
     seen: list[Event] = []
     events = run(playbook(task("a", result={"x": 1})), on_event=seen.append)
     assert types(events) == ["task.done", "step.done"]
-    assert seen == events
+    assert seen[1:] == events
+    started = seen[0]
+    assert started.payload == {"worker_id": "w-1", "attempt": 2}
+    assert started.idempotency_key == "command.started|c1|2"
     done, end = events
     assert done.payload["task"] == "a"
+    assert done.payload["kind"] == "noop"
     assert done.payload["attempt"] == 1
+    assert done.payload["worker_id"] == "w-1"
     assert done.payload["result"] == {"x": 1}
     assert done.payload["duration_ms"] >= 0
     assert done.idempotency_key == "task.done|c1|1"
     assert end.idempotency_key == "step.end|c1"
-    assert end.payload == {"result": {"x": 1}, "vars": {}, "set_ctx": {}}
-    for event in events:
+    duration = end.payload["duration_ms"]
+    assert duration >= done.payload["duration_ms"]
+    assert end.payload == {
+        "result": {"x": 1},
+        "vars": {},
+        "set_ctx": {},
+        "worker_id": "w-1",
+        "attempt": 2,
+        "duration_ms": duration,
+    }
+    times = [datetime.fromisoformat(e.created_at) for e in seen]
+    assert times == sorted(times) and all(t.utcoffset() == timedelta(0) for t in times)
+    for event in seen:
         assert (event.origin, event.step, event.iteration, event.command_id) == (
             "worker",
             "s",

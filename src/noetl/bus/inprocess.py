@@ -15,7 +15,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
-from noetl.bus.port import CancelListener, Delivery, Pointer
+from noetl.bus.port import Backlog, CancelListener, Delivery, Pointer
 from noetl.errors import BusError
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,17 @@ class InProcessBus:
     async def on_cancel(self, listener: CancelListener) -> None:
         """Call `listener` with the ids of every later `announce_cancel`."""
         self._cancel_listeners.append(listener)
+
+    async def backlog(self) -> dict[str, Backlog]:
+        """Ready and leased pointers per pool."""
+        leased: dict[str, int] = {}
+        for message in self._timed:
+            if message.state == _LEASED:
+                leased[message.pointer.pool] = leased.get(message.pointer.pool, 0) + 1
+        return {
+            name: Backlog(len(pool.ready), leased.get(name, 0))
+            for name, pool in self._pools.items()
+        }
 
     async def close(self) -> None:
         """Stop all timers, wake waiting fetchers (they get []) and finish dead-letter calls."""

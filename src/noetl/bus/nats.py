@@ -52,7 +52,7 @@ from noetl.bus.jetstream import (
     pool_subject,
 )
 from noetl.bus.nats_connection import open_client, redact
-from noetl.bus.port import CancelListener, Delivery, Pointer
+from noetl.bus.port import Backlog, CancelListener, Delivery, Pointer
 from noetl.errors import BusError
 
 log = logging.getLogger(__name__)
@@ -385,6 +385,21 @@ class NatsBus:
         await self._reply(lambda: self._dead.announce(msg), "report dead", pointer)
 
     # -- shared --------------------------------------------------------------------------------
+
+    async def backlog(self) -> dict[str, Backlog]:
+        """Each pool consumer's `num_pending` and `num_ack_pending`, as JetStream counts them."""
+        self._check_open("read the stream's consumers")
+        try:
+            consumers = await self._js.consumers_info(self.stream)
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise self._failure("read the stream's consumers", exc) from None
+        return {
+            info.name.removeprefix(jetstream.CONSUMER_PREFIX): Backlog(
+                int(info.num_pending or 0), int(info.num_ack_pending or 0)
+            )
+            for info in consumers
+            if info.name and info.name.startswith(jetstream.CONSUMER_PREFIX)
+        }
 
     async def close(self) -> None:
         """End waiting fetches (they return []), finish dead-letter handling, disconnect."""

@@ -51,6 +51,14 @@ class Delivery(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """A pool's pointers on the bus: waiting for a worker, and delivered but not yet acked."""
+
+    pending: int
+    ack_pending: int
+
+
 class CommandBus(Protocol):
     """Transport of command pointers from the control loop to workers."""
 
@@ -72,6 +80,10 @@ class CommandBus(Protocol):
 
     async def on_cancel(self, listener: CancelListener) -> None:
         """Call `listener` with the command ids of each cancel notice from now on."""
+        ...
+
+    async def backlog(self) -> dict[str, Backlog]:
+        """Each pool's backlog (for the pools the bus knows of), for the metrics."""
         ...
 
     async def close(self) -> None:

@@ -17,6 +17,7 @@ from noetl.cli import schedule as schedule_cli
 from noetl.cli import server as server_cli
 from noetl.cli import validate as validate_cli
 from noetl.cli import worker as worker_cli
+from noetl.cli import workers as workers_cli
 
 app = typer.Typer(
     name="noetl",
@@ -34,6 +35,7 @@ prune_cli.register(app)
 retry_cli.register(app)
 server_cli.register(app)
 worker_cli.register(app)
+workers_cli.register(app)
 catalog_cli.register(app)
 credentials_cli.register(app)
 hook_cli.register(app)

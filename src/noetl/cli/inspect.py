@@ -3,6 +3,8 @@ and result store, or with `--server` a server's."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from noetl.cli.terminal import dump_json, fail, with_stores
+from noetl.engine.events import TERMINAL_PLAYBOOK, Event
 from noetl.runtime.assemble import Stores
+from noetl.runtime.task_logs import render, task_logs
 from noetl.store.results import step_result
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite file of the event log.")]
@@ -69,8 +73,15 @@ def events(
     db: DbOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Every event as a JSON object.")] = False,
     server: ServerOption = None,
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", "-f", help="Print events as they are written, until the end."),
+    ] = False,
 ) -> None:
     """The event log of one execution, in order."""
+    if follow:
+        with_stores(db, server, lambda s: _follow(s.events, execution_id, as_json))
+        return
     log = with_stores(db, server, lambda s: s.events.read(execution_id))
     if not log:
         fail(f"execution {execution_id} not found")
@@ -82,6 +93,54 @@ def events(
         iteration = "" if e.iteration is None else str(e.iteration)
         table.add_row(str(e.seq), e.type, e.step or "", iteration, e.origin, e.created_at or "")
     _console().print(table)
+
+
+FOLLOW_POLL = 0.25  # seconds between reads of a followed log
+
+
+async def _follow(store: Any, execution_id: str, as_json: bool) -> None:
+    """Print the execution's events as they come (one line each; JSON lines with `as_json`)
+    until the execution has ended."""
+    await store.get_execution(execution_id)  # an unknown id is an error, not an endless wait
+    last = 0
+    while True:
+        for event in await store.read(execution_id, after_seq=last):
+            last = event.seq or last
+            typer.echo(event.to_json() if as_json else _line(event))
+            if event.type in TERMINAL_PLAYBOOK:
+                return
+        await asyncio.sleep(FOLLOW_POLL)
+
+
+def _line(event: Event) -> str:
+    """One event as one line of text: seq, time, type, where, origin, and who ran it."""
+    where = event.step or ""
+    if event.iteration is not None:
+        where += f"[{event.iteration}]"
+    worker = event.payload.get("worker_id") if isinstance(event.payload, Mapping) else None
+    who = f" worker={worker}" if worker else ""
+    return f"{event.seq:>5} {event.created_at} {event.type:<18} {where} ({event.origin}){who}"
+
+
+def logs(
+    execution_id: str,
+    step: Annotated[str | None, typer.Option(help="Only the tasks of this step.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    server: ServerOption = None,
+) -> None:
+    """What an execution's tasks printed (stdout, stderr, logging), attempt by attempt."""
+    entries = with_stores(db, server, lambda stores: _logs(stores, execution_id, step))
+    if as_json:
+        dump_json(entries)
+        return
+    for entry in entries:
+        typer.echo(render(entry), nl=False)
+
+
+async def _logs(stores: Stores, execution_id: str, step: str | None) -> list[dict[str, Any]]:
+    await stores.events.get_execution(execution_id)  # an unknown id is an error
+    return await task_logs(stores.events, stores.results, execution_id, step)
 
 
 def results(
@@ -104,3 +163,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(executions_app, name="executions")
     app.command("events")(events)
     app.command("results")(results)
+    app.command("logs")(logs)

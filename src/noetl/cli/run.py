@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from noetl.cli.log_options import LogFormatOption, LogLevelOption, setup_logging
 from noetl.cli.progress import ProgressView
 from noetl.cli.terminal import (
     EXIT_INVALID,
@@ -24,10 +25,11 @@ from noetl.cli.terminal import (
     merged_payload,
     report_outcome,
 )
-from noetl.config import Settings
+from noetl.config import Settings, otlp_endpoint
 from noetl.dsl.locate import Located, load_located, locate
 from noetl.engine.definition import PlaybookDef
 from noetl.errors import ConfigError, ConflictError, NoetlError, NotFoundError, PlaybookError
+from noetl.observe import tracing
 from noetl.runtime.assemble import Runtime, open_embedded, open_stores
 from noetl.store.port import ExecutionSummary
 from noetl.store.sqlite.lease import execution_lease
@@ -59,19 +61,30 @@ def run(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print exactly one JSON object with the outcome.")
     ] = False,
+    trace: Annotated[
+        Path | None,
+        typer.Option("--trace", help="Write the run's trace spans to this file as OTLP JSON."),
+    ] = None,
+    log_level: LogLevelOption = None,
+    log_format: LogFormatOption = None,
 ) -> None:
     """Run a playbook to its end with an embedded event log (SQLite) and in-process workers."""
     with exits_on_error(EXIT_INVALID), _outcome_on_error(as_json):
-        settings = Settings.load(db=db, workers=workers)
+        settings = Settings.load(db=db, workers=workers, log_level=log_level, log_format=log_format)
+        setup_logging(settings)
         job = _prepare(file, set_ or [], payload, resume, settings, version)
-    run_job(settings, job, as_json)
+    run_job(settings, job, as_json, trace)
 
 
-def run_job(settings: Settings, job: Job, as_json: bool) -> None:
+def run_job(settings: Settings, job: Job, as_json: bool, trace: Path | None = None) -> None:
     """Run `job` in this process to its end, report it (`--json` or on a terminal) and exit
-    with the code of its outcome."""
+    with the code of its outcome; its spans go to `trace` (OTLP JSON) when given."""
     live = sys.stdout.isatty() and not as_json
-    with exits_on_error(), _outcome_on_error(as_json, job.resume):
+    with (
+        exits_on_error(),
+        _outcome_on_error(as_json, job.resume),
+        tracing.traced("noetl-run", otlp_endpoint(), trace),
+    ):
         summary = _run_without_waiting_for_threads(_execute(settings, job, live, as_json))
     report_outcome(summary, as_json)
     code = exit_code(summary.status)

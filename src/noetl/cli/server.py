@@ -12,8 +12,10 @@ from typing import Annotated, Any
 import typer
 
 from noetl.cli import devprocess
-from noetl.config import Settings
+from noetl.cli.log_options import LogFormatOption, LogLevelOption, setup_logging
+from noetl.config import Settings, otlp_endpoint
 from noetl.errors import ConfigError, NoetlError
+from noetl.observe import tracing
 
 server_app = typer.Typer(help="The NoETL server (control plane + REST API).", no_args_is_help=True)
 dev_app = typer.Typer(help="A local distributed cluster for development.", no_args_is_help=True)
@@ -42,7 +44,8 @@ def start_server(
     ] = None,
     home: HomeOption = None,
     ack_wait: AckWaitOption = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_level: LogLevelOption = None,
+    log_format: LogFormatOption = None,
     access_log: Annotated[
         bool, typer.Option(help="Log every request (slows busy servers).")
     ] = False,
@@ -73,7 +76,10 @@ def start_server(
         ack_wait=ack_wait,
         workers=workers,
         allow_open=allow_open,
+        log_level=log_level,
+        log_format=log_format,
     )
+    setup_logging(settings)
     _refuse_exposure(settings)
     local = 0 if settings.nats_url else settings.workers
     if not settings.nats_url:
@@ -91,7 +97,8 @@ def start_server(
             err=True,
         )
     try:
-        asyncio.run(_serve(settings, local, log_level, access_log))
+        with tracing.traced("noetl-server", otlp_endpoint()):
+            asyncio.run(_serve(settings, local, settings.log_level, access_log))
     except ImportError as exc:  # FastAPI, uvicorn and the drivers come with the extra
         typer.echo(
             f"error: the server needs the distributed extra ({exc.name} is missing): "
@@ -136,7 +143,8 @@ async def _serve(settings: Settings, local_workers: int, log_level: str, access_
         return runtime
 
     app = create_app(settings, opener=opened)
-    config = uvicorn.Config(app, log_level=log_level, access_log=access_log)
+    # log_config=None: uvicorn's records go through the one logging setup, in its format.
+    config = uvicorn.Config(app, log_level=log_level, access_log=access_log, log_config=None)
     await uvicorn.Server(config).serve(sockets=[listening])
 
 
@@ -167,10 +175,15 @@ def dev_up(
     background: Annotated[
         bool, typer.Option("--background", help="Start it, print where, and return.")
     ] = False,
+    log_level: LogLevelOption = None,
+    log_format: LogFormatOption = None,
 ) -> None:
     """PostgreSQL, NATS, the server and N workers under ./.noetl/; Ctrl-C (or `noetl dev
     down`) stops them all. A worker that dies is reported and replaced."""
-    settings = Settings.load(home=home, ack_wait=ack_wait)
+    settings = Settings.load(
+        home=home, ack_wait=ack_wait, log_level=log_level, log_format=log_format
+    )
+    setup_logging(settings)
     running = devprocess.running_pid(settings.home)
     if running is not None:
         typer.echo(
@@ -183,6 +196,7 @@ def dev_up(
         args = ["--workers", str(workers), "--concurrency", str(concurrency), "--port", str(port)]
         args += ["--home", str(settings.home), "--ack-wait", str(settings.ack_wait)]
         args += [] if fsync else ["--no-fsync"]
+        args += ["--log-level", settings.log_level, "--log-format", settings.log_format]
         _start_in_background(settings.home, args)
         return
     _run_cluster(settings, workers, concurrency, port, fsync)
@@ -201,6 +215,7 @@ def _run_cluster(
             concurrency=concurrency,
             ack_wait=settings.ack_wait,
             durable=fsync,
+            logging=("--log-level", settings.log_level, "--log-format", settings.log_format),
         )
     except NoetlError as exc:
         typer.echo(f"error: {exc}", err=True)

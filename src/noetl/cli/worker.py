@@ -9,8 +9,10 @@ from typing import Annotated, Any
 
 import typer
 
-from noetl.config import Settings
+from noetl.cli.log_options import LogFormatOption, LogLevelOption, setup_logging
+from noetl.config import Settings, otlp_endpoint
 from noetl.errors import NoetlError
+from noetl.observe import tracing
 from noetl.tools.masking import masked_output
 
 worker_app = typer.Typer(help="Distributed workers.", no_args_is_help=True)
@@ -31,6 +33,18 @@ def start_worker(
     ack_wait: Annotated[
         int | None, typer.Option("--ack-wait", min=1, help="Seconds a command lease lasts.")
     ] = None,
+    worker_id: Annotated[
+        str | None,
+        typer.Option(
+            "--worker-id", help="Name of this worker (default NOETL_WORKER_ID, host:pid)."
+        ),
+    ] = None,
+    heartbeat: Annotated[
+        int | None,
+        typer.Option(min=1, help="Seconds between heartbeats; lost after 3 missed (default 5)."),
+    ] = None,
+    log_level: LogLevelOption = None,
+    log_format: LogFormatOption = None,
 ) -> None:
     """Run commands of one pool until SIGTERM/Ctrl-C, then finish the running ones and exit."""
     settings = Settings.load(
@@ -39,9 +53,15 @@ def start_worker(
         pool=pool,
         workers=concurrency,
         ack_wait=ack_wait,
+        worker_id=worker_id,
+        heartbeat=heartbeat,
+        log_level=log_level,
+        log_format=log_format,
     )
+    setup_logging(settings)
     try:
-        _event_loop_runner()(_serve(settings))
+        with tracing.traced("noetl-worker", otlp_endpoint()):
+            _event_loop_runner()(_serve(settings))
     except NoetlError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -56,7 +76,8 @@ async def _serve(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     typer.echo(
-        f"worker: pool {settings.pool!r} x {settings.workers}, server {settings.server_url}",
+        f"worker: pool {settings.pool!r} x {settings.workers}, server {settings.server_url}, "
+        f"id {settings.worker_id}",
         err=True,
     )
     # What tasks print goes through the same masks as their events, as in `noetl run`.

@@ -8,6 +8,7 @@ from typing import Any
 from noetl.client.transport import ServerClient
 from noetl.dsl.locate import locate
 from noetl.errors import NotFoundError, PlaybookError, ToolError
+from noetl.observe import tracing
 from noetl.tools.playbook import child_result
 
 
@@ -41,6 +42,7 @@ class RemoteChildren:
                 playbook=inline,
                 payload=dict(args),
                 parent_execution_id=parent_execution_id,
+                trace=tracing.current_traceparent() or None,  # the child joins the task's trace
             )
         except (NotFoundError, PlaybookError) as exc:
             raise ToolError(f"child playbook '{path}': {exc}", kind="config") from None

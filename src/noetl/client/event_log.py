@@ -28,6 +28,6 @@ class RemoteEventLog:
         self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
     ) -> list[Event]:
         """Every event of the execution (`after_seq`/`limit` as in the store port)."""
-        found = [Event.from_dict(e) for e in await self.client.events(execution_id)]
-        found = [e for e in found if (e.seq or 0) > after_seq]
+        rows = await self.client.events(execution_id, after_seq=after_seq)
+        found = [Event.from_dict(e) for e in rows]
         return found if limit is None else found[:limit]

@@ -69,8 +69,9 @@ class RemoteSource:
         """A claimed or handed-off command, with its playbook, as the worker runs it."""
         command = Command.from_dict(answer["command"])
         playbook = await self._playbook(command.execution_id, answer.get("playbook") or "")
-        lease, token = answer.get("lease"), str(answer.get("claim_token") or "")
-        return WorkItem(playbook, command, answer["scope"], lease=lease, token=token)
+        lease, trace = answer.get("lease"), str(answer.get("trace") or "")
+        token = str(answer.get("claim_token") or "")
+        return WorkItem(playbook, command, answer["scope"], lease=lease, token=token, trace=trace)
 
     async def _send_claims(self) -> None:
         while self._claims:

@@ -203,11 +203,13 @@ class ServerClient:
         answer = await self.call("GET", "/executions", params=params)
         return list(answer["executions"])
 
-    async def events(self, execution_id: str, *, page: int = 1000) -> list[dict[str, Any]]:
-        """Every event of an execution, in order (fetched page by page)."""
+    async def events(
+        self, execution_id: str, *, after_seq: int = 0, page: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Every event of an execution after `after_seq`, in order (fetched page by page)."""
         found: list[dict[str, Any]] = []
         while True:
-            params = {"after_seq": found[-1]["seq"] if found else 0, "limit": page}
+            params = {"after_seq": found[-1]["seq"] if found else after_seq, "limit": page}
             answer = await self.call("GET", f"/executions/{execution_id}/events", params=params)
             found.extend(answer["events"])
             if len(answer["events"]) < page:

@@ -37,6 +37,8 @@ class DevCluster:
     port: int
     concurrency: int = 16
     ack_wait: int = 30
+    heartbeat: int = 5  # seconds between the workers' heartbeats
+    logging: tuple[str, ...] = ()  # --log-level / --log-format of the server and the workers
     server: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -55,6 +57,8 @@ class DevCluster:
         concurrency: int = 16,
         ack_wait: int = 30,
         durable: bool = True,
+        heartbeat: int = 5,
+        logging: tuple[str, ...] = (),
     ) -> DevCluster:
         """Start everything and wait until the server answers; `port` 0 picks a free one."""
         home = Path(home).resolve()
@@ -65,7 +69,9 @@ class DevCluster:
         except BaseException:
             postgres.stop()
             raise
-        cluster = cls(home, postgres, nats, port or free_port(), concurrency, ack_wait)
+        cluster = cls(
+            home, postgres, nats, port or free_port(), concurrency, ack_wait, heartbeat, logging
+        )
         try:
             cluster.start_server()
             for _ in range(workers):
@@ -79,7 +85,7 @@ class DevCluster:
         """Start the server (again, after `stop_server`) and wait until it answers /health."""
         command = ["server", "start", "--host", _HOST, "--port", str(self.port)]
         command += ["--pg", self.postgres.dsn, "--nats", self.nats.url]
-        command += ["--home", str(self.home), "--ack-wait", str(self.ack_wait)]
+        command += ["--home", str(self.home), "--ack-wait", str(self.ack_wait), *self.logging]
         self.server = self._spawn(command, "server.log")
         self._wait_healthy(self.server)
 
@@ -89,10 +95,16 @@ class DevCluster:
             _stop(self.server, sig)
             self.server = None
 
-    def add_worker(self, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    def add_worker(
+        self, cwd: Path | None = None, *, worker_id: str | None = None
+    ) -> subprocess.Popen[bytes]:
         """Start one more worker process of pool `default` (in folder `cwd`, when given: a
-        worker needs no local files, so where it runs does not matter)."""
-        worker = self._spawn(self._worker_command(), self.worker_log(len(self.workers)), cwd)
+        worker needs no local files, so where it runs does not matter), named `worker_id`
+        (default `worker-N`, logging to `worker-N.log`)."""
+        index = len(self.workers)
+        name = worker_id or f"worker-{index + 1}"
+        log = self.worker_log(index) if worker_id is None else f"{name}.log"
+        worker = self._spawn(self._worker_command(name), log, cwd)
         self.workers.append(worker)
         return worker
 
@@ -103,7 +115,8 @@ class DevCluster:
         for index, worker in enumerate(self.workers):
             code = worker.poll()
             if code is not None:
-                self.workers[index] = self._spawn(self._worker_command(), self.worker_log(index))
+                command = self._worker_command(f"worker-{index + 1}")
+                self.workers[index] = self._spawn(command, self.worker_log(index))
                 replaced.append((index, code))
         return replaced
 
@@ -111,10 +124,11 @@ class DevCluster:
         """File name (under `home/logs`) of worker `index`'s output."""
         return f"worker-{index + 1}.log"
 
-    def _worker_command(self) -> list[str]:
+    def _worker_command(self, name: str) -> list[str]:
         return [
             *("worker", "start", "--server", self.server_url, "--nats", self.nats.url),
             *("--concurrency", str(self.concurrency), "--ack-wait", str(self.ack_wait)),
+            *("--worker-id", name, "--heartbeat", str(self.heartbeat), *self.logging),
         ]
 
     def stop(self) -> None:

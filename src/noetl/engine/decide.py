@@ -27,6 +27,15 @@ END_KEY = "playbook.end"  # one terminal playbook event per execution
 
 
 @dataclass(frozen=True, slots=True)
+class Routing:
+    """How one finished step run was routed: arcs whose guard was evaluated, arcs that fired."""
+
+    step: str
+    evaluated: int
+    taken: int
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What the engine decided for one incoming event."""
 
@@ -34,6 +43,7 @@ class Decision:
     events: tuple[Event, ...] = ()  # engine events to append after the incoming one, in order
     commands: tuple[Command, ...] = ()  # work to hand to workers
     cancelled: tuple[str, ...] = ()  # command ids whose work should stop (execution ended)
+    routed: tuple[Routing, ...] = ()  # the routings this decision made (the arc match rate)
 
 
 def start_event(
@@ -116,6 +126,7 @@ class _Decider:
         self.events: list[Event] = []
         self.commands: list[Command] = []
         self.cancelled: list[str] = []
+        self.routed: list[Routing] = []
         self.queue: deque[tuple[str, Token]] = deque()
 
     def react(self, event: Event) -> Decision:
@@ -135,7 +146,13 @@ class _Decider:
                 self._command_lost(command, run, event)
         self._drain()
         self._settle()
-        return Decision(self.s, tuple(self.events), tuple(self.commands), tuple(self.cancelled))
+        return Decision(
+            self.s,
+            tuple(self.events),
+            tuple(self.commands),
+            tuple(self.cancelled),
+            tuple(self.routed),
+        )
 
     # -- emitting ---------------------------------------------------------------------------
 
@@ -402,11 +419,19 @@ class _Decider:
         fired = self._matching_arcs(step, status, scope)
         if fired is None:
             return
+        if step.next:
+            # Exclusive routing stops at the first match: the arcs after it were not evaluated.
+            exclusive = step.next_mode == "exclusive" and fired
+            evaluated = fired[0] + 1 if exclusive else len(step.next)
+            self.routed.append(Routing(step.name, evaluated, len(fired)))
         if status == "error" and not fired:
             detail = dict(error) if isinstance(error, Mapping) else {"message": str(error)}
             detail.setdefault("kind", "step")
             detail["step"] = step.name
-            detail["message"] = f"step '{step.name}' failed: {detail.get('message', '')}"
+            message = str(detail.get("message", ""))
+            if f"step '{step.name}'" not in message:  # the step is named once, not twice
+                message = f"step '{step.name}' failed: {message}"
+            detail["message"] = message
             self._fail_execution(detail)
             return
         for index in fired:
@@ -430,6 +455,10 @@ class _Decider:
                 try:
                     match = truthy(self._render(arc.when, scope, where))
                 except TemplateError as exc:
+                    if status == "error":
+                        # A guard reading the result the failed step never produced: the step's
+                        # own error is what went wrong, so the arc simply does not match.
+                        continue
                     error = {"kind": "template", "message": str(exc), "step": step.name}
                     self._fail_execution(error)
                     return None

@@ -1,9 +1,11 @@
 """Event types and their one JSON codec.
 
-An event is a fact in an execution's append-only log. `seq`, `event_id` and `created_at` are
-assigned when the event is appended (the engine has no clock); everything else is decided by the
-producer. `origin` says who produced it: the `engine` (decisions), a `worker` (what happened
-while running a command), the `runtime` (lease expiry, dead letters) or a `client` (cancel).
+An event is a fact in an execution's append-only log. `seq` and `event_id` are assigned when
+the event is appended; `created_at` is when it happened: the worker stamps its own events as they
+happen (each task attempt its own time), the store stamps the rest at append (the engine has no
+clock). Everything else is decided by the producer. `origin` says who produced it: the `engine`
+(decisions), a `worker` (what happened while running a command), the `runtime` (lease expiry,
+dead letters) or a `client` (cancel).
 """
 
 from __future__ import annotations

@@ -40,9 +40,12 @@ from noetl.store.sqlite import (
 from noetl.store.sqlite.hooks import SqliteHookStore
 from noetl.store.sqlite.retention import SqliteRetention
 from noetl.store.sqlite.schedules import SqliteScheduleStore
+from noetl.store.sqlite.workers import SqliteWorkerRegistry
+from noetl.store.workers import WorkerRegistry
 from noetl.tools.base import Resources
 from noetl.tools.credentials import MaskingCredentials
 from noetl.worker.loop import WorkerPool
+from noetl.worker.presence import Presence
 from noetl.worker.source import CommandSource
 
 EMBEDDED_POOL = "default"
@@ -62,6 +65,7 @@ class Runtime:
     catalog: CatalogStore
     credentials: CredentialStore
     schedules: ScheduleStore  # what `noetl scheduler` fires
+    presence: Presence  # the local workers' heartbeat into the registry
 
     async def run(
         self,
@@ -77,6 +81,8 @@ class Runtime:
     async def close(self) -> None:
         """Stop workers, write what is pending, close everything."""
         await self.workers.stop(drain=False)
+        await self.presence.stop()
+        await self.presence.registry.close()
         await self.control.close()
         await self.bus.close()
         await self.resources.aclose()
@@ -120,14 +126,29 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
         pool=EMBEDDED_POOL,
         concurrency=settings.workers,
         heartbeat=settings.ack_wait / 3,
+        worker_id=settings.worker_id,
     )
     resources.children = LocalChildren(control, catalog)
     await bus.on_cancel(workers.cancel)  # the control plane announces cancels on the bus
     control.open()
     workers.start()
     schedules = SqliteScheduleStore.open(settings.db_path)
+    # The in-process workers are listed like distributed ones: `noetl workers list` reads the file.
+    presence = Presence(
+        SqliteWorkerRegistry.open(settings.db_path), workers, every=settings.heartbeat
+    )
+    await presence.start()
     return Runtime(
-        settings, event_store, control, workers, resources, bus, catalog, sealed, schedules
+        settings,
+        event_store,
+        control,
+        workers,
+        resources,
+        bus,
+        catalog,
+        sealed,
+        schedules,
+        presence,
     )
 
 
@@ -202,6 +223,7 @@ class ServerRuntime:
     schedules: ScheduleStore
     hooks: HookStore
     retention: Retention
+    registry: WorkerRegistry  # the workers' heartbeats, in the same database
     scheduler: Scheduler | None = None
     pruner: asyncio.Task[None] | None = None  # automatic pruning (settings.prune_after)
     workers: WorkerPool | None = None  # in-process workers, when there is no NATS
@@ -225,6 +247,7 @@ class ServerRuntime:
         await self.schedules.close()
         await self.hooks.close()
         await self.retention.close()
+        await self.registry.close()
         await self.credentials.store.close()
         await self.store.close()
 
@@ -263,6 +286,7 @@ async def _local_workers(runtime: ServerRuntime, count: int) -> WorkerPool:
         pool=EMBEDDED_POOL,
         concurrency=count,
         heartbeat=settings.ack_wait / 3,
+        worker_id=settings.worker_id,
     )
     await runtime.bus.on_cancel(workers.cancel)
     workers.start()
@@ -313,6 +337,7 @@ async def _assemble_server(
         stores.schedules,
         stores.hooks,
         stores.retention,
+        stores.registry,
         scheduler,
     )
     if settings.prune_after:
@@ -334,6 +359,7 @@ class _ServerStores:
     schedules: ScheduleStore
     hooks: HookStore
     retention: Retention
+    registry: WorkerRegistry
 
 
 class _Closable(Protocol):
@@ -351,8 +377,8 @@ def _kept(opened: contextlib.AsyncExitStack, store: _C) -> _C:
 
 async def _open_stores(settings: Settings, opened: contextlib.AsyncExitStack) -> _ServerStores:
     """The event store, the catalog, the credential store, the result store, the schedule
-    store, the hook store and retention, all in the server's database; each one's closing is
-    pushed on `opened` as soon as it is open."""
+    store, the hook store, retention and the worker registry, all in the server's database;
+    each one's closing is pushed on `opened` as soon as it is open."""
     if settings.pg_dsn:
         from noetl.store.postgres import PostgresEventStore
         from noetl.store.postgres.catalog import PostgresCatalogStore
@@ -361,6 +387,7 @@ async def _open_stores(settings: Settings, opened: contextlib.AsyncExitStack) ->
         from noetl.store.postgres.results import PostgresResultStore
         from noetl.store.postgres.retention import PostgresRetention
         from noetl.store.postgres.schedules import PostgresScheduleStore
+        from noetl.store.postgres.workers import PostgresWorkerRegistry
 
         dsn = settings.pg_dsn
         return _ServerStores(
@@ -371,6 +398,7 @@ async def _open_stores(settings: Settings, opened: contextlib.AsyncExitStack) ->
             _kept(opened, await PostgresScheduleStore.open(dsn)),
             _kept(opened, await PostgresHookStore.open(dsn)),
             _kept(opened, await PostgresRetention.open(dsn)),
+            _kept(opened, await PostgresWorkerRegistry.open(dsn)),
         )
     path = settings.db_path
     return _ServerStores(
@@ -381,6 +409,7 @@ async def _open_stores(settings: Settings, opened: contextlib.AsyncExitStack) ->
         _kept(opened, SqliteScheduleStore.open(path)),
         _kept(opened, SqliteHookStore.open(path)),
         _kept(opened, SqliteRetention.open(path)),
+        _kept(opened, SqliteWorkerRegistry.open(path)),
     )
 
 
@@ -393,10 +422,12 @@ class WorkerRuntime:
     source: CommandSource
     workers: WorkerPool
     resources: Resources
+    presence: Presence
 
     async def close(self, *, drain: bool = True) -> None:
         """Stop taking work; with `drain`, running commands finish and report first."""
         await self.workers.stop(drain=drain)
+        await self.presence.stop()
         await self.bus.close()
         await self.source.close()
         await self.resources.aclose()
@@ -411,6 +442,7 @@ async def open_worker(settings: Settings) -> WorkerRuntime:
     from noetl.client.results import RemoteResultStore
     from noetl.client.source import RemoteSource
     from noetl.client.transport import ServerClient
+    from noetl.client.workers import RemoteWorkerRegistry
 
     if not settings.nats_url:
         raise ConfigError("a worker needs the NATS URL (--nats or NOETL_NATS_URL)")
@@ -435,7 +467,11 @@ async def open_worker(settings: Settings) -> WorkerRuntime:
         pool=settings.pool,
         concurrency=settings.workers,
         heartbeat=settings.ack_wait / 3,  # well inside the lease, so running work keeps it
+        worker_id=settings.worker_id,
     )
+    # Registered through the server before taking work: the worker is listed at once.
+    presence = Presence(RemoteWorkerRegistry(client), workers, every=settings.heartbeat)
+    await presence.start()
     await bus.on_cancel(workers.cancel)  # the server announces cancels on the bus
     workers.start()
-    return WorkerRuntime(settings, bus, source, workers, resources)
+    return WorkerRuntime(settings, bus, source, workers, resources, presence)

@@ -12,6 +12,7 @@ from typing import Any
 from noetl.dsl.locate import load_located, locate
 from noetl.engine.definition import PlaybookDef
 from noetl.errors import NotFoundError, ToolError
+from noetl.observe import tracing
 from noetl.runtime.control import ControlPlane
 from noetl.store.catalog import CatalogStore
 from noetl.tools.playbook import child_result
@@ -36,7 +37,11 @@ class LocalChildren:
         """The child's result; ToolError when it fails or is cancelled."""
         playbook, source = await self._resolve(path, version, base_file)
         child = await self.control.start(
-            playbook, args, source=source, parent_execution_id=parent_execution_id
+            playbook,
+            args,
+            source=source,
+            parent_execution_id=parent_execution_id,
+            trace=tracing.current_traceparent() or None,  # the child joins the task's trace
         )
         try:
             summary = await self.control.wait(child)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -32,6 +33,8 @@ from noetl.engine.events import Event
 from noetl.engine.replay import replay
 from noetl.engine.state import ExecutionState
 from noetl.errors import ConflictError, NoetlError, NotFoundError, NotHeldError, StoreError
+from noetl.observe import tracing
+from noetl.observe.hooks import Observer
 from noetl.runtime.claims import check_held, hand_off, new_token, plan_hand_off
 from noetl.runtime.live import (
     HANDED_OFF,
@@ -78,6 +81,7 @@ class ControlPlane:
         self._publisher = Publisher(bus)
         self._sweeper: asyncio.Task[None] | None = None
         self._listeners: list[EventListener] = []
+        self._observer = Observer()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -103,6 +107,24 @@ class ControlPlane:
         """Call `listener` with every event once it is in the log."""
         self._listeners.append(listener)
 
+    def observe(self, observer: Observer) -> None:
+        """Tell `observer` (metrics) what is written, routed and how long batches take."""
+        self._observer = observer
+
+    def queue_depth(self) -> dict[str, int]:
+        """Commands issued and not yet claimed, per pool (of the executions held here)."""
+        depth: dict[str, int] = {}
+        for live in self._live.values():
+            for command_id, command in live.state.pending.items():
+                if command_id not in live.claimed:
+                    pool = self._route(command.pool)
+                    depth[pool] = depth.get(pool, 0) + 1
+        return depth
+
+    def running(self) -> int:
+        """How many executions this control plane is running now."""
+        return len(self._live)
+
     # -- executions -----------------------------------------------------------------------------
 
     async def start(
@@ -115,13 +137,15 @@ class ControlPlane:
         retry: Mapping[str, Any] | None = None,
         trigger: Mapping[str, Any] | None = None,
         request_key: str | None = None,
+        trace: str | None = None,
     ) -> str:
         """Start an execution of `playbook`; returns its id once its first events are written.
 
         `retry` (`{of, steps}`, see `noetl.runtime.retry`) makes it a retry; `trigger` records
         the schedule slot or hook that started it. With a client's `request_key` (an
         Idempotency-Key) the start happens once: a repeat returns the execution the first one
-        started (ConflictError when the key was used for a different request).
+        started (ConflictError when the key was used for a different request). Its trace span
+        goes under `trace` (a traceparent: a child joins its parent's trace).
         """
         execution_id = ids.new_id() if request_key is None else ids.keyed_id(request_key)
         first = start_event(
@@ -146,11 +170,13 @@ class ControlPlane:
         live = LiveExecution(playbook, ExecutionState(), loop.create_future())
         live.digest = digest(source)
         live.touched = loop.time()  # not idle: its first write is on its way
+        live.span, live.trace = tracing.start_execution(execution_id, playbook.name, trace)
         self._live[execution_id] = live
         try:
             await self._write([first])
-        except NoetlError:
+        except NoetlError as exc:
             self._live.pop(execution_id, None)  # nothing of it is in the log: no execution
+            tracing.end(live.span, "failed", {"message": str(exc)})
             raise
         # Its first events are in the log: it runs, whatever publishing its commands takes.
         return execution_id
@@ -376,13 +402,17 @@ class ControlPlane:
         for _ in range(CONFLICT_RETRIES):
             batch = await self._decide_all(submissions)
             plan_hand_off(batch, self._live, self._route)
+            decided = time.perf_counter()
             try:
                 written = await self.store.append_batches(batch.events, expected=batch.expected)
             except ConflictError:
                 for execution_id in batch.events:
                     await self._refresh(execution_id)
                 continue
+            stored = time.perf_counter()
             self._after_write(batch, written)
+            received = min(one.received for one in submissions)
+            self._observer.processed(received, decided, stored, time.perf_counter())
             return
         raise ConflictError(f"gave up appending after {CONFLICT_RETRIES} conflicting writers")
 
@@ -434,6 +464,7 @@ class ControlPlane:
             live = self._live.get(execution_id)
             if live is not None:
                 live.release(command_id)
+        self._tell_observer(batch, written)
         hand_off(batch, self._live, self._holding)
         self._announce(written)
         # Publishing waits for the bus; the log has the commands, so nobody waits for that.
@@ -451,6 +482,16 @@ class ControlPlane:
                 live = self._live.get(event.execution_id)
                 if live is not None:
                     live.stale = True
+
+    def _tell_observer(self, batch: DecidedBatch, written: Mapping[str, list[Event]]) -> None:
+        for execution_id, events in written.items():
+            live = self._live.get(execution_id)
+            if live is not None and events:
+                self._observer.written(live.playbook, events)
+        for execution_id, routing in batch.routed:
+            live = self._live.get(execution_id)
+            if live is not None:
+                self._observer.routed(live.playbook, routing)
 
     async def _refresh(self, execution_id: str) -> None:
         """Rebuild a live execution's state from the log (another writer got there first); an
@@ -499,6 +540,7 @@ class ControlPlane:
         if live is None:
             return
         live.stop()
+        tracing.end(live.span, live.state.status, live.state.error)
         if not live.done.done():
             live.done.set_result(None)
         if live.state.status != "done":

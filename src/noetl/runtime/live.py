@@ -12,10 +12,11 @@ import asyncio
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from noetl.dsl.load import load_playbook
 from noetl.engine.commands import Command
-from noetl.engine.decide import Decision
+from noetl.engine.decide import Decision, Routing
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
 from noetl.engine.replay import replay
@@ -42,6 +43,8 @@ class LiveExecution:
     claimed: dict[str, int] = field(default_factory=dict)  # command id -> delivery attempt
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)  # step timeouts
     leases: dict[str, asyncio.TimerHandle] = field(default_factory=dict)  # handed-off commands
+    span: Any = None  # the execution's trace span, while this process runs it
+    trace: str = ""  # its traceparent, carried by every command handed to a worker
 
     def hold(self, command: Command, attempt: int, expire: CommandTimer, token: str) -> WorkItem:
         """Mark `command` as running on one worker (`expire` is called past its timeout); what
@@ -53,7 +56,7 @@ class LiveExecution:
                 command.timeout + EXPIRY_GRACE, expire, command
             )
         scope = command_scope(self.state, command)
-        return WorkItem(self.playbook, command, scope, self.digest, token=token)
+        return WorkItem(self.playbook, command, scope, self.digest, token=token, trace=self.trace)
 
     def lease(self, command: Command, seconds: float, lapse: CommandTimer) -> None:
         """(Re)start the lease of a handed-off command: `lapse` is called when it runs out."""
@@ -126,11 +129,13 @@ class DecidedBatch:
     offers: list[Offer] = field(default_factory=list)  # answered once the batch is written
     ended: list[tuple[str, str]] = field(default_factory=list)  # (execution, command) ended
     handed: dict[str, tuple[Offer, str]] = field(default_factory=dict)  # command -> taker, token
+    routed: list[tuple[str, Routing]] = field(default_factory=list)  # (execution id, routing)
 
     def add(self, execution_id: str, incoming: Sequence[Event], decision: Decision) -> None:
         """Add one event's decision."""
         self.events.setdefault(execution_id, []).extend([*incoming, *decision.events])
         self.commands.extend(decision.commands)
         self.cancelled.extend(decision.cancelled)
+        self.routed.extend((execution_id, routing) for routing in decision.routed)
         if decision.state.terminal:
             self.finished.append(execution_id)

@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from noetl.engine.events import Event
 from noetl.errors import (
@@ -45,6 +46,7 @@ class Submission:
     events: Sequence[Event]
     offer: Offer | None = None
     tries: int = 0
+    received: float = field(default_factory=time.perf_counter)  # when it was queued
 
 
 Process = Callable[[list[Submission]], Awaitable[None]]

@@ -23,14 +23,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from noetl import __version__
 from noetl.config import Settings
 from noetl.errors import ConfigError
+from noetl.observe.metrics import Metrics
 from noetl.runtime.assemble import ServerRuntime, open_server
 from noetl.server import errors
-from noetl.server.metrics import Metrics
 from noetl.server.routes import (
     catalog,
     credentials,
     executions,
     hooks,
+    registry,
     results,
     retention,
     schedules,
@@ -42,14 +43,15 @@ API = "/api/v2"
 MAX_BODY = 10 * 1024 * 1024  # bytes; larger request bodies are refused with 413
 # Result uploads have their own limit (`max_result_bytes`): large results are what they are for.
 _RESULT_UPLOAD = re.compile(re.escape(API) + r"/executions/[^/]+/results/?")
-# What workers call: claims and reports, their playbooks, results, credentials for their tasks,
-# child executions (start, wait). Everything else (catalog, credential management, listing,
-# cancelling, other executions' events) needs the admin token.
+# What workers call: claims and reports, heartbeats, their playbooks, results, credentials for
+# their tasks, child executions (start, wait). Everything else (catalog, credential management,
+# listing, cancelling, other executions' events) needs the admin token.
 _WORKER_ROUTES = re.compile(
     "|".join(
         (
             rf"POST {API}/events",
             rf"POST {API}/commands/(claim|renew|[^/]+/claim)",
+            rf"(PUT|DELETE) {API}/workers/[^/]+",
             rf"GET {API}/executions/[^/]+(/playbook)?",
             rf"POST {API}/executions",
             rf"(PUT|POST) {API}/executions/[^/]+/results",
@@ -79,7 +81,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await opener(settings)
-        runtime.control.listen(app.state.metrics.observe_event)
+        runtime.control.observe(app.state.metrics)
         app.state.runtime = runtime
         app.state.claiming = asyncio.Lock()
         try:
@@ -95,8 +97,8 @@ def create_app(
     )
     app.state.metrics = Metrics()
     errors.install(app)
-    routers = (catalog, credentials, executions, workers, results, schedules, hooks, retention)
-    for module in routers:
+    routers = (catalog, credentials, executions, workers, registry, results, schedules, hooks)
+    for module in (*routers, retention):
         app.include_router(module.router, prefix=API)
     app.include_router(system.router, prefix=API, include_in_schema=True)
     app.add_api_route("/metrics", system.metrics, include_in_schema=False)

@@ -42,6 +42,11 @@ class StartExecution(BaseModel):
     playbook: str | None = Field(None, min_length=1, description="Inline playbook YAML.")
     payload: dict[str, Any] = Field(default_factory=dict)
     parent_execution_id: str | None = None
+    trace: str | None = Field(
+        None,
+        pattern=r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+        description="W3C traceparent the execution's trace joins (a child playbook's parent).",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> StartExecution:
@@ -292,3 +297,36 @@ class CredentialData(BaseModel):
 
     name: str
     data: dict[str, Any]
+
+
+class WorkerHeartbeat(BaseModel):
+    """PUT /workers/{worker_id}: what a worker says about itself (registers it on the first)."""
+
+    model_config = _STRICT
+    pool: str = Field(min_length=1, max_length=200)
+    slots: int = Field(ge=1)
+    busy: int = Field(ge=0)
+    running: list[str] = Field(default_factory=list, max_length=10_000)
+    version: str = Field(max_length=100)
+    started_at: str = Field(max_length=64)
+    lost_after: float = Field(gt=0, le=86_400, description="Seconds without a beat: lost.")
+
+
+class WorkerOut(BaseModel):
+    """One registered worker."""
+
+    worker_id: str
+    pool: str
+    slots: int
+    busy: int
+    running: list[str]
+    version: str
+    started_at: str
+    last_heartbeat: str
+    status: str = Field(description="alive | lost (silent past its heartbeat timeout)")
+
+
+class WorkerList(BaseModel):
+    """GET /workers."""
+
+    workers: list[WorkerOut]

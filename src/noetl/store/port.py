@@ -4,7 +4,8 @@ Every adapter (memory, SQLite, PostgreSQL) passes the same contract suite in
 `tests/contract/test_event_store.py`. The rules an adapter keeps:
 
 - `append` stamps events with a gap-free `seq` per execution (continuing from the last one), an
-  `event_id` and a UTC `created_at`, and returns only the events it actually wrote.
+  `event_id` and, unless the event already says when it happened, a UTC `created_at`; it returns
+  only the events it actually wrote.
 - Events whose idempotency key (`Event.key`) is already in the execution's log, or repeats
   inside the batch, are dropped silently: redelivered work cannot write a fact twice.
 - `expected_seq` makes the append optimistic: when the execution's last seq differs, nothing is

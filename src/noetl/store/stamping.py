@@ -38,7 +38,8 @@ def fresh(events: Sequence[Event], known_keys: Collection[str]) -> list[Event]:
 
 
 def stamp(events: Sequence[Event], after_seq: int, created_at: str) -> list[Event]:
-    """Copies of `events` numbered `after_seq + 1 ...`, each with a new id.
+    """Copies of `events` numbered `after_seq + 1 ...`, each with a new id; an event that says
+    when it happened (a worker's task attempt) keeps its time, the others get `created_at`.
 
     This is `Event.stamped` plus pinning a derived idempotency key (so the event `append`
     returns equals the one `read` gives back later), done as one construction: two
@@ -56,7 +57,7 @@ def stamp(events: Sequence[Event], after_seq: int, created_at: str) -> list[Even
             idempotency_key=event.key,
             seq=after_seq + offset,
             event_id=new_id(),
-            created_at=created_at,
+            created_at=event.created_at or created_at,
             schema_version=event.schema_version,
         )
         for offset, event in enumerate(events, start=1)

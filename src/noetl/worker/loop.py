@@ -25,7 +25,8 @@ from noetl.engine.events import STEP_FAILED, Event
 from noetl.errors import NoetlError
 from noetl.store.results import ResultStore
 from noetl.tools.base import Resources
-from noetl.worker.pipeline import run_command
+from noetl.worker import output
+from noetl.worker.pipeline import Runner, run_command
 from noetl.worker.references import externalize, resolve
 from noetl.worker.source import CommandSource, WorkItem
 
@@ -48,8 +49,10 @@ class WorkerPool:
         pool: str = "default",
         concurrency: int = 4,
         heartbeat: float = 10.0,
+        worker_id: str = "worker",
     ) -> None:
         self.bus = bus
+        self.worker_id = worker_id
         self.source = source
         self.resources = resources
         self.results = results  # large results, stored by reference past `inline_limit` bytes
@@ -63,6 +66,7 @@ class WorkerPool:
         self._cancelled: dict[str, None] = {}  # insertion-ordered: the oldest are forgotten
         self._slot_freed = asyncio.Event()
         self._stopping = False
+        output.install()  # what tasks print is captured per attempt
 
     def start(self) -> None:
         """Start fetching work (inside a running event loop)."""
@@ -81,6 +85,10 @@ class WorkerPool:
                 task.cancel()
         while self._handlers:
             await asyncio.wait(list(self._handlers))
+
+    def running(self) -> list[str]:
+        """Ids of the commands running now."""
+        return list(self._running)
 
     def cancel(self, command_ids: Sequence[str]) -> None:
         """Stop the commands with these ids where they run (their execution ended).
@@ -120,21 +128,28 @@ class WorkerPool:
         item = await self.source.claim(delivery.pointer, delivery.attempt)
         handed: list[WorkItem] = []
         if item is not None:
-            handed = await self._execute(item, delivery.in_progress, self.heartbeat)
+            runner = Runner(self.worker_id, delivery.attempt, item.trace)
+            handed = await self._execute(item, delivery.in_progress, self.heartbeat, runner)
         await delivery.ack()
         while handed:  # commands handed back with the report: this slot runs them next
             item = handed.pop(0)
             renew = _renewal(self.source, item)
-            handed += await self._execute(item, renew, (item.lease or self.heartbeat) / 3)
+            every = (item.lease or self.heartbeat) / 3
+            runner = Runner(self.worker_id, trace=item.trace)
+            handed += await self._execute(item, renew, every, runner)
 
     async def _execute(
-        self, item: WorkItem, keep: Callable[[], Awaitable[None]], every: float
+        self,
+        item: WorkItem,
+        keep: Callable[[], Awaitable[None]],
+        every: float,
+        runner: Runner,
     ) -> list[WorkItem]:
         """Run one command and report it; the commands handed back to run next."""
         command_id = item.command.command_id
         if command_id in self._cancelled:
             return []
-        task = asyncio.get_running_loop().create_task(self._run(item))
+        task = asyncio.get_running_loop().create_task(self._run(item, runner))
         self._running[command_id] = task
         beat = asyncio.get_running_loop().create_task(_keep_alive(keep, every))
         try:
@@ -149,22 +164,24 @@ class WorkerPool:
         take = 0 if self._stopping else 1
         return await self.source.report(events, item.token, pool=self.pool, take=take)
 
-    async def _run(self, item: WorkItem) -> list[Event]:
+    async def _run(self, item: WorkItem, runner: Runner) -> list[Event]:
         """Run one command; a failure of the machinery itself still ends the step (once)."""
         try:
-            return await self._run_with_results(item)
+            return await self._run_with_results(item, runner)
         except NoetlError as exc:
             return [_crashed(item.command, f"{exc}")]
         except Exception as exc:  # a bug must fail the step, not leave it running forever
             return [_crashed(item.command, f"{type(exc).__name__}: {exc}")]
 
-    async def _run_with_results(self, item: WorkItem) -> list[Event]:
+    async def _run_with_results(self, item: WorkItem, runner: Runner) -> list[Event]:
         """Run one command with large results loaded before and stored by reference after."""
         results = self.results
         scope = item.scope
         if results is not None:
             scope = await resolve(item.playbook, item.command.step, scope, results)
-        events = await run_command(item.playbook, item.command, scope, self.resources)
+        events = await run_command(
+            item.playbook, item.command, scope, self.resources, runner=runner
+        )
         if results is not None:
             events = await externalize(events, results, self.inline_limit)
         return events

@@ -1,7 +1,9 @@
 """The worker pipeline: run one command (one step run) task by task, applying `eval` rules.
 
-`run_command` is the entry point. It returns the events of the run, in order: one `task.done` /
-`task.failed` per task attempt, then exactly one `step.done` / `step.failed`. The state of a run
+`run_command` is the entry point. It returns the events of the run, in order: `command.started`
+(which worker, which delivery attempt), one `task.done` / `task.failed` per task attempt, then
+exactly one `step.done` / `step.failed` (with the worker, the attempt and the run's duration).
+Each event carries the time it happened. The state of a run
 (its template scope, vars, the ctx changes it made, its events) lives in a `StepRun`; the rules
 themselves are in `noetl.worker.rules`, one attempt in `noetl.worker.attempt`.
 """
@@ -9,20 +11,32 @@ themselves are in `noetl.worker.rules`, one attempt in `noetl.worker.attempt`.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from noetl.engine.commands import Command
 from noetl.engine.definition import EvalRule, PlaybookDef, TaskDef
-from noetl.engine.events import STEP_DONE, STEP_FAILED, TASK_DONE, TASK_FAILED, Event
+from noetl.engine.events import (
+    COMMAND_STARTED,
+    STEP_DONE,
+    STEP_FAILED,
+    TASK_DONE,
+    TASK_FAILED,
+    Event,
+)
 from noetl.errors import TemplateError, ToolError
+from noetl.observe import logsetup, tracing
+from noetl.store.stamping import utc_now
 from noetl.tools.base import Resources, ToolContext
 from noetl.tools.masking import masking_execution
+from noetl.worker import output
 from noetl.worker.attempt import run_attempt
 from noetl.worker.outcome import SUCCESS, error_info
 from noetl.worker.rules import backoff_delay, describe_rule, match_rule
 
+_STATUS = {STEP_DONE: "done", STEP_FAILED: "failed"}
 # Jumps can loop; a command that runs this many tasks is stopped (error kind "runaway").
 MAX_TASK_RUNS = 100_000
 # Workbook tasks may call workbook tasks; this bounds the nesting (a task calling itself).
@@ -30,6 +44,16 @@ MAX_WORKBOOK_DEPTH = 16
 
 EventSink = Callable[[Event], None]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Runner:
+    """Who runs a command: the worker's id and the delivery attempt (1, then 2... on
+    redelivery). They go into the run's events, so the log tells where and when it ran."""
+
+    worker_id: str = ""
+    attempt: int = 1
+    trace: str = ""  # traceparent of the execution's span: the run's spans join its trace
 
 
 @dataclass(slots=True)
@@ -49,16 +73,40 @@ async def run_command(
     *,
     on_event: EventSink | None = None,
     sleep: Sleep = asyncio.sleep,
+    runner: Runner = Runner(),
 ) -> list[Event]:
     """Run `command.step`'s pipeline once and return the events it produced, in order.
 
     `scope` is the template scope the runtime assembled (workload, ctx, args, iter, execution_id,
     finished steps' results); it is not mutated. `on_event` sees each event as it is produced;
     `sleep` waits between retries (tests inject one that records the delays). Every event is
-    masked (`noetl.tools.masking`): secrets the tasks revealed appear as `***`.
+    masked (`noetl.tools.masking`): secrets the tasks revealed appear as `***`. `runner` names
+    the worker and the delivery attempt in the events.
     """
-    with masking_execution(command.execution_id):
-        return await _run_command(playbook, command, scope, resources, on_event, sleep)
+    attributes = {
+        "noetl.execution_id": command.execution_id,
+        "noetl.playbook": playbook.name,
+        "noetl.step": command.step,
+        "noetl.worker_id": runner.worker_id,
+        "noetl.attempt": runner.attempt,
+    }
+    if command.iteration is not None:
+        attributes["noetl.iteration"] = command.iteration
+    with (
+        masking_execution(command.execution_id),
+        logsetup.context(
+            execution_id=command.execution_id,
+            step=command.step,
+            command_id=command.command_id,
+            worker_id=runner.worker_id,
+        ),
+        tracing.span(f"step {command.step}", runner.trace, attributes) as span,
+    ):
+        events = await _run_command(playbook, command, scope, resources, on_event, sleep, runner)
+        if span is not None:
+            ending = events[-1]
+            tracing.end(span, _STATUS[ending.type], ending.payload.get("error"))
+        return events
 
 
 async def _run_command(
@@ -68,8 +116,12 @@ async def _run_command(
     resources: Resources,
     on_event: EventSink | None,
     sleep: Sleep,
+    runner: Runner,
 ) -> list[Event]:
-    run = StepRun(playbook, command, scope, resources, on_event=on_event, sleep=sleep)
+    run = StepRun(
+        playbook, command, scope, resources, on_event=on_event, sleep=sleep, runner=runner
+    )
+    run.begin()
     try:
         tasks = playbook.step(command.step).tasks
     except KeyError:
@@ -112,8 +164,11 @@ class StepRun:
         sleep: Sleep = asyncio.sleep,
         record: bool = True,
         depth: int = 0,
+        runner: Runner = Runner(),
     ) -> None:
         self.playbook = playbook
+        self.runner = runner
+        self.began = time.perf_counter()
         self.command = command
         self.resources = resources
         self.on_event = on_event
@@ -185,15 +240,27 @@ class StepRun:
             status_code=error.get("status_code"),
         )
 
+    def begin(self) -> None:
+        """Emit `command.started`: which worker runs the command, on which delivery attempt."""
+        self.began = time.perf_counter()
+        runner = self.runner
+        payload = {"worker_id": runner.worker_id, "attempt": runner.attempt}
+        self._emit(
+            COMMAND_STARTED, payload, f"command.started|{self.command.command_id}|{runner.attempt}"
+        )
+
     def finish(self, ending: Ending) -> None:
         """Emit the run's one ending event (`step.done` or `step.failed`)."""
         key = f"step.end|{self.command.command_id}"
         if ending.ok:
-            payload = {"result": ending.result, "vars": self.vars, "set_ctx": self.set_ctx}
-            self._emit(STEP_DONE, payload, key)
+            kind, field, value = STEP_DONE, "result", ending.result
         else:
-            payload = {"error": ending.error, "vars": self.vars, "set_ctx": self.set_ctx}
-            self._emit(STEP_FAILED, payload, key)
+            kind, field, value = STEP_FAILED, "error", ending.error
+        payload = {field: value, "vars": self.vars, "set_ctx": self.set_ctx}
+        payload["worker_id"] = self.runner.worker_id
+        payload["attempt"] = self.runner.attempt
+        payload["duration_ms"] = _elapsed_ms(self.began)
+        self._emit(kind, payload, key)
 
     async def _attempt(self, task: TaskDef, attempt: int) -> dict[str, Any]:
         """Run one attempt and record its `task.done` / `task.failed` event."""
@@ -213,16 +280,44 @@ class StepRun:
             timeout=task.timeout,
             run_task=self.run_task,
         )
-        outcome = await run_attempt(task, scope, self.playbook.renderer, ctx)
+        with output.capture() as printed:
+            if tracing.active():
+                outcome = await self._traced_attempt(task, ctx)
+            else:
+                outcome = await run_attempt(task, scope, self.playbook.renderer, ctx)
         if self.record:
             duration = outcome["meta"]["duration_ms"]
             if outcome["status"] == SUCCESS:
                 kind, field, value = TASK_DONE, "result", outcome["result"]
             else:
                 kind, field, value = TASK_FAILED, "error", outcome["error"]
-            payload = {"task": task.label, "attempt": attempt, field: value}
+            payload = {"task": task.label, "kind": task.kind, "attempt": attempt, field: value}
             payload["duration_ms"] = duration
+            payload["worker_id"] = self.runner.worker_id
+            text = printed.text()
+            if text:  # masked with the rest of the payload in _emit
+                payload["output"] = text
+                if printed.truncated:
+                    payload["output_truncated"] = True
             self._emit(kind, payload, f"{kind}|{command.command_id}|{self.task_runs}")
+        return outcome
+
+    async def _traced_attempt(self, task: TaskDef, ctx: ToolContext) -> dict[str, Any]:
+        """One attempt in its own span (a workbook call's attempts nest in their caller's)."""
+        attributes = {
+            "noetl.execution_id": ctx.execution_id,
+            "noetl.step": ctx.step,
+            "noetl.task": task.label,
+            "noetl.tool_kind": task.kind,
+            "noetl.attempt": ctx.attempt,
+            "noetl.worker_id": self.runner.worker_id,
+        }
+        with tracing.span(f"task {task.label}", None, attributes) as span:
+            outcome = await run_attempt(task, self.scope, self.playbook.renderer, ctx)
+            error = outcome["error"]
+            if error is not None:  # a span is output too: what a task revealed is masked
+                error = self.resources.masks.mask(ctx.execution_id, error)
+            tracing.end(span, outcome["status"], error)
         return outcome
 
     async def _next(
@@ -347,10 +442,15 @@ class StepRun:
             payload=self.resources.masks.mask(command.execution_id, payload),
             origin="worker",
             idempotency_key=key,
+            created_at=utc_now(),  # when it happened, not when the batch is written
         )
         self.events.append(event)
         if self.on_event is not None:
             self.on_event(event)
+
+
+def _elapsed_ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000.0, 3)
 
 
 def _step_error(error: Mapping[str, Any], task: str | None) -> dict[str, Any]:

@@ -34,6 +34,12 @@ async def externalize(events: list[Event], store: ResultStore, limit: int) -> li
                 continue
             if ref is not value:
                 event = replace(event, payload={**event.payload, "result": ref})
+        if event.type in (TASK_DONE, TASK_FAILED) and "output" in event.payload:
+            # A task's captured output is kept like a result: by reference when large.
+            text = event.payload["output"]
+            ref = await _reference(text, event.execution_id, store, limit, stored)
+            if ref is not text:
+                event = replace(event, payload={**event.payload, "output": ref})
         out.append(event)
     return out
 

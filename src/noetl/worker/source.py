@@ -27,6 +27,7 @@ class WorkItem:
     digest: str = ""  # sha256 of the playbook source: remote workers cache playbooks by it
     lease: float | None = None  # handed off with a report: renew within this many seconds
     token: str = ""  # the claim token: reports on this command echo it
+    trace: str = ""  # W3C traceparent of the execution's span: the worker's spans join it
 
 
 class CommandSource(Protocol):

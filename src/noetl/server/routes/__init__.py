@@ -14,8 +14,8 @@ from noetl.engine.definition import PlaybookDef
 from noetl.errors import PlaybookError, Problem
 
 if TYPE_CHECKING:
+    from noetl.observe.metrics import Metrics
     from noetl.runtime.assemble import ServerRuntime
-    from noetl.server.metrics import Metrics
 
 
 # Bounds of numbers that reach the database (INTEGER and BIGINT columns): larger ones are 422.

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response
 from noetl.dsl.locate import in_catalog, load_located
 from noetl.engine.decide import cancel_event
 from noetl.runtime.retry import prepare_retry
+from noetl.runtime.task_logs import task_logs
 from noetl.server.routes import (
     MAX_INT64,
     RuntimeDep,
@@ -68,6 +69,7 @@ async def start(
         source=source,
         parent_execution_id=body.parent_execution_id,
         request_key=idempotency_key,
+        trace=body.trace,
     )
     return ExecutionStarted(execution_id=execution_id)
 
@@ -103,6 +105,20 @@ async def get_execution(
         with contextlib.suppress(TimeoutError):
             summary = await asyncio.wait_for(runtime.control.wait(execution_id), wait)
     return json_response(summary.to_dict())
+
+
+@router.get("/{execution_id}/logs")
+async def logs(
+    execution_id: str,
+    runtime: RuntimeDep,
+    step: Annotated[str | None, Query(min_length=1)] = None,
+) -> Response:
+    """What the execution's tasks printed, one entry per attempt (of `step`, when given):
+    `{"logs": [{step, iteration, task, attempt, worker_id, status, created_at, output,
+    truncated}]}`."""
+    await runtime.store.get_execution(execution_id)  # unknown -> 404
+    entries = await task_logs(runtime.store, runtime.results, execution_id, step)
+    return json_response({"execution_id": execution_id, "logs": entries})
 
 
 @router.get("/{execution_id}/events", response_model=EventPage)

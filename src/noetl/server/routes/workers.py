@@ -9,6 +9,7 @@ worker renews while it runs them.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -73,8 +74,8 @@ async def claim_many(
     async with request.app.state.claiming:
         items = await runtime.control.claim_many(wanted, body.claims[0].worker or None)
     answers: list[dict[str, Any] | None] = []
-    for item in items:
-        metrics.claims.labels("refused" if item is None else "won").inc()
+    for item, (_, attempt) in zip(items, wanted, strict=True):
+        metrics.claimed(None if item is None else item.command, attempt)
         answers.append(None if item is None else _claimed(item))
     return json_response({"claimed": answers})
 
@@ -93,12 +94,11 @@ async def claim(
     # that is still being loaded from the log from both loading it and both winning.
     async with request.app.state.claiming:
         item = await runtime.control.claim(pointer, body.attempt, body.worker or None)
+    metrics.claimed(None if item is None else item.command, body.attempt)
     if item is None:
-        metrics.claims.labels("refused").inc()
         raise HTTPException(
             409, f"command {command_id} is finished, claimed by another worker, or unknown"
         )
-    metrics.claims.labels("won").inc()
     return json_response(_claimed(item))
 
 
@@ -113,6 +113,8 @@ def _claimed(item: WorkItem) -> dict[str, Any]:
     }
     if item.lease is not None:
         claimed["lease"] = item.lease
+    if item.trace:
+        claimed["trace"] = item.trace
     return claimed
 
 
@@ -125,8 +127,9 @@ _TERMINAL = frozenset({STEP_DONE, STEP_FAILED})
 
 def _decode(index: int, raw: dict[str, Any]) -> tuple[Event, str]:
     """One worker event, every field type-checked (422 naming `events[i].field`), with the
-    claim token it echoes. The log stamps seq, id and time, and the server keys step endings:
-    whatever the client sent for those is not trusted."""
+    claim token it echoes. The log stamps seq and id, and the server keys step endings:
+    whatever the client sent for those is not trusted. The time is the worker's (when the
+    attempt happened), kept when it is a well-formed one."""
     where = f"events[{index}]"
     unknown = sorted(set(raw) - _FIELDS)
     if unknown:
@@ -152,7 +155,15 @@ def _decode(index: int, raw: dict[str, Any]) -> tuple[Event, str]:
     if raw["type"] in _TERMINAL:
         key = f"step.end|{command_id}"  # one ending per command, whoever reports it
     event = Event(
-        raw["type"], execution_id, step, iteration, command_id, payload or {}, "worker", key
+        raw["type"],
+        execution_id,
+        step,
+        iteration,
+        command_id,
+        payload or {},
+        "worker",
+        key,
+        created_at=_happened(raw, where),
     )
     return event, token
 
@@ -168,3 +179,17 @@ def _text(raw: dict[str, Any], name: str, where: str, *, required: bool = False)
 
 
 _MAX_TEXT = 1024  # characters of an id, step name, key or token
+
+
+def _happened(raw: dict[str, Any], where: str) -> str | None:
+    """The event's own time as UTC ISO-8601 with microseconds, None when it gives none."""
+    given = raw.get("created_at")
+    if given is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(given) if isinstance(given, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise EventCodecError(f"{where}.created_at: must be an ISO-8601 time with a UTC offset")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
