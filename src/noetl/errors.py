@@ -22,7 +22,7 @@ class Problem:
     file: str | None = None
     line: int | None = None  # 1-based
     col: int | None = None  # 1-based
-    severity: str = "error"  # error | warning
+    severity: str = "error"  # error | warning | notice (e.g. "imported from the NoETL form")
 
     def location(self) -> str:
         """`file:line:col` (the parts that are known)."""
@@ -35,7 +35,7 @@ class Problem:
 
     def __str__(self) -> str:
         where = f" ({self.path})" if self.path else ""
-        tag = "warning: " if self.severity == "warning" else ""
+        tag = f"{self.severity}: " if self.severity in ("warning", "notice") else ""
         return f"{self.location()}: {tag}{self.message}{where}"
 
     def to_dict(self) -> dict[str, object]:

@@ -67,8 +67,8 @@ CASES = [
     ),
     (
         "root-api-version",
-        "apiVersion: noetl.io/v1\nkind: Playbook\nmetadata: {name: t}\nworkflow: [{step: a}]\n",
-        "invalid value 'noetl.io/v1': expected 'noetl.io/v2'",
+        "apiVersion: noetl.io/v3\nkind: Playbook\nmetadata: {name: t}\nworkflow: [{step: a}]\n",
+        "invalid value 'noetl.io/v3': expected 'noetl.io/v2'",
         1,
         "apiVersion",
     ),
