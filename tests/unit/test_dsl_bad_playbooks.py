@@ -506,7 +506,7 @@ def test_problem_str_is_file_line_col_message_path():
 def test_unknown_key_without_a_close_match_lists_the_allowed_ones():
     _, problems = check_playbook(doc("workflow:\n  - step: a\n    zzz: 1\n"))
     assert problems[0].message == (
-        "unknown field 'zzz'; expected one of: step, desc, when, tool, loop, next, spec"
+        "unknown field 'zzz'; expected one of: step, desc, when, tool, loop, next, spec, set_ctx"
     )
 
 
