@@ -25,6 +25,7 @@ def convert_document(doc: Mapping[str, Any], conv: Conversion) -> dict[str, Any]
     conv.workload_keys = frozenset(str(k) for k in conv.workload)
     conv.steps = frozenset(str(s.get("step")) for s in steps)
     conv.loop_steps = frozenset(str(s.get("step")) for s in steps if "loop" in s)
+    conv.predecessors = _predecessors(steps)
     out: dict[str, Any] = {}
     for key, value in doc.items():
         conv.place((key,), (key,))
@@ -49,6 +50,18 @@ def convert_document(doc: Mapping[str, Any], conv: Conversion) -> dict[str, Any]
         implicit_end(out["workflow"], conv)
         inferred_joins(out["workflow"], conv)
     return out
+
+
+def _predecessors(steps: list[Mapping[str, Any]]) -> dict[str, frozenset[str]]:
+    """Step name -> the steps with an arc to it (in the newer form's `next.arcs`)."""
+    found: dict[str, set[str]] = {}
+    for step in steps:
+        nxt = step.get("next")
+        arcs = nxt.get("arcs") if isinstance(nxt, Mapping) else nxt
+        for arc in arcs if isinstance(arcs, list) else []:
+            target = arc.get("step") if isinstance(arc, Mapping) else arc
+            found.setdefault(str(target), set()).add(str(step.get("step")))
+    return {name: frozenset(before) for name, before in found.items()}
 
 
 def _metadata(meta: Mapping[str, Any], conv: Conversion) -> dict[str, Any]:

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -72,7 +71,7 @@ def convert_python(out: dict[str, Any], old: DocPath, new: DocPath, conv: Conver
 def _wrap_return(code: str, new: DocPath, conv: Conversion) -> str:
     """Code whose top level returns a value runs as the body of `main`."""
     try:
-        ast.parse(code)
+        compile(code, "<python task>", "exec")  # the symbol table, not the parser, finds it
         return code
     except SyntaxError as err:
         if err.msg != _RETURN_OUTSIDE:

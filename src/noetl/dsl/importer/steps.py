@@ -41,6 +41,10 @@ def step_names(step: Mapping[str, Any], conv: Conversion) -> dict[str, str]:
     if isinstance(loop, Mapping):
         iterator = str(loop.get("iterator", "item"))
         roots[iterator] = f"iter.{iterator}"
+        roots["loop_index"] = "iter.index"
+    before = conv.predecessors.get(str(step.get("step")), frozenset())
+    if len(before) == 1:  # NoETL's bare `result`: the result of the step that routed here
+        roots["result"] = next(iter(before))
     for name in _RESERVED_ROOTS:
         roots.pop(name, None)
     return roots
