@@ -8,6 +8,7 @@ from noetl import __version__
 from noetl.cli import catalog as catalog_cli
 from noetl.cli import credentials as credentials_cli
 from noetl.cli import hook as hook_cli
+from noetl.cli import import_playbooks as import_cli
 from noetl.cli import inspect as inspect_cli
 from noetl.cli import prune as prune_cli
 from noetl.cli import remote as remote_cli
@@ -39,6 +40,7 @@ workers_cli.register(app)
 catalog_cli.register(app)
 credentials_cli.register(app)
 hook_cli.register(app)
+import_cli.register(app)
 
 
 def _version(value: bool) -> None:

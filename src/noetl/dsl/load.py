@@ -98,6 +98,19 @@ def _notice(imported: Imported) -> Problem:
     return Problem(message, file=imported.where.file, line=1, col=1, severity="notice")
 
 
+def import_text(text: str, file: str | None = None) -> tuple[Imported | None, list[Problem]]:
+    """Parse YAML `text` and import it (see `noetl.dsl.importer`), without validating the
+    result: `(imported or None, problems)`; None when the YAML is unreadable or a construct
+    cannot be converted (the problems say which and where)."""
+    data, where, problems = _parse_yaml(text, file)
+    if data is None and problems:
+        return None, problems
+    imported = import_document(data, where)
+    if imported.problems:
+        return None, _in_order(problems + imported.problems)
+    return imported, problems
+
+
 # --- reading YAML with positions -------------------------------------------------------------
 
 
