@@ -32,6 +32,7 @@ from noetl.server.routes import (
     results,
     retention,
     schedules,
+    seed_doors,
     system,
     workers,
 )
@@ -72,7 +73,7 @@ def create_app(
     app.state.metrics = Metrics()
     errors.install(app)
     routers = (catalog, credentials, executions, workers, registry, results, schedules, hooks)
-    for module in (*routers, retention):
+    for module in (*routers, retention, seed_doors):
         app.include_router(module.router, prefix=API)
     app.include_router(system.router, prefix=API, include_in_schema=True)
     app.add_api_route("/metrics", system.metrics, include_in_schema=False)

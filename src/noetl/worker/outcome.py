@@ -36,6 +36,22 @@ def failure(error: dict[str, Any], attempt: int, duration_ms: float) -> dict[str
     }
 
 
+# What `outcome.error` reads as in eval rules after a success: every field empty, so a rule
+# such as `outcome.error.retryable` is simply false instead of failing the step.
+_NO_ERROR = {"kind": None, "message": None, "retryable": False, "code": None, "status_code": None}
+
+
+def rule_view(outcome: dict[str, Any]) -> dict[str, Any]:
+    """The outcome as eval rules see it: `error` is never None, and `http.status` holds the
+    HTTP status of either outcome (None when the task was not an HTTP call)."""
+    result = outcome.get("result")
+    error = outcome.get("error") or _NO_ERROR
+    status = error.get("status_code")
+    if status is None and isinstance(result, dict):
+        status = result.get("status_code")
+    return {**outcome, "error": error, "http": {"status": status}}
+
+
 def error_info(
     kind: str,
     message: str,

@@ -33,7 +33,7 @@ from noetl.tools.base import Resources, ToolContext
 from noetl.tools.masking import masking_execution
 from noetl.worker import output
 from noetl.worker.attempt import run_attempt
-from noetl.worker.outcome import SUCCESS, error_info
+from noetl.worker.outcome import SUCCESS, error_info, rule_view
 from noetl.worker.rules import backoff_delay, describe_rule, match_rule
 
 _STATUS = {STEP_DONE: "done", STEP_FAILED: "failed"}
@@ -355,7 +355,7 @@ class StepRun:
         scope = self.scope
         where = f"step '{self.command.step}' task '{task.label}'"
         renderer = self.playbook.renderer
-        scope["outcome"] = outcome
+        scope["outcome"] = rule_view(outcome)
         try:
             matched = match_rule(task.eval, scope, renderer, where)
             if matched is not None:

@@ -37,7 +37,7 @@ def to_yaml(data: Any, notes: list[Note], *, header: str = "") -> str:
 
 def leading_comments(text: str) -> str:
     """The comment lines (and blank lines between them) that open `text`."""
-    lines = []
+    lines: list[str] = []
     for line in text.splitlines(keepends=True):
         if line.lstrip().startswith("#") or (lines and not line.strip()):
             lines.append(line)
@@ -56,11 +56,14 @@ def _commented(value: Any) -> Any:
         return out
     if isinstance(value, list):
         return CommentedSeq(_commented(item) for item in value)
-    if isinstance(value, str) and "\n" in value:
-        # trailing spaces cannot be kept in a literal block: keep such text quoted
-        if not any(line != line.rstrip() for line in value.splitlines()):
-            return LiteralScalarString(value)
+    # trailing spaces cannot be kept in a literal block: such text stays quoted
+    if isinstance(value, str) and "\n" in value and not _trailing_spaces(value):
+        return LiteralScalarString(value)
     return value
+
+
+def _trailing_spaces(text: str) -> bool:
+    return any(line != line.rstrip() for line in text.splitlines())
 
 
 def _attach(tree: Any, path: DocPath, message: str) -> None:
