@@ -113,7 +113,8 @@ def _workbook_entry(entry: Any, index: int, conv: Conversion) -> Any:
         for key, value in params.items()
     }
     names = Names(roots, False, conv.steps - conv.loop_steps, conv.loop_steps)
-    task, _ = convert_task(tool, (*old, "tool"), (*old, "tool"), conv, names)
+    label = str(entry.get("name", ""))
+    task, _ = convert_task(tool, (*old, "tool"), (*old, "tool"), conv, names, label)
     out = {key: value for key, value in entry.items() if key in ("name", "desc")}
     if "assert" in entry:
         conv.note(old, "'assert' (expects/returns) is documentation here; not enforced")

@@ -33,6 +33,12 @@ _OUTPUT_FIELDS = {
     "http": "outcome.http",
     "meta": "outcome.meta",
 }
+# Two-level `output` fields whose canonical name differs.
+_OUTPUT_SUBFIELDS = {
+    ("error", "status"): "outcome.error.status_code",
+    ("error", "kind"): "outcome.error.category",  # NoETL's server_error, rate_limit, auth...
+    ("http", "status_code"): "outcome.http.status",
+}
 # Step results of a non-loop step read through `.data` (NoETL's envelope convenience).
 _DATA = "data"
 
@@ -153,5 +159,9 @@ class _Rewrite:
             return i + 1
         if attribute[0] == "status":
             self.reads_output_status = True
+        deeper = self._attribute(attribute[1] - 1)
+        if deeper is not None and (attribute[0], deeper[0]) in _OUTPUT_SUBFIELDS:
+            self.out.append(_OUTPUT_SUBFIELDS[(attribute[0], deeper[0])])
+            return deeper[1]
         self.out.append(replacement)
         return attribute[1]

@@ -44,14 +44,21 @@ def convert_python(out: dict[str, Any], old: DocPath, new: DocPath, conv: Conver
         return
     libs = out.pop("libs", None)
     if isinstance(libs, Mapping):
-        imports = [f"import {module} as {alias}" for alias, module in libs.items()]
+        imports = _imports(libs, (*old, "libs"), conv)
         code = "\n".join(imports) + "\n" + code
         conv.note(
             (*new, "code"),
             f"NoETL 'libs' became import lines (error lines shift by {len(imports)})",
         )
+    elif isinstance(libs, list):
+        conv.note(
+            (*new, "code"),
+            "NoETL 'libs' packages ("
+            + ", ".join(map(str, libs))
+            + ") must be installed on the workers; the code imports them itself",
+        )
     elif libs is not None:
-        conv.refuse((*old, "libs"), "'libs' must map an alias to a module name")
+        conv.refuse((*old, "libs"), "'libs' must map an alias to a module, or list packages")
     code = _wrap_return(code, (*new, "code"), conv)
     out["code"] = code
     args = out.setdefault("args", {})
@@ -68,6 +75,20 @@ def convert_python(out: dict[str, Any], old: DocPath, new: DocPath, conv: Conver
             conv.note((*new, "args"), "NoETL's 'context' given as execution_id, workload, ctx")
 
 
+def _imports(libs: Mapping[str, Any], old: DocPath, conv: Conversion) -> list[str]:
+    """`alias: module` -> `import module as alias`; `alias: {from, import}` -> `from ... import
+    ... as alias`."""
+    lines = []
+    for alias, module in libs.items():
+        if isinstance(module, str):
+            lines.append(f"import {module} as {alias}")
+        elif isinstance(module, Mapping) and {"from", "import"} <= set(module):
+            lines.append(f"from {module['from']} import {module['import']} as {alias}")
+        else:
+            conv.refuse((*old, alias), "a 'libs' entry is a module name or {from, import}")
+    return lines
+
+
 def _wrap_return(code: str, new: DocPath, conv: Conversion) -> str:
     """Code whose top level returns a value runs as the body of `main`."""
     try:
@@ -79,6 +100,11 @@ def _wrap_return(code: str, new: DocPath, conv: Conversion) -> str:
     body = "\n".join(("    " + line) if line.strip() else line for line in code.splitlines())
     conv.note(new, "top-level 'return': the code runs as the body of main()")
     return f"def main(**_args):\n{body}\n"
+
+
+def script_text(script: Any, old: DocPath, conv: Conversion) -> str | None:
+    """The text of a NoETL `script` (a local file, or inline code); None when refused."""
+    return _script(script, old, conv)
 
 
 def _script(script: Any, old: DocPath, conv: Conversion) -> str | None:

@@ -91,7 +91,8 @@ def _tool(
     if isinstance(value, list):
         out["tool"] = _pipeline(value, old, new, conv, names, step_input)
     elif isinstance(value, Mapping):
-        task, _ = convert_task(_with_input(value, step_input), old, new, conv, names)
+        label = str(out.get("step", ""))
+        task, _ = convert_task(_with_input(value, step_input), old, new, conv, names, label)
         out["tool"] = task
     else:
         out["tool"] = value
@@ -126,7 +127,7 @@ def _pipeline(
         conv.place(task_new, task_old)
         task_names = Names(roots, False, names.steps, names.loop_steps)
         task, defined = convert_task(
-            _with_input(entry, step_input), task_old, task_new, conv, task_names
+            _with_input(entry, step_input), task_old, task_new, conv, task_names, label
         )
         pipeline.append({label: task})
         roots[label] = f"results.{label}"

@@ -9,7 +9,7 @@ from typing import Any
 from noetl.dsl.check import DocPath
 from noetl.dsl.importer.context import Conversion
 from noetl.dsl.importer.expressions import Names, rewrite_value
-from noetl.dsl.importer.python import convert_python
+from noetl.dsl.importer.python import convert_python, script_text
 from noetl.dsl.importer.rules import convert_rules, split_set
 
 # NoETL field -> canonical field, per kind ("*" for every kind).
@@ -32,9 +32,21 @@ _TEMPLATE_FREE = ("kind",)
 
 
 def convert_task(
-    task: Mapping[str, Any], old: DocPath, new: DocPath, conv: Conversion, names: Names
+    task: Mapping[str, Any],
+    old: DocPath,
+    new: DocPath,
+    conv: Conversion,
+    names: Names,
+    label: str,
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """The canonical task, and the bare names its `set` defines (name -> `vars.name`)."""
+    """The canonical task labelled `label`, and the bare names its `set` defines
+    (name -> `vars.name`). Inside its rules, `label` names the attempt's own result."""
+    rule_names = Names(
+        {**names.roots, label: "outcome.result"},
+        True,
+        names.steps - {label},
+        names.loop_steps - {label},
+    )
     kind = str(task.get("kind", ""))
     fields = dict(task)
     if kind != "workbook":  # a workbook task's `name` is the workbook entry it calls
@@ -42,7 +54,7 @@ def convert_task(
     spec = fields.pop("spec", None)
     rules: list[dict[str, Any]] = []
     if isinstance(spec, Mapping):
-        rules = _spec(spec, fields, (*old, "spec"), new, conv, names)
+        rules = _spec(spec, fields, (*old, "spec"), new, conv, rule_names)
     elif spec is not None:
         conv.refuse((*old, "spec"), "a task's 'spec' must be a mapping")
     out: dict[str, Any] = {}
@@ -58,9 +70,14 @@ def convert_task(
         if target != key and key not in _ALIASES["*"]:
             conv.note((*new, target), f"from NoETL '{key}'")
         out[target] = value if key in _TEMPLATE_FREE else rewrite_value(value, names)
+    if kind == "http" and isinstance(out.get("body"), Mapping) and "json" not in out:
+        out["json"] = out.pop("body")  # NoETL sends a mapping body as JSON
+        conv.place((*new, "json"), (*old, "body"))
     if kind == "python":
         convert_python(out, old, new, conv)
-    defined = _task_set(out, rules, task.get("set"), (*old, "set"), conv, names)
+    elif kind in ("postgres", "duckdb") and "script" in out:
+        _sql_script(out, old, new, conv)
+    defined = _task_set(out, rules, task.get("set"), (*old, "set"), conv, rule_names)
     retry = out.pop("retry", None)
     if retry is not None:
         rules = _retry(retry, (*old, "retry"), conv) + rules
@@ -68,6 +85,19 @@ def convert_task(
         out["eval"] = rules
         conv.place((*new, "eval"), (*old, "spec", "policy", "rules"))
     return out, defined
+
+
+def _sql_script(out: dict[str, Any], old: DocPath, new: DocPath, conv: Conversion) -> None:
+    """A database task's `script` (a local SQL file) becomes its `query`."""
+    text = script_text(out.pop("script"), (*old, "script"), conv)
+    if text is None:
+        return
+    if "query" in out or "queries" in out:
+        conv.refuse((*old, "script"), "'script' and a query are both given; keep one")
+        return
+    out["query"] = text
+    conv.place((*new, "query"), (*old, "script"))
+    conv.note((*new, "query"), "from NoETL 'script' (the file's text, read on import)")
 
 
 def _spec(
@@ -110,8 +140,7 @@ def _task_set(
     if not isinstance(values, Mapping):
         conv.refuse(old, "'set' must be a mapping of NAME: value")
         return {}
-    rule_names = Names(names.roots, True, names.steps, names.loop_steps)
-    sets = split_set(values, old, conv, rule_names)
+    sets = split_set(values, old, conv, names)
     if not sets:
         return {}
     merged = False
