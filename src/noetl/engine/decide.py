@@ -267,7 +267,7 @@ class _Decider:
         result = run.args if run.args else self.s.results.get(run.source or "")
         payload = {"token": run.token, "result": result, "vars": {}}
         self._emit(ev.STEP_DONE, step.name, payload, f"step.end|{step.name}|{run.token}")
-        self._route(run, "success", ev.STEP_DONE, None, {})
+        self._route(run, "success", ev.STEP_DONE, None, {}, own_set_ctx=True)
 
     def _issue(
         self, step: StepDef, run: Run, iteration: int | None, scope: dict[str, Any] | None
@@ -370,7 +370,7 @@ class _Decider:
         if not ok:
             message = f"{loop.failed} of {loop.count} iterations of step '{step.name}' failed"
             error = {"kind": "loop", "message": message, "errors": payload["errors"][:10]}
-        self._route(run, "success" if ok else "error", ev.LOOP_DONE, error, {})
+        self._route(run, "success" if ok else "error", ev.LOOP_DONE, error, {}, own_set_ctx=True)
 
     # -- worker and runtime outcomes ----------------------------------------------------------
 
@@ -408,8 +408,18 @@ class _Decider:
     # -- routing --------------------------------------------------------------------------------
 
     def _route(
-        self, run: Run, status: str, name: str, error: Any, step_vars: dict[str, Any]
+        self,
+        run: Run,
+        status: str,
+        name: str,
+        error: Any,
+        step_vars: dict[str, Any],
+        *,
+        own_set_ctx: bool = False,
     ) -> None:
+        """Fire the arcs of a step run that ended. A step's own `set_ctx` is applied here when
+        no worker ran its whole pipeline (`own_set_ctx`: a routing step, a loop); a worker
+        applies it otherwise, where large results are readable."""
         step = self.pb.step(run.step)
         scope: dict[str, Any] = {}
         if step.set_ctx or any(
@@ -420,7 +430,8 @@ class _Decider:
             scope["event"] = {"name": name, "status": status, "error": error}
         own_key = f"ctx.set|{step.name}|{run.token}"
         if (
-            status == "success"
+            own_set_ctx
+            and status == "success"
             and step.set_ctx
             and not self._set_ctx(step, step.set_ctx, scope, own_key)
         ):

@@ -132,6 +132,9 @@ async def _run_command(
         ending = await run.run_tasks(tasks)
     else:
         ending = await _run_bounded(run, tasks, command.timeout)
+    step = playbook.step(command.step)
+    if ending.ok and step.set_ctx and command.iteration is None:
+        ending = run.apply_step_set_ctx(step.name, step.set_ctx, ending)
     run.finish(ending)
     return run.events
 
@@ -248,6 +251,19 @@ class StepRun:
         self._emit(
             COMMAND_STARTED, payload, f"command.started|{self.command.command_id}|{runner.attempt}"
         )
+
+    def apply_step_set_ctx(self, step: str, values: Mapping[str, Any], ending: Ending) -> Ending:
+        """Render the step's own `set_ctx` once its pipeline succeeded, the step's result
+        readable by the step's name; a template that cannot be rendered fails the step."""
+        scope = {**self.scope, step: ending.result}
+        try:
+            rendered = self.playbook.renderer.render(
+                dict(values), scope, where=f"step '{step}' set_ctx"
+            )
+        except TemplateError as exc:
+            return Ending(False, error=_step_error(error_info("template", str(exc)), None))
+        self._merge_ctx(rendered)
+        return ending
 
     def finish(self, ending: Ending) -> None:
         """Emit the run's one ending event (`step.done` or `step.failed`)."""

@@ -35,6 +35,7 @@ class Conversion:
     workload_keys: frozenset[str] = frozenset()
     steps: frozenset[str] = frozenset()
     loop_steps: frozenset[str] = frozenset()
+    sql_steps: frozenset[str] = frozenset()  # steps whose result is a database result
     predecessors: Mapping[str, frozenset[str]] = field(default_factory=dict)
     source_dir: Path | None = None
     workload: Mapping[str, Any] = field(default_factory=dict)

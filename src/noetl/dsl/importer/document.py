@@ -9,7 +9,7 @@ from noetl.dsl.importer.context import Conversion
 from noetl.dsl.importer.expressions import Names
 from noetl.dsl.importer.graph import implicit_end, inferred_joins
 from noetl.dsl.importer.steps import convert_step
-from noetl.dsl.importer.tasks import convert_task
+from noetl.dsl.importer.tasks import SQL_KINDS, convert_task
 
 _CANONICAL_ROOT = ("apiVersion", "kind", "metadata", "executor", "workload", "workbook", "workflow")
 _METADATA = frozenset({"name", "path", "version", "description", "labels"})
@@ -26,6 +26,7 @@ def convert_document(doc: Mapping[str, Any], conv: Conversion) -> dict[str, Any]
     conv.steps = frozenset(str(s.get("step")) for s in steps)
     conv.loop_steps = frozenset(str(s.get("step")) for s in steps if "loop" in s)
     conv.predecessors = _predecessors(steps)
+    conv.sql_steps = frozenset(str(s.get("step")) for s in steps if _sql_step(s))
     out: dict[str, Any] = {}
     for key, value in doc.items():
         conv.place((key,), (key,))
@@ -50,6 +51,15 @@ def convert_document(doc: Mapping[str, Any], conv: Conversion) -> dict[str, Any]
         implicit_end(out["workflow"], conv)
         inferred_joins(out["workflow"], conv)
     return out
+
+
+def _sql_step(step: Mapping[str, Any]) -> bool:
+    """True when the step's result is a database result (its last task is postgres/duckdb)."""
+    tool = step.get("tool")
+    last = tool[-1] if isinstance(tool, list) and tool else tool
+    if isinstance(last, Mapping) and "kind" not in last and len(last) == 1:
+        last = next(iter(last.values()))
+    return isinstance(last, Mapping) and last.get("kind") in SQL_KINDS
 
 
 def _predecessors(steps: list[Mapping[str, Any]]) -> dict[str, frozenset[str]]:

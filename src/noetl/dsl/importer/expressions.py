@@ -12,6 +12,7 @@ attribute (`a.name`), a filter or test (`| name`, `is name`) or a keyword argume
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,9 @@ _OUTPUT_SUBFIELDS = {
     ("error", "kind"): "outcome.error.category",  # NoETL's server_error, rate_limit, auth...
     ("http", "status_code"): "outcome.http.status",
 }
+# NoETL's database results hold one `command_<n>` entry per statement; the canonical result is
+# the last statement's `{rows, row_count, columns}`, so `.command_<n>` is dropped.
+_STATEMENT = re.compile(r"command_\d+")
 # Step results of a non-loop step read through `.data` (NoETL's envelope convenience).
 _DATA = "data"
 
@@ -57,6 +61,8 @@ class Names:
     output: bool = False
     steps: frozenset[str] = frozenset()
     loop_steps: frozenset[str] = frozenset()
+    output_step: str | None = None  # in a step's `set` and arcs: `output` is its result
+    sql: frozenset[str] = frozenset()  # roots holding database results (`output` included)
 
 
 def rewrite_value(value: Any, names: Names) -> Any:
@@ -108,6 +114,12 @@ class _Rewrite:
             text = text.replace("'ok'", "'success'").replace('"ok"', '"success"')
         return text
 
+    def _is_statement_attribute(self, i: int) -> bool:
+        if self.tokens[i] != ("operator", ".") or i + 1 >= len(self.tokens):
+            return False
+        kind, value = self.tokens[i + 1]
+        return kind == "name" and _STATEMENT.fullmatch(value) is not None
+
     def _is_root(self, i: int) -> bool:
         value = self.tokens[i][1]
         if value not in self.free:
@@ -135,8 +147,17 @@ class _Rewrite:
         return None
 
     def _root(self, i: int) -> int:
+        end = self._root_only(i)
+        if self.tokens[i][1] in self.names.sql:
+            while end < len(self.tokens) and self._is_statement_attribute(end):
+                end += 2  # `.command_<n>`
+        return end
+
+    def _root_only(self, i: int) -> int:
         name = self.tokens[i][1]
         attribute = self._attribute(i)
+        if name == "output" and self.names.output_step is not None:
+            return self._step_output(i, attribute, self.names.output_step)
         if name == "output" and self.names.output:
             return self._output(i, attribute)
         if attribute is not None and attribute[0] == _DATA:
@@ -147,6 +168,12 @@ class _Rewrite:
                 self.out.append(f"({name}.data if {name}.data is defined else {name})")
                 return attribute[1]
         self.out.append(self.names.roots.get(name, name))
+        return i + 1
+
+    def _step_output(self, i: int, attribute: tuple[str, int] | None, step: str) -> int:
+        self.out.append(step)
+        if attribute is not None and attribute[0] in ("data", "response", "result"):
+            return attribute[1]
         return i + 1
 
     def _output(self, i: int, attribute: tuple[str, int] | None) -> int:

@@ -10,7 +10,7 @@ from noetl.dsl.check import DocPath
 from noetl.dsl.importer.context import Conversion
 from noetl.dsl.importer.expressions import Names, rewrite_text, rewrite_value
 from noetl.dsl.importer.rules import split_set
-from noetl.dsl.importer.tasks import convert_task
+from noetl.dsl.importer.tasks import SQL_KINDS, convert_task
 
 _KEPT = ("step", "desc")
 _RESERVED_ROOTS = frozenset(
@@ -55,7 +55,7 @@ def convert_step(
 ) -> dict[str, Any]:
     """The canonical step for the NoETL step `step` found at `old`."""
     roots = step_names(step, conv)
-    names = Names(roots, False, conv.steps - conv.loop_steps, conv.loop_steps)
+    names = Names(roots, False, conv.steps - conv.loop_steps, conv.loop_steps, sql=conv.sql_steps)
     out: dict[str, Any] = {}
     spec: dict[str, Any] = {}
     for key in _KEPT:
@@ -103,6 +103,7 @@ def _pipeline(
 ) -> list[Any]:
     pipeline: list[Any] = []
     roots = dict(names.roots)
+    sql = set(names.sql)
     for i, entry in enumerate(entries):
         if not isinstance(entry, Mapping):
             pipeline.append(entry)
@@ -125,7 +126,9 @@ def _pipeline(
         task_new: DocPath = (*new, i, label)
         conv.place((*new, i), (*old, i))
         conv.place(task_new, task_old)
-        task_names = Names(roots, False, names.steps, names.loop_steps)
+        if entry.get("kind") in SQL_KINDS:
+            sql.add(label)
+        task_names = Names(roots, False, names.steps, names.loop_steps, sql=frozenset(sql))
         task, defined = convert_task(
             _with_input(entry, step_input), task_old, task_new, conv, task_names, label
         )
@@ -133,6 +136,19 @@ def _pipeline(
         roots[label] = f"results.{label}"
         roots.update(defined)
     return pipeline
+
+
+def own_names(names: Names, step: str) -> Names:
+    """Names after the step ran (its `set`, its arcs): bare `result` and `output` are the
+    step's own result."""
+    return Names(
+        {**names.roots, "result": step},
+        False,
+        names.steps,
+        names.loop_steps,
+        step,
+        names.sql | ({"output"} if step in names.sql else set()),
+    )
 
 
 def _with_input(task: Mapping[str, Any], step_input: Any) -> Mapping[str, Any]:
@@ -171,9 +187,8 @@ def _next(
     if not isinstance(arcs, list):
         conv.refuse((*old, "arcs"), "next.arcs must be a list of arcs")
         return
-    out["next"] = [
-        _arc(arc, (*old, "arcs", i), (*new, i), conv, names) for i, arc in enumerate(arcs)
-    ]
+    own = own_names(names, str(out.get("step", "")))
+    out["next"] = [_arc(arc, (*old, "arcs", i), (*new, i), conv, own) for i, arc in enumerate(arcs)]
     conv.place(new, (*old, "arcs"))
 
 
@@ -215,8 +230,7 @@ def _set(
         conv.refuse(old, "a step's 'set' must be a mapping of ctx.NAME: value")
         return
     step = str(out.get("step", ""))
-    own = Names({**names.roots, "result": step}, False, names.steps, names.loop_steps)
-    sets = split_set(value, old, conv, own)
+    sets = split_set(value, old, conv, own_names(names, step))
     for scope in sorted(set(sets) - {"set_ctx"}):
         conv.refuse(old, f"a step's 'set' can only set ctx.NAME (found a {scope[4:]} name)")
     if "set_ctx" in sets:

@@ -29,6 +29,7 @@ _DROPPED = {
     "output": "result storage hints are the runtime's own; dropped",
 }
 _TEMPLATE_FREE = ("kind",)
+SQL_KINDS = frozenset({"postgres", "duckdb"})
 
 
 def convert_task(
@@ -41,13 +42,15 @@ def convert_task(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The canonical task labelled `label`, and the bare names its `set` defines
     (name -> `vars.name`). Inside its rules, `label` names the attempt's own result."""
+    kind = str(task.get("kind", ""))
+    sql = names.sql | ({"output", label} if kind in SQL_KINDS else set())
     rule_names = Names(
         {**names.roots, label: "outcome.result"},
         True,
         names.steps - {label},
         names.loop_steps - {label},
+        sql=frozenset(sql),
     )
-    kind = str(task.get("kind", ""))
     fields = dict(task)
     if kind != "workbook":  # a workbook task's `name` is the workbook entry it calls
         fields.pop("name", None)
