@@ -74,7 +74,16 @@ def convert_step(
         handler(value, (*old, key), (*new, key), conv, names, out, spec, step_input)
     if spec:
         out["spec"] = {**out.get("spec", {}), **spec}
-    return out
+    return _in_canonical_order(out)
+
+
+_STEP_ORDER = ("step", "desc", "when", "loop", "tool", "next", "spec", "set_ctx")
+
+
+def _in_canonical_order(step: dict[str, Any]) -> dict[str, Any]:
+    """The step's keys in the order the DSL documents them (unknown keys last)."""
+    known = {key: step[key] for key in _STEP_ORDER if key in step}
+    return {**known, **{key: value for key, value in step.items() if key not in known}}
 
 
 def _tool(
