@@ -169,7 +169,8 @@ def test_noetl_e2e_fixture(case: dict[str, Any], e2e_runs: dict[str, Run]) -> No
     run = e2e_runs[case["file"]]
     if "gap" in case:  # a known shortfall: it must fail, saying so (see cases.yaml)
         assert run.code != 0, f"{case['file']} now passes: remove its gap\n{run.output}"
-        assert case["gap"] in run.output, run.output
+        message = (run.outcome.get("error") or {}).get("message", "")
+        assert case["gap"] in message + run.output, run.output
         return
     assert run.code == 0 and run.outcome.get("status") == "done", run.output
     for step in case.get("steps_done", []):

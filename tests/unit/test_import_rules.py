@@ -292,6 +292,13 @@ def test_step_data_reads_the_result_and_loop_data_the_iteration_results():
     )
 
 
+def test_a_bare_step_that_may_not_have_run_reads_as_none():
+    names = Names({}, steps=frozenset({"a", "b"}), output_step="b")
+    assert rewrite_text("{{ a.x if a else b }}", names) == (
+        "{{ a.x if (a if a is defined else none) else b }}"
+    )
+
+
 def test_output_error_fields_and_database_statements():
     names = Names({}, True, sql=frozenset({"output", "q"}))
     assert (

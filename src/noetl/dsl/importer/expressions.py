@@ -160,6 +160,11 @@ class _Rewrite:
             return self._step_output(i, attribute, self.names.output_step)
         if name == "output" and self.names.output:
             return self._output(i, attribute)
+        ran = name == self.names.output_step  # a step's own set and arcs: it has run
+        if attribute is None and not ran and name in self.names.steps | self.names.loop_steps:
+            # NoETL reads a step that did not run as an empty (falsy) value
+            self.out.append(f"({name} if {name} is defined else none)")
+            return i + 1
         if attribute is not None and attribute[0] == _DATA:
             if name in self.names.loop_steps:
                 self.out.append(f"{name}.results")
