@@ -36,23 +36,7 @@ def implicit_end(workflow: list[Any], conv: Conversion) -> None:
 
 def inferred_joins(workflow: list[Any], conv: Conversion) -> None:
     """Mark `join: all` on each step where two branches of an inclusive fan-out meet."""
-    steps = {s.get("step"): s for s in workflow if isinstance(s, Mapping)}
-    incoming: dict[str, int] = {}
-    for step in steps.values():
-        for target in _targets(step):
-            incoming[target] = incoming.get(target, 0) + 1
-    meets: set[str] = set()
-    for step in steps.values():
-        spec = step.get("spec")
-        if not isinstance(spec, Mapping):
-            spec = {}
-        branches = _targets(step)
-        if spec.get("next_mode") != "inclusive" or len(branches) < 2:
-            continue
-        reached = [_reach(branch, steps) for branch in branches]
-        for name in set().union(*reached):
-            if incoming.get(name, 0) >= 2 and sum(name in r for r in reached) >= 2:
-                meets.add(name)
+    meets = _meeting_points({s.get("step"): s for s in workflow if isinstance(s, Mapping)})
     for i, step in enumerate(workflow):
         if isinstance(step, dict) and step.get("step") in meets:
             spec = step.setdefault("spec", {})
@@ -63,6 +47,26 @@ def inferred_joins(workflow: list[Any], conv: Conversion) -> None:
                     "inferred: inclusive branches meet "
                     "here, so the step waits for all of them (NoETL's implicit AND-join)",
                 )
+
+
+def _meeting_points(steps: Mapping[Any, Mapping[str, Any]]) -> set[str]:
+    """Steps with two or more incoming arcs reached from two branches of an inclusive step."""
+    incoming: dict[str, int] = {}
+    for step in steps.values():
+        for target in _targets(step):
+            incoming[target] = incoming.get(target, 0) + 1
+    meets: set[str] = set()
+    for step in steps.values():
+        spec = step.get("spec")
+        inclusive = isinstance(spec, Mapping) and spec.get("next_mode") == "inclusive"
+        branches = _targets(step)
+        if not inclusive or len(branches) < 2:
+            continue
+        reached = [_reach(branch, steps) for branch in branches]
+        for name in set().union(*reached):
+            if incoming.get(name, 0) >= 2 and sum(name in r for r in reached) >= 2:
+                meets.add(name)
+    return meets
 
 
 def _reach(start: str, steps: Mapping[Any, Mapping[str, Any]]) -> set[str]:

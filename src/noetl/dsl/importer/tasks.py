@@ -60,6 +60,27 @@ def convert_task(
         rules = _spec(spec, fields, (*old, "spec"), new, conv, rule_names)
     elif spec is not None:
         conv.refuse((*old, "spec"), "a task's 'spec' must be a mapping")
+    out = _renamed(fields, kind, old, new, conv, names)
+    _kind_conventions(out, kind, old, new, conv)
+    defined = _task_set(out, rules, task.get("set"), (*old, "set"), conv, rule_names)
+    retry = out.pop("retry", None)
+    if retry is not None:
+        rules = _retry(retry, (*old, "retry"), conv) + rules
+    if rules:
+        out["eval"] = rules
+        conv.place((*new, "eval"), (*old, "spec", "policy", "rules"))
+    return out, defined
+
+
+def _renamed(
+    fields: Mapping[str, Any],
+    kind: str,
+    old: DocPath,
+    new: DocPath,
+    conv: Conversion,
+    names: Names,
+) -> dict[str, Any]:
+    """The task's fields under their canonical names, templates rewritten."""
     out: dict[str, Any] = {}
     for key, value in fields.items():
         target = _ALIASES.get(kind, {}).get(key) or _ALIASES["*"].get(key) or key
@@ -73,21 +94,20 @@ def convert_task(
         if target != key and key not in _ALIASES["*"]:
             conv.note((*new, target), f"from NoETL '{key}'")
         out[target] = value if key in _TEMPLATE_FREE else rewrite_value(value, names)
+    return out
+
+
+def _kind_conventions(
+    out: dict[str, Any], kind: str, old: DocPath, new: DocPath, conv: Conversion
+) -> None:
+    """What one kind does differently in NoETL: http mapping bodies, python and SQL scripts."""
     if kind == "http" and isinstance(out.get("body"), Mapping) and "json" not in out:
         out["json"] = out.pop("body")  # NoETL sends a mapping body as JSON
         conv.place((*new, "json"), (*old, "body"))
     if kind == "python":
         convert_python(out, old, new, conv)
-    elif kind in ("postgres", "duckdb") and "script" in out:
+    elif kind in SQL_KINDS and "script" in out:
         _sql_script(out, old, new, conv)
-    defined = _task_set(out, rules, task.get("set"), (*old, "set"), conv, rule_names)
-    retry = out.pop("retry", None)
-    if retry is not None:
-        rules = _retry(retry, (*old, "retry"), conv) + rules
-    if rules:
-        out["eval"] = rules
-        conv.place((*new, "eval"), (*old, "spec", "policy", "rules"))
-    return out, defined
 
 
 def _sql_script(out: dict[str, Any], old: DocPath, new: DocPath, conv: Conversion) -> None:

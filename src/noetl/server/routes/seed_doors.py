@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from noetl.server.routes import RuntimeDep
@@ -50,7 +50,9 @@ async def execute(body: SeedExecute, runtime: RuntimeDep) -> ExecutionStarted:
 
 
 @router.post("/engine/register-playbook", status_code=201)
-async def register_playbook(body: SeedRegister, runtime: RuntimeDep) -> CatalogEntryOut:
-    """Alias of POST /catalog."""
+async def register_playbook(
+    body: SeedRegister, runtime: RuntimeDep, response: Response
+) -> CatalogEntryOut:
+    """Alias of POST /catalog (200 when the content was registered already)."""
     request = RegisterPlaybook(content=body.playbook_yaml, path=body.path)
-    return await catalog_routes.register(request, runtime)
+    return await catalog_routes.register(request, runtime, response)
