@@ -44,7 +44,7 @@ class SeedRegister(BaseModel):
 async def execute(body: SeedExecute, runtime: RuntimeDep) -> ExecutionStarted:
     """Alias of POST /executions with a catalog path."""
     request = StartExecution(
-        path=body.path, version=body.version, playbook=None, payload=body.payload
+        path=body.path, version=body.version, playbook=None, payload=body.payload, trace=None
     )
     return await execution_routes.start(request, runtime)
 
