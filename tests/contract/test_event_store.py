@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from noetl.engine import events as ev
 from noetl.engine.events import Event
 from noetl.errors import ConflictError, NotFoundError, StoreError
+from noetl.store.port import ExecutionFilter
 
 
 def started(eid: str, name: str = "hello", parent: str | None = None) -> Event:
@@ -405,6 +407,43 @@ def test_list_is_newest_first_filtered_and_paged(event_store):
     assert ids(done) == ["e3", "e1"]
     assert ids(page) == ["e3", "e2"]
     assert failed == []
+
+
+def test_list_filters_by_playbook_and_time_and_pages_by_key(event_store):
+    async def body(store):
+        for n in range(6):
+            path = "a" if n % 2 == 0 else "b"
+            event = started(f"e{n}")
+            info = dict(event.payload["playbook"], path=path)
+            await store.append(
+                f"e{n}", [replace(event, payload={**event.payload, "playbook": info})]
+            )
+        everything = await store.list_executions()
+        third = everything[2].started_at  # e3's start
+        return (
+            everything,
+            await store.list_executions(where=ExecutionFilter(playbook="a")),
+            await store.list_executions(where=ExecutionFilter(since=third)),
+            await store.list_executions(where=ExecutionFilter(until=third)),
+            await store.list_executions(limit=2, where=ExecutionFilter(before="e4")),
+            await store.list_executions(where=ExecutionFilter(before="e1")),
+            await store.list_executions(where=ExecutionFilter(playbook="b", before="e5")),
+            await store.list_executions(where=ExecutionFilter(before="nope")),
+        )
+
+    everything, a, since, until, page, last, b_after, unknown = event_store.run(body)
+
+    def ids(summaries):
+        return [s.execution_id for s in summaries]
+
+    assert ids(everything) == ["e5", "e4", "e3", "e2", "e1", "e0"]
+    assert ids(a) == ["e4", "e2", "e0"]
+    assert ids(since) == ["e5", "e4", "e3"]
+    assert ids(until) == ["e2", "e1", "e0"]
+    assert ids(page) == ["e3", "e2"]
+    assert ids(last) == ["e0"]
+    assert ids(b_after) == ["e3", "e1"]
+    assert unknown == []
 
 
 # -- durability ---------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from noetl.engine.events import Event
 from noetl.errors import ConflictError, NotFoundError, StoreError
 from noetl.store import projection
-from noetl.store.port import ExecutionSummary
+from noetl.store.port import ExecutionFilter, ExecutionSummary
 from noetl.store.stamping import check_batch, fresh, stamp, utc_now
 
 
@@ -88,13 +88,23 @@ class MemoryEventStore:
             raise NotFoundError(f"execution {execution_id!r} not found") from None
 
     async def list_executions(
-        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        where: ExecutionFilter | None = None,
     ) -> list[ExecutionSummary]:
-        """Executions, newest first."""
+        """Executions, newest first (see `EventStore.list_executions`)."""
         self._check_open()
-        newest_first = reversed(self._executions.values())
-        chosen = [s for s in newest_first if status is None or s.status == status]
-        return chosen[offset : offset + limit]
+        chosen = ExecutionFilter.of(where, status)
+        newest_first = list(reversed(self._executions.values()))
+        if chosen.before is not None:
+            ids = [s.execution_id for s in newest_first]
+            start = ids.index(chosen.before) + 1 if chosen.before in ids else len(ids)
+            newest_first = newest_first[start:]
+        shown = [s for s in newest_first if _selects(chosen, s)]
+        return shown[offset : offset + limit]
 
     async def claim(self, execution_id: str, command_id: str, attempt: int) -> bool:
         """One winner per attempt; later attempts win over earlier ones."""
@@ -149,3 +159,13 @@ class MemoryEventStore:
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError("the in-memory event store is closed")
+
+
+def _selects(where: ExecutionFilter, summary: ExecutionSummary) -> bool:
+    """Whether `summary` passes every condition of `where` but the page key."""
+    return (
+        (where.status is None or summary.status == where.status)
+        and (where.playbook is None or summary.playbook_path == where.playbook)
+        and (where.since is None or summary.started_at >= where.since)
+        and (where.until is None or summary.started_at < where.until)
+    )

@@ -26,7 +26,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from noetl.engine.events import TERMINAL_PLAYBOOK, Event
 from noetl.errors import ConflictError, NotFoundError, StoreError
-from noetl.store.port import ExecutionSummary
+from noetl.store.columns import list_query
+from noetl.store.port import ExecutionFilter, ExecutionSummary
 from noetl.store.postgres import rows as codec
 from noetl.store.postgres.connection import connect, describe, failure, open_pool
 from noetl.store.postgres.schema import apply_migrations
@@ -115,14 +116,23 @@ class PostgresEventStore:
         return codec.summary_from_row(rows[0])
 
     async def list_executions(
-        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        where: ExecutionFilter | None = None,
     ) -> list[ExecutionSummary]:
-        """Executions, newest first."""
-        if status is None:
-            rows = await self._query(QUERIES["list_executions"], (limit, offset))
-        else:
-            query = QUERIES["list_executions_by_status"]
-            rows = await self._query(query, (status, limit, offset))
+        """Executions, newest first (see `EventStore.list_executions`)."""
+        chosen = ExecutionFilter.of(where, status)
+        sql, params = list_query(
+            QUERIES["list_executions"],
+            chosen,
+            mark="%s",
+            time_mark="%s::timestamptz",
+            tiebreak="position",
+        )
+        rows = await self._query(sql, [*params, limit, offset])
         return [codec.summary_from_row(row) for row in rows]
 
     async def close(self) -> None:

@@ -18,7 +18,8 @@ from typing import Any
 from noetl.engine.events import Event
 from noetl.errors import ConflictError, NotFoundError, StoreError
 from noetl.store import projection
-from noetl.store.port import ExecutionSummary
+from noetl.store.columns import list_query
+from noetl.store.port import ExecutionFilter, ExecutionSummary
 from noetl.store.sqlite import rows as codec
 from noetl.store.sqlite.connect import open_database
 from noetl.store.sqlite.statements import QUERIES
@@ -95,13 +96,19 @@ class SqliteEventStore:
         return codec.summary_from_row(rows[0])
 
     async def list_executions(
-        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        where: ExecutionFilter | None = None,
     ) -> list[ExecutionSummary]:
-        """Executions, newest first."""
-        if status is None:
-            rows = self._query(QUERIES["list_executions"], (limit, offset))
-        else:
-            rows = self._query(QUERIES["list_executions_by_status"], (status, limit, offset))
+        """Executions, newest first (see `EventStore.list_executions`)."""
+        chosen = ExecutionFilter.of(where, status)
+        sql, params = list_query(
+            QUERIES["list_executions"], chosen, mark="?", time_mark="?", tiebreak="rowid"
+        )
+        rows = self._query(sql, [*params, limit, offset])
         return [codec.summary_from_row(row) for row in rows]
 
     async def claim(self, execution_id: str, command_id: str, attempt: int) -> bool:
