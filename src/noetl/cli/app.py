@@ -15,6 +15,7 @@ from noetl.cli import retry as retry_cli
 from noetl.cli import run as run_cli
 from noetl.cli import schedule as schedule_cli
 from noetl.cli import server as server_cli
+from noetl.cli import ui as ui_cli
 from noetl.cli import validate as validate_cli
 from noetl.cli import worker as worker_cli
 from noetl.cli import workers as workers_cli
@@ -39,6 +40,7 @@ workers_cli.register(app)
 catalog_cli.register(app)
 credentials_cli.register(app)
 hook_cli.register(app)
+ui_cli.register(app)
 
 
 def _version(value: bool) -> None:
