@@ -413,7 +413,7 @@ def test_list_filters_by_playbook_and_time_and_pages_by_key(event_store):
     async def body(store):
         for n in range(6):
             path = "a" if n % 2 == 0 else "b"
-            event = started(f"e{n}")
+            event = started(f"e{n}", parent="e0" if n in (2, 3) else None)
             info = dict(event.payload["playbook"], path=path)
             await store.append(
                 f"e{n}", [replace(event, payload={**event.payload, "playbook": info})]
@@ -429,9 +429,10 @@ def test_list_filters_by_playbook_and_time_and_pages_by_key(event_store):
             await store.list_executions(where=ExecutionFilter(before="e1")),
             await store.list_executions(where=ExecutionFilter(playbook="b", before="e5")),
             await store.list_executions(where=ExecutionFilter(before="nope")),
+            await store.list_executions(where=ExecutionFilter(parent="e0")),
         )
 
-    everything, a, since, until, page, last, b_after, unknown = event_store.run(body)
+    everything, a, since, until, page, last, b_after, unknown, children = event_store.run(body)
 
     def ids(summaries):
         return [s.execution_id for s in summaries]
@@ -444,6 +445,7 @@ def test_list_filters_by_playbook_and_time_and_pages_by_key(event_store):
     assert ids(last) == ["e0"]
     assert ids(b_after) == ["e3", "e1"]
     assert unknown == []
+    assert ids(children) == ["e3", "e2"]
 
 
 # -- durability ---------------------------------------------------------------------------------

@@ -104,6 +104,7 @@ def list_query(
     for column, value, test in (
         ("status", where.status, "="),
         ("playbook_path", where.playbook, "="),
+        ("parent_execution_id", where.parent, "="),
         ("started_at", where.since, ">="),
         ("started_at", where.until, "<"),
     ):

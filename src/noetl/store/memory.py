@@ -166,6 +166,7 @@ def _selects(where: ExecutionFilter, summary: ExecutionSummary) -> bool:
     return (
         (where.status is None or summary.status == where.status)
         and (where.playbook is None or summary.playbook_path == where.playbook)
+        and (where.parent is None or summary.parent_execution_id == where.parent)
         and (where.since is None or summary.started_at >= where.since)
         and (where.until is None or summary.started_at < where.until)
     )

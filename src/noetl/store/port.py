@@ -40,6 +40,7 @@ class ExecutionFilter:
 
     status: str | None = None
     playbook: str | None = None  # the playbook's catalog path
+    parent: str | None = None  # children of this execution
     since: str | None = None
     until: str | None = None
     before: str | None = None  # an execution id

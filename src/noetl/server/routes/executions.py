@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
@@ -23,7 +24,7 @@ from noetl.server.schemas import (
     RetryExecution,
     StartExecution,
 )
-from noetl.store.port import EXECUTION_STATUSES, RUNNING
+from noetl.store.port import EXECUTION_STATUSES, RUNNING, ExecutionFilter
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 
@@ -57,13 +58,37 @@ async def list_executions(
     status: Annotated[str | None, Query(description="running|done|failed|cancelled")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
+    playbook: Annotated[str | None, Query(min_length=1, description="Catalog path.")] = None,
+    since: Annotated[datetime | None, Query(description="Started at or after.")] = None,
+    until: Annotated[datetime | None, Query(description="Started before.")] = None,
+    before: Annotated[
+        str | None, Query(min_length=1, description="Page key: `next` of the previous page.")
+    ] = None,
+    parent: Annotated[str | None, Query(min_length=1, description="Children of it.")] = None,
 ) -> ExecutionList:
-    """Executions, newest started first."""
+    """Executions, newest started first; `next` pages on (keyset: as fast deep as at the top)."""
     if status is not None and status not in EXECUTION_STATUSES:
         known = ", ".join(sorted(EXECUTION_STATUSES))
         raise HTTPException(422, f"status: unknown status {status!r} (one of {known})")
-    rows = await runtime.store.list_executions(status=status, limit=limit, offset=offset)
-    return ExecutionList(executions=[ExecutionOut(**r.to_dict()) for r in rows])
+    where = ExecutionFilter(
+        status=status,
+        playbook=playbook,
+        since=_utc(since),
+        until=_utc(until),
+        before=before,
+        parent=parent,
+    )
+    rows = await runtime.store.list_executions(limit=limit, offset=offset, where=where)
+    more = rows[-1].execution_id if len(rows) == limit else None
+    return ExecutionList(executions=[ExecutionOut(**r.to_dict()) for r in rows], next=more)
+
+
+def _utc(moment: datetime | None) -> str | None:
+    """How the log writes times (UTC ISO-8601, microseconds); a naive time is taken as UTC."""
+    if moment is None:
+        return None
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 @router.get("/{execution_id}", response_model=ExecutionOut)

@@ -1,0 +1,209 @@
+"""The web UI over `noetl ui` (embedded SQLite log, in-process workers), in real Chromium."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from playbooks import FAILING, GREET, MANY, WAIT
+from playwright.sync_api import Page, expect
+
+from support.ui_server import UiProcess
+
+PATIENCE = 60_000  # ms for what must happen (runs on a busy machine); nothing is timed tightly
+
+
+def graph_node(page: Page, step: str):  # type: ignore[no-untyped-def]
+    return page.locator(f'svg.graph g.node[data-step="{step}"]')
+
+
+def test_start_from_the_playbooks_page_and_watch_the_graph_turn_green(
+    page: Page, ui: UiProcess, shots: Path
+) -> None:
+    ui.register(GREET)
+    page.goto(ui.url + "/playbooks")
+    page.get_by_role("link", name="ui/greet").click()
+    expect(page.locator("#payload")).to_have_value(
+        '{\n  "names": [\n    "ada",\n    "grace",\n    "linus"\n  ]\n}'
+    )
+    page.screenshot(path=shots / "playbook.png", full_page=True)
+    page.get_by_role("button", name="Start execution").click()
+    page.wait_for_url("**/executions/*")
+    for step in ("start", "greet", "end"):
+        expect(graph_node(page, step)).to_have_class("node s-done", timeout=PATIENCE)
+    expect(graph_node(page, "greet").locator("text.count")).to_have_text("3/3")
+    expect(page.locator(".title .badge")).to_have_text("done")
+    graph_node(page, "greet").click()
+    expect(page.locator(".panel")).to_contain_text("iterations 3/3 done")
+    page.screenshot(path=shots / "execution-graph.png", full_page=True)
+    page.get_by_role("tab", name="Timeline").click()
+    expect(page.locator(".gantt-bar.band")).to_contain_text("3/3")
+    page.screenshot(path=shots / "execution-timeline.png", full_page=True)
+    page.goto(ui.url + "/playbooks")
+    page.screenshot(path=shots / "playbooks.png", full_page=True)
+
+
+def test_a_bad_payload_is_refused_with_the_reason_before_sending(page: Page, ui: UiProcess) -> None:
+    ui.register(GREET)
+    before = len(ui.api("GET", "/executions")["executions"])
+    page.goto(ui.url + "/playbooks/ui/greet")
+    payload, start = page.locator("#payload"), page.get_by_role("button", name="Start execution")
+    payload.fill('{"names": [ada]}')
+    start.click()
+    expect(page.locator("#payload-problem")).to_contain_text("payload: not valid JSON")
+    expect(payload).to_have_attribute("aria-invalid", "true")
+    payload.fill('["ada"]')
+    start.click()
+    expect(page.locator("#payload-problem")).to_have_text(
+        'payload: must be a JSON object ({"name": value, ...})'
+    )
+    assert page.url.endswith("/playbooks/ui/greet")
+    assert len(ui.api("GET", "/executions")["executions"]) == before
+
+
+def test_a_failing_run_shows_the_failed_node_its_error_and_traceback(
+    page: Page, ui: UiProcess, shots: Path
+) -> None:
+    ui.register(FAILING)
+    execution_id = ui.start_run("ui/failing")
+    page.goto(f"{ui.url}/executions/{execution_id}")
+    expect(graph_node(page, "boom")).to_have_class("node s-failed", timeout=PATIENCE)
+    expect(graph_node(page, "start")).to_have_class("node s-done")
+    expect(page.locator(".title .badge")).to_have_text("failed")
+    graph_node(page, "boom").focus()
+    page.keyboard.press("Enter")  # the graph is keyboard navigable
+    panel = page.locator(".panel")
+    expect(panel.locator(".step-error")).to_contain_text("ValueError: the thing broke (line 2)")
+    expect(panel.locator("pre.traceback")).to_contain_text(
+        "line 3, in <module>\n    explode()\n"
+        '  line 2, in explode\n    raise ValueError("the thing broke")'
+    )
+    expect(panel).to_contain_text("in task boom")
+    page.screenshot(path=shots / "execution-failed.png", full_page=True)
+
+
+def test_cancel_a_running_execution(page: Page, ui: UiProcess, tmp_path: Path) -> None:
+    ui.register(WAIT)
+    flag = tmp_path / "go"
+    execution_id = ui.start_run("ui/wait", {"flag": str(flag)})
+    try:
+        page.goto(f"{ui.url}/executions/{execution_id}")
+        expect(graph_node(page, "start")).to_have_class("node s-running", timeout=PATIENCE)
+        page.get_by_role("button", name="Cancel").click()
+        expect(page.locator(".title .badge")).to_have_text("cancelled", timeout=PATIENCE)
+        expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+    finally:
+        flag.touch()  # lets the task's thread end (a thread cannot be interrupted)
+    assert ui.api("GET", f"/executions/{execution_id}")["status"] == "cancelled"
+
+
+def test_a_1000_item_loop_renders_with_correct_counts(
+    page: Page, ui: UiProcess, shots: Path
+) -> None:
+    ui.register(MANY)
+    execution_id = ui.start_run("ui/many")
+    page.goto(f"{ui.url}/executions/{execution_id}")
+    expect(graph_node(page, "end")).to_have_class("node s-done", timeout=PATIENCE)
+    expect(graph_node(page, "start").locator("text.count")).to_have_text("1000/1000")
+    page.get_by_role("tab", name="Timeline").click()
+    expect(page.locator(".gantt-bar.band")).to_have_text("1000/1000")
+    page.get_by_role("tab", name="Event log").click()
+    expect(page.locator(".events .muted").first).to_contain_text("of 500 loaded events")
+
+
+def test_the_event_log_filters_by_type_and_step(page: Page, ui: UiProcess, shots: Path) -> None:
+    ui.register(GREET)
+    execution_id = ui.start_run("ui/greet")
+    ui.api("GET", f"/executions/{execution_id}?wait=30")
+    events = ui.api("GET", f"/executions/{execution_id}/events")["events"]
+    page.goto(f"{ui.url}/executions/{execution_id}")
+    page.get_by_role("tab", name="Event log").click()
+    rows = page.locator(".events tbody tr")
+    expect(rows).to_have_count(len(events))
+    page.locator("#ev-type").select_option("step.done")
+    done = [e for e in events if e["type"] == "step.done"]
+    expect(rows).to_have_count(len(done))
+    assert set(rows.evaluate_all("rows => rows.map(r => r.dataset.type)")) == {"step.done"}
+    page.locator("#ev-step").select_option("end")
+    expect(rows).to_have_count(sum(1 for e in done if e["step"] == "end"))
+    page.locator("#ev-type").select_option("")
+    expect(rows).to_have_count(sum(1 for e in events if e["step"] == "end"))
+    rows.first.locator("summary").click()  # the payload view
+    expect(rows.first.locator("pre.json")).to_be_visible()
+    page.screenshot(path=shots / "execution-events.png", full_page=True)
+
+
+def test_live_updates_arrive_without_a_reload(
+    page: Page, ui: UiProcess, shots: Path, tmp_path: Path
+) -> None:
+    ui.register(WAIT)
+    page.goto(ui.url + "/")
+    expect(page.locator("#conn")).to_have_text("● live", timeout=PATIENCE)
+    page.evaluate("window.__same_page = true")
+    flag = tmp_path / "go"
+    execution_id = ui.start_run("ui/wait", {"flag": str(flag)})
+    row = page.locator(f'tr[data-id="{execution_id}"]')
+    expect(row.locator(".badge")).to_have_text("running", timeout=PATIENCE)
+    page.screenshot(path=shots / "executions.png", full_page=True)
+    flag.touch()
+    expect(row.locator(".badge")).to_have_text("done", timeout=PATIENCE)
+    assert page.evaluate("window.__same_page") is True
+    # the execution page follows its own stream the same way
+    again = ui.start_run("ui/wait", {"flag": str(tmp_path / "later")})
+    page.goto(f"{ui.url}/executions/{again}")
+    expect(graph_node(page, "start")).to_have_class("node s-running", timeout=PATIENCE)
+    page.evaluate("window.__same_page = true")
+    (tmp_path / "later").touch()
+    expect(graph_node(page, "end")).to_have_class("node s-done", timeout=PATIENCE)
+    expect(page.locator(".title .badge")).to_have_text("done")
+    assert page.evaluate("window.__same_page") is True
+
+
+def test_error_pages_say_what_is_wrong(page: Page, ui: UiProcess, shots: Path) -> None:
+    page.goto(ui.url + "/executions/404404404")
+    expect(page.locator("h1")).to_have_text("Unknown execution")
+    expect(page.locator(".error-page")).to_contain_text("404404404")
+    page.screenshot(path=shots / "error-unknown-execution.png")
+    _store_invalid_version(ui.home_db(), "ui/broken")
+    page.goto(ui.url + "/playbooks/ui/broken")
+    expect(page.locator("#problems h2")).to_have_text("This playbook no longer validates")
+    expect(page.locator("li.has-problem .problem-note").first).to_be_visible()
+    expect(page.locator(".notice")).to_contain_text("cannot be started")
+    page.screenshot(path=shots / "error-invalid-playbook.png", full_page=True)
+    page.goto(ui.url + "/no/such/page")
+    expect(page.locator("h1")).to_have_text("Page not found")
+
+
+def test_workers_and_credentials_pages(page: Page, ui: UiProcess, shots: Path) -> None:
+    page.goto(ui.url + "/workers")
+    expect(page.locator("h1")).to_have_text("Workers")
+    page.screenshot(path=shots / "workers.png")
+    page.goto(ui.url + "/credentials")
+    expect(page.locator("h1")).to_have_text("Credentials")
+    expect(page.locator("tbody")).to_contain_text("No credentials")
+    page.screenshot(path=shots / "credentials.png")
+
+
+def test_phone_width_keeps_pages_usable(page: Page, ui: UiProcess, shots: Path) -> None:
+    ui.register(FAILING)
+    execution_id = ui.start_run("ui/failing")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{ui.url}/executions/{execution_id}")
+    expect(graph_node(page, "boom")).to_have_class("node s-failed", timeout=PATIENCE)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways at phone width ({width} px)"
+    page.screenshot(path=shots / "phone-execution.png", full_page=True)
+
+
+def _store_invalid_version(db: Path, path: str) -> None:
+    """A catalog entry that does not validate (as one registered by an older NoETL would)."""
+    source = (
+        "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: broken}\n"
+        "workflow:\n  - step: start\n    next: [{step: nowhere}]\n"
+    )
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO catalog (path, version, name, source, sha256, created_at) "
+            "VALUES (?, 1, 'broken', ?, 'x', '2026-01-01T00:00:00.000000+00:00')",
+            (path, source),
+        )
