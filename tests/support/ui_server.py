@@ -24,6 +24,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def run_noetl(
+    args: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `noetl ARGS` with its output in `log`."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [*NOETL, *args], stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+
+
 @dataclass
 class UiProcess:
     """A running `noetl` command serving the app; `url` is its base URL."""
