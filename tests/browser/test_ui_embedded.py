@@ -89,9 +89,11 @@ def test_cancel_a_running_execution(page: Page, ui: UiProcess, tmp_path: Path) -
     try:
         page.goto(f"{ui.url}/executions/{execution_id}")
         expect(graph_node(page, "start")).to_have_class("node s-running", timeout=PATIENCE)
-        page.get_by_role("button", name="Cancel").click()
+        page.get_by_role("button", name="Cancel", exact=True).click()
         expect(page.locator(".title .badge")).to_have_text("cancelled", timeout=PATIENCE)
-        expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+        expect(graph_node(page, "start")).to_have_class("node s-cancelled")
+        expect(page.locator(".error-box")).to_contain_text("cancelled by request")
+        expect(page.get_by_role("button", name="Cancel", exact=True)).to_have_count(0)
     finally:
         flag.touch()  # lets the task's thread end (a thread cannot be interrupted)
     assert ui.api("GET", f"/executions/{execution_id}")["status"] == "cancelled"
@@ -108,7 +110,11 @@ def test_a_1000_item_loop_renders_with_correct_counts(
     page.get_by_role("tab", name="Timeline").click()
     expect(page.locator(".gantt-bar.band")).to_have_text("1000/1000")
     page.get_by_role("tab", name="Event log").click()
-    expect(page.locator(".events .muted").first).to_contain_text("of 500 loaded events")
+    expect(page.locator("#ev-count")).to_have_text("500 event(s) shown, more to load")
+    page.locator("#ev-type").select_option("loop.done")  # filtered on the server: whole log
+    expect(page.locator(".events tbody tr")).to_have_count(1)
+    expect(page.locator("#ev-count")).to_have_text("1 event(s) shown")
+    page.screenshot(path=shots / "execution-loop-events.png", full_page=True)
 
 
 def test_the_event_log_filters_by_type_and_step(page: Page, ui: UiProcess, shots: Path) -> None:

@@ -199,6 +199,32 @@ def test_read_pages_with_after_seq_and_limit(event_store):
     assert past_end == nothing == unknown == []
 
 
+def test_read_narrows_to_types_and_a_step_in_seq_order(event_store):
+    async def body(store):
+        await store.append("e1", [started("e1"), issued("e1", 1), step(ev.STEP_DONE, "e1", "a")])
+        await store.append("e1", [issued("e1", 2), step(ev.STEP_DONE, "e1", "b")])
+        await store.append("e1", [step(ev.STEP_FAILED, "e1", "a", iteration=3)])
+        ends = {ev.STEP_DONE, ev.STEP_FAILED}
+        return (
+            await store.read("e1", types=ends),
+            await store.read("e1", types=ends, after_seq=3, limit=1),
+            await store.read("e1", step="a"),
+            await store.read("e1", types=[ev.STEP_DONE], step="b"),
+            await store.read("e1", types=[]),
+        )
+
+    ends, page, of_a, done_b, none = event_store.run(body)
+    assert [(e.seq, e.type, e.step) for e in ends] == [
+        (3, ev.STEP_DONE, "a"),
+        (5, ev.STEP_DONE, "b"),
+        (6, ev.STEP_FAILED, "a"),
+    ]
+    assert [e.seq for e in page] == [5]
+    assert [e.seq for e in of_a] == [3, 6] and of_a[1].iteration == 3
+    assert [e.seq for e in done_b] == [5]
+    assert none == []
+
+
 def test_read_gives_back_every_field_as_json(event_store):
     original = Event(
         ev.TASK_FAILED,

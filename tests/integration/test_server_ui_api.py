@@ -179,3 +179,19 @@ def test_pages_are_served_without_the_token_and_the_api_still_needs_it(server):
     assert httpx.get(server.url + "/metrics").status_code == 401
     unknown = httpx.get(server.url + "/api/v2/nope", headers={"authorization": f"Bearer {TOKEN}"})
     assert unknown.status_code == 404 and unknown.json()["error"]["kind"] == "not_found"
+
+
+def test_events_narrow_to_types_and_a_step_and_refuse_an_unknown_type(api, tmp_path):
+    flag = tmp_path / "go"
+    flag.touch()
+    execution_id = start(api, flag, n=4)
+    api.get(f"/executions/{execution_id}", params={"wait": 30})
+    url = f"/executions/{execution_id}/events"
+    log = api.get(url).json()["events"]
+    ends = api.get(url, params={"type": ["step.done", "loop.done"], "step": "many"}).json()
+    expected = [
+        e["seq"] for e in log if e["type"] in ("step.done", "loop.done") and e["step"] == "many"
+    ]
+    assert [e["seq"] for e in ends["events"]] == expected and len(expected) == 5
+    bad = api.get(url, params={"type": "step.exploded"})
+    assert bad.status_code == 422 and "type" in bad.json()["error"]["message"]

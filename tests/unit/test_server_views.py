@@ -73,7 +73,7 @@ def test_a_parallel_loop_folds_into_one_run_with_its_counts():
     assert start["state"] == "done" and start["run_count"] == 1
     assert start["runs"][0]["loop"] == {"total": 5, "done": 5, "failed": 0}
     assert steps["end"]["state"] == "done"
-    assert progress.to_dict()["last_seq"] > 0
+    assert progress.to_dict()["folded_seq"] > 0
 
 
 def test_a_failure_names_the_step_and_routes_on():

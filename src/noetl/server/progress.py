@@ -17,6 +17,23 @@ from noetl.engine import events as ev
 from noetl.engine.events import Event
 
 MAX_RUNS = 50  # runs kept per step (a step re-entered by a loop of arcs keeps its latest ones)
+READ = 20_000  # events per read while folding
+# The events the fold reads: commands issued and tasks done are most of a loop's log and say
+# nothing here, so they are not even decoded.
+FOLDED = frozenset(
+    {
+        ev.PLAYBOOK_STARTED,
+        ev.STEP_STARTED,
+        ev.STEP_DONE,
+        ev.STEP_FAILED,
+        ev.STEP_SKIPPED,
+        ev.LOOP_STARTED,
+        ev.LOOP_DONE,
+        ev.TASK_FAILED,
+        ev.COMMAND_EXPIRED,
+    }
+    | ev.TERMINAL_PLAYBOOK
+)
 _ENDS = {ev.STEP_DONE: "done", ev.STEP_FAILED: "failed", ev.STEP_SKIPPED: "skipped"}
 
 
@@ -28,7 +45,7 @@ class Run:
     state: str = "running"
     finished_at: str | None = None
     loop: dict[str, int] | None = None  # total, done, failed
-    retries: int = 0  # task attempts after the first, and deliveries whose lease ran out
+    failed_attempts: int = 0  # failed task attempts (retried or not) and expired leases
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -68,7 +85,7 @@ class Progress:
     """The fold of one execution's log."""
 
     def __init__(self) -> None:
-        self.last_seq = 0
+        self.last_seq = 0  # of the last event folded (events of other types may follow)
         self.steps: dict[str, StepProgress] = {}
         self.payload: Any = None
         self.playbook: dict[str, Any] = {}
@@ -111,10 +128,8 @@ class Progress:
                 run.loop.update({k: int(payload["stats"].get(k, 0)) for k in run.loop})
         elif kind in _ENDS:
             self._ended(step, event)
-        elif kind == ev.COMMAND_EXPIRED or (
-            kind in (ev.TASK_DONE, ev.TASK_FAILED) and int(payload.get("attempt") or 1) > 1
-        ):
-            step.current(at).retries += 1
+        elif kind in (ev.TASK_FAILED, ev.COMMAND_EXPIRED):
+            step.current(at).failed_attempts += 1
 
     @staticmethod
     def _ended(step: StepProgress, event: Event) -> None:
@@ -134,7 +149,7 @@ class Progress:
     def to_dict(self) -> dict[str, Any]:
         """The answer of `GET /executions/{id}/steps`."""
         return {
-            "last_seq": self.last_seq,
+            "folded_seq": self.last_seq,
             "playbook": self.playbook,
             "payload": self.payload,
             "steps": {name: step.to_dict() for name, step in self.steps.items()},
@@ -160,7 +175,8 @@ class ProgressCache:
         while len(self._kept) > self.size:
             self._kept.popitem(last=False)
         while True:
-            events = await store.read(execution_id, after_seq=progress.last_seq, limit=20_000)
+            after = progress.last_seq
+            events = await store.read(execution_id, after_seq=after, limit=READ, types=FOLDED)
             progress.apply(events)
-            if len(events) < 20_000:
+            if len(events) < READ:
                 return progress

@@ -8,7 +8,7 @@ hands back times (SQLite: the ISO text as written; PostgreSQL: a datetime) and J
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from noetl.engine.events import Event, _json_default
@@ -121,4 +121,35 @@ def list_query(
     if conditions:
         sql += "\nWHERE " + " AND ".join(conditions)
     sql += f"\nORDER BY started_at DESC, {tiebreak} DESC\nLIMIT {mark} OFFSET {mark}"
+    return sql, params
+
+
+def filtered_read(
+    select: str,
+    execution_id: str,
+    after_seq: int,
+    limit: int | None,
+    *,
+    types: Collection[str] | None,
+    step: str | None,
+    mark: str,
+) -> tuple[str, list[Any]]:
+    """`select` (columns FROM events) narrowed to some types and/or one step, in seq order.
+
+    The rows are still found by the (execution_id, seq) key; the conditions spare decoding the
+    events nobody asked for (a 10,000-iteration loop's commands, when only step ends matter).
+    """
+    sql = f"{select}\nWHERE execution_id = {mark} AND seq > {mark}"
+    params: list[Any] = [execution_id, after_seq]
+    if types is not None:
+        chosen = sorted(set(types)) or [""]  # no type: nothing matches
+        sql += f" AND type IN ({', '.join([mark] * len(chosen))})"
+        params += chosen
+    if step is not None:
+        sql += f" AND step = {mark}"
+        params.append(step)
+    sql += "\nORDER BY seq"
+    if limit is not None:
+        sql += f"\nLIMIT {mark}"
+        params.append(max(limit, 0))
     return sql, params

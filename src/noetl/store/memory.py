@@ -7,7 +7,7 @@ become lists, the caller mutating a payload later changes nothing stored).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from noetl.engine.events import Event
@@ -64,15 +64,28 @@ class MemoryEventStore:
         return {p.execution_id: p.returned for p in prepared}
 
     async def read(
-        self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
+        self,
+        execution_id: str,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+        types: Collection[str] | None = None,
+        step: str | None = None,
     ) -> list[Event]:
-        """Events with `seq > after_seq`, in order, at most `limit`."""
+        """Events with `seq > after_seq`, in order, at most `limit`; only `types` / `step`."""
         self._check_open()
         log = self._logs.get(execution_id, [])
         # seq is gap-free from 1, so the event with seq n sits at index n - 1.
         start = max(after_seq, 0)
-        end = None if limit is None else start + max(limit, 0)
-        return log[start:end]
+        if types is None and step is None:
+            end = None if limit is None else start + max(limit, 0)
+            return log[start:end]
+        chosen = [
+            e
+            for e in log[start:]
+            if (types is None or e.type in types) and (step is None or e.step == step)
+        ]
+        return chosen if limit is None else chosen[: max(limit, 0)]
 
     async def last_seq(self, execution_id: str) -> int:
         """Highest seq of the execution, 0 when none."""

@@ -16,7 +16,7 @@ Every adapter (memory, SQLite, PostgreSQL) passes the same contract suite in
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
@@ -98,9 +98,16 @@ class EventStore(Protocol):
         ...
 
     async def read(
-        self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
+        self,
+        execution_id: str,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+        types: Collection[str] | None = None,
+        step: str | None = None,
     ) -> list[Event]:
-        """Events of one execution with `seq > after_seq`, in seq order, at most `limit`."""
+        """Events of one execution with `seq > after_seq`, in seq order, at most `limit`;
+        with `types` only events of those types, with `step` only that step's."""
         ...
 
     async def last_seq(self, execution_id: str) -> int:

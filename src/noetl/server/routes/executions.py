@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from noetl.dsl.load import load_playbook
 from noetl.dsl.locate import in_catalog, load_located
 from noetl.engine.decide import cancel_event
+from noetl.engine.events import EVENT_TYPES
 from noetl.runtime.retry import prepare_retry
 from noetl.runtime.task_logs import task_logs
 from noetl.server.routes import RuntimeDep, json_response
@@ -129,10 +130,19 @@ async def events(
     runtime: RuntimeDep,
     after_seq: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    types: Annotated[
+        list[str] | None, Query(alias="type", description="Only these types (repeatable).")
+    ] = None,
+    step: Annotated[str | None, Query(min_length=1, description="Only this step's.")] = None,
 ) -> Response:
     """Events with seq > after_seq, in order (page on with the last seq you got)."""
+    unknown = sorted(set(types or ()) - EVENT_TYPES)
+    if unknown:
+        raise HTTPException(422, f"type: unknown event type {unknown[0]!r}")
     await runtime.store.get_execution(execution_id)  # unknown -> 404, not an empty page
-    log = await runtime.store.read(execution_id, after_seq=after_seq, limit=limit)
+    log = await runtime.store.read(
+        execution_id, after_seq=after_seq, limit=limit, types=types, step=step
+    )
     return json_response({"execution_id": execution_id, "events": [e.to_dict() for e in log]})
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -26,7 +26,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from noetl.engine.events import TERMINAL_PLAYBOOK, Event
 from noetl.errors import ConflictError, NotFoundError, StoreError
-from noetl.store.columns import list_query
+from noetl.store.columns import filtered_read, list_query
 from noetl.store.port import ExecutionFilter, ExecutionSummary
 from noetl.store.postgres import rows as codec
 from noetl.store.postgres.connection import connect, describe, failure, open_pool
@@ -96,11 +96,29 @@ class PostgresEventStore:
         return await self._write(batches, expected or {})
 
     async def read(
-        self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
+        self,
+        execution_id: str,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+        types: Collection[str] | None = None,
+        step: str | None = None,
     ) -> list[Event]:
-        """Events with `seq > after_seq`, in order, at most `limit`."""
-        bound = None if limit is None else max(limit, 0)
-        rows = await self._query(QUERIES["read_events"], (execution_id, after_seq, bound))
+        """Events with `seq > after_seq`, in order, at most `limit`; only `types` / `step`."""
+        if types is None and step is None:
+            bound = None if limit is None else max(limit, 0)
+            rows = await self._query(QUERIES["read_events"], (execution_id, after_seq, bound))
+        else:
+            sql, params = filtered_read(
+                QUERIES["select_events"],
+                execution_id,
+                after_seq,
+                limit,
+                types=types,
+                step=step,
+                mark="%s",
+            )
+            rows = await self._query(sql, params)
         return [codec.event_from_row(row) for row in rows]
 
     async def last_seq(self, execution_id: str) -> int:

@@ -28,7 +28,7 @@ function bar(run, start, span) {
   const width = Math.max(((to - from) / span) * 100, 0.4);
   const label = [];
   if (run.loop) label.push(`${run.loop.done}/${run.loop.total}${run.loop.failed ? ` (${run.loop.failed} failed)` : ""}`);
-  if (run.retries) label.push(`↻ ${run.retries}`);
+  if (run.failed_attempts) label.push(`✗ ${run.failed_attempts} attempt(s)`);
   const title = `${run.state} · ${duration(run.started_at, run.finished_at)}${label.length ? ` · ${label.join(" · ")}` : ""}`;
   return h("div", {
     class: `gantt-bar s-${run.state}${run.loop ? " band" : ""}`, role: "listitem",

@@ -21,7 +21,7 @@ export default async function executionPage(id) {
   const panel = h("aside", { class: "panel", "aria-label": "Step details", "aria-live": "polite" },
     h("p", { class: "muted" }, "Select a step (click, or Tab and Enter) to see its details."));
   const timelineBox = h("div", { class: "timeline-box" });
-  const log = eventLog(id);
+  const log = eventLog(id, Object.keys(view.steps));
   const sections = {
     graph: h("section", { class: "split", id: "panel-graph", role: "tabpanel" }, graphBox, panel),
     timeline: h("section", { id: "panel-timeline", role: "tabpanel", hidden: true }, timelineBox),
@@ -80,7 +80,7 @@ function follow(page, log, refresh) {
     try { page.view = await api(`/executions/${page.id}/steps`); refresh(); } catch (error) { banner(error.message); }
   };
   stream(`/executions/${page.id}/events/stream`, {
-    lastId: page.view.last_seq,
+    lastId: page.view.execution.last_seq,
     onMessage(event, data) {
       if (event === "events") log.append(data);
       // The step view is folded on the server (incrementally): ask once per burst of events.
@@ -104,7 +104,7 @@ function renderHead(head, page) {
     h("dt", {}, "Steps"), h("dd", {}, `${e.steps_done} done, ${e.steps_failed} failed, ${e.steps_skipped} skipped`),
     e.parent_execution_id ? [h("dt", {}, "Parent"), h("dd", {}, h("a", { href: `/executions/${e.parent_execution_id}`, class: "mono" }, e.parent_execution_id))] : [],
     h("dt", {}, "Children"), h("dd", { id: "children" }, childrenOf(page)));
-  const error = e.error ? h("div", { class: "error-box" }, h("strong", {}, "Error: "), e.error.message || JSON.stringify(e.error)) : null;
+  const error = e.error ? h("div", { class: "error-box" }, h("strong", {}, "Error: "), e.error.message || e.error.reason || JSON.stringify(e.error)) : null;
   head.replaceChildren(...present([h("div", { class: "title" }, h("h1", {}, "Execution ", h("span", { class: "mono" }, e.execution_id)), badge(e.status), actions), facts, error]));
 }
 
@@ -149,7 +149,7 @@ function stepPanel(page, showEvents) {
   if (run) {
     parts.push(h("p", {}, `Run ${step.run_count}: ${duration(run.started_at, run.finished_at)}`,
       run.loop ? ` · iterations ${run.loop.done}/${run.loop.total} done${run.loop.failed ? `, ${run.loop.failed} failed` : ""}` : "",
-      run.retries ? ` · ${run.retries} retried attempt(s)` : ""));
+      run.failed_attempts ? ` · ${run.failed_attempts} failed attempt(s)` : ""));
   }
   if (step.error) {
     const at = step.error_at || {};
