@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import yaml
 from playbooks import FAILING, GREET, MANY, WAIT
 from playwright.sync_api import Page, expect
 
@@ -39,6 +40,13 @@ def test_start_from_the_playbooks_page_and_watch_the_graph_turn_green(
     page.get_by_role("tab", name="Timeline").click()
     expect(page.locator(".gantt-bar.band")).to_contain_text("3/3")
     page.screenshot(path=shots / "execution-timeline.png", full_page=True)
+    first = page.url
+    page.get_by_role("button", name="Run again…").click()  # with an edited payload
+    dialog = page.get_by_role("dialog")
+    dialog.locator("#payload").fill('{"names": ["edsger"]}')
+    dialog.get_by_role("button", name="Start").click()
+    page.wait_for_url(lambda url: url != first and "/executions/" in url)
+    expect(graph_node(page, "greet").locator("text.count")).to_have_text("1/1", timeout=PATIENCE)
     page.goto(ui.url + "/playbooks")
     page.screenshot(path=shots / "playbooks.png", full_page=True)
 
@@ -183,6 +191,9 @@ def test_error_pages_say_what_is_wrong(page: Page, ui: UiProcess, shots: Path) -
 def test_workers_and_credentials_pages(page: Page, ui: UiProcess, shots: Path) -> None:
     page.goto(ui.url + "/workers")
     expect(page.locator("h1")).to_have_text("Workers")
+    expect(page.locator("main")).to_contain_text(  # until the worker registry lands (issue 13)
+        "This server keeps no worker registry"
+    )
     page.screenshot(path=shots / "workers.png")
     page.goto(ui.url + "/credentials")
     expect(page.locator("h1")).to_have_text("Credentials")
@@ -213,3 +224,42 @@ def _store_invalid_version(db: Path, path: str) -> None:
             "VALUES (?, 1, 'broken', ?, 'x', '2026-01-01T00:00:00.000000+00:00')",
             (path, source),
         )
+
+
+def test_a_200_step_graph_is_laid_out_in_layers(page: Page, ui: UiProcess, shots: Path) -> None:
+    ui.register(wide_playbook(200))
+    page.goto(ui.url + "/playbooks/ui/wide")
+    nodes = page.locator("svg.graph g.node")
+    expect(nodes).to_have_count(200)
+    boxes = nodes.evaluate_all(
+        "nodes => nodes.map(n => { const r = n.querySelector('rect');"
+        " return [+r.getAttribute('x'), +r.getAttribute('y')]; })"
+    )
+    assert len(set(map(tuple, boxes))) == 200  # no two steps drawn on top of each other
+    page.locator(".graph-box").screenshot(path=shots / "graph-200.png")
+
+
+def wide_playbook(steps: int) -> str:
+    """`steps` steps in forks of four branches that join again: a graph to read at scale."""
+    names = ["start"] + [f"s{n}" for n in range(1, steps)]
+    workflow = []
+    for n, name in enumerate(names):
+        step: dict[str, object] = {"step": name}
+        fork = n % 5 == 0
+        after = range(n + 1, n + 5) if fork else [n - n % 5 + 5]  # branches meet at the next fork
+        arcs = [{"step": names[m]} for m in after if m < steps]
+        if arcs:
+            step["next"] = arcs
+        spec = {"next_mode": "inclusive"} if fork else {}
+        if fork and n:
+            spec["join"] = "all"
+        if spec:
+            step["spec"] = spec
+        workflow.append(step)
+    document = {
+        "apiVersion": "noetl.io/v2",
+        "kind": "Playbook",
+        "metadata": {"name": "wide", "path": "ui/wide"},
+        "workflow": workflow,
+    }
+    return yaml.safe_dump(document, sort_keys=False)

@@ -34,22 +34,19 @@ def playbook_graph(playbook: PlaybookDef) -> dict[str, Any]:
     fan_in: dict[str, int] = {}
     for edge in edges:
         fan_in[edge["to"]] = fan_in.get(edge["to"], 0) + 1
-    nodes, width = [], 0
+    widest = max((len(layer) for layer in layers), default=1)
+    nodes = []
     for depth, layer in enumerate(layers):
-        width = max(width, len(layer))
+        indent = (widest - len(layer)) * (NODE_W + GAP_X) / 2  # centred: a fork over its branches
         for index, name in enumerate(layer):
             node = _node(playbook.by_name[name])
-            node.update(
-                fan_in=fan_in.get(name, 0),
-                layer=depth,
-                x=index * (NODE_W + GAP_X),
-                y=depth * (NODE_H + GAP_Y),
-            )
+            x = indent + index * (NODE_W + GAP_X)
+            node.update(fan_in=fan_in.get(name, 0), layer=depth, x=x, y=depth * (NODE_H + GAP_Y))
             nodes.append(node)
     return {
         "nodes": nodes,
         "edges": edges,
-        "width": max(width * (NODE_W + GAP_X) - GAP_X, NODE_W),
+        "width": widest * (NODE_W + GAP_X) - GAP_X,
         "height": max(len(layers) * (NODE_H + GAP_Y) - GAP_Y, NODE_H),
         "node": {"width": NODE_W, "height": NODE_H},
     }

@@ -37,6 +37,7 @@ export default async function playbookPage(path) {
     versions, problems,
     h("div", { class: "split" },
       h("section", { class: "source", "aria-label": "Source" }, h("h2", {}, "YAML"), yaml),
-      h("section", { "aria-label": "Start and graph" }, h("h2", {}, "Start"), start,
-        h("h2", {}, "Graph"), check.valid ? h("div", { class: "graph-box" }, drawGraph(check.graph, null)) : h("p", { class: "muted" }, "No graph: the playbook does not validate."))));
+      h("section", { "aria-label": "Start" }, h("h2", {}, "Start"), start)),
+    h("section", { "aria-label": "Graph" }, h("h2", {}, "Graph"),
+      check.valid ? h("div", { class: "graph-box" }, drawGraph(check.graph, null)) : h("p", { class: "muted" }, "No graph: the playbook does not validate.")));
 }
