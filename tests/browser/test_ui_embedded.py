@@ -186,6 +186,11 @@ def test_error_pages_say_what_is_wrong(page: Page, ui: UiProcess, shots: Path) -
     page.screenshot(path=shots / "error-invalid-playbook.png", full_page=True)
     page.goto(ui.url + "/no/such/page")
     expect(page.locator("h1")).to_have_text("Page not found")
+    page.route("**/api/v2/**", lambda route: route.abort())  # as if the server went away
+    page.goto(ui.url + "/")
+    expect(page.locator("h1")).to_have_text("Server unreachable")
+    expect(page.locator(".error-page")).to_contain_text("is unreachable")
+    page.screenshot(path=shots / "error-unreachable.png")
 
 
 def test_workers_and_credentials_pages(page: Page, ui: UiProcess, shots: Path) -> None:
