@@ -87,6 +87,9 @@ def test_a_failing_run_shows_the_failed_node_its_error_and_traceback(
         '  line 2, in explode\n    raise ValueError("the thing broke")'
     )
     expect(panel).to_contain_text("in task boom")
+    attempt = panel.get_by_role("table", name="Task attempts").locator("tbody tr")
+    expect(attempt).to_have_count(1)
+    expect(attempt).to_contain_text("ValueError: the thing broke (line 2)")
     page.screenshot(path=shots / "execution-failed.png", full_page=True)
 
 

@@ -158,8 +158,39 @@ function stepPanel(page, showEvents) {
       h("p", { class: "muted" }, `in task ${step.error.task ?? "?"}`, at.iteration !== null && at.iteration !== undefined ? `, iteration ${at.iteration}` : "", `, event seq ${at.seq}`),
       step.error.traceback ? h("pre", { class: "traceback" }, step.error.traceback) : null));
   }
+  parts.push(h("h3", {}, "Task attempts"), attempts(page, name, step));
   parts.push(h("h3", {}, "Args"), jsonView(step.args ?? {}));
   if (step.result !== null && step.result !== undefined) parts.push(h("h3", {}, "Result"), resultView(step.result));
   parts.push(h("button", { type: "button", onclick: showEvents }, "Events of this step"));
   return parts;
+}
+
+const ATTEMPTS = 100; // task attempts listed in the panel (a loop's first ones)
+
+/** The step's task attempts (from its task.done / task.failed events), fetched once per state. */
+function attempts(page, name, step) {
+  page.attempts = page.attempts || {};
+  const key = `${name}|${step.run_count}|${step.state}`;
+  const box = h("div", { class: "attempts" });
+  const fill = (rows) => box.replaceChildren(rows.length ? attemptTable(rows) : h("p", { class: "muted" }, "No task has run."));
+  if (page.attempts[key]) { fill(page.attempts[key]); return box; }
+  box.append(h("p", { class: "muted" }, "…"));
+  const query = new URLSearchParams({ step: name, limit: ATTEMPTS });
+  query.append("type", "task.done");
+  query.append("type", "task.failed");
+  api(`/executions/${page.id}/events?${query}`)
+    .then((answer) => { page.attempts[key] = answer.events; fill(answer.events); })
+    .catch((error) => box.replaceChildren(h("p", { class: "muted" }, error.message)));
+  return box;
+}
+
+function attemptTable(events) {
+  const rows = events.map((e) => h("tr", { class: e.type === "task.failed" ? "bad" : "" },
+    h("td", {}, e.iteration ?? ""), h("td", {}, e.payload.task ?? ""), h("td", {}, e.payload.attempt ?? ""),
+    h("td", {}, e.payload.duration_ms !== undefined ? `${Math.round(e.payload.duration_ms)} ms` : ""),
+    h("td", {}, e.type === "task.failed" ? (e.payload.error && e.payload.error.message) || "failed" : "done")));
+  const more = events.length >= ATTEMPTS ? h("p", { class: "muted" }, `the first ${ATTEMPTS}; the event log has them all`) : null;
+  return h("div", { class: "scroll" }, h("table", { class: "list compact", "aria-label": "Task attempts" },
+    h("thead", {}, h("tr", {}, ...["iteration", "task", "attempt", "took", "outcome"].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, ...rows)), more);
 }
