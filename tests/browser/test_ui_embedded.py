@@ -271,3 +271,35 @@ def wide_playbook(steps: int) -> str:
         "workflow": workflow,
     }
     return yaml.safe_dump(document, sort_keys=False)
+
+
+def test_the_list_filters_by_status_and_playbook_and_finds_by_id(page: Page, ui: UiProcess) -> None:
+    ui.register(FAILING)
+    ui.register(GREET)
+    failing = ui.start_run("ui/failing")
+    greeting = ui.start_run("ui/greet")
+    for execution_id in (failing, greeting):
+        ui.api("GET", f"/executions/{execution_id}?wait=30")
+    page.goto(ui.url + "/")
+    page.locator("#f-status").select_option("failed")  # applies at once
+    badges = page.locator("tbody tr .badge")
+    expect(page.locator(f'tr[data-id="{greeting}"]')).to_have_count(0)  # the filtered page
+    expect(page.locator(f'tr[data-id="{failing}"]')).to_be_visible()
+    assert set(badges.all_inner_texts()) == {"failed"}
+    assert "status=failed" in page.url
+    page.reload()  # the filter lives in the URL
+    expect(page.locator("#f-status")).to_have_value("failed")
+    page.locator("#f-status").select_option("")
+    page.locator("#f-playbook").fill("ui/greet")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator(f'tr[data-id="{failing}"]')).to_have_count(0)
+    expect(page.locator(f'tr[data-id="{greeting}"]')).to_be_visible()
+    playbooks = page.locator("tbody tr td:nth-child(3) a").all_inner_texts()
+    assert set(playbooks) == {"ui/greet"}
+    page.locator("#find-id").fill("12345")
+    page.get_by_role("button", name="Open").click()
+    expect(page.locator("#banner")).to_have_text("No execution with id 12345.")
+    page.locator("#find-id").fill(failing)
+    page.get_by_role("button", name="Open").click()
+    page.wait_for_url(f"**/executions/{failing}")
+    expect(graph_node(page, "boom")).to_have_class("node s-failed")
