@@ -5,6 +5,7 @@ in-process workers), so the runs the tests start really execute."""
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 
 from noetl.config import Settings
 from support.live_server import LiveServer, api_client
+from support.ui_server import UiProcess
 
 TOKEN = "ui-api-token-93b1"
 WAIT = """\
@@ -195,3 +197,20 @@ def test_events_narrow_to_types_and_a_step_and_refuse_an_unknown_type(api, tmp_p
     assert [e["seq"] for e in ends["events"]] == expected and len(expected) == 5
     bad = api.get(url, params={"type": "step.exploded"})
     assert bad.status_code == 422 and "type" in bad.json()["error"]["message"]
+
+
+def test_open_streams_do_not_hold_a_stopping_server_up(tmp_path):
+    """`noetl ui` (and `noetl server start`, same code) ends its streams when asked to stop."""
+    with UiProcess.start(["ui", "--home", str(tmp_path)], tmp_path) as ui:
+        client = httpx.Client(base_url=ui.url + "/api/v2", timeout=60)
+        with client.stream("GET", "/executions/stream") as response:
+            lines = response.iter_lines()
+            assert next(lines) == "retry: 2000"
+            ui.process.send_signal(signal.SIGTERM)
+            rest = list(lines)  # the server ends the stream
+        # uvicorn re-raises the signal it caught once it has shut down cleanly
+        assert ui.process.wait(60) in (0, -signal.SIGTERM)
+        assert all(line.startswith(":") or not line for line in rest)
+        log = ui.log.read_text()
+        assert "graceful shutdown exceeded" not in log and "Traceback" not in log, log
+        client.close()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from noetl.cli.log_options import LogFormatOption, LogLevelOption, setup_logging
 from noetl.config import Settings
 
 
@@ -22,29 +24,28 @@ def ui(
     workers: Annotated[
         int | None, typer.Option(min=1, help="In-process workers (default 4).")
     ] = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    log_level: LogLevelOption = None,
+    log_format: LogFormatOption = None,
 ) -> None:
     """Serve the web UI (and the REST API) over the embedded log; runs started there execute here.
 
     With NOETL_API_TOKEN set, the page asks for the token once per browser session.
     """
-    try:
-        import uvicorn
+    from noetl.cli.server import serve
 
-        from noetl.runtime.assemble import open_ui
-        from noetl.server.app import create_app
-    except ImportError as exc:  # the server's packages come with the distributed extra
-        typer.echo(f"error: {exc.name} is missing: pip install 'noetl[distributed]'", err=True)
-        raise typer.Exit(1) from None
-    settings = Settings.load(db=db, host=host, port=port, home=home, workers=workers)
-    typer.echo(f"noetl ui on http://{settings.host}:{settings.port}/  (log: {settings.db_path})")
-    uvicorn.run(
-        create_app(settings, opener=open_ui),
-        host=settings.host,
-        port=settings.port,
+    settings = Settings.load(
+        db=db,
+        host=host,
+        port=port,
+        home=home,
+        workers=workers,
         log_level=log_level,
-        access_log=False,
+        log_format=log_format,
     )
+    settings = replace(settings, pg_dsn=None, nats_url=None)  # the embedded log, always
+    setup_logging(settings)
+    typer.echo(f"noetl ui on http://{settings.host}:{settings.port}/  (log: {settings.db_path})")
+    serve(settings, settings.workers, access_log=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -45,6 +45,17 @@ class Feed:
     def __init__(self) -> None:
         self._executions: dict[str, set[asyncio.Event]] = {}
         self._lists: set[ListWatch] = set()
+        self.closed = False
+
+    def close(self) -> None:
+        """The server is stopping: wake every stream so that it ends (clients reconnect to
+        whichever server comes up), instead of holding the shutdown open."""
+        self.closed = True
+        for watchers in self._executions.values():
+            for wake in watchers:
+                wake.set()
+        for watch in self._lists:
+            watch.wake.set()
 
     def observe(self, event: Event) -> None:
         """A control-plane listener: `event` is in the log."""

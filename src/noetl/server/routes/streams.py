@@ -68,7 +68,7 @@ async def _log_messages(
 ) -> AsyncIterator[str]:
     with feed.watch_execution(execution_id) as wake:
         yield "retry: 2000\n\n"
-        while True:
+        while not feed.closed:
             wake.clear()  # before reading: an event written while we read wakes the next wait
             # The status is read before the events: when it says ended, the read has them all.
             ended = (await runtime.store.get_execution(execution_id)).status != RUNNING
@@ -97,10 +97,12 @@ async def _woken(wake: asyncio.Event) -> bool:
 async def _list_messages(runtime: Any, feed: Feed) -> AsyncIterator[str]:
     with feed.watch_list() as watch:
         yield "retry: 2000\n\n"
-        while True:
+        while not feed.closed:
             if not await _woken(watch.wake):
                 yield ": keepalive\n\n"
                 continue
+            if feed.closed:
+                return
             await asyncio.sleep(COALESCE)  # a busy server sends one message per burst
             changed = sorted(watch.take(), reverse=True)[:MAX_CHANGED]
             summaries = []
