@@ -303,3 +303,28 @@ def test_the_list_filters_by_status_and_playbook_and_finds_by_id(page: Page, ui:
     page.get_by_role("button", name="Open").click()
     page.wait_for_url(f"**/executions/{failing}")
     expect(graph_node(page, "boom")).to_have_class("node s-failed")
+
+
+def test_a_dropped_stream_reconnects_and_resumes_after_the_last_seq(
+    page: Page, ui: UiProcess, tmp_path: Path
+) -> None:
+    ui.register(WAIT)
+    flag = tmp_path / "go"
+    execution_id = ui.start_run("ui/wait", {"flag": str(flag)})
+    asked: list[dict[str, str]] = []
+
+    def drop_the_first(route):  # type: ignore[no-untyped-def]
+        asked.append(route.request.headers)
+        if len(asked) == 1:  # the connection closes at once, as a restarted server's would
+            route.fulfill(status=200, content_type="text/event-stream", body="retry: 100\n\n")
+        else:
+            route.continue_()
+
+    page.route("**/events/stream*", drop_the_first)
+    page.goto(f"{ui.url}/executions/{execution_id}")
+    expect(graph_node(page, "start")).to_have_class("node s-running", timeout=PATIENCE)
+    flag.touch()
+    expect(graph_node(page, "end")).to_have_class("node s-done", timeout=PATIENCE)
+    assert len(asked) >= 2
+    seen = int(asked[1]["last-event-id"])  # resumes after what the page had loaded
+    assert 0 < seen <= ui.api("GET", f"/executions/{execution_id}")["last_seq"]

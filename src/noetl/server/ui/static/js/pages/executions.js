@@ -72,7 +72,24 @@ export default async function executionsPage() {
   }
 
   await load(null);
-  stream("/executions/stream", { onMessage: (event, data) => event === "executions" && live(data), onState: connection });
+  let dropped = false;
+  stream("/executions/stream", {
+    onMessage: (event, data) => event === "executions" && live(data),
+    onState(mode) {
+      connection(mode);
+      // The list stream has no replay: after a drop, the page is read again once.
+      if (mode === "reconnecting") dropped = true;
+      if (mode === "live" && dropped) {
+        dropped = false;
+        reloadCurrent();
+      }
+    },
+  });
+
+  function reloadCurrent() {
+    const current = state.pages.pop();
+    load(current ? current.before : null);
+  }
 }
 
 function row(e, rows) {
