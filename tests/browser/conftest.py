@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
+from noetl.store.credentials import generate_key
 from support.ui_server import UiProcess
 
 CHROMIUM = "/usr/bin/chromium"
@@ -95,5 +96,6 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiProcess]:
     """`noetl ui` over a fresh SQLite log (in-process workers)."""
     home = tmp_path_factory.mktemp("ui")
-    with UiProcess.start(["ui", "--home", str(home)], home) as process:
+    env = {"NOETL_SECRET_KEY": generate_key()}  # credentials can be stored (and never shown)
+    with UiProcess.start(["ui", "--home", str(home)], home, env=env) as process:
         yield process

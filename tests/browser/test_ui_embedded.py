@@ -202,11 +202,41 @@ def test_workers_and_credentials_pages(page: Page, ui: UiProcess, shots: Path) -
     expect(page.locator("main")).to_contain_text(  # until the worker registry lands (issue 13)
         "This server keeps no worker registry"
     )
-    page.screenshot(path=shots / "workers.png")
+    secret = "s3cr3t-value-9f2e"
+    ui.api("PUT", "/credentials/warehouse", json={"type": "postgres", "data": {"dsn": secret}})
     page.goto(ui.url + "/credentials")
-    expect(page.locator("h1")).to_have_text("Credentials")
-    expect(page.locator("tbody")).to_contain_text("No credentials")
+    row = page.locator("tbody tr")
+    expect(row).to_have_count(1)
+    expect(row.locator("td").nth(0)).to_have_text("warehouse")
+    expect(row.locator("td").nth(1)).to_have_text("postgres")
+    assert secret not in page.content()
     page.screenshot(path=shots / "credentials.png")
+
+
+def test_the_workers_page_shows_pools_slots_and_running_commands(
+    page: Page, ui: UiProcess, shots: Path
+) -> None:
+    """Against the registry's contract (GET /api/v2/workers), answered here by the test."""
+    now = "2026-12-06T08:00:00+00:00"
+    workers = [
+        {"worker_id": "w-a1", "pool": "default", "slots": 4, "busy": 1, "running": ["c-17"]},
+        {"worker_id": "w-a2", "pool": "default", "slots": 4, "busy": 0, "running": []},
+        {"worker_id": "w-gpu", "pool": "gpu", "slots": 2, "busy": 2, "running": ["c-3", "c-4"]},
+    ]
+    for worker in workers:
+        lost = worker["worker_id"] == "w-a2"
+        worker.update(version="0.1.0", started_at=now, last_heartbeat=now)
+        worker["status"] = "lost" if lost else "alive"
+    page.route("**/api/v2/workers", lambda route: route.fulfill(json={"workers": workers}))
+    page.goto(ui.url + "/workers")
+    pools = page.locator("section.pool")
+    expect(pools).to_have_count(2)
+    expect(pools.nth(0).locator("h2")).to_contain_text("1/8 slots busy · 2 worker(s)")
+    expect(pools.nth(1).locator("h2")).to_contain_text("2/2 slots busy · 1 worker(s)")
+    lost = pools.nth(0).locator("tbody tr").nth(1)
+    expect(lost.locator(".badge")).to_have_text("lost")
+    expect(pools.nth(1).locator("tbody tr")).to_contain_text("c-3, c-4")
+    page.screenshot(path=shots / "workers.png")
 
 
 def test_phone_width_keeps_pages_usable(page: Page, ui: UiProcess, shots: Path) -> None:
@@ -218,6 +248,11 @@ def test_phone_width_keeps_pages_usable(page: Page, ui: UiProcess, shots: Path) 
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways at phone width ({width} px)"
     page.screenshot(path=shots / "phone-execution.png", full_page=True)
+    page.goto(ui.url + "/")
+    expect(page.locator(f'tr[data-id="{execution_id}"]')).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the list scrolls sideways at phone width ({width} px)"
+    page.screenshot(path=shots / "phone-executions.png")
 
 
 def _store_invalid_version(db: Path, path: str) -> None:

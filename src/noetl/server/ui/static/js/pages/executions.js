@@ -142,10 +142,8 @@ function filterForm(filters, apply) {
   const since = h("input", { name: "since", id: "f-since", type: "datetime-local", value: filters.since });
   const until = h("input", { name: "until", id: "f-until", type: "datetime-local", value: filters.until });
   const form = h("form", { class: "filters", role: "search", "aria-label": "Filter executions" },
-    h("label", { for: "f-status" }, "Status"), status,
-    h("label", { for: "f-playbook" }, "Playbook"), playbook,
-    h("label", { for: "f-since" }, "From"), since,
-    h("label", { for: "f-until" }, "To"), until,
+    field("f-status", "Status", status), field("f-playbook", "Playbook", playbook),
+    field("f-since", "From", since), field("f-until", "To", until),
     h("button", { type: "submit" }, "Filter"));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -158,7 +156,7 @@ function filterForm(filters, apply) {
 function searchForm() {
   const input = h("input", { id: "find-id", name: "id", placeholder: "execution id", inputmode: "numeric", autocomplete: "off" });
   const form = h("form", { class: "find", role: "search", "aria-label": "Find an execution" },
-    h("label", { for: "find-id" }, "Find by id"), input, h("button", { type: "submit" }, "Open"));
+    field("find-id", "Find by id", input), h("button", { type: "submit" }, "Open"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const id = input.value.trim();
@@ -171,4 +169,9 @@ function searchForm() {
     }
   });
   return form;
+}
+
+// A label and its control, kept together when the form wraps (phone width).
+function field(id, label, control) {
+  return h("span", { class: "field" }, h("label", { for: id }, label), control);
 }
