@@ -27,7 +27,7 @@ export function drawGraph(graph, onSelect) {
     width: graph.width + 2 * PAD + 120, height: graph.height + 2 * PAD,
   });
   svg.append(s("defs", {}, s("marker", {
-    id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7,
+    id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 9, markerHeight: 9, markerUnits: "userSpaceOnUse",
     orient: "auto-start-reverse",
   }, s("path", { d: "M0,0 L10,5 L0,10 z", class: "arrowhead" }))));
   const edges = s("g", { class: "edges" });
@@ -97,6 +97,15 @@ export function updateGraph(svg, steps) {
     else if (step && step.run_count > 1) text = `×${step.run_count}`;
     count.textContent = text;
     group.setAttribute("aria-label", `step ${name}, ${state}${text ? `, ${text}` : ""}`);
+  }
+  markTaken(svg, steps);
+}
+
+/** Mark the arcs a token went along (both ends have run) so the path taken stands out. */
+function markTaken(svg, steps) {
+  for (const edge of svg.querySelectorAll("g.edge")) {
+    const from = steps[edge.dataset.from], to = steps[edge.dataset.to];
+    edge.classList.toggle("taken", Boolean(from && to && from.state !== "pending" && to.runs.length));
   }
 }
 

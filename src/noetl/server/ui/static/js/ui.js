@@ -52,6 +52,22 @@ export function duration(start, end) {
   return `${Math.floor(ms / 3600000)} h ${Math.round((ms % 3600000) / 60000)} m`;
 }
 
+/** A duration that keeps counting while `end` is not known (one timer for the page; it
+ * only updates text, it asks the server nothing). */
+export function liveDuration(start, end) {
+  const element = h("span", { class: "duration" }, duration(start, end));
+  if (start && !end) {
+    element.dataset.start = start;
+    ticking ??= setInterval(() => {
+      for (const span of document.querySelectorAll("span.duration[data-start]")) {
+        span.textContent = duration(span.dataset.start, null);
+      }
+    }, 1000);
+  }
+  return element;
+}
+let ticking = null;
+
 export function badge(status) {
   return h("span", { class: `badge s-${status}` }, status);
 }

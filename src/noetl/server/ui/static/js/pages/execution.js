@@ -5,7 +5,7 @@ import { api, stream } from "../api.js";
 import { eventLog } from "../events.js";
 import { drawGraph, selectNode, updateGraph } from "../graph.js";
 import { drawTimeline } from "../timeline.js";
-import { present, badge, banner, connection, duration, failed, fmtTime, h, jsonView, resultView, show, shortId, tabs } from "../ui.js";
+import { present, badge, banner, connection, duration, liveDuration, failed, fmtTime, h, jsonView, resultView, show, shortId, tabs } from "../ui.js";
 import { payloadDialog } from "../start.js";
 
 export default async function executionPage(id) {
@@ -100,7 +100,7 @@ function renderHead(head, page) {
   const facts = h("dl", { class: "facts" },
     h("dt", {}, "Playbook"), h("dd", {}, h("a", { href: `/playbooks/${e.playbook_path}` }, e.playbook_path), page.view.playbook.version ? ` v${page.view.playbook.version}` : ""),
     h("dt", {}, "Started"), h("dd", {}, fmtTime(e.started_at)),
-    h("dt", {}, "Duration"), h("dd", {}, duration(e.started_at, e.finished_at)),
+    h("dt", {}, "Duration"), h("dd", {}, liveDuration(e.started_at, e.finished_at)),
     h("dt", {}, "Steps"), h("dd", {}, `${e.steps_done} done, ${e.steps_failed} failed, ${e.steps_skipped} skipped`),
     e.parent_execution_id ? [h("dt", {}, "Parent"), h("dd", {}, h("a", { href: `/executions/${e.parent_execution_id}`, class: "mono" }, e.parent_execution_id))] : [],
     h("dt", {}, "Children"), h("dd", { id: "children" }, childrenOf(page)));

@@ -1,7 +1,7 @@
 // Executions: filters, search by id, keyset pages, live rows from the list stream.
 
 import { api, stream } from "../api.js";
-import { badge, banner, connection, duration, failed, fmtTime, h, shortId, show } from "../ui.js";
+import { badge, banner, connection, failed, liveDuration, fmtTime, h, shortId, show } from "../ui.js";
 
 const LIMIT = 50;
 const STATUSES = ["", "running", "done", "failed", "cancelled"];
@@ -98,7 +98,7 @@ function row(e, rows) {
     h("td", {}, badge(e.status)),
     h("td", {}, h("a", { href: `/playbooks/${e.playbook_path}` }, e.playbook_path), h("div", { class: "muted" }, e.playbook_name)),
     h("td", {}, fmtTime(e.started_at)),
-    h("td", {}, duration(e.started_at, e.finished_at)),
+    h("td", {}, liveDuration(e.started_at, e.finished_at)),
     h("td", {}, `${e.steps_done} done`, e.steps_failed ? h("span", { class: "bad" }, ` · ${e.steps_failed} failed`) : ""),
     h("td", {}, e.parent_execution_id ? h("a", { href: `/executions/${e.parent_execution_id}`, class: "mono" }, shortId(e.parent_execution_id)) : ""));
   rows.set(e.execution_id, tr);
