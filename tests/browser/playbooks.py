@@ -67,3 +67,19 @@ workflow:
     next: [{step: end}]
   - step: end
 """
+
+# Reads the stored credential `signing` and hands it on inside the step: the value is masked in
+# every event, so no page may show it.
+SECRET = """\
+apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: secret, path: ui/secret}
+workflow:
+  - step: start
+    tool:
+      - key: {kind: secrets, name: signing, key: key}
+      - echo:
+          kind: python
+          args: {key: "{{ _prev.value }}"}
+          code: "result = 'the key is ' + key"
+"""

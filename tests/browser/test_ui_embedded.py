@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import yaml
-from playbooks import FAILING, GREET, MANY, WAIT
+from playbooks import FAILING, GREET, MANY, SECRET, WAIT
 from playwright.sync_api import Page, expect
 
 from support.ui_server import UiProcess
@@ -363,3 +363,20 @@ def test_a_dropped_stream_reconnects_and_resumes_after_the_last_seq(
     assert len(asked) >= 2
     seen = int(asked[1]["last-event-id"])  # resumes after what the page had loaded
     assert 0 < seen <= ui.api("GET", f"/executions/{execution_id}")["last_seq"]
+
+
+def test_secrets_stay_masked_on_every_view(page: Page, ui: UiProcess) -> None:
+    value = "sig-k3y-7d41-never-shown"
+    ui.api("PUT", "/credentials/signing", json={"type": "generic", "data": {"key": value}})
+    ui.register(SECRET)
+    execution_id = ui.start_run("ui/secret")
+    page.goto(f"{ui.url}/executions/{execution_id}")
+    expect(graph_node(page, "start")).to_have_class("node s-done", timeout=PATIENCE)
+    graph_node(page, "start").click()
+    expect(page.locator(".panel")).to_contain_text("the key is ***")
+    page.get_by_role("tab", name="Event log").click()
+    expect(page.locator(".events tbody tr").first).to_be_visible()
+    for summary in page.locator(".events summary").all():
+        summary.click()  # every payload open
+    page.get_by_role("tab", name="Timeline").click()
+    assert value not in page.content()
