@@ -145,6 +145,7 @@ async def bench_execution(
     loop = steps["steps"]["each"]["runs"][0]["loop"]
     assert loop == {"total": iterations, "done": iterations, "failed": 0}, loop
     return {
+        "execution_id": execution_id,
         "iterations": iterations,
         "events": steps["execution"]["last_seq"],
         "run_seconds": round(ran, 3),
@@ -153,16 +154,15 @@ async def bench_execution(
     }
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+async def main_async(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     count, iterations = scaled(EXECUTIONS, args.scale), scaled(ITERATIONS, args.scale)
-    with tempfile.TemporaryDirectory() as folder:
-        settings = Settings.load(env={}, home=Path(folder), db=Path(folder) / "noetl.db")
-        app = create_app(settings, opener=open_ui)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-                page = await bench_execution(client, app, iterations, args.runs)
-                listing = await bench_list(client, app.state.runtime, count, args.runs)
+    settings = Settings.load(env={}, home=folder, db=folder / "noetl.db")
+    app = create_app(settings, opener=open_ui)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            page = await bench_execution(client, app, iterations, args.runs)
+            listing = await bench_list(client, app.state.runtime, count, args.runs)
     first, loaded = listing["first_page_ms"]["median"], page["execution_page_s"]["median"]
     return {
         "benchmark": "ui",
@@ -189,9 +189,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--browser", action="store_true", help="also time pages in Chromium")
     args = parser.parse_args()
-    json.dump(asyncio.run(main_async(args)), sys.stdout)
+    with tempfile.TemporaryDirectory() as folder:
+        result = asyncio.run(main_async(args, Path(folder)))
+        if args.browser:
+            page = result["cases"]["execution_page"]
+            result["cases"]["browser"] = in_browser(Path(folder), page, args.runs)
+    json.dump(result, sys.stdout)
     print()
+
+
+def in_browser(folder: Path, page: dict[str, Any], runs: int) -> dict[str, Any]:
+    """Chromium's wall time to a drawn execution page and list, against `noetl ui`."""
+    from browser import Browser  # playwright is a dev dependency; only this case needs it
+
+    url = f"/executions/{page['execution_id']}"
+    drawn = (
+        f'g.node[data-step="each"] text.count >> text="{page["iterations"]}/{page["iterations"]}"'
+    )
+    with Browser(folder) as browser:
+        views = [browser.time_to(url, drawn) for _ in range(runs)]
+        lists = [browser.time_to("/", "tbody tr a.mono") for _ in range(runs)]
+    return {
+        "first_view_s": round(views[0], 6),
+        "later_views_s": spread(views[1:] or views),
+        "list_page_s": spread(lists),
+    }
 
 
 if __name__ == "__main__":

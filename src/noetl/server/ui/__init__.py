@@ -19,6 +19,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from noetl import __version__
 
 STATIC = "/ui/static"
+# The shared modules every page imports (preloaded so the browser fetches them at once).
+MODULES = ("ui", "api", "token", "graph", "events", "timeline", "start", "yaml")
 _ENV = Environment(
     loader=PackageLoader("noetl.server.ui", "templates"),
     autoescape=select_autoescape(["html"]),
@@ -57,7 +59,13 @@ def render(page: str, arg: str = "", status: int = 200) -> HTMLResponse:
     """The HTML shell of `page`; `arg` (an execution id, a playbook path) goes to its module."""
     title, nav = PAGES[page]
     html = _ENV.get_template("page.html").render(
-        page=page, arg=arg, title=title, nav=nav, static=STATIC, version=__version__
+        page=page,
+        arg=arg,
+        title=title,
+        nav=nav,
+        static=STATIC,
+        version=__version__,
+        modules=MODULES,
     )
     return HTMLResponse(html, status, headers={"cache-control": "no-cache"})
 

@@ -9,6 +9,9 @@ import { present, badge, banner, connection, duration, liveDuration, failed, fmt
 import { payloadDialog } from "../start.js";
 
 export default async function executionPage(id) {
+  // The playbook is asked for at once, beside the steps (two round trips at the same time).
+  const source = api(`/executions/${encodeURIComponent(id)}/playbook`);
+  source.catch(() => {}); // a failure is reported by the steps' answer or by loadGraph
   let view;
   try {
     view = await api(`/executions/${encodeURIComponent(id)}/steps`);
@@ -49,14 +52,14 @@ export default async function executionPage(id) {
     renderPanel();
   };
   refresh();
-  await loadGraph(page, graphBox, select);
+  await loadGraph(page, graphBox, select, source);
   refresh();
   follow(page, log, refresh);
 }
 
-async function loadGraph(page, box, select) {
+async function loadGraph(page, box, select, asked) {
   try {
-    const source = await api(`/executions/${page.id}/playbook`);
+    const source = await asked;
     const check = await api("/playbooks/check", { method: "POST", body: { content: source.source, file: page.view.playbook.path || "playbook" } });
     if (!check.valid) {
       box.replaceChildren(h("div", { class: "notice" }, h("h2", {}, "This execution's playbook no longer validates"),
