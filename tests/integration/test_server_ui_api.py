@@ -124,7 +124,7 @@ def test_the_list_stream_sends_executions_that_start_and_end(api, tmp_path):
     assert seen[execution_id] == "done"
 
 
-def test_steps_fold_the_log_into_states_loop_counts_and_payload(api, tmp_path):
+def test_steps_fold_the_log_into_states_loop_counts_and_where_values_are(api, tmp_path):
     flag = tmp_path / "go"
     flag.touch()
     execution_id = start(api, flag, n=25)
@@ -132,9 +132,15 @@ def test_steps_fold_the_log_into_states_loop_counts_and_payload(api, tmp_path):
     view = api.get(f"/executions/{execution_id}/steps").json()
     assert view["execution"]["status"] == "done"
     assert view["playbook"] == {"name": "wait", "path": "t/wait", "version": 1, "file": "t/wait@v1"}
-    assert view["payload"] == {"flag": str(flag), "n": 25}
+    first = api.get(f"/executions/{execution_id}/events", params={"limit": 1}).json()["events"]
+    assert first[0]["payload"]["payload"] == {"flag": str(flag), "n": 25}  # what run again reads
     assert view["steps"]["start"]["state"] == "done"
     assert view["steps"]["many"]["runs"][0]["loop"] == {"total": 25, "done": 25, "failed": 0}
+    log = api.get(f"/executions/{execution_id}/events").json()["events"]
+    seq = {(e["type"], e["step"]): e["seq"] for e in log if e["iteration"] is None}
+    assert view["steps"]["start"]["args_seq"] == seq[("step.started", "start")]
+    assert view["steps"]["start"]["result_seq"] == seq[("step.done", "start")]
+    assert view["steps"]["many"]["result_seq"] is None  # a loop's results are its iterations'
     missing = api.get("/executions/404/steps")
     assert missing.status_code == 404 and "404" in missing.json()["error"]["message"]
 

@@ -54,11 +54,12 @@ class Run:
 
 @dataclass
 class StepProgress:
-    """A step's runs and what its panel shows (the latest args, result, error)."""
+    """A step's runs and where its panel finds the latest args and result (the seq of the
+    events that carry them: values may be large, and the server keeps many of these)."""
 
     runs: list[Run] = field(default_factory=list)
-    args: Any = None
-    result: Any = None
+    args_seq: int | None = None  # step.started of the latest run
+    result_seq: int | None = None  # the latest step.done (not a loop iteration's)
     error: Any = None
     error_at: dict[str, Any] | None = None  # seq, iteration, time of the error shown
 
@@ -74,8 +75,8 @@ class StepProgress:
             "state": self.runs[-1].state if self.runs else "pending",
             "runs": [run.to_dict() for run in self.runs],
             "run_count": len(self.runs),
-            "args": self.args,
-            "result": self.result,
+            "args_seq": self.args_seq,
+            "result_seq": self.result_seq,
             "error": self.error,
             "error_at": self.error_at,
         }
@@ -87,7 +88,6 @@ class Progress:
     def __init__(self) -> None:
         self.last_seq = 0  # of the last event folded (events of other types may follow)
         self.steps: dict[str, StepProgress] = {}
-        self.payload: Any = None
         self.playbook: dict[str, Any] = {}
 
     def apply(self, events: list[Event]) -> None:
@@ -95,7 +95,6 @@ class Progress:
         for event in events:
             self.last_seq = event.seq or self.last_seq
             if event.type == ev.PLAYBOOK_STARTED:
-                self.payload = event.payload.get("payload")
                 info = dict(event.payload.get("playbook") or {})
                 info.pop("source", None)  # large; GET /executions/{id}/playbook has it
                 self.playbook = info
@@ -117,7 +116,7 @@ class Progress:
         if kind == ev.STEP_STARTED:
             step.runs.append(Run(at))
             del step.runs[:-MAX_RUNS]
-            step.args = payload.get("args")
+            step.args_seq = event.seq
         elif kind == ev.LOOP_STARTED:
             total = int(payload.get("count") or 0)
             step.current(at).loop = {"total": total, "done": 0, "failed": 0}
@@ -143,7 +142,7 @@ class Progress:
             run.loop["done" if state == "done" else "failed"] += 1
             return  # one iteration; the run ends with loop.done
         if state == "done":
-            step.result = event.payload.get("result")
+            step.result_seq = event.seq
         run.state, run.finished_at = state, event.created_at
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,7 +150,6 @@ class Progress:
         return {
             "folded_seq": self.last_seq,
             "playbook": self.playbook,
-            "payload": self.payload,
             "steps": {name: step.to_dict() for name, step in self.steps.items()},
         }
 

@@ -133,7 +133,8 @@ async function cancel(page) {
 
 async function runAgain(page) {
   const info = page.view.playbook;
-  const payload = page.view.payload || {};
+  const started = await eventAt(page, 1); // playbook.started: the payload it ran with
+  const payload = started.payload.payload || {};
   const target = info.version ? { path: info.path, version: info.version } : { playbook: (await api(`/executions/${page.id}/playbook`)).source };
   payloadDialog(`Run ${info.path || info.name} again`, payload, async (edited) => {
     const started = await api("/executions", { method: "POST", body: { ...target, payload: edited } });
@@ -162,8 +163,8 @@ function stepPanel(page, showEvents) {
       step.error.traceback ? h("pre", { class: "traceback" }, step.error.traceback) : null));
   }
   parts.push(h("h3", {}, "Task attempts"), attempts(page, name, step));
-  parts.push(h("h3", {}, "Args"), jsonView(step.args ?? {}));
-  if (step.result !== null && step.result !== undefined) parts.push(h("h3", {}, "Result"), resultView(step.result));
+  parts.push(h("h3", {}, "Args"), fromEvent(page, step.args_seq, (e) => jsonView(e.payload.args ?? {})));
+  if (step.result_seq) parts.push(h("h3", {}, "Result"), fromEvent(page, step.result_seq, (e) => resultView(e.payload.result)));
   parts.push(h("button", { type: "button", onclick: showEvents }, "Events of this step"));
   return parts;
 }
@@ -196,4 +197,25 @@ function attemptTable(events) {
   return h("div", { class: "scroll" }, h("table", { class: "list compact", "aria-label": "Task attempts" },
     h("thead", {}, h("tr", {}, ...["iteration", "task", "attempt", "took", "outcome"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, ...rows)), more);
+}
+
+/** The event with `seq` (fetched once per page: args and results are read where they are). */
+function eventAt(page, seq) {
+  page.events = page.events || new Map();
+  if (!page.events.has(seq)) {
+    const asked = api(`/executions/${page.id}/events?after_seq=${seq - 1}&limit=1`).then((answer) => answer.events[0]);
+    asked.catch(() => page.events.delete(seq));
+    page.events.set(seq, asked);
+  }
+  return page.events.get(seq);
+}
+
+/** A box filled with `show(event)` once the event with `seq` is here. */
+function fromEvent(page, seq, show) {
+  const box = h("div", {}, h("p", { class: "muted" }, seq ? "…" : "none"));
+  if (seq) {
+    eventAt(page, seq).then((event) => box.replaceChildren(show(event)))
+      .catch((error) => box.replaceChildren(h("p", { class: "muted" }, error.message)));
+  }
+  return box;
 }
