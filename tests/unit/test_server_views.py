@@ -16,7 +16,10 @@ HEAD = "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: g, path: g}\nw
 
 def golden(name: str) -> tuple[dict, Progress]:
     playbook = load_playbook((GOLDEN / f"{name}.yaml").read_text())
-    events = [Event.from_dict(json.loads(line)) for line in (GOLDEN / f"{name}.jsonl").open()]
+    events = [
+        Event.from_dict(json.loads(line))
+        for line in (GOLDEN / f"{name}.jsonl").read_text().splitlines()
+    ]
     progress = Progress()
     progress.apply(events)
     return playbook_graph(playbook), progress
@@ -94,7 +97,10 @@ def test_a_cancelled_loop_keeps_the_iterations_it_finished():
 
 
 def test_folding_in_pieces_equals_folding_at_once():
-    events = [Event.from_dict(json.loads(line)) for line in (GOLDEN / "join_all.jsonl").open()]
+    events = [
+        Event.from_dict(json.loads(line))
+        for line in (GOLDEN / "join_all.jsonl").read_text().splitlines()
+    ]
     whole, pieces = Progress(), Progress()
     whole.apply(events)
     for at in range(0, len(events), 3):

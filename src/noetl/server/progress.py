@@ -9,15 +9,18 @@ viewed executions and only reads the events it has not seen (see `ProgressCache`
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from noetl.dsl.locate import CATALOG_PREFIX
 from noetl.engine import events as ev
 from noetl.engine.events import Event
 
 MAX_RUNS = 50  # runs kept per step (a step re-entered by a loop of arcs keeps its latest ones)
 READ = 20_000  # events per read while folding
+_CATALOG_FILE = re.compile(re.escape(CATALOG_PREFIX) + r"(.+)@v(\d+)")  # see catalog_file
 # The events the fold reads: commands issued and tasks done are most of a loop's log and say
 # nothing here, so they are not even decoded.
 FOLDED = frozenset(
@@ -95,9 +98,7 @@ class Progress:
         for event in events:
             self.last_seq = event.seq or self.last_seq
             if event.type == ev.PLAYBOOK_STARTED:
-                info = dict(event.payload.get("playbook") or {})
-                info.pop("source", None)  # large; GET /executions/{id}/playbook has it
-                self.playbook = info
+                self.playbook = _playbook_info(event.payload.get("playbook") or {})
             elif event.type in ev.TERMINAL_PLAYBOOK:
                 self._stop_running(event.created_at)
             elif event.step is not None:
@@ -152,6 +153,15 @@ class Progress:
             "playbook": self.playbook,
             "steps": {name: step.to_dict() for name, step in self.steps.items()},
         }
+
+
+def _playbook_info(recorded: dict[str, Any]) -> dict[str, Any]:
+    """What playbook.started says of the playbook, without its (large) source, and with the
+    catalog entry it came from when it came from the catalog (`catalog: {path, version}`)."""
+    info = {key: value for key, value in recorded.items() if key != "source"}
+    found = _CATALOG_FILE.fullmatch(str(info.get("file") or ""))
+    info["catalog"] = None if found is None else {"path": found[1], "version": int(found[2])}
+    return info
 
 
 class ProgressCache:

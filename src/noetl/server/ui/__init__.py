@@ -9,6 +9,7 @@ answers 401 and keeps it in the browser session. Templates and assets ship insid
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from importlib.resources import files
 
 from fastapi import FastAPI, HTTPException, Request
@@ -70,7 +71,7 @@ def render(page: str, arg: str = "", status: int = 200) -> HTMLResponse:
     return HTMLResponse(html, status, headers={"cache-control": "no-cache"})
 
 
-def _page(page: str):  # type: ignore[no-untyped-def]
+def _page(page: str) -> Callable[[Request], Awaitable[HTMLResponse]]:
     async def serve(request: Request) -> HTMLResponse:
         params = request.path_params
         return render(page, str(params.get("execution_id") or params.get("path") or ""))

@@ -101,7 +101,7 @@ function renderHead(head, page) {
   }
   actions.append(h("button", { type: "button", id: "again", onclick: () => runAgain(page) }, "Run again…"));
   const facts = h("dl", { class: "facts" },
-    h("dt", {}, "Playbook"), h("dd", {}, h("a", { href: `/playbooks/${e.playbook_path}` }, e.playbook_path), page.view.playbook.version ? ` v${page.view.playbook.version}` : ""),
+    h("dt", {}, "Playbook"), h("dd", {}, h("a", { href: `/playbooks/${e.playbook_path}` }, e.playbook_path), page.view.playbook.catalog ? ` v${page.view.playbook.catalog.version}` : " (inline)"),
     h("dt", {}, "Started"), h("dd", {}, fmtTime(e.started_at)),
     h("dt", {}, "Duration"), h("dd", {}, liveDuration(e.started_at, e.finished_at)),
     h("dt", {}, "Steps"), h("dd", {}, `${e.steps_done} done, ${e.steps_failed} failed, ${e.steps_skipped} skipped`),
@@ -135,7 +135,8 @@ async function runAgain(page) {
   const info = page.view.playbook;
   const started = await eventAt(page, 1); // playbook.started: the payload it ran with
   const payload = started.payload.payload || {};
-  const target = info.version ? { path: info.path, version: info.version } : { playbook: (await api(`/executions/${page.id}/playbook`)).source };
+  // The same catalog entry when it came from the catalog, else the same YAML again.
+  const target = info.catalog ? { ...info.catalog } : { playbook: (await api(`/executions/${page.id}/playbook`)).source };
   payloadDialog(`Run ${info.path || info.name} again`, payload, async (edited) => {
     const started = await api("/executions", { method: "POST", body: { ...target, payload: edited } });
     location.href = `/executions/${started.execution_id}`;
