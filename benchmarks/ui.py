@@ -3,7 +3,8 @@ of an execution with a 10,000-iteration loop.
 
     python benchmarks/ui.py [--runs 5] [--scale 1.0]
 
-Prints one JSON object. The app (`create_app` over `open_ui`: SQLite log, in-process workers)
+Prints one JSON object. The app of `noetl ui` (`create_app` over `open_server` with in-process
+workers: SQLite log)
 is driven in-process through its ASGI interface, lifespan included, so times are server-side:
 routing, the guard, the store and JSON, no network. The list is filled through the event store
 itself (`append_batches`, 5,000 executions a transaction), each execution started and ended.
@@ -33,7 +34,7 @@ from harness import machine, scaled, spread
 from noetl.config import Settings
 from noetl.engine import events as ev
 from noetl.engine.events import Event
-from noetl.runtime.assemble import open_ui
+from noetl.runtime.assemble import ServerRuntime, open_server
 from noetl.server.app import create_app
 from noetl.server.progress import ProgressCache
 
@@ -157,7 +158,11 @@ async def bench_execution(
 async def main_async(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     count, iterations = scaled(EXECUTIONS, args.scale), scaled(ITERATIONS, args.scale)
     settings = Settings.load(env={}, home=folder, db=folder / "noetl.db")
-    app = create_app(settings, opener=open_ui)
+
+    async def opener(settings: Settings) -> ServerRuntime:  # what `noetl ui` serves
+        return await open_server(settings, local_workers=settings.workers)
+
+    app = create_app(settings, opener=opener)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:

@@ -1,5 +1,5 @@
 """What the web UI reads besides the plain REST API: SSE streams of the log, step progress,
-playbook checks, list filters and pages; against a real server over `open_ui` (SQLite log,
+playbook checks, list filters and pages; against a real server with in-process workers (SQLite log,
 in-process workers), so the runs the tests start really execute."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from noetl.bus.inprocess import InProcessBus
@@ -262,16 +262,6 @@ async def open_server(settings: Settings, *, local_workers: int = 0) -> ServerRu
             runtime.workers = await _local_workers(runtime, local_workers)
         opened.pop_all()  # opened for good: the runtime closes them
         return runtime
-
-
-async def open_ui(settings: Settings) -> ServerRuntime:
-    """`noetl ui`: the server's runtime over the embedded SQLite file, with `settings.workers`
-    in-process workers, so runs started from the page execute in this process.
-
-    The same app as `noetl server start` serves it, so the page cannot tell the two apart.
-    """
-    embedded = replace(settings, pg_dsn=None, nats_url=None)
-    return await open_server(embedded, local_workers=settings.workers)
 
 
 async def _local_workers(runtime: ServerRuntime, count: int) -> WorkerPool:
