@@ -53,3 +53,8 @@ def test_the_server_serves_the_ui_and_a_run_started_there_turns_green(
     page.goto(cluster.url + "/")
     expect(page.locator("tbody tr .badge").first).to_have_text("done")
     page.screenshot(path=shots / "distributed-executions.png")
+    page.goto(cluster.url + "/workers")  # the worker process registered with the server
+    pool = page.locator("section.pool")
+    expect(pool.locator("h2")).to_contain_text("Pool default")
+    expect(pool.locator("tbody tr .badge")).to_have_text("alive")
+    page.screenshot(path=shots / "distributed-workers.png")
