@@ -121,9 +121,12 @@ class ToolError(NoetlError):
         code: str | None = None,
         status_code: int | None = None,
         retry_after: float | None = None,
+        traceback: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        # The user's frames only (a python task's code), shown where the step failed.
+        self.traceback = traceback
         self.kind = kind
         self.retryable = retryable
         self.code = code

@@ -195,6 +195,10 @@ def test_no_rule_error_fails_the_step_and_stops_the_pipeline():
         "code": None,
         "status_code": None,
         "task": "a",
+        "traceback": "Traceback (most recent call last):\n"
+        "  line 2, in <module>\n"
+        "    raise ValueError('bad')\n"
+        "ValueError: bad",
     }
 
 
@@ -431,6 +435,10 @@ def test_outcome_envelope_of_an_error_as_eval_sees_it():
         "code": None,
         "status_code": None,
         "category": "python",
+        "traceback": "Traceback (most recent call last):\n"
+        "  line 1, in <module>\n"
+        "    1/0\n"
+        "ZeroDivisionError: division by zero",
     }
     assert outcome["http"] == {"status": None}
     assert outcome["meta"]["attempt"] == 1

@@ -16,6 +16,7 @@ from noetl.cli import retry as retry_cli
 from noetl.cli import run as run_cli
 from noetl.cli import schedule as schedule_cli
 from noetl.cli import server as server_cli
+from noetl.cli import ui as ui_cli
 from noetl.cli import validate as validate_cli
 from noetl.cli import worker as worker_cli
 from noetl.cli import workers as workers_cli
@@ -41,6 +42,7 @@ catalog_cli.register(app)
 credentials_cli.register(app)
 hook_cli.register(app)
 import_cli.register(app)
+ui_cli.register(app)
 
 
 def _version(value: bool) -> None:

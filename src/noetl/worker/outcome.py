@@ -112,6 +112,8 @@ def error_from_exception(exc: BaseException) -> dict[str, Any]:
         )
         if exc.retry_after is not None:
             info["retry_after"] = exc.retry_after
+        if exc.traceback is not None:
+            info["traceback"] = exc.traceback
         return info
     if isinstance(exc, TemplateError):
         return error_info("template", str(exc))

@@ -471,7 +471,7 @@ def _elapsed_ms(since: float) -> float:
 
 def _step_error(error: Mapping[str, Any], task: str | None) -> dict[str, Any]:
     """The step error: the envelope error fields plus the task that ended the step."""
-    return {
+    step_error = {
         "kind": error.get("kind"),
         "message": error.get("message"),
         "retryable": bool(error.get("retryable")),
@@ -479,3 +479,6 @@ def _step_error(error: Mapping[str, Any], task: str | None) -> dict[str, Any]:
         "status_code": error.get("status_code"),
         "task": task,
     }
+    if error.get("traceback"):
+        step_error["traceback"] = error["traceback"]
+    return step_error
