@@ -22,7 +22,7 @@ class Problem:
     file: str | None = None
     line: int | None = None  # 1-based
     col: int | None = None  # 1-based
-    severity: str = "error"  # error | warning
+    severity: str = "error"  # error | warning | notice (e.g. "imported from the NoETL form")
 
     def location(self) -> str:
         """`file:line:col` (the parts that are known)."""
@@ -35,7 +35,7 @@ class Problem:
 
     def __str__(self) -> str:
         where = f" ({self.path})" if self.path else ""
-        tag = "warning: " if self.severity == "warning" else ""
+        tag = f"{self.severity}: " if self.severity in ("warning", "notice") else ""
         return f"{self.location()}: {tag}{self.message}{where}"
 
     def to_dict(self) -> dict[str, object]:
@@ -136,9 +136,12 @@ class ToolError(NoetlError):
         code: str | None = None,
         status_code: int | None = None,
         retry_after: float | None = None,
+        traceback: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        # The user's frames only (a python task's code), shown where the step failed.
+        self.traceback = traceback
         self.kind = kind
         self.retryable = retryable
         self.code = code

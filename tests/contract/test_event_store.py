@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from noetl.engine import events as ev
 from noetl.engine.events import Event
 from noetl.errors import ConflictError, NotFoundError, StoreError
+from noetl.store.port import ExecutionFilter
 
 
 def started(eid: str, name: str = "hello", parent: str | None = None) -> Event:
@@ -195,6 +197,32 @@ def test_read_pages_with_after_seq_and_limit(event_store):
     assert [e.command_id for e in page] == ["cmd-4", "cmd-5", "cmd-6", "cmd-7"]
     assert [e.seq for e in tail] == [9, 10]
     assert past_end == nothing == unknown == []
+
+
+def test_read_narrows_to_types_and_a_step_in_seq_order(event_store):
+    async def body(store):
+        await store.append("e1", [started("e1"), issued("e1", 1), step(ev.STEP_DONE, "e1", "a")])
+        await store.append("e1", [issued("e1", 2), step(ev.STEP_DONE, "e1", "b")])
+        await store.append("e1", [step(ev.STEP_FAILED, "e1", "a", iteration=3)])
+        ends = {ev.STEP_DONE, ev.STEP_FAILED}
+        return (
+            await store.read("e1", types=ends),
+            await store.read("e1", types=ends, after_seq=3, limit=1),
+            await store.read("e1", step="a"),
+            await store.read("e1", types=[ev.STEP_DONE], step="b"),
+            await store.read("e1", types=[]),
+        )
+
+    ends, page, of_a, done_b, none = event_store.run(body)
+    assert [(e.seq, e.type, e.step) for e in ends] == [
+        (3, ev.STEP_DONE, "a"),
+        (5, ev.STEP_DONE, "b"),
+        (6, ev.STEP_FAILED, "a"),
+    ]
+    assert [e.seq for e in page] == [5]
+    assert [e.seq for e in of_a] == [3, 6] and of_a[1].iteration == 3
+    assert [e.seq for e in done_b] == [5]
+    assert none == []
 
 
 def test_read_gives_back_every_field_as_json(event_store):
@@ -405,6 +433,45 @@ def test_list_is_newest_first_filtered_and_paged(event_store):
     assert ids(done) == ["e3", "e1"]
     assert ids(page) == ["e3", "e2"]
     assert failed == []
+
+
+def test_list_filters_by_playbook_and_time_and_pages_by_key(event_store):
+    async def body(store):
+        for n in range(6):
+            path = "a" if n % 2 == 0 else "b"
+            event = started(f"e{n}", parent="e0" if n in (2, 3) else None)
+            info = dict(event.payload["playbook"], path=path)
+            await store.append(
+                f"e{n}", [replace(event, payload={**event.payload, "playbook": info})]
+            )
+        everything = await store.list_executions()
+        third = everything[2].started_at  # e3's start
+        return (
+            everything,
+            await store.list_executions(where=ExecutionFilter(playbook="a")),
+            await store.list_executions(where=ExecutionFilter(since=third)),
+            await store.list_executions(where=ExecutionFilter(until=third)),
+            await store.list_executions(limit=2, where=ExecutionFilter(before="e4")),
+            await store.list_executions(where=ExecutionFilter(before="e1")),
+            await store.list_executions(where=ExecutionFilter(playbook="b", before="e5")),
+            await store.list_executions(where=ExecutionFilter(before="nope")),
+            await store.list_executions(where=ExecutionFilter(parent="e0")),
+        )
+
+    everything, a, since, until, page, last, b_after, unknown, children = event_store.run(body)
+
+    def ids(summaries):
+        return [s.execution_id for s in summaries]
+
+    assert ids(everything) == ["e5", "e4", "e3", "e2", "e1", "e0"]
+    assert ids(a) == ["e4", "e2", "e0"]
+    assert ids(since) == ["e5", "e4", "e3"]
+    assert ids(until) == ["e2", "e1", "e0"]
+    assert ids(page) == ["e3", "e2"]
+    assert ids(last) == ["e0"]
+    assert ids(b_after) == ["e3", "e1"]
+    assert unknown == []
+    assert ids(children) == ["e3", "e2"]
 
 
 # -- durability ---------------------------------------------------------------------------------

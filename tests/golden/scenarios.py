@@ -220,6 +220,24 @@ workflow:
 """,
         fifo,
     ),
+    "set_ctx": (
+        """
+workload: {n: 2}
+workflow:
+  - step: start
+    set_ctx: {seen: "{{ workload.n }}"}
+    next:
+      - {step: each, set_ctx: {via: start}, when: "{{ ctx.seen == 2 }}"}
+  - step: each
+    loop: {in: "{{ [ctx.seen, ctx.via] }}", iterator: x}
+    tool: {kind: noop}
+    set_ctx: {count: "{{ each.stats.total }}"}
+    next:
+      - {step: done, when: "{{ ctx.count == 2 }}"}
+  - step: done
+""",
+        fifo,
+    ),
     "inclusive": (FANOUT.replace("join: all", "join: any"), shuffled(1)),
     "join_all": (FANOUT, shuffled(2)),
     "nested_fanout": (NESTED, shuffled(3)),

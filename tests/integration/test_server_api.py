@@ -399,3 +399,33 @@ def test_a_start_repeated_with_its_idempotency_key_returns_the_same_execution(
     assert reused.status_code == 409 and "different request" in reused.text
     spaced = api.post("/executions", json=body, headers={"Idempotency-Key": "a b"})
     assert spaced.status_code == 422 and "Idempotency-Key" in spaced.text
+
+
+# -- seed-compatible doors ------------------------------------------------------------------------
+
+NOETL_FORM = """\
+apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: seed, path: tests/seed}
+workload: {greeting: hi}
+workflow:
+  - step: start
+    tool: {kind: python, input: {g: "{{ greeting }}"}, code: "result = g + '!'"}
+    next: {spec: {mode: exclusive}, arcs: [{step: end}]}
+  - step: end
+"""
+
+
+def test_seed_doors_register_and_execute_a_noetl_form_playbook(api: httpx.Client):
+    registered = api.post("/engine/register-playbook", json={"playbook_yaml": NOETL_FORM})
+    assert registered.status_code == 201
+    assert (registered.json()["path"], registered.json()["version"]) == ("tests/seed", 1)
+    started = api.post("/execute", json={"path": "tests/seed", "payload": {"greeting": "yo"}})
+    assert started.status_code == 201
+    execution_id = started.json()["execution_id"]
+    # this server has no workers: the imported playbook's first command is what is checked
+    summary = api.get(f"/executions/{execution_id}").json()
+    assert (summary["status"], summary["playbook_path"]) == ("running", "tests/seed")
+    assert [c["step"] for c in issued(api, execution_id)] == ["start"]
+    refused = api.post("/execute", json={"path": "tests/seed", "playbook": NOETL_FORM})
+    assert refused.status_code == 422

@@ -147,3 +147,18 @@ def test_observe_benchmark_prints_both_variants_and_the_overhead():
         assert target["measured"] == result[name]
         assert isinstance(target["met"], bool)
         assert isinstance(result[f"{name}_of_fastest"], float)
+
+
+def test_ui_benchmark_prints_the_list_and_execution_page_cases_and_targets():
+    result = run_script("ui.py", "--scale", "0.001")
+    assert result["benchmark"] == "ui" and result["runs"] == 1
+    listing, page = result["cases"]["list"], result["cases"]["execution_page"]
+    assert listing["executions"] == 100
+    for name in ("first_page", "deep_page_by_key", "failed_first_page", "playbook_first_page"):
+        assert_spread(listing[f"{name}_ms"])
+    assert page["iterations"] == 10 and page["events"] > 30
+    assert_spread(page["execution_page_s"])
+    assert_spread(page["steps_cached_ms"])
+    assert set(result["targets"]) == {"list_first_page_ms", "execution_page_s"}
+    for target in result["targets"].values():
+        assert isinstance(target["met"], bool) and target["measured"] > 0

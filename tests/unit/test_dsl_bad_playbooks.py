@@ -67,8 +67,8 @@ CASES = [
     ),
     (
         "root-api-version",
-        "apiVersion: noetl.io/v1\nkind: Playbook\nmetadata: {name: t}\nworkflow: [{step: a}]\n",
-        "invalid value 'noetl.io/v1': expected 'noetl.io/v2'",
+        "apiVersion: noetl.io/v3\nkind: Playbook\nmetadata: {name: t}\nworkflow: [{step: a}]\n",
+        "invalid value 'noetl.io/v3': expected 'noetl.io/v2'",
         1,
         "apiVersion",
     ),
@@ -506,7 +506,7 @@ def test_problem_str_is_file_line_col_message_path():
 def test_unknown_key_without_a_close_match_lists_the_allowed_ones():
     _, problems = check_playbook(doc("workflow:\n  - step: a\n    zzz: 1\n"))
     assert problems[0].message == (
-        "unknown field 'zzz'; expected one of: step, desc, when, tool, loop, next, spec"
+        "unknown field 'zzz'; expected one of: step, desc, when, tool, loop, next, spec, set_ctx"
     )
 
 

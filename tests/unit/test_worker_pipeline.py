@@ -195,6 +195,10 @@ def test_no_rule_error_fails_the_step_and_stops_the_pipeline():
         "code": None,
         "status_code": None,
         "task": "a",
+        "traceback": "Traceback (most recent call last):\n"
+        "  line 2, in <module>\n"
+        "    raise ValueError('bad')\n"
+        "ValueError: bad",
     }
 
 
@@ -430,8 +434,41 @@ def test_outcome_envelope_of_an_error_as_eval_sees_it():
         "retryable": False,
         "code": None,
         "status_code": None,
+        "category": "python",
+        "traceback": "Traceback (most recent call last):\n"
+        "  line 1, in <module>\n"
+        "    1/0\n"
+        "ZeroDivisionError: division by zero",
     }
+    assert outcome["http"] == {"status": None}
     assert outcome["meta"]["attempt"] == 1
+
+
+def test_rules_may_read_error_fields_of_a_successful_outcome():
+    rules = [
+        EvalRule(do="retry", expr="{{ outcome.error.retryable or outcome.error.kind == 'x' }}"),
+        EvalRule(do="fail", expr="{{ outcome.http.status in [500, 502] }}"),
+        EvalRule(do="continue", set_vars={"category": "{{ outcome.error.category }}"}),
+    ]
+    events = run(playbook(task("a", "python", code="result = 1", eval=rules)))
+    assert events[-1].type == "step.done"
+    assert ending(events)["vars"] == {"category": None}
+
+
+def test_error_category_names_noetl_error_kinds_by_http_status():
+    from noetl.worker.outcome import error_category
+
+    def category(status: int | None, kind: str = "http") -> str | None:
+        return error_category({"kind": kind, "status_code": status})
+
+    assert [category(s) for s in (429, 401, 403, 503, 404)] == [
+        "rate_limit",
+        "auth",
+        "auth",
+        "server_error",
+        "client_error",
+    ]
+    assert category(None, "timeout") == "timeout"
 
 
 # --- template errors --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from noetl import __version__
 from noetl.cli import catalog as catalog_cli
 from noetl.cli import credentials as credentials_cli
 from noetl.cli import hook as hook_cli
+from noetl.cli import import_playbooks as import_cli
 from noetl.cli import inspect as inspect_cli
 from noetl.cli import prune as prune_cli
 from noetl.cli import remote as remote_cli
@@ -15,6 +16,7 @@ from noetl.cli import retry as retry_cli
 from noetl.cli import run as run_cli
 from noetl.cli import schedule as schedule_cli
 from noetl.cli import server as server_cli
+from noetl.cli import ui as ui_cli
 from noetl.cli import validate as validate_cli
 from noetl.cli import worker as worker_cli
 from noetl.cli import workers as workers_cli
@@ -39,6 +41,8 @@ workers_cli.register(app)
 catalog_cli.register(app)
 credentials_cli.register(app)
 hook_cli.register(app)
+import_cli.register(app)
+ui_cli.register(app)
 
 
 def _version(value: bool) -> None:

@@ -24,6 +24,7 @@ db_app = typer.Typer(help="The PostgreSQL database of the distributed mode.", no
 HomeOption = Annotated[
     Path | None, typer.Option("--home", help="Directory for NoETL's local files (.noetl).")
 ]
+GRACEFUL_SHUTDOWN = 10  # seconds open requests get at shutdown before they are cancelled
 AckWaitOption = Annotated[
     int | None,
     typer.Option("--ack-wait", min=1, help="Seconds a worker's lease on a command lasts."),
@@ -96,9 +97,15 @@ def start_server(
             f"(event log: {log}); give --nats URL to use `noetl worker start` processes",
             err=True,
         )
+    serve(settings, local, access_log=access_log)
+
+
+def serve(settings: Settings, local_workers: int, *, access_log: bool) -> None:
+    """Serve the app (API and web UI) until SIGINT/SIGTERM; a part that cannot start is one
+    line on stderr and exit 1 (`noetl server start` and `noetl ui`)."""
     try:
         with tracing.traced("noetl-server", otlp_endpoint()):
-            asyncio.run(_serve(settings, local, settings.log_level, access_log))
+            asyncio.run(_serve(settings, local_workers, settings.log_level, access_log))
     except ImportError as exc:  # FastAPI, uvicorn and the drivers come with the extra
         typer.echo(
             f"error: the server needs the distributed extra ({exc.name} is missing): "
@@ -143,9 +150,23 @@ async def _serve(settings: Settings, local_workers: int, log_level: str, access_
         return runtime
 
     app = create_app(settings, opener=opened)
-    # log_config=None: uvicorn's records go through the one logging setup, in its format.
-    config = uvicorn.Config(app, log_level=log_level, access_log=access_log, log_config=None)
-    await uvicorn.Server(config).serve(sockets=[listening])
+
+    class Server(uvicorn.Server):
+        """Ends the event streams when the shutdown starts: a stream never ends by itself,
+        and uvicorn waits for open requests."""
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            app.state.feed.close()
+            await super().shutdown(sockets)
+
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=access_log,
+        log_config=None,  # uvicorn's records go through the one logging setup, in its format
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
+    )
+    await Server(config).serve(sockets=[listening])
 
 
 def listen(host: str, port: int) -> socket.socket:

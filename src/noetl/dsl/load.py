@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import logging
 import types
 import typing
 from collections.abc import Mapping
@@ -22,12 +23,15 @@ from pydantic_core import ErrorDetails
 
 from noetl.dsl.budget import limits
 from noetl.dsl.check import DocPath, Locator, did_you_mean, format_path, semantic_problems
+from noetl.dsl.importer import Imported, import_document
 from noetl.dsl.model import TAGS, TASK_TAG, EvalRuleModel, PlaybookModel, StepModel, TaskModel
 from noetl.dsl.templates import RENDERER
 from noetl.engine.definition import Arc, EvalRule, LoopDef, PlaybookDef, StepDef, TaskDef
 from noetl.errors import PlaybookError, Problem
 
 Source = str | Path | Mapping[str, Any]
+
+_log = logging.getLogger("noetl.dsl.import")
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _DEFAULT_IN_FLIGHT = {"sequential": 1, "parallel": 10}
@@ -68,14 +72,44 @@ def check_playbook(
     data, where, read_problems = _read(source, file)
     if read_problems and data is None:  # unreadable: nothing more to check
         return None, read_problems
+    imported = import_document(data, where)
+    if imported.problems:  # a construct that cannot be converted: say which, and where
+        return None, _in_order(read_problems + imported.problems)
+    if imported.converted:
+        data, where = imported.data, imported.where
+        read_problems = [*read_problems, _notice(imported)]
     # duplicate keys leave a usable document, so the later stages still report their findings
     model, problems = _validate(data, where)
     if model is not None:
         problems = semantic_problems(model, data, where)
-    problems = sorted(read_problems + problems, key=lambda p: (p.line or 0, p.col or 0))
+    problems = _in_order(read_problems + problems)
     if model is None or any(p.severity == "error" for p in problems):
         return None, problems
     return _build(model, file), problems
+
+
+def _in_order(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.line or 0, p.col or 0))
+
+
+def _notice(imported: Imported) -> Problem:
+    """The one notice line of a playbook converted on load (also logged for `run`/servers)."""
+    _log.info("%s", imported.notice())
+    message = imported.notice().split(": notice: ", 1)[1]
+    return Problem(message, file=imported.where.file, line=1, col=1, severity="notice")
+
+
+def import_text(text: str, file: str | None = None) -> tuple[Imported | None, list[Problem]]:
+    """Parse YAML `text` and import it (see `noetl.dsl.importer`), without validating the
+    result: `(imported or None, problems)`; None when the YAML is unreadable or a construct
+    cannot be converted (the problems say which and where)."""
+    data, where, problems = _parse_yaml(text, file)
+    if data is None and problems:
+        return None, problems
+    imported = import_document(data, where)
+    if imported.problems:
+        return None, _in_order(problems + imported.problems)
+    return imported, problems
 
 
 # --- reading YAML with positions -------------------------------------------------------------
@@ -379,10 +413,14 @@ def _step(step: StepModel) -> StepDef:
         when=step.when,
         tasks=tuple(_task(label, task) for label, _, task in step.tasks()),
         loop=loop,
-        next=tuple(Arc(step=arc.step, when=arc.when, args=arc.args) for _, arc in step.arcs()),
+        next=tuple(
+            Arc(step=arc.step, when=arc.when, args=arc.args, set_ctx=arc.set_ctx)
+            for _, arc in step.arcs()
+        ),
         next_mode=step.spec.next_mode,
         join=step.spec.join,
         timeout=step.spec.timeout,
+        set_ctx=step.set_ctx,
     )
 
 

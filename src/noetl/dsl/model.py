@@ -196,6 +196,7 @@ class ArcModel(_Strict):
     step: str
     when: Any = None
     args: dict[str, Any] = Field(default_factory=dict)
+    set_ctx: dict[str, Any] = Field(default_factory=dict)
 
 
 def _arc_form(value: Any) -> str:
@@ -249,6 +250,7 @@ class StepModel(_Strict):
     loop: LoopModel | None = None
     next: NextSpec = Field(default_factory=list)
     spec: StepSpec = Field(default_factory=StepSpec)
+    set_ctx: dict[str, Any] = Field(default_factory=dict)
 
     def arcs(self) -> list[tuple[tuple[str | int, ...], ArcModel]]:
         """Each arc with its path relative to the step (shorthand names become arcs)."""

@@ -267,7 +267,7 @@ class _Decider:
         result = run.args if run.args else self.s.results.get(run.source or "")
         payload = {"token": run.token, "result": result, "vars": {}}
         self._emit(ev.STEP_DONE, step.name, payload, f"step.end|{step.name}|{run.token}")
-        self._route(run, "success", ev.STEP_DONE, None, {})
+        self._route(run, "success", ev.STEP_DONE, None, {}, own_set_ctx=True)
 
     def _issue(
         self, step: StepDef, run: Run, iteration: int | None, scope: dict[str, Any] | None
@@ -370,7 +370,7 @@ class _Decider:
         if not ok:
             message = f"{loop.failed} of {loop.count} iterations of step '{step.name}' failed"
             error = {"kind": "loop", "message": message, "errors": payload["errors"][:10]}
-        self._route(run, "success" if ok else "error", ev.LOOP_DONE, error, {})
+        self._route(run, "success" if ok else "error", ev.LOOP_DONE, error, {}, own_set_ctx=True)
 
     # -- worker and runtime outcomes ----------------------------------------------------------
 
@@ -408,14 +408,34 @@ class _Decider:
     # -- routing --------------------------------------------------------------------------------
 
     def _route(
-        self, run: Run, status: str, name: str, error: Any, step_vars: dict[str, Any]
+        self,
+        run: Run,
+        status: str,
+        name: str,
+        error: Any,
+        step_vars: dict[str, Any],
+        *,
+        own_set_ctx: bool = False,
     ) -> None:
+        """Fire the arcs of a step run that ended. A step's own `set_ctx` is applied here when
+        no worker ran its whole pipeline (`own_set_ctx`: a routing step, a loop); a worker
+        applies it otherwise, where large results are readable."""
         step = self.pb.step(run.step)
         scope: dict[str, Any] = {}
-        if any(arc.when is not None or arc.args for arc in step.next):
+        if step.set_ctx or any(
+            arc.when is not None or arc.args or arc.set_ctx for arc in step.next
+        ):
             scope = base_scope(self.s, run.args)  # only built when a template will read it
             scope["vars"] = step_vars
             scope["event"] = {"name": name, "status": status, "error": error}
+        own_key = f"ctx.set|{step.name}|{run.token}"
+        if (
+            own_set_ctx
+            and status == "success"
+            and step.set_ctx
+            and not self._set_ctx(step, step.set_ctx, scope, own_key)
+        ):
+            return
         fired = self._matching_arcs(step, status, scope)
         if fired is None:
             return
@@ -436,6 +456,9 @@ class _Decider:
             return
         for index in fired:
             arc = step.next[index]
+            key = f"ctx.set|{step.name}|{run.token}|{index}"
+            if arc.set_ctx and not self._set_ctx(step, arc.set_ctx, scope, key, index):
+                return
             where = f"step '{step.name}' next[{index}] (to '{arc.step}') args"
             try:
                 args = self._render(dict(arc.args), scope, where) if arc.args else {}
@@ -443,6 +466,32 @@ class _Decider:
                 self._fail_execution({"kind": "template", "message": str(exc), "step": step.name})
                 return
             self.queue.append((arc.step, self._token(dict(args), step.name, run.fresh)))
+
+    def _set_ctx(
+        self,
+        step: StepDef,
+        values: Mapping[str, Any],
+        scope: dict[str, Any],
+        key: str,
+        arc: int | None = None,
+    ) -> bool:
+        """Render and apply a step's (or one of its arcs') `set_ctx`; False when a template
+        failed (the execution has failed then)."""
+        where = (
+            f"step '{step.name}' set_ctx"
+            if arc is None
+            else f"step '{step.name}' next[{arc}] set_ctx"
+        )
+        try:
+            values = self._render(dict(values), scope, where)
+        except TemplateError as exc:
+            self._fail_execution({"kind": "template", "message": str(exc), "step": step.name})
+            return False
+        payload: dict[str, Any] = {"set_ctx": values}
+        if arc is not None:
+            payload["arc"] = arc
+        self._emit(ev.CTX_SET, step.name, payload, key)
+        return True
 
     def _matching_arcs(self, step: StepDef, status: str, scope: dict[str, Any]) -> list[int] | None:
         """Indexes of the arcs that fire; None when a guard failed to render (execution failed)."""

@@ -80,6 +80,7 @@ class Arc:
     step: str
     when: Any = None  # None: matches only when the source step succeeded
     args: Mapping[str, Any] = field(default_factory=dict)
+    set_ctx: Mapping[str, Any] = field(default_factory=dict)  # applied when the arc fires
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,7 @@ class StepDef:
     next_mode: NextMode = "exclusive"
     join: JoinMode = "any"
     timeout: float | None = None  # seconds, per step run
+    set_ctx: Mapping[str, Any] = field(default_factory=dict)  # applied on success, before routing
 
     def task_index(self, label: str) -> int:
         """Position of the task labelled `label` in the pipeline (KeyError if absent)."""

@@ -37,6 +37,7 @@ COMMAND_EXPIRED = "command.expired"
 COMMAND_DEAD = "command.dead"
 TASK_DONE = "task.done"
 TASK_FAILED = "task.failed"
+CTX_SET = "ctx.set"  # a step's or an arc's set_ctx, applied by the engine
 
 EVENT_TYPES = frozenset(
     {
@@ -58,6 +59,7 @@ EVENT_TYPES = frozenset(
         COMMAND_DEAD,
         TASK_DONE,
         TASK_FAILED,
+        CTX_SET,
     }
 )
 # What a worker may report, and only on a command it holds; every other type is the server's.

@@ -272,6 +272,10 @@ def _loop_done(state: ExecutionState, event: Event) -> None:
         state.last_result = value
 
 
+def _ctx_set(state: ExecutionState, event: Event) -> None:
+    state.ctx.update(event.payload.get("set_ctx") or {})
+
+
 def _run_ended(state: ExecutionState, run: Run) -> None:
     state.runs.pop(run.token, None)
     left = state.running.get(run.step, 0) - 1
@@ -294,4 +298,5 @@ _APPLY = {
     ev.STEP_FAILED: _step_ended,
     ev.STEP_REUSED: _step_reused,
     ev.LOOP_DONE: _loop_done,
+    ev.CTX_SET: _ctx_set,
 }

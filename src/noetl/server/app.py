@@ -25,7 +25,9 @@ from noetl.config import Settings
 from noetl.errors import ConfigError
 from noetl.observe.metrics import Metrics
 from noetl.runtime.assemble import ServerRuntime, open_server
-from noetl.server import errors
+from noetl.server import errors, ui
+from noetl.server.feed import Feed
+from noetl.server.progress import ProgressCache
 from noetl.server.routes import (
     catalog,
     credentials,
@@ -35,7 +37,10 @@ from noetl.server.routes import (
     results,
     retention,
     schedules,
+    seed_doors,
+    streams,
     system,
+    views,
     workers,
 )
 
@@ -82,6 +87,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await opener(settings)
         runtime.control.observe(app.state.metrics)
+        runtime.control.listen(app.state.feed.observe)
         app.state.runtime = runtime
         app.state.claiming = asyncio.Lock()
         try:
@@ -96,12 +102,16 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.metrics = Metrics()
+    app.state.feed = Feed()
+    app.state.progress = ProgressCache()
     errors.install(app)
-    routers = (catalog, credentials, executions, workers, registry, results, schedules, hooks)
-    for module in (*routers, retention):
+    # streams first: `/executions/stream` must not be taken for an execution id
+    routers = (catalog, credentials, streams, executions, views, workers, registry, results)
+    for module in (*routers, schedules, hooks, retention, seed_doors):
         app.include_router(module.router, prefix=API)
     app.include_router(system.router, prefix=API, include_in_schema=True)
     app.add_api_route("/metrics", system.metrics, include_in_schema=False)
+    ui.install(app)
     app.add_middleware(
         Guard,
         token=settings.api_token,
@@ -199,9 +209,12 @@ class Guard:
 
 
 def _open(scope: Scope) -> bool:
-    """Whether a request needs no API token."""
+    """Whether a request needs no API token: the UI's pages and assets (they hold no data; the
+    page asks for the token and sends it with its API calls), health and docs, hook calls."""
     path = scope["path"]
-    return path in _OPEN_PATHS or (scope["method"] == "POST" and bool(_HOOK_CALL.fullmatch(path)))
+    if path in _OPEN_PATHS or not (path.startswith(API) or path == "/metrics"):
+        return True
+    return scope["method"] == "POST" and bool(_HOOK_CALL.fullmatch(path))
 
 
 async def _reply(

@@ -142,6 +142,7 @@ class ExecutionList(BaseModel):
     """A page of executions, newest first."""
 
     executions: list[ExecutionOut]
+    next: str | None = Field(None, description="`before` for the next page (none: last page).")
 
 
 class EventPage(BaseModel):
@@ -330,3 +331,11 @@ class WorkerList(BaseModel):
     """GET /workers."""
 
     workers: list[WorkerOut]
+
+
+class CheckPlaybook(BaseModel):
+    """POST /playbooks/check: YAML to validate (and lay out), stored nowhere."""
+
+    model_config = _STRICT
+    content: str = Field(min_length=1, description="The playbook YAML.")
+    file: str | None = Field(None, description="A name for the problems' locations.")

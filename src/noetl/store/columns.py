@@ -8,12 +8,12 @@ hands back times (SQLite: the ISO text as written; PostgreSQL: a datetime) and J
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from noetl.engine.events import Event, _json_default
 from noetl.errors import StoreError
-from noetl.store.port import ExecutionSummary
+from noetl.store.port import ExecutionFilter, ExecutionSummary
 
 Decode = Callable[[Any], Any]
 
@@ -82,3 +82,74 @@ def summary_from_row(row: tuple[Any, ...], *, time: Decode, value: Decode) -> Ex
         parent_execution_id=parent,
         last_seq=int(last),
     )
+
+
+def list_query(
+    select: str,
+    where: ExecutionFilter,
+    *,
+    mark: str,
+    time_mark: str,
+    tiebreak: str,
+) -> tuple[str, list[Any]]:
+    """`select` (columns FROM executions AS x) with `where`'s conditions, newest first.
+
+    `mark` is the adapter's parameter placeholder, `time_mark` the one for a time value, and
+    `tiebreak` the column that orders executions started in the same microsecond (SQLite's
+    rowid, PostgreSQL's position). The conditions are only those given, so the planner sees a
+    plain range on an index, never `? IS NULL OR ...`. Ends in `LIMIT mark OFFSET mark`.
+    """
+    conditions: list[str] = []
+    params: list[Any] = []
+    for column, value, test in (
+        ("status", where.status, "="),
+        ("playbook_path", where.playbook, "="),
+        ("parent_execution_id", where.parent, "="),
+        ("started_at", where.since, ">="),
+        ("started_at", where.until, "<"),
+    ):
+        if value is not None:
+            conditions.append(f"{column} {test} {time_mark if column == 'started_at' else mark}")
+            params.append(value)
+    if where.before is not None:
+        conditions.append(
+            f"(started_at, {tiebreak}) < (SELECT started_at, {tiebreak} FROM executions "
+            f"WHERE execution_id = {mark})"
+        )
+        params.append(where.before)
+    sql = select
+    if conditions:
+        sql += "\nWHERE " + " AND ".join(conditions)
+    sql += f"\nORDER BY started_at DESC, {tiebreak} DESC\nLIMIT {mark} OFFSET {mark}"
+    return sql, params
+
+
+def filtered_read(
+    select: str,
+    execution_id: str,
+    after_seq: int,
+    limit: int | None,
+    *,
+    types: Collection[str] | None,
+    step: str | None,
+    mark: str,
+) -> tuple[str, list[Any]]:
+    """`select` (columns FROM events) narrowed to some types and/or one step, in seq order.
+
+    The rows are still found by the (execution_id, seq) key; the conditions spare decoding the
+    events nobody asked for (a 10,000-iteration loop's commands, when only step ends matter).
+    """
+    sql = f"{select}\nWHERE execution_id = {mark} AND seq > {mark}"
+    params: list[Any] = [execution_id, after_seq]
+    if types is not None:
+        chosen = sorted(set(types)) or [""]  # no type: nothing matches
+        sql += f" AND type IN ({', '.join([mark] * len(chosen))})"
+        params += chosen
+    if step is not None:
+        sql += f" AND step = {mark}"
+        params.append(step)
+    sql += "\nORDER BY seq"
+    if limit is not None:
+        sql += f"\nLIMIT {mark}"
+        params.append(max(limit, 0))
+    return sql, params

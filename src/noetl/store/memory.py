@@ -7,13 +7,13 @@ become lists, the caller mutating a payload later changes nothing stored).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from noetl.engine.events import Event
 from noetl.errors import ConflictError, NotFoundError, StoreError
 from noetl.store import projection
-from noetl.store.port import ExecutionSummary
+from noetl.store.port import ExecutionFilter, ExecutionSummary
 from noetl.store.stamping import check_batch, fresh, stamp, utc_now
 
 
@@ -64,15 +64,28 @@ class MemoryEventStore:
         return {p.execution_id: p.returned for p in prepared}
 
     async def read(
-        self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
+        self,
+        execution_id: str,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+        types: Collection[str] | None = None,
+        step: str | None = None,
     ) -> list[Event]:
-        """Events with `seq > after_seq`, in order, at most `limit`."""
+        """Events with `seq > after_seq`, in order, at most `limit`; only `types` / `step`."""
         self._check_open()
         log = self._logs.get(execution_id, [])
         # seq is gap-free from 1, so the event with seq n sits at index n - 1.
         start = max(after_seq, 0)
-        end = None if limit is None else start + max(limit, 0)
-        return log[start:end]
+        if types is None and step is None:
+            end = None if limit is None else start + max(limit, 0)
+            return log[start:end]
+        chosen = [
+            e
+            for e in log[start:]
+            if (types is None or e.type in types) and (step is None or e.step == step)
+        ]
+        return chosen if limit is None else chosen[: max(limit, 0)]
 
     async def last_seq(self, execution_id: str) -> int:
         """Highest seq of the execution, 0 when none."""
@@ -88,13 +101,23 @@ class MemoryEventStore:
             raise NotFoundError(f"execution {execution_id!r} not found") from None
 
     async def list_executions(
-        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        where: ExecutionFilter | None = None,
     ) -> list[ExecutionSummary]:
-        """Executions, newest first."""
+        """Executions, newest first (see `EventStore.list_executions`)."""
         self._check_open()
-        newest_first = reversed(self._executions.values())
-        chosen = [s for s in newest_first if status is None or s.status == status]
-        return chosen[offset : offset + limit]
+        chosen = ExecutionFilter.of(where, status)
+        newest_first = list(reversed(self._executions.values()))
+        if chosen.before is not None:
+            ids = [s.execution_id for s in newest_first]
+            start = ids.index(chosen.before) + 1 if chosen.before in ids else len(ids)
+            newest_first = newest_first[start:]
+        shown = [s for s in newest_first if _selects(chosen, s)]
+        return shown[offset : offset + limit]
 
     async def claim(self, execution_id: str, command_id: str, attempt: int) -> bool:
         """One winner per attempt; later attempts win over earlier ones."""
@@ -149,3 +172,14 @@ class MemoryEventStore:
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError("the in-memory event store is closed")
+
+
+def _selects(where: ExecutionFilter, summary: ExecutionSummary) -> bool:
+    """Whether `summary` passes every condition of `where` but the page key."""
+    return (
+        (where.status is None or summary.status == where.status)
+        and (where.playbook is None or summary.playbook_path == where.playbook)
+        and (where.parent is None or summary.parent_execution_id == where.parent)
+        and (where.since is None or summary.started_at >= where.since)
+        and (where.until is None or summary.started_at < where.until)
+    )

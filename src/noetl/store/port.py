@@ -16,8 +16,8 @@ Every adapter (memory, SQLite, PostgreSQL) passes the same contract suite in
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
 from noetl.engine.events import Event
@@ -27,6 +27,29 @@ DONE = "done"
 FAILED = "failed"
 CANCELLED = "cancelled"
 EXECUTION_STATUSES = frozenset({RUNNING, DONE, FAILED, CANCELLED})
+
+
+@dataclass(frozen=True)
+class ExecutionFilter:
+    """Which executions a list shows (every field optional; all given ones must hold).
+
+    `since`/`until` bound `started_at` (UTC ISO-8601, `since` inclusive, `until` exclusive).
+    `before` pages by key: only executions listed after that one (newest first), so a page
+    costs the same at the 100,000th execution as at the first (no OFFSET scan).
+    """
+
+    status: str | None = None
+    playbook: str | None = None  # the playbook's catalog path
+    parent: str | None = None  # children of this execution
+    since: str | None = None
+    until: str | None = None
+    before: str | None = None  # an execution id
+
+    @staticmethod
+    def of(where: ExecutionFilter | None, status: str | None) -> ExecutionFilter:
+        """`where` with `status` (the older keyword of `list_executions`) folded in."""
+        chosen = where or ExecutionFilter()
+        return chosen if status is None else replace(chosen, status=status)
 
 
 @dataclass(frozen=True)
@@ -75,9 +98,16 @@ class EventStore(Protocol):
         ...
 
     async def read(
-        self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
+        self,
+        execution_id: str,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+        types: Collection[str] | None = None,
+        step: str | None = None,
     ) -> list[Event]:
-        """Events of one execution with `seq > after_seq`, in seq order, at most `limit`."""
+        """Events of one execution with `seq > after_seq`, in seq order, at most `limit`;
+        with `types` only events of those types, with `step` only that step's."""
         ...
 
     async def last_seq(self, execution_id: str) -> int:
@@ -89,9 +119,15 @@ class EventStore(Protocol):
         ...
 
     async def list_executions(
-        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        where: ExecutionFilter | None = None,
     ) -> list[ExecutionSummary]:
-        """Executions, newest started first, optionally only those with `status`."""
+        """Executions, newest started first, optionally only those with `status` and those
+        `where` selects (an unknown `before` id selects nothing)."""
         ...
 
     async def claim(self, execution_id: str, command_id: str, attempt: int) -> bool:

@@ -16,6 +16,7 @@ import asyncio
 import builtins
 import copy
 import functools
+import traceback
 from collections.abc import Mapping
 from types import CodeType, TracebackType
 from typing import Any, ClassVar
@@ -47,7 +48,7 @@ class PythonTool:
         # A private copy: rendered args may be the execution's own objects (workload, results),
         # which user code must not be able to change behind the engine's back.
         args = copy.deepcopy(dict(config.get("args") or {}))
-        return await asyncio.to_thread(_execute, compiled, args)
+        return await asyncio.to_thread(_execute, compiled, args, code)
 
 
 @functools.lru_cache(maxsize=2048)
@@ -55,7 +56,7 @@ def _compile(code: str) -> CodeType:
     return compile(code, _FILENAME, "exec")
 
 
-def _execute(compiled: CodeType, args: dict[str, Any]) -> Any:
+def _execute(compiled: CodeType, args: dict[str, Any], code: str) -> Any:
     """Run compiled code in a fresh namespace (one dict: functions see the args as globals)."""
     namespace: dict[str, Any] = {"__builtins__": builtins, "__name__": "__noetl_task__", **args}
     try:
@@ -67,7 +68,9 @@ def _execute(compiled: CodeType, args: dict[str, Any]) -> Any:
     except ToolError:
         raise
     except (Exception, SystemExit) as exc:
-        raise ToolError(_describe(exc), kind="python") from None
+        raise ToolError(
+            _describe(exc), kind="python", traceback=_user_traceback(exc, code)
+        ) from None
 
 
 def _describe(exc: BaseException) -> str:
@@ -75,6 +78,20 @@ def _describe(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     line = _user_line(exc.__traceback__)
     return text if line is None else f"{text} (line {line})"
+
+
+def _user_traceback(exc: BaseException, code: str) -> str:
+    """The traceback through the user's code only (our frames would only confuse)."""
+    lines = code.splitlines()
+    text = ["Traceback (most recent call last):"]
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename != _FILENAME or frame.lineno is None:
+            continue
+        text.append(f"  line {frame.lineno}, in {frame.name}")
+        if 0 < frame.lineno <= len(lines):
+            text.append(f"    {lines[frame.lineno - 1].strip()}")
+    text.extend(line.rstrip("\n") for line in traceback.format_exception_only(exc))
+    return "\n".join(text)
 
 
 def _user_line(tb: TracebackType | None) -> int | None:

@@ -36,6 +36,47 @@ def failure(error: dict[str, Any], attempt: int, duration_ms: float) -> dict[str
     }
 
 
+# What `outcome.error` reads as in eval rules after a success: every field empty, so a rule
+# such as `outcome.error.retryable` is simply false instead of failing the step.
+_NO_ERROR = {
+    "kind": None,
+    "category": None,
+    "message": None,
+    "retryable": False,
+    "code": None,
+    "status_code": None,
+}
+
+
+def rule_view(outcome: dict[str, Any]) -> dict[str, Any]:
+    """The outcome as eval rules see it: `error` is never None and has a `category` (NoETL's
+    error kinds: server_error, rate_limit, auth, client_error, or the kind itself), and
+    `http.status` holds the HTTP status of either outcome (None when it was not an HTTP call)."""
+    result = outcome.get("result")
+    error = outcome.get("error")
+    error = {**error, "category": error_category(error)} if error else _NO_ERROR
+    status = error.get("status_code")
+    if status is None and isinstance(result, dict):
+        status = result.get("status_code")
+    return {**outcome, "error": error, "http": {"status": status}}
+
+
+def error_category(error: dict[str, Any]) -> str | None:
+    """NoETL's name for the kind of an error, read from its HTTP status when it has one."""
+    status = error.get("status_code")
+    if isinstance(status, int):
+        if status == 429:
+            return "rate_limit"
+        if status in (401, 403):
+            return "auth"
+        if status >= 500:
+            return "server_error"
+        if status >= 400:
+            return "client_error"
+    kind = error.get("kind")
+    return str(kind) if kind is not None else None
+
+
 def error_info(
     kind: str,
     message: str,
@@ -71,6 +112,8 @@ def error_from_exception(exc: BaseException) -> dict[str, Any]:
         )
         if exc.retry_after is not None:
             info["retry_after"] = exc.retry_after
+        if exc.traceback is not None:
+            info["traceback"] = exc.traceback
         return info
     if isinstance(exc, TemplateError):
         return error_info("template", str(exc))

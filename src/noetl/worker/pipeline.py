@@ -33,7 +33,7 @@ from noetl.tools.base import Resources, ToolContext
 from noetl.tools.masking import masking_execution
 from noetl.worker import output
 from noetl.worker.attempt import run_attempt
-from noetl.worker.outcome import SUCCESS, error_info
+from noetl.worker.outcome import SUCCESS, error_info, rule_view
 from noetl.worker.rules import backoff_delay, describe_rule, match_rule
 
 _STATUS = {STEP_DONE: "done", STEP_FAILED: "failed"}
@@ -132,6 +132,9 @@ async def _run_command(
         ending = await run.run_tasks(tasks)
     else:
         ending = await _run_bounded(run, tasks, command.timeout)
+    step = playbook.step(command.step)
+    if ending.ok and step.set_ctx and command.iteration is None:
+        ending = run.apply_step_set_ctx(step.name, step.set_ctx, ending)
     run.finish(ending)
     return run.events
 
@@ -249,6 +252,19 @@ class StepRun:
             COMMAND_STARTED, payload, f"command.started|{self.command.command_id}|{runner.attempt}"
         )
 
+    def apply_step_set_ctx(self, step: str, values: Mapping[str, Any], ending: Ending) -> Ending:
+        """Render the step's own `set_ctx` once its pipeline succeeded, the step's result
+        readable by the step's name; a template that cannot be rendered fails the step."""
+        scope = {**self.scope, step: ending.result}
+        try:
+            rendered = self.playbook.renderer.render(
+                dict(values), scope, where=f"step '{step}' set_ctx"
+            )
+        except TemplateError as exc:
+            return Ending(False, error=_step_error(error_info("template", str(exc)), None))
+        self._merge_ctx(rendered)
+        return ending
+
     def finish(self, ending: Ending) -> None:
         """Emit the run's one ending event (`step.done` or `step.failed`)."""
         key = f"step.end|{self.command.command_id}"
@@ -355,7 +371,7 @@ class StepRun:
         scope = self.scope
         where = f"step '{self.command.step}' task '{task.label}'"
         renderer = self.playbook.renderer
-        scope["outcome"] = outcome
+        scope["outcome"] = rule_view(outcome)
         try:
             matched = match_rule(task.eval, scope, renderer, where)
             if matched is not None:
@@ -455,7 +471,7 @@ def _elapsed_ms(since: float) -> float:
 
 def _step_error(error: Mapping[str, Any], task: str | None) -> dict[str, Any]:
     """The step error: the envelope error fields plus the task that ended the step."""
-    return {
+    step_error = {
         "kind": error.get("kind"),
         "message": error.get("message"),
         "retryable": bool(error.get("retryable")),
@@ -463,3 +479,6 @@ def _step_error(error: Mapping[str, Any], task: str | None) -> dict[str, Any]:
         "status_code": error.get("status_code"),
         "task": task,
     }
+    if error.get("traceback"):
+        step_error["traceback"] = error["traceback"]
+    return step_error

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response
 
 from noetl.dsl.locate import in_catalog, load_located
 from noetl.engine.decide import cancel_event
+from noetl.engine.events import EVENT_TYPES
 from noetl.runtime.retry import prepare_retry
 from noetl.runtime.task_logs import task_logs
 from noetl.server.routes import (
@@ -28,7 +30,7 @@ from noetl.server.schemas import (
     RetryExecution,
     StartExecution,
 )
-from noetl.store.port import EXECUTION_STATUSES, RUNNING
+from noetl.store.port import EXECUTION_STATUSES, RUNNING, ExecutionFilter
 
 router = APIRouter(route_class=StrictJsonRoute, prefix="/executions", tags=["executions"])
 
@@ -80,13 +82,37 @@ async def list_executions(
     status: Annotated[str | None, Query(description="running|done|failed|cancelled")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
+    playbook: Annotated[str | None, Query(min_length=1, description="Catalog path.")] = None,
+    since: Annotated[datetime | None, Query(description="Started at or after.")] = None,
+    until: Annotated[datetime | None, Query(description="Started before.")] = None,
+    before: Annotated[
+        str | None, Query(min_length=1, description="Page key: `next` of the previous page.")
+    ] = None,
+    parent: Annotated[str | None, Query(min_length=1, description="Children of it.")] = None,
 ) -> ExecutionList:
-    """Executions, newest started first."""
+    """Executions, newest started first; `next` pages on (keyset: as fast deep as at the top)."""
     if status is not None and status not in EXECUTION_STATUSES:
         known = ", ".join(sorted(EXECUTION_STATUSES))
         raise HTTPException(422, f"status: unknown status {status!r} (one of {known})")
-    rows = await runtime.store.list_executions(status=status, limit=limit, offset=offset)
-    return ExecutionList(executions=[ExecutionOut(**r.to_dict()) for r in rows])
+    where = ExecutionFilter(
+        status=status,
+        playbook=playbook,
+        since=_utc(since),
+        until=_utc(until),
+        before=before,
+        parent=parent,
+    )
+    rows = await runtime.store.list_executions(limit=limit, offset=offset, where=where)
+    more = rows[-1].execution_id if len(rows) == limit else None
+    return ExecutionList(executions=[ExecutionOut(**r.to_dict()) for r in rows], next=more)
+
+
+def _utc(moment: datetime | None) -> str | None:
+    """How the log writes times (UTC ISO-8601, microseconds); a naive time is taken as UTC."""
+    if moment is None:
+        return None
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 @router.get("/{execution_id}", response_model=ExecutionOut)
@@ -127,10 +153,19 @@ async def events(
     runtime: RuntimeDep,
     after_seq: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    types: Annotated[
+        list[str] | None, Query(alias="type", description="Only these types (repeatable).")
+    ] = None,
+    step: Annotated[str | None, Query(min_length=1, description="Only this step's.")] = None,
 ) -> Response:
     """Events with seq > after_seq, in order (page on with the last seq you got)."""
+    unknown = sorted(set(types or ()) - EVENT_TYPES)
+    if unknown:
+        raise HTTPException(422, f"type: unknown event type {unknown[0]!r}")
     await runtime.store.get_execution(execution_id)  # unknown -> 404, not an empty page
-    log = await runtime.store.read(execution_id, after_seq=after_seq, limit=limit)
+    log = await runtime.store.read(
+        execution_id, after_seq=after_seq, limit=limit, types=types, step=step
+    )
     return json_response({"execution_id": execution_id, "events": [e.to_dict() for e in log]})
 
 

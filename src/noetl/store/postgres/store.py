@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -26,7 +26,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from noetl.engine.events import TERMINAL_PLAYBOOK, Event
 from noetl.errors import ConflictError, NotFoundError, StoreError
-from noetl.store.port import ExecutionSummary
+from noetl.store.columns import filtered_read, list_query
+from noetl.store.port import ExecutionFilter, ExecutionSummary
 from noetl.store.postgres import rows as codec
 from noetl.store.postgres.connection import connect, describe, failure, open_pool
 from noetl.store.postgres.schema import apply_migrations
@@ -95,11 +96,29 @@ class PostgresEventStore:
         return await self._write(batches, expected or {})
 
     async def read(
-        self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
+        self,
+        execution_id: str,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+        types: Collection[str] | None = None,
+        step: str | None = None,
     ) -> list[Event]:
-        """Events with `seq > after_seq`, in order, at most `limit`."""
-        bound = None if limit is None else max(limit, 0)
-        rows = await self._query(QUERIES["read_events"], (execution_id, after_seq, bound))
+        """Events with `seq > after_seq`, in order, at most `limit`; only `types` / `step`."""
+        if types is None and step is None:
+            bound = None if limit is None else max(limit, 0)
+            rows = await self._query(QUERIES["read_events"], (execution_id, after_seq, bound))
+        else:
+            sql, params = filtered_read(
+                QUERIES["select_events"],
+                execution_id,
+                after_seq,
+                limit,
+                types=types,
+                step=step,
+                mark="%s",
+            )
+            rows = await self._query(sql, params)
         return [codec.event_from_row(row) for row in rows]
 
     async def last_seq(self, execution_id: str) -> int:
@@ -115,14 +134,23 @@ class PostgresEventStore:
         return codec.summary_from_row(rows[0])
 
     async def list_executions(
-        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        where: ExecutionFilter | None = None,
     ) -> list[ExecutionSummary]:
-        """Executions, newest first."""
-        if status is None:
-            rows = await self._query(QUERIES["list_executions"], (limit, offset))
-        else:
-            query = QUERIES["list_executions_by_status"]
-            rows = await self._query(query, (status, limit, offset))
+        """Executions, newest first (see `EventStore.list_executions`)."""
+        chosen = ExecutionFilter.of(where, status)
+        sql, params = list_query(
+            QUERIES["list_executions"],
+            chosen,
+            mark="%s",
+            time_mark="%s::timestamptz",
+            tiebreak="position",
+        )
+        rows = await self._query(sql, [*params, limit, offset])
         return [codec.summary_from_row(row) for row in rows]
 
     async def close(self) -> None:

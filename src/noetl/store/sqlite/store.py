@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from noetl.engine.events import Event
 from noetl.errors import ConflictError, NotFoundError, StoreError
 from noetl.store import projection
-from noetl.store.port import ExecutionSummary
+from noetl.store.columns import filtered_read, list_query
+from noetl.store.port import ExecutionFilter, ExecutionSummary
 from noetl.store.sqlite import rows as codec
 from noetl.store.sqlite.connect import open_database
 from noetl.store.sqlite.statements import QUERIES
@@ -75,11 +76,29 @@ class SqliteEventStore:
         return self._write(batches, expected or {})
 
     async def read(
-        self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
+        self,
+        execution_id: str,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+        types: Collection[str] | None = None,
+        step: str | None = None,
     ) -> list[Event]:
-        """Events with `seq > after_seq`, in order, at most `limit`."""
-        bound = -1 if limit is None else max(limit, 0)
-        rows = self._query(QUERIES["read_events"], (execution_id, after_seq, bound))
+        """Events with `seq > after_seq`, in order, at most `limit`; only `types` / `step`."""
+        if types is None and step is None:
+            bound = -1 if limit is None else max(limit, 0)
+            rows = self._query(QUERIES["read_events"], (execution_id, after_seq, bound))
+        else:
+            sql, params = filtered_read(
+                QUERIES["select_events"],
+                execution_id,
+                after_seq,
+                limit,
+                types=types,
+                step=step,
+                mark="?",
+            )
+            rows = self._query(sql, params)
         return [codec.event_from_row(row) for row in rows]
 
     async def last_seq(self, execution_id: str) -> int:
@@ -95,13 +114,19 @@ class SqliteEventStore:
         return codec.summary_from_row(rows[0])
 
     async def list_executions(
-        self, *, status: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        where: ExecutionFilter | None = None,
     ) -> list[ExecutionSummary]:
-        """Executions, newest first."""
-        if status is None:
-            rows = self._query(QUERIES["list_executions"], (limit, offset))
-        else:
-            rows = self._query(QUERIES["list_executions_by_status"], (status, limit, offset))
+        """Executions, newest first (see `EventStore.list_executions`)."""
+        chosen = ExecutionFilter.of(where, status)
+        sql, params = list_query(
+            QUERIES["list_executions"], chosen, mark="?", time_mark="?", tiebreak="rowid"
+        )
+        rows = self._query(sql, [*params, limit, offset])
         return [codec.summary_from_row(row) for row in rows]
 
     async def claim(self, execution_id: str, command_id: str, attempt: int) -> bool:

@@ -1,7 +1,5 @@
--- Newest first; rowid breaks ties between executions started in the same microsecond.
+-- The columns of a list of executions; `columns.list_query` adds conditions and order.
 SELECT execution_id, playbook_name, playbook_path, status, started_at, finished_at,
        steps_done, steps_failed, steps_skipped, result, error, parent_execution_id,
        (SELECT COALESCE(MAX(seq), 0) FROM events AS e WHERE e.execution_id = x.execution_id)
 FROM executions AS x
-ORDER BY started_at DESC, rowid DESC
-LIMIT ? OFFSET ?

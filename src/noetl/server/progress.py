@@ -1,0 +1,190 @@
+"""Where an execution is, step by step, folded from its event log (what the UI draws).
+
+`Progress.apply` takes events in seq order; `Progress.to_dict` is the answer of
+`GET /executions/{id}/steps`. Loop iterations are counted, never listed, so a 10,000-iteration
+loop folds into one band. The fold is incremental: the server keeps the progress of recently
+viewed executions and only reads the events it has not seen (see `ProgressCache`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from noetl.dsl.locate import CATALOG_PREFIX
+from noetl.engine import events as ev
+from noetl.engine.events import Event
+
+MAX_RUNS = 50  # runs kept per step (a step re-entered by a loop of arcs keeps its latest ones)
+READ = 20_000  # events per read while folding
+_CATALOG_FILE = re.compile(re.escape(CATALOG_PREFIX) + r"(.+)@v(\d+)")  # see catalog_file
+# The events the fold reads: commands issued and tasks done are most of a loop's log and say
+# nothing here, so they are not even decoded.
+FOLDED = frozenset(
+    {
+        ev.PLAYBOOK_STARTED,
+        ev.STEP_STARTED,
+        ev.STEP_DONE,
+        ev.STEP_FAILED,
+        ev.STEP_SKIPPED,
+        ev.LOOP_STARTED,
+        ev.LOOP_DONE,
+        ev.TASK_FAILED,
+        ev.COMMAND_EXPIRED,
+    }
+    | ev.TERMINAL_PLAYBOOK
+)
+_ENDS = {ev.STEP_DONE: "done", ev.STEP_FAILED: "failed", ev.STEP_SKIPPED: "skipped"}
+
+
+@dataclass
+class Run:
+    """One run of a step: when, how it ended, its loop counts and retried task attempts."""
+
+    started_at: str | None
+    state: str = "running"
+    finished_at: str | None = None
+    loop: dict[str, int] | None = None  # total, done, failed
+    failed_attempts: int = 0  # failed task attempts (retried or not) and expired leases
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return dict(self.__dict__)
+
+
+@dataclass
+class StepProgress:
+    """A step's runs and where its panel finds the latest args and result (the seq of the
+    events that carry them: values may be large, and the server keeps many of these)."""
+
+    runs: list[Run] = field(default_factory=list)
+    args_seq: int | None = None  # step.started of the latest run
+    result_seq: int | None = None  # the latest step.done (not a loop iteration's)
+    error: Any = None
+    error_at: dict[str, Any] | None = None  # seq, iteration, time of the error shown
+
+    def current(self, at: str | None) -> Run:
+        """The run events without a step.started of their own belong to."""
+        if not self.runs:
+            self.runs.append(Run(at))
+        return self.runs[-1]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form; `state` is the latest run's."""
+        return {
+            "state": self.runs[-1].state if self.runs else "pending",
+            "runs": [run.to_dict() for run in self.runs],
+            "run_count": len(self.runs),
+            "args_seq": self.args_seq,
+            "result_seq": self.result_seq,
+            "error": self.error,
+            "error_at": self.error_at,
+        }
+
+
+class Progress:
+    """The fold of one execution's log."""
+
+    def __init__(self) -> None:
+        self.last_seq = 0  # of the last event folded (events of other types may follow)
+        self.steps: dict[str, StepProgress] = {}
+        self.playbook: dict[str, Any] = {}
+
+    def apply(self, events: list[Event]) -> None:
+        """Fold `events` (the next ones in seq order)."""
+        for event in events:
+            self.last_seq = event.seq or self.last_seq
+            if event.type == ev.PLAYBOOK_STARTED:
+                self.playbook = _playbook_info(event.payload.get("playbook") or {})
+            elif event.type in ev.TERMINAL_PLAYBOOK:
+                self._stop_running(event.created_at)
+            elif event.step is not None:
+                self._step_event(self.steps.setdefault(event.step, StepProgress()), event)
+
+    def _stop_running(self, at: str | None) -> None:
+        """The execution ended: runs still going were stopped with it (cancel, or a failure
+        elsewhere), so they are drawn as cancelled rather than as running forever."""
+        for step in self.steps.values():
+            for run in step.runs:
+                if run.state == "running":
+                    run.state, run.finished_at = "cancelled", at
+
+    def _step_event(self, step: StepProgress, event: Event) -> None:
+        kind, at, payload = event.type, event.created_at, event.payload
+        if kind == ev.STEP_STARTED:
+            step.runs.append(Run(at))
+            del step.runs[:-MAX_RUNS]
+            step.args_seq = event.seq
+        elif kind == ev.LOOP_STARTED:
+            total = int(payload.get("count") or 0)
+            step.current(at).loop = {"total": total, "done": 0, "failed": 0}
+        elif kind == ev.LOOP_DONE:
+            run = step.current(at)
+            run.state, run.finished_at = str(payload.get("status") or "done"), at
+            if isinstance(payload.get("stats"), dict) and run.loop is not None:
+                run.loop.update({k: int(payload["stats"].get(k, 0)) for k in run.loop})
+        elif kind in _ENDS:
+            self._ended(step, event)
+        elif kind in (ev.TASK_FAILED, ev.COMMAND_EXPIRED):
+            step.current(at).failed_attempts += 1
+
+    @staticmethod
+    def _ended(step: StepProgress, event: Event) -> None:
+        run = step.current(event.created_at)
+        state = _ENDS[event.type]
+        if event.type == ev.STEP_FAILED:
+            step.error = event.payload.get("error")
+            where = {"seq": event.seq, "iteration": event.iteration, "at": event.created_at}
+            step.error_at = where
+        if event.iteration is not None and run.loop is not None:
+            run.loop["done" if state == "done" else "failed"] += 1
+            return  # one iteration; the run ends with loop.done
+        if state == "done":
+            step.result_seq = event.seq
+        run.state, run.finished_at = state, event.created_at
+
+    def to_dict(self) -> dict[str, Any]:
+        """The answer of `GET /executions/{id}/steps`."""
+        return {
+            "folded_seq": self.last_seq,
+            "playbook": self.playbook,
+            "steps": {name: step.to_dict() for name, step in self.steps.items()},
+        }
+
+
+def _playbook_info(recorded: dict[str, Any]) -> dict[str, Any]:
+    """What playbook.started says of the playbook, without its (large) source, and with the
+    catalog entry it came from when it came from the catalog (`catalog: {path, version}`)."""
+    info = {key: value for key, value in recorded.items() if key != "source"}
+    found = _CATALOG_FILE.fullmatch(str(info.get("file") or ""))
+    info["catalog"] = None if found is None else {"path": found[1], "version": int(found[2])}
+    return info
+
+
+class ProgressCache:
+    """The progress of the executions viewed lately, brought up to date on each look."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._kept: OrderedDict[str, Progress] = OrderedDict()
+        self._folding = asyncio.Lock()  # two requests must not fold the same events twice
+
+    async def get(self, store: Any, execution_id: str) -> Progress:
+        """`execution_id`'s progress including every event now in `store`."""
+        async with self._folding:
+            return await self._bring_up(store, execution_id)
+
+    async def _bring_up(self, store: Any, execution_id: str) -> Progress:
+        progress = self._kept.pop(execution_id, None) or Progress()
+        self._kept[execution_id] = progress
+        while len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+        while True:
+            after = progress.last_seq
+            events = await store.read(execution_id, after_seq=after, limit=READ, types=FOLDED)
+            progress.apply(events)
+            if len(events) < READ:
+                return progress
