@@ -137,7 +137,8 @@ def _run(file: str, env: dict[str, str], db: Path, service: str) -> Run:
         return Run(-9, {}, f"timed out after {RUN_TIMEOUT}s", {})
     lines = [line for line in done.stdout.splitlines() if line.startswith('{"execution_id"')]
     outcome = json.loads(lines[-1]) if lines else {}
-    steps = _steps_done(env, db, outcome["execution_id"]) if outcome else {}
+    # a run refused before it started (invalid input) prints an outcome without an id
+    steps = _steps_done(env, db, outcome["execution_id"]) if outcome.get("execution_id") else {}
     return Run(done.returncode, outcome, done.stdout + done.stderr, steps)
 
 
