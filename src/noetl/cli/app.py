@@ -1,25 +1,89 @@
-"""Entry point of the `noetl` console script: the Typer app and its sub-commands."""
+"""Entry point of the `noetl` console script: the Typer app and its sub-commands.
+
+A command's module is imported when that command runs (or when `--help` lists them), never for
+every command: `noetl run` must not pay for what `noetl server start` imports (FastAPI, uvicorn,
+psycopg, NATS...). Cold start is measured by `benchmarks/embedded.py --case cli_hello`, and
+`tests/unit/test_cli_imports.py` checks that the embedded path imports none of the distributed
+stack.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
 import typer
+import typer.main
+from typer.core import TyperGroup
 
 from noetl import __version__
-from noetl.cli import catalog as catalog_cli
-from noetl.cli import credentials as credentials_cli
-from noetl.cli import hook as hook_cli
-from noetl.cli import import_playbooks as import_cli
-from noetl.cli import inspect as inspect_cli
-from noetl.cli import prune as prune_cli
-from noetl.cli import remote as remote_cli
-from noetl.cli import retry as retry_cli
-from noetl.cli import run as run_cli
-from noetl.cli import schedule as schedule_cli
-from noetl.cli import server as server_cli
-from noetl.cli import ui as ui_cli
-from noetl.cli import validate as validate_cli
-from noetl.cli import worker as worker_cli
-from noetl.cli import workers as workers_cli
+
+# Command (or command group) name -> the module of noetl.cli whose `register(app)` adds it, in
+# the order `noetl --help` lists them.
+COMMAND_MODULES: dict[str, str] = {
+    "validate": "validate",
+    "schema": "validate",
+    "run": "run",
+    "execute": "remote",
+    "status": "remote",
+    "cancel": "remote",
+    "retry": "retry",
+    "executions": "inspect",
+    "events": "inspect",
+    "results": "inspect",
+    "logs": "inspect",
+    "prune": "prune",
+    "catalog": "catalog",
+    "credentials": "credentials",
+    "hook": "hook",
+    "schedule": "schedule",
+    "scheduler": "schedule",
+    "import": "import_playbooks",
+    "server": "server",
+    "dev": "server",
+    "db": "server",
+    "worker": "worker",
+    "workers": "workers",
+    "ui": "ui",
+}
+
+
+class _CommandsOnDemand(MutableMapping[str, Any]):
+    """The Click commands of the app by name, each built from its module on first lookup."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            module = COMMAND_MODULES[name]  # KeyError: no such command
+            commands = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+            # `__import__`, not `importlib.import_module`: the latter hides the module from
+            # `python -X importtime`, the tool that measures this cold start.
+            __import__(f"noetl.cli.{module}", fromlist=["register"]).register(commands)
+            self._built.update(typer.main.get_group(commands).commands)
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**dict.fromkeys(COMMAND_MODULES), **self._built})
+
+    def __len__(self) -> int:
+        return len({*COMMAND_MODULES, *self._built})
+
+
+class _LazyGroup(TyperGroup):
+    """The root group: its commands are `_CommandsOnDemand`."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _CommandsOnDemand()
+
 
 app = typer.Typer(
     name="noetl",
@@ -27,22 +91,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_LazyGroup,
 )
-validate_cli.register(app)
-run_cli.register(app)
-schedule_cli.register(app)
-inspect_cli.register(app)
-remote_cli.register(app)
-prune_cli.register(app)
-retry_cli.register(app)
-server_cli.register(app)
-worker_cli.register(app)
-workers_cli.register(app)
-catalog_cli.register(app)
-credentials_cli.register(app)
-hook_cli.register(app)
-import_cli.register(app)
-ui_cli.register(app)
 
 
 def _version(value: bool) -> None:

@@ -11,13 +11,11 @@ import sys
 import threading
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from noetl.cli.log_options import LogFormatOption, LogLevelOption, setup_logging
-from noetl.cli.progress import ProgressView
 from noetl.cli.terminal import (
     EXIT_INVALID,
     exit_code,
@@ -34,6 +32,9 @@ from noetl.runtime.assemble import Runtime, open_embedded, open_stores
 from noetl.store.port import ExecutionSummary
 from noetl.store.sqlite.lease import execution_lease
 from noetl.tools.masking import masked_output
+
+if TYPE_CHECKING:
+    from noetl.cli.progress import ProgressView
 
 
 def run(
@@ -206,7 +207,7 @@ async def _execute(settings: Settings, job: Job, live: bool, as_json: bool) -> E
 
 
 async def _follow(runtime: Runtime, job: Job, live: bool) -> ExecutionSummary:
-    view = ProgressView(Console(stderr=False)) if live else None
+    view = _progress_view() if live else None
     if view is not None:
         runtime.control.listen(view)
     if job.resume is not None:
@@ -220,6 +221,16 @@ async def _follow(runtime: Runtime, job: Job, live: bool) -> ExecutionSummary:
     )
     with execution_lease(runtime.settings.db_path, execution_id):
         return await _wait(runtime, execution_id, view)
+
+
+def _progress_view() -> ProgressView:
+    """The live view of a run on a terminal; rich is imported only then (cold start of `noetl
+    run --json` and of runs in scripts)."""
+    from rich.console import Console
+
+    from noetl.cli.progress import ProgressView
+
+    return ProgressView(Console(stderr=False))
 
 
 async def _wait(runtime: Runtime, execution_id: str, view: ProgressView | None) -> ExecutionSummary:

@@ -13,17 +13,18 @@ import contextlib
 import json
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 import yaml
-from rich.console import Console
 
 from noetl.config import Settings
 from noetl.engine.routing import deep_merge
 from noetl.errors import ConfigError, NoetlError, PlaybookError
-from noetl.runtime.assemble import Stores, open_stores
 from noetl.store.port import ExecutionSummary
+
+if TYPE_CHECKING:
+    from noetl.runtime.assemble import Stores
 
 T = TypeVar("T")
 EXIT_DONE, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 0, 1, 2, 130
@@ -125,6 +126,10 @@ def with_stores(
 ) -> T:
     """Run `use` with the local stores (`db`) or the server's (`server`), then close them;
     errors as `exits_on_error`."""
+    # Imported here: opening the stores pulls in the whole runtime, which commands that only
+    # parse a payload or print an outcome do not need (cold start).
+    from noetl.runtime.assemble import open_stores
+
     settings = Settings.load(db=db)
 
     async def go() -> T:
@@ -154,6 +159,8 @@ def report_outcome(summary: ExecutionSummary, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(outcome, default=str))
         return
+    from rich.console import Console  # only for a person reading: `--json` goes without rich
+
     console = Console()
     style = {"done": "green", "failed": "red"}.get(summary.status, "yellow")
     console.print(

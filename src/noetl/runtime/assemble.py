@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from noetl.bus.inprocess import InProcessBus
 from noetl.bus.port import CommandBus, Pointer
@@ -22,8 +22,6 @@ from noetl.engine.definition import PlaybookDef
 from noetl.errors import ConfigError, NotFoundError
 from noetl.runtime.children import LocalChildren
 from noetl.runtime.control import ControlPlane
-from noetl.runtime.retention import prune_forever
-from noetl.runtime.scheduler import Scheduler
 from noetl.store.catalog import CatalogStore
 from noetl.store.credentials import Credentials, CredentialStore
 from noetl.store.hooks import HookStore
@@ -47,6 +45,9 @@ from noetl.tools.credentials import MaskingCredentials
 from noetl.worker.loop import WorkerPool
 from noetl.worker.presence import Presence
 from noetl.worker.source import CommandSource
+
+if TYPE_CHECKING:
+    from noetl.runtime.scheduler import Scheduler
 
 EMBEDDED_POOL = "default"
 REPLICA_SWEEP = 30.0  # seconds between a server's looks for executions other replicas ended
@@ -323,6 +324,9 @@ async def _assemble_server(
     opened.push_async_callback(control.close)
     await control.resume_all()
     # Every replica runs a scheduler: the slot records make each slot fire once among them.
+    # Imported here, as pruning below: cron parsing is no part of `noetl run`'s cold start.
+    from noetl.runtime.scheduler import Scheduler
+
     scheduler = Scheduler(stores.schedules, stores.catalog, control, stores.events)
     scheduler.start()
     opened.push_async_callback(scheduler.stop)
@@ -341,6 +345,8 @@ async def _assemble_server(
         scheduler,
     )
     if settings.prune_after:
+        from noetl.runtime.retention import prune_forever
+
         older_than = parse_duration(settings.prune_after, "NOETL_PRUNE_AFTER")
         runtime.pruner = asyncio.get_running_loop().create_task(
             prune_forever(stores.retention, older_than)
