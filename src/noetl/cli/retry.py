@@ -18,9 +18,9 @@ from noetl.cli.run import Job, run_job
 from noetl.cli.terminal import EXIT_INVALID, exit_code, merged_payload, report_outcome
 from noetl.config import Settings
 from noetl.errors import ConfigError, ConflictError, NotFoundError, PlaybookError, RemoteError
+from noetl.runtime.assemble import open_stores
 from noetl.runtime.retry import RetryJob, prepare_retry
 from noetl.store.port import ExecutionSummary
-from noetl.store.sqlite import SqliteCatalogStore, SqliteEventStore
 
 
 def retry(
@@ -73,7 +73,7 @@ def retry(
     label = str(file) if file is not None else None
     try:
         job = asyncio.run(
-            _prepare(settings.db_path, execution_id, from_step, version, source, label, overrides)
+            _prepare(settings, execution_id, from_step, version, source, label, overrides)
         )
     except PlaybookError as exc:
         for problem in exc.problems:
@@ -86,7 +86,7 @@ def retry(
 
 
 async def _prepare(
-    db_path: Path,
+    settings: Settings,
     execution_id: str,
     from_step: str | None,
     version: int | None,
@@ -94,23 +94,26 @@ async def _prepare(
     file: str | None,
     overrides: dict[str, Any],
 ) -> RetryJob:
-    if not db_path.is_file():
-        raise ConfigError(f"no NoETL database at {db_path}: nothing to retry")
-    store = SqliteEventStore.open(db_path)
+    """The retry of `execution_id` from the local event log (and catalog, with `version`)."""
+    try:
+        stores = await open_stores(settings)
+    except NotFoundError as exc:  # no database
+        raise ConfigError(f"{exc}: nothing to retry") from None
     try:
         if version is not None:
-            path = (await store.get_execution(execution_id)).playbook_path
-            catalog = SqliteCatalogStore.open(db_path)
-            try:
-                entry = await catalog.get(path, version)
-            finally:
-                await catalog.close()
+            path = (await stores.events.get_execution(execution_id)).playbook_path
+            entry = await stores.catalog.get(path, version)
             source, file = entry.source, f"catalog:{path}@v{version}"
         return await prepare_retry(
-            store, execution_id, from_step=from_step, source=source, file=file, overrides=overrides
+            stores.events,
+            execution_id,
+            from_step=from_step,
+            source=source,
+            file=file,
+            overrides=overrides,
         )
     finally:
-        await store.close()
+        await stores.close()
 
 
 def _retry_remote(

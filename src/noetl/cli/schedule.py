@@ -7,21 +7,22 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from noetl.cli.remote import ServerOption, with_client
-from noetl.cli.terminal import merged_payload
+from noetl.cli.remote import ServerOption
+from noetl.cli.terminal import bad_input_on_lookup, merged_payload, with_stores
 from noetl.config import Settings, parse_duration
-from noetl.errors import ConfigError, ConflictError, NoetlError, NotFoundError
-from noetl.runtime.assemble import open_embedded
-from noetl.runtime.scheduler import Scheduler, add_schedule, describe, utc_clock
+from noetl.errors import ConfigError, NoetlError
+from noetl.runtime.assemble import Stores, open_embedded
+from noetl.runtime.scheduler import Scheduler
 from noetl.store.schedules import Schedule
-from noetl.store.sqlite import SqliteCatalogStore
-from noetl.store.sqlite.schedules import SqliteScheduleStore
+
+if TYPE_CHECKING:
+    from noetl.runtime.admin import ScheduleAdmin
 
 T = TypeVar("T")
 DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite file of the local store.")]
@@ -68,16 +69,7 @@ def add(
         )
     except (ConfigError, OSError) as exc:
         _fail(str(exc), 2)
-    if server is not None:
-        shown = _remote(server, lambda c: c.add_schedule(**schedule.to_dict()))
-    else:
-
-        async def local(schedules: Any, catalog: Any) -> dict[str, Any]:
-            added = await add_schedule(schedules, catalog, schedule)
-            return await describe(schedules, added, utc_clock())
-
-        shown = _local(db, local)
-    _print([shown], as_json)
+    _print([_with_schedules(db, server, lambda schedules: schedules.add(schedule))], as_json)
 
 
 @schedule_app.command("list")
@@ -85,29 +77,13 @@ def list_schedules(
     db: DbOption = None, server: ServerOption = None, as_json: JsonOption = False
 ) -> None:
     """Every schedule with its next fire times."""
-    if server is not None:
-        shown = _remote(server, lambda c: c.schedules())
-    else:
-
-        async def local(schedules: Any, _: Any) -> list[dict[str, Any]]:
-            now = utc_clock()
-            return [await describe(schedules, s, now) for s in await schedules.list()]
-
-        shown = _local(db, local)
-    _print(shown, as_json)
+    _print(_with_schedules(db, server, lambda schedules: schedules.list()), as_json)
 
 
 @schedule_app.command("show")
 def show(name: str, db: DbOption = None, server: ServerOption = None) -> None:
     """One schedule with its next fire times and latest slots (JSON)."""
-    if server is not None:
-        shown = _remote(server, lambda c: c.schedule(name))
-    else:
-
-        async def local(schedules: Any, _: Any) -> dict[str, Any]:
-            return await describe(schedules, await schedules.get(name), utc_clock(), recent=20)
-
-        shown = _local(db, local)
+    shown = _with_schedules(db, server, lambda schedules: schedules.show(name))
     typer.echo(json.dumps(shown, indent=2, default=str))
 
 
@@ -126,15 +102,7 @@ def resume(name: str, db: DbOption = None, server: ServerOption = None) -> None:
 @schedule_app.command("delete")
 def delete(name: str, db: DbOption = None, server: ServerOption = None) -> None:
     """Remove a schedule and its slot records."""
-    if server is not None:
-        _remote(server, lambda c: c.delete_schedule(name))
-    else:
-
-        async def local(schedules: Any, _: Any) -> None:
-            if not await schedules.delete(name):
-                raise NotFoundError(f"schedule {name!r} not found")
-
-        _local(db, local)
+    _with_schedules(db, server, lambda schedules: schedules.delete(name))
     typer.echo(f"deleted schedule {name}")
 
 
@@ -168,46 +136,20 @@ def scheduler(
 
 
 def _set_paused(name: str, paused: bool, db: Path | None, server: str | None) -> None:
-    if server is not None:
-        _remote(server, lambda c: c.pause_schedule(name, paused))
-    else:
-
-        async def local(schedules: Any, _: Any) -> None:
-            await schedules.set_paused(name, paused)
-
-        _local(db, local)
+    _with_schedules(db, server, lambda schedules: schedules.set_paused(name, paused))
     typer.echo(f"{'paused' if paused else 'resumed'} schedule {name}")
 
 
-def _local(db: Path | None, use: Callable[[Any, Any], Awaitable[T]]) -> T:
-    """Run `use(schedules, catalog)` on the local database; errors: one line and exit 2."""
-    path = Settings.load(db=db).db_path
+def _with_schedules(
+    db: Path | None, server: str | None, use: Callable[[ScheduleAdmin], Awaitable[T]]
+) -> T:
+    """Run `use` with the schedules of the local database (made when missing) or of `server`;
+    an unknown or taken name is bad input (exit 2)."""
 
-    async def go() -> T:
-        schedules = SqliteScheduleStore.open(path)
-        catalog = SqliteCatalogStore.open(path)
-        try:
-            return await use(schedules, catalog)
-        finally:
-            await catalog.close()
-            await schedules.close()
+    async def go(stores: Stores) -> T:
+        return await bad_input_on_lookup(use(stores.schedules))
 
-    try:
-        return asyncio.run(go())
-    except (ConfigError, ConflictError, NotFoundError) as exc:
-        _fail(str(exc), 2)
-    except NoetlError as exc:
-        _fail(str(exc), 1)
-
-
-def _remote(server: str, use: Callable[[Any], Awaitable[Any]]) -> Any:
-    async def go(client: Any) -> Any:
-        try:
-            return await use(client)
-        except (NotFoundError, ConflictError) as exc:  # bad arguments, as locally
-            raise ConfigError(str(exc)) from None
-
-    return with_client(server, go)
+    return with_stores(db, server, go, create=True)
 
 
 def _print(shown: list[dict[str, Any]], as_json: bool) -> None:

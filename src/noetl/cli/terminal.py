@@ -20,7 +20,7 @@ import yaml
 
 from noetl.config import Settings
 from noetl.engine.routing import deep_merge
-from noetl.errors import ConfigError, NoetlError, PlaybookError
+from noetl.errors import ConfigError, ConflictError, NoetlError, NotFoundError, PlaybookError
 from noetl.store.port import ExecutionSummary
 
 if TYPE_CHECKING:
@@ -141,6 +141,15 @@ def with_stores(
 
     with exits_on_error(server=server):
         return asyncio.run(go())
+
+
+async def bad_input_on_lookup(work: Awaitable[T]) -> T:
+    """`work`, an unknown or a taken name (NotFoundError, ConflictError) being bad input
+    (ConfigError: exit 2), locally and on a server alike."""
+    try:
+        return await work
+    except (NotFoundError, ConflictError) as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def exit_code(status: str) -> int:

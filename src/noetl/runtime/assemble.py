@@ -47,6 +47,7 @@ from noetl.worker.presence import Presence
 from noetl.worker.source import CommandSource
 
 if TYPE_CHECKING:
+    from noetl.runtime.admin import HookAdmin, ScheduleAdmin
     from noetl.runtime.scheduler import Scheduler
 
 EMBEDDED_POOL = "default"
@@ -156,12 +157,15 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
 @dataclass
 class Stores:
     """What a command reads and writes outside an execution: the event log's read side, the
-    catalog, the result store and the credentials, of this machine or of a server."""
+    catalog, the result store, the credentials, the hooks and the schedules, of this machine or
+    of a server."""
 
     events: Any  # the read side of an EventStore: SqliteEventStore | RemoteEventLog
     catalog: Any  # noetl.store.catalog.CatalogStore: SqliteCatalogStore | RemoteCatalog
     results: ResultStore
     credentials: Any  # Credentials | RemoteCredentials
+    hooks: HookAdmin  # LocalHooks | RemoteHooks
+    schedules: ScheduleAdmin  # LocalSchedules | RemoteSchedules
     opened: contextlib.AsyncExitStack
 
     async def close(self) -> None:
@@ -177,30 +181,53 @@ async def open_stores(
 
     A missing database file is a NotFoundError (nothing is created) unless `create`.
     """
-    opened = contextlib.AsyncExitStack()
     if server is not None:
-        from noetl.client.catalog import RemoteCatalog
-        from noetl.client.credentials import RemoteCredentials
-        from noetl.client.event_log import RemoteEventLog
-        from noetl.client.results import RemoteResultStore
-        from noetl.client.transport import ServerClient
-
-        client = ServerClient(server, token=settings.api_token)
-        opened.push_async_callback(client.aclose)
-        # No retrying while the server is away: a person is waiting for the answer.
-        remote = RemoteResultStore(client, patience=0)
-        credentials = RemoteCredentials(client)
-        return Stores(RemoteEventLog(client), RemoteCatalog(client), remote, credentials, opened)
+        return _server_stores(settings, server)
     path = settings.db_path
     if not create and not path.is_file():
         raise NotFoundError(f"no NoETL database at {path} (nothing stored there yet; or pass --db)")
-    stores: list[Any] = []
-    for kind in (SqliteEventStore, SqliteCatalogStore, SqliteCredentialStore):
-        stores.append(kind.open(path))
-        opened.push_async_callback(stores[-1].close)
-    events, catalog, sealed = stores
-    results = FileResultStore(path.parent / "results")
-    return Stores(events, catalog, results, Credentials(sealed, settings.secret_key), opened)
+    # Imported here: schedules bring cron parsing, which `noetl run` does not need (cold start).
+    from noetl.runtime.admin import LocalHooks, LocalSchedules
+
+    opened = contextlib.AsyncExitStack()
+    events = _kept(opened, SqliteEventStore.open(path))
+    catalog = _kept(opened, SqliteCatalogStore.open(path))
+    sealed = _kept(opened, SqliteCredentialStore.open(path))
+    hooks = _kept(opened, SqliteHookStore.open(path))
+    schedules = _kept(opened, SqliteScheduleStore.open(path))
+    return Stores(
+        events=events,
+        catalog=catalog,
+        results=FileResultStore(path.parent / "results"),
+        credentials=Credentials(sealed, settings.secret_key),
+        hooks=LocalHooks(hooks, catalog),
+        schedules=LocalSchedules(schedules, catalog),
+        opened=opened,
+    )
+
+
+def _server_stores(settings: Settings, server: str) -> Stores:
+    """The stores of the server at URL `server`, one API client for all of them."""
+    from noetl.client.admin import RemoteHooks, RemoteSchedules
+    from noetl.client.catalog import RemoteCatalog
+    from noetl.client.credentials import RemoteCredentials
+    from noetl.client.event_log import RemoteEventLog
+    from noetl.client.results import RemoteResultStore
+    from noetl.client.transport import ServerClient
+
+    opened = contextlib.AsyncExitStack()
+    client = ServerClient(server, token=settings.api_token)
+    opened.push_async_callback(client.aclose)
+    return Stores(
+        events=RemoteEventLog(client),
+        catalog=RemoteCatalog(client),
+        # No retrying while the server is away: a person is waiting for the answer.
+        results=RemoteResultStore(client, patience=0),
+        credentials=RemoteCredentials(client),
+        hooks=RemoteHooks(client),
+        schedules=RemoteSchedules(client),
+        opened=opened,
+    )
 
 
 # -- distributed mode ---------------------------------------------------------------------------
