@@ -7,6 +7,10 @@ pytest request that returns the opener (it may ask for other fixtures with
 `request.getfixturevalue`, e.g. a PostgreSQL DSN or a NATS URL). Result stores are in
 `RESULT_STORE_ADAPTERS` (`DURABLE_RESULT_STORES`, and `CHECKED_RESULT_STORES` for the ones that
 verify a body's sha256 on read).
+
+The stores with a SQLite and a PostgreSQL adapter each (catalog, credentials, hooks, schedules)
+share one parametrized fixture, `database`: a test module's `open_store` fixture is
+`database.opener(SqliteXStore, PostgresXStore)`.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, closing
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 import httpx
 import nats
@@ -45,6 +50,7 @@ from noetl.store.workers import WorkerRegistry
 from support.live_server import LiveServer
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 # Opens the adapter under test. Calling it again opens the same underlying store (a reopen).
 StoreOpener = Callable[[], Awaitable[EventStore]]
@@ -390,3 +396,65 @@ class RegistryHarness:
 def worker_registry(request: pytest.FixtureRequest) -> RegistryHarness:
     """Each worker registry adapter in turn."""
     return RegistryHarness(request.param, REGISTRY_ADAPTERS[request.param](request))
+
+
+# -- stores with a SQLite and a PostgreSQL adapter: catalog, credentials, hooks, schedules -------
+
+
+@dataclass
+class Opener(Generic[S]):
+    """Opens a new store on the test's database each time it is called (like two processes or
+    replicas on one database); `run` opens one around a test body."""
+
+    open: Callable[[], Awaitable[S]]
+
+    async def __call__(self) -> S:
+        return await self.open()
+
+    def run(self, body: Callable[[S], Awaitable[T]]) -> T:
+        """Open a store, run `body(store)` in a fresh event loop, close the store."""
+
+        async def main() -> T:
+            store: Any = await self.open()
+            try:
+                return await body(store)
+            finally:
+                await store.close()
+
+        return asyncio.run(main())
+
+
+@dataclass
+class Database:
+    """Where the store under test lives: a SQLite file of the test, or a PostgreSQL schema of
+    the test (dropped afterwards)."""
+
+    name: str  # sqlite | postgres
+    location: Path | str  # the file, or the DSN
+
+    def opener(self, sqlite: Any, postgres: Any) -> Opener[Any]:
+        """Opens `sqlite.open(path)` or `await postgres.open(dsn)`, as this database is."""
+
+        async def open_store() -> Any:
+            if isinstance(self.location, Path):
+                return sqlite.open(self.location)
+            return await postgres.open(self.location, max_size=4)
+
+        return Opener(open_store)
+
+    def rows(self, query: str) -> list[tuple[Any, ...]]:
+        """What `query` reads from the database itself, past the adapter."""
+        if isinstance(self.location, Path):
+            with closing(sqlite3.connect(self.location)) as conn:
+                return conn.execute(query).fetchall()
+        with psycopg.connect(self.location) as conn:
+            return conn.execute(query).fetchall()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest) -> Database:
+    """Each database a store adapter is written for, in turn."""
+    if request.param == "sqlite":
+        return Database("sqlite", request.getfixturevalue("tmp_path") / "noetl.db")
+    request.applymarker(pytest.mark.integration)
+    return Database("postgres", _postgres_schema(request))

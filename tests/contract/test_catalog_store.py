@@ -4,71 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from noetl.errors import NotFoundError
 from noetl.store.catalog import CatalogStore
 from noetl.store.postgres.catalog import PostgresCatalogStore
 from noetl.store.sqlite import SqliteCatalogStore
 
-T = TypeVar("T")
-Opener = Callable[[], Awaitable[CatalogStore]]
-
 V1 = "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: a}\n# v1\n"
 V2 = V1.replace("# v1", "# v2")
 
 
 @pytest.fixture
-def schema_dsn(pg_dsn: str) -> Iterator[str]:
-    """A DSN whose tables live in a schema of this test's own (dropped afterwards)."""
-    schema = f"catalog_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    yield make_conninfo(pg_dsn, options=f"-c search_path={schema}")
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def open_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
-    """Opens a new store on the same database each time it is called (like two processes)."""
-    if request.param == "sqlite":
-        path = tmp_path / "noetl.db"
-
-        async def sqlite() -> CatalogStore:
-            return SqliteCatalogStore.open(path)
-
-        return sqlite
-    request.applymarker(pytest.mark.integration)
-    dsn = request.getfixturevalue("schema_dsn")
-
-    async def postgres() -> CatalogStore:
-        return await PostgresCatalogStore.open(dsn, max_size=4)
-
-    return postgres
-
-
-def using(opener: Opener, body: Callable[[CatalogStore], Awaitable[T]]) -> T:
-    async def main() -> T:
-        store = await opener()
-        try:
-            return await body(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(main())
+def open_catalog(database):
+    """Opens a new store on the test's database each time it is called (like two processes)."""
+    return database.opener(SqliteCatalogStore, PostgresCatalogStore)
 
 
 def test_first_registration_is_version_1_with_the_content_hash(open_catalog):
-    entry, created = using(open_catalog, lambda s: s.register("team/a", "a", V1))
+    entry, created = open_catalog.run(lambda s: s.register("team/a", "a", V1))
     assert created is True
     assert (entry.path, entry.version, entry.name, entry.source) == ("team/a", 1, "a", V1)
     assert entry.sha256 == hashlib.sha256(V1.encode()).hexdigest()
@@ -81,7 +37,7 @@ def test_identical_content_returns_the_existing_version(open_catalog):
         again, created = await store.register("a", "a", V1)
         return first, again, created, await store.list()
 
-    first, again, created, listed = using(open_catalog, body)
+    first, again, created, listed = open_catalog.run(body)
     assert created is False
     assert again == first
     assert [(e.path, e.version) for e in listed] == [("a", 1)]
@@ -93,7 +49,7 @@ def test_changed_content_gets_the_next_version_and_old_versions_stay(open_catalo
         second, created = await store.register("a", "a", V2)
         return second, created, await store.get("a"), await store.get("a", 1)
 
-    second, created, latest, first = using(open_catalog, body)
+    second, created, latest, first = open_catalog.run(body)
     assert (second.version, created) == (2, True)
     assert latest == second and latest.source == V2
     assert first.source == V1
@@ -107,7 +63,7 @@ def test_content_equal_to_an_older_version_becomes_the_next_version(open_catalog
             await store.register("a", "a", source)
         return await store.get("a")
 
-    latest = using(open_catalog, body)
+    latest = open_catalog.run(body)
     assert (latest.version, latest.source) == (3, V1)
 
 
@@ -118,7 +74,7 @@ def test_list_gives_the_latest_version_of_every_path_by_path(open_catalog):
         await store.register("b", "b", V2)
         return await store.list()
 
-    listed = using(open_catalog, body)
+    listed = open_catalog.run(body)
     assert [(e.path, e.version, e.source) for e in listed] == [("a", 1, V1), ("b", 2, V2)]
 
 
@@ -127,19 +83,19 @@ def test_unknown_path_or_version_is_not_found_naming_it(open_catalog):
         return await store.get("no/such")
 
     with pytest.raises(NotFoundError, match="no playbook at path 'no/such'"):
-        using(open_catalog, missing_path)
+        open_catalog.run(missing_path)
 
     async def missing_version(store: CatalogStore) -> Any:
         await store.register("a", "a", V1)
         return await store.get("a", 7)
 
     with pytest.raises(NotFoundError, match="no version 7 of playbook 'a'"):
-        using(open_catalog, missing_version)
+        open_catalog.run(missing_version)
 
 
 def test_entries_survive_reopening(open_catalog):
-    using(open_catalog, lambda s: s.register("a", "a", V1))
-    assert using(open_catalog, lambda s: s.get("a")).source == V1
+    open_catalog.run(lambda s: s.register("a", "a", V1))
+    assert open_catalog.run(lambda s: s.get("a")).source == V1
 
 
 def test_concurrent_registrations_from_two_stores_take_distinct_versions(open_catalog):
@@ -175,4 +131,4 @@ def test_a_declared_metadata_version_is_honoured_or_refused(open_catalog):
         second, _ = await register_declared(store, "v", "a", V2, 2)
         return first.version, created, again.version, created_again, versions, second.version
 
-    assert using(open_catalog, body) == (1, True, 1, False, [1], 2)
+    assert open_catalog.run(body) == (1, True, 1, False, [1], 2)

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from noetl.errors import ConflictError, NotFoundError
 from noetl.store.postgres.schedules import PostgresScheduleStore
 from noetl.store.schedules import FIRED, SKIPPED, Schedule, ScheduleStore
 from noetl.store.sqlite.schedules import SqliteScheduleStore
 
-T = TypeVar("T")
-Opener = Callable[[], Awaitable[ScheduleStore]]
 NIGHTLY = Schedule(
     "nightly",
     "team/etl",
@@ -33,43 +25,9 @@ NIGHTLY = Schedule(
 
 
 @pytest.fixture
-def schema_dsn(pg_dsn: str) -> Iterator[str]:
-    schema = f"schedules_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    yield make_conninfo(pg_dsn, options=f"-c search_path={schema}")
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
-    """Opens a new store on the same database each time it is called (like two replicas)."""
-    if request.param == "sqlite":
-        path = tmp_path / "noetl.db"
-
-        async def sqlite() -> ScheduleStore:
-            return SqliteScheduleStore.open(path)
-
-        return sqlite
-    request.applymarker(pytest.mark.integration)
-    dsn = request.getfixturevalue("schema_dsn")
-
-    async def postgres() -> ScheduleStore:
-        return await PostgresScheduleStore.open(dsn, max_size=4)
-
-    return postgres
-
-
-def using(opener: Opener, body: Callable[[ScheduleStore], Awaitable[T]]) -> T:
-    async def main() -> T:
-        store = await opener()
-        try:
-            return await body(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(main())
+def open_store(database):
+    """Opens a new store on the test's database each time it is called (like two processes)."""
+    return database.opener(SqliteScheduleStore, PostgresScheduleStore)
 
 
 def test_a_schedule_comes_back_as_it_was_added(open_store):
@@ -77,7 +35,7 @@ def test_a_schedule_comes_back_as_it_was_added(open_store):
         added = await store.add(NIGHTLY)
         return added, await store.get("nightly"), await store.list()
 
-    added, got, listed = using(open_store, body)
+    added, got, listed = open_store.run(body)
     assert added == got and listed == [got]
     assert got.created_at[:2] == "20" and got.paused is False
     assert got.to_dict() | {"created_at": ""} == NIGHTLY.to_dict()
@@ -93,7 +51,7 @@ def test_names_are_unique_and_unknown_names_are_not_found(open_store):
                 await call
         return await store.delete("nope"), await store.list()
 
-    deleted, listed = using(open_store, body)
+    deleted, listed = open_store.run(body)
     assert deleted is False and [s.path for s in listed] == ["team/etl"]
 
 
@@ -107,7 +65,7 @@ def test_pause_resume_and_delete_with_its_slots(open_store):
         await store.add(NIGHTLY)  # the same name again starts without slots
         return paused.paused, resumed.paused, deleted, await store.slots("nightly")
 
-    assert using(open_store, body) == (True, False, True, [])
+    assert open_store.run(body) == (True, False, True, [])
 
 
 def test_a_slot_is_claimed_once_across_stores(open_store):

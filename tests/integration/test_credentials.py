@@ -1,5 +1,6 @@
-"""Credentials: both store adapters, encryption at rest, key errors, and tools using stored
-credentials through the embedded runtime (a real PostgreSQL and a local HTTP server)."""
+"""Credentials: key errors, and tools using stored credentials through the embedded runtime (a
+real PostgreSQL and a local HTTP server). The store adapters and encryption at rest are in
+tests/contract/test_credential_store.py."""
 
 from __future__ import annotations
 
@@ -8,123 +9,21 @@ import json
 import sqlite3
 import textwrap
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
 from noetl.config import Settings
 from noetl.dsl.load import load_playbook
 from noetl.errors import CredentialError, NotFoundError
 from noetl.runtime.assemble import open_embedded
-from noetl.store.credentials import Credentials, CredentialStore, generate_key
-from noetl.store.postgres.credentials import PostgresCredentialStore
+from noetl.store.credentials import Credentials, generate_key
 from noetl.store.sqlite import SqliteCredentialStore, SqliteEventStore
 
-T = TypeVar("T")
-Opener = Callable[[], Awaitable[CredentialStore]]
 KEY = generate_key()
 PASSWORD = "pw-" + uuid.uuid4().hex
-
-
-@pytest.fixture
-def schema_dsn(pg_dsn: str) -> Iterator[str]:
-    """A DSN whose tables live in a schema of this test's own (dropped afterwards)."""
-    schema = f"creds_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    yield make_conninfo(pg_dsn, options=f"-c search_path={schema}")
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
-    if request.param == "sqlite":
-        path = tmp_path / "noetl.db"
-
-        async def sqlite() -> CredentialStore:
-            return SqliteCredentialStore.open(path)
-
-        return sqlite
-    request.applymarker(pytest.mark.integration)
-    dsn = request.getfixturevalue("schema_dsn")
-
-    async def postgres() -> CredentialStore:
-        return await PostgresCredentialStore.open(dsn, max_size=2)
-
-    return postgres
-
-
-def using(opener: Opener, body: Callable[[CredentialStore], Awaitable[T]]) -> T:
-    async def main() -> T:
-        store = await opener()
-        try:
-            return await body(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(main())
-
-
-# -- the store port ------------------------------------------------------------------------------
-
-
-def test_put_get_list_delete(open_store):
-    async def body(store: CredentialStore) -> Any:
-        new = await store.put("b", "generic", b"token-1")
-        await store.put("a", "http", b"token-a")
-        replaced = await store.put("b", "postgres", b"token-2")
-        got = await store.get("b")
-        listed = await store.list()
-        deleted, again = await store.delete("b"), await store.delete("b")
-        return new, replaced, got, listed, deleted, again, await store.get("b")
-
-    new, replaced, got, listed, deleted, again, gone = using(open_store, body)
-    assert (new, replaced) == (True, False)
-    assert (got.info.name, got.info.type, got.token) == ("b", "postgres", b"token-2")
-    assert got.info.updated_at >= got.info.created_at
-    assert [(i.name, i.type) for i in listed] == [("a", "http"), ("b", "postgres")]
-    assert (deleted, again, gone) == (True, False, None)
-
-
-def test_credentials_round_trip_and_survive_reopening(open_store):
-    data = {"host": "db", "user": "app", "password": PASSWORD}
-    using(open_store, lambda s: Credentials(s, KEY).set("pg", "postgres", data))
-    assert using(open_store, lambda s: Credentials(s, KEY).get("pg")) == data
-
-
-def test_values_are_encrypted_at_rest_in_sqlite(tmp_path):
-    path = tmp_path / "noetl.db"
-    store = SqliteCredentialStore.open(path)
-    asyncio.run(Credentials(store, KEY).set("api", "generic", {"token": PASSWORD}))
-    asyncio.run(store.close())
-    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("noetl.db"))
-    assert b"api" in raw  # the name is in clear (it is listed)...
-    assert PASSWORD.encode() not in raw  # ...the value is not, in the file or its WAL
-    with sqlite3.connect(path) as conn:
-        sealed = conn.execute("SELECT sealed FROM credentials").fetchone()[0]
-    assert PASSWORD.encode() not in bytes(sealed)
-
-
-@pytest.mark.integration
-def test_values_are_encrypted_at_rest_in_postgres(schema_dsn):
-    async def body() -> None:
-        store = await PostgresCredentialStore.open(schema_dsn)
-        try:
-            await Credentials(store, KEY).set("api", "generic", {"token": PASSWORD})
-        finally:
-            await store.close()
-
-    asyncio.run(body())
-    with psycopg.connect(schema_dsn) as conn:
-        row = conn.execute("SELECT name, sealed::text FROM credentials").fetchone()
-    assert row is not None and row[0] == "api"
-    assert PASSWORD not in row[1]
 
 
 # -- keys ----------------------------------------------------------------------------------------
