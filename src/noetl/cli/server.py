@@ -82,22 +82,28 @@ def start_server(
     )
     setup_logging(settings)
     _refuse_exposure(settings)
-    local = 0 if settings.nats_url else settings.workers
-    if not settings.nats_url:
-        if local == 0:
-            typer.echo(
-                "error: without --nats the server's own workers run the commands; "
-                "--workers 0 would accept work nothing can run",
-                err=True,
-            )
-            raise typer.Exit(2)
-        log = "PostgreSQL" if settings.pg_dsn else f"SQLite {settings.db_path}"
+    serve(settings, _local_workers(settings), access_log=access_log)
+
+
+def _local_workers(settings: Settings) -> int:
+    """How many workers run inside the server: none with NATS (worker processes do), else
+    --workers, which must then be at least 1 (exit 2); says which queue it runs."""
+    if settings.nats_url:
+        return 0
+    if settings.workers == 0:
         typer.echo(
-            f"no --nats: running the embedded queue with {local} in-process workers "
-            f"(event log: {log}); give --nats URL to use `noetl worker start` processes",
+            "error: without --nats the server's own workers run the commands; "
+            "--workers 0 would accept work nothing can run",
             err=True,
         )
-    serve(settings, local, access_log=access_log)
+        raise typer.Exit(2)
+    log = "PostgreSQL" if settings.pg_dsn else f"SQLite {settings.db_path}"
+    typer.echo(
+        f"no --nats: running the embedded queue with {settings.workers} in-process workers "
+        f"(event log: {log}); give --nats URL to use `noetl worker start` processes",
+        err=True,
+    )
+    return settings.workers
 
 
 def serve(settings: Settings, local_workers: int, *, access_log: bool) -> None:
@@ -134,22 +140,32 @@ def _refuse_exposure(settings: Settings) -> None:
 async def _serve(settings: Settings, local_workers: int, log_level: str, access_log: bool) -> None:
     """Bind the port, open the runtime (database, NATS), then serve: each part that cannot
     start raises a NoetlError saying which and where, before anything else is started."""
-    import uvicorn
-
-    from noetl.runtime.assemble import open_server
-    from noetl.server.app import create_app
-
     listening = listen(settings.host, settings.port)
     try:
-        runtime = await open_server(settings, local_workers=local_workers)
+        app = await _assemble_app(settings, local_workers)
     except BaseException:
         listening.close()
         raise
+    await _http_server(app, log_level, access_log).serve(sockets=[listening])
+
+
+async def _assemble_app(settings: Settings, local_workers: int) -> Any:
+    """The server's app (API and web UI) on a runtime opened now: executions the log says are
+    running are resumed before the first request."""
+    from noetl.runtime.assemble import open_server
+    from noetl.server.app import create_app
+
+    runtime = await open_server(settings, local_workers=local_workers)
 
     async def opened(_: Settings) -> Any:
         return runtime
 
-    app = create_app(settings, opener=opened)
+    return create_app(settings, opener=opened)
+
+
+def _http_server(app: Any, log_level: str, access_log: bool) -> Any:
+    """uvicorn serving `app`; open requests get GRACEFUL_SHUTDOWN seconds at shutdown."""
+    import uvicorn
 
     class Server(uvicorn.Server):
         """Ends the event streams when the shutdown starts: a stream never ends by itself,
@@ -166,7 +182,7 @@ async def _serve(settings: Settings, local_workers: int, log_level: str, access_
         log_config=None,  # uvicorn's records go through the one logging setup, in its format
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
     )
-    await Server(config).serve(sockets=[listening])
+    return Server(config)
 
 
 def listen(host: str, port: int) -> socket.socket:
