@@ -98,3 +98,24 @@ def test_validate_imports_none_of_the_distributed_stack(tmp_path: Path, command:
     assert "noetl.dsl.load" in modules
     assert _within(modules, DISTRIBUTED) == []
     assert not [m for m in modules if m.startswith("noetl.runtime")]
+
+
+def test_every_command_a_module_registers_is_mapped_to_that_module() -> None:
+    # A command missing from COMMAND_MODULES would silently not exist.
+    import importlib
+    import pkgutil
+
+    import typer
+    import typer.main
+
+    import noetl.cli
+    from noetl.cli.app import COMMAND_MODULES
+
+    registered = {}
+    for info in pkgutil.iter_modules(noetl.cli.__path__):
+        module = importlib.import_module(f"noetl.cli.{info.name}")
+        if info.name != "app" and hasattr(module, "register"):
+            commands = typer.Typer()
+            module.register(commands)
+            registered.update(dict.fromkeys(typer.main.get_group(commands).commands, info.name))
+    assert registered == COMMAND_MODULES
