@@ -119,9 +119,7 @@ def main() -> None:
     print(json.dumps(result))
 
 
-def _overhead(
-    cases: dict[str, Any], variant: str, statistic: str, clock: str = "seconds"
-) -> float:
+def _overhead(cases: dict[str, Any], variant: str, statistic: str, clock: str = "seconds") -> float:
     """How much slower `variant` is than `off`, in percent of `off`'s `statistic` of `clock`."""
     off = cases["off"][clock][statistic]
     return round(100.0 * (cases[variant][clock][statistic] - off) / off, 2)

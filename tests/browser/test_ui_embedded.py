@@ -35,7 +35,19 @@ def test_start_from_the_playbooks_page_and_watch_the_graph_turn_green(
     expect(graph_node(page, "greet").locator("text.count")).to_have_text("3/3")
     expect(page.locator(".title .badge")).to_have_text("done")
     graph_node(page, "greet").click()
-    expect(page.locator(".panel")).to_contain_text("iterations 3/3 done")
+    panel = page.locator(".panel")
+    expect(panel).to_contain_text("iterations 3/3 done")
+    worker = panel.locator(".ran-on .mono")  # the worker that ran the iterations
+    expect(worker).not_to_have_text("")
+    ran_on = worker.first.inner_text()
+    attempts = panel.get_by_role("table", name="Task attempts").locator("tbody tr")
+    expect(attempts).to_have_count(3)
+    expect(attempts.first).to_contain_text(ran_on)
+    logs = panel.locator(".task-logs .log-entry")  # what each iteration printed, and where
+    expect(logs).to_have_count(3)
+    expect(logs.locator("pre")).to_have_text([f"greeting {n}\n" for n in ("ada", "grace", "linus")])
+    head = f"iteration 0 · task greet · attempt 1 · done on {ran_on}"
+    expect(logs.first.locator(".log-head")).to_contain_text(head)
     page.screenshot(path=shots / "execution-graph.png", full_page=True)
     page.get_by_role("tab", name="Timeline").click()
     expect(page.locator(".gantt-bar.band")).to_contain_text("3/3")
@@ -330,13 +342,33 @@ def test_the_list_filters_by_status_and_playbook_and_finds_by_id(page: Page, ui:
     expect(page.locator(f'tr[data-id="{greeting}"]')).to_be_visible()
     playbooks = page.locator("tbody tr td:nth-child(3) a").all_inner_texts()
     assert set(playbooks) == {"ui/greet"}
-    page.locator("#find-id").fill("12345")
-    page.get_by_role("button", name="Open").click()
-    expect(page.locator("#banner")).to_have_text("No execution with id 12345.")
-    page.locator("#find-id").fill(failing)
-    page.get_by_role("button", name="Open").click()
+    find, open_ = page.locator("#find-id"), page.get_by_role("button", name="Open")
+    find.fill("12345")
+    open_.click()
+    expect(page.locator("#banner")).to_have_text(
+        "No execution with id 12345, nor one whose id starts with it."
+    )
+    shared = next(  # ids are time-ordered: they have a long start in common
+        failing[:n] for n in range(len(failing), 0, -1) if greeting.startswith(failing[:n])
+    )
+    find.fill(shared)
+    open_.click()
+    expect(page.locator("#banner")).to_contain_text(f"have an id starting with {shared}")
+    expect(page.locator("#banner")).to_contain_text("type more of it")
+    others = [e["execution_id"] for e in ui.api("GET", "/executions?limit=1000")["executions"]]
+    unique = next(  # the shortest start of `failing` that no other execution's id has
+        failing[:n]
+        for n in range(1, len(failing) + 1)
+        if not any(o.startswith(failing[:n]) for o in others if o != failing)
+    )
+    find.fill(unique)
+    open_.click()
     page.wait_for_url(f"**/executions/{failing}")
     expect(graph_node(page, "boom")).to_have_class("node s-failed")
+    page.goto(ui.url + "/")
+    find.fill(failing)  # the whole id
+    open_.click()
+    page.wait_for_url(f"**/executions/{failing}")
 
 
 def test_a_dropped_stream_reconnects_and_resumes_after_the_last_seq(
@@ -373,6 +405,7 @@ def test_secrets_stay_masked_on_every_view(page: Page, ui: UiProcess) -> None:
     expect(graph_node(page, "start")).to_have_class("node s-done", timeout=PATIENCE)
     graph_node(page, "start").click()
     expect(page.locator(".panel")).to_contain_text("the key is ***")
+    expect(page.locator(".panel .task-logs pre")).to_have_text("signing with ***\n")
     page.get_by_role("tab", name="Event log").click()
     expect(page.locator(".events tbody tr").first).to_be_visible()
     for summary in page.locator(".events summary").all():

@@ -522,3 +522,24 @@ def test_released_claims_can_be_claimed_again(event_store):
         return [await store.claim("e1", "c1", 1), await store.claim("e2", "c1", 1)]
 
     assert event_store.run(body) == [True, False]
+
+
+def test_list_finds_executions_by_a_prefix_of_their_id(event_store):
+    async def body(store):
+        for execution_id in ("7100", "7109", "7119", "712", "71", "8100"):
+            await store.append(execution_id, [started(execution_id)])
+
+        async def found(prefix: str) -> list[str]:
+            listed = await store.list_executions(where=ExecutionFilter(id_prefix=prefix))
+            return sorted(s.execution_id for s in listed)
+
+        return [await found(prefix) for prefix in ("710", "711", "71", "7109", "9", "8100")]
+
+    assert event_store.run(body) == [
+        ["7100", "7109"],
+        ["7119"],
+        ["71", "7100", "7109", "7119", "712"],
+        ["7109"],
+        [],
+        ["8100"],
+    ]

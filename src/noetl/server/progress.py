@@ -19,6 +19,7 @@ from noetl.engine import events as ev
 from noetl.engine.events import Event
 
 MAX_RUNS = 50  # runs kept per step (a step re-entered by a loop of arcs keeps its latest ones)
+MAX_WORKERS = 20  # workers named per run (a loop spread over a large pool names its first ones)
 READ = 20_000  # events per read while folding
 _CATALOG_FILE = re.compile(re.escape(CATALOG_PREFIX) + r"(.+)@v(\d+)")  # see catalog_file
 # The events the fold reads: commands issued and tasks done are most of a loop's log and say
@@ -49,10 +50,16 @@ class Run:
     finished_at: str | None = None
     loop: dict[str, int] | None = None  # total, done, failed
     failed_attempts: int = 0  # failed task attempts (retried or not) and expired leases
+    workers: list[str] = field(default_factory=list)  # who ran it (its iterations), first ones
+
+    def ran_on(self, worker_id: Any) -> None:
+        """Note the worker a step ending names (at most MAX_WORKERS of them)."""
+        if worker_id and worker_id not in self.workers and len(self.workers) < MAX_WORKERS:
+            self.workers.append(str(worker_id))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return dict(self.__dict__)
+        return {**self.__dict__, "workers": list(self.workers)}
 
 
 @dataclass
@@ -134,6 +141,7 @@ class Progress:
     @staticmethod
     def _ended(step: StepProgress, event: Event) -> None:
         run = step.current(event.created_at)
+        run.ran_on(event.payload.get("worker_id"))
         state = _ENDS[event.type]
         if event.type == ev.STEP_FAILED:
             step.error = event.payload.get("error")

@@ -44,6 +44,7 @@ class ExecutionFilter:
     since: str | None = None
     until: str | None = None
     before: str | None = None  # an execution id
+    id_prefix: str | None = None  # executions whose id starts with it (a search by id)
 
     @staticmethod
     def of(where: ExecutionFilter | None, status: str | None) -> ExecutionFilter:

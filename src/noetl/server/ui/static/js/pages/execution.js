@@ -155,6 +155,9 @@ function stepPanel(page, showEvents) {
     parts.push(h("p", {}, `Run ${step.run_count}: ${duration(run.started_at, run.finished_at)}`,
       run.loop ? ` · iterations ${run.loop.done}/${run.loop.total} done${run.loop.failed ? `, ${run.loop.failed} failed` : ""}` : "",
       run.failed_attempts ? ` · ${run.failed_attempts} failed attempt(s)` : ""));
+    const workers = run.workers || [];
+    parts.push(h("p", { class: "ran-on" }, workers.length ? [`Worker${workers.length > 1 ? "s" : ""}: `, ...workers.flatMap((w, i) => [i ? ", " : "", h("span", { class: "mono" }, w)])]
+      : h("span", { class: "muted" }, run.state === "running" ? "Worker: named when it ends (see the attempts below)" : "Worker: none recorded")));
   }
   if (step.error) {
     const at = step.error_at || {};
@@ -164,6 +167,7 @@ function stepPanel(page, showEvents) {
       step.error.traceback ? h("pre", { class: "traceback" }, step.error.traceback) : null));
   }
   parts.push(h("h3", {}, "Task attempts"), attempts(page, name, step));
+  parts.push(h("h3", {}, "Logs"), taskLogs(page, name, step));
   parts.push(h("h3", {}, "Args"), fromEvent(page, step.args_seq, (e) => jsonView(e.payload.args ?? {})));
   if (step.result_seq) parts.push(h("h3", {}, "Result"), fromEvent(page, step.result_seq, (e) => resultView(e.payload.result)));
   parts.push(h("button", { type: "button", onclick: showEvents }, "Events of this step"));
@@ -193,11 +197,39 @@ function attemptTable(events) {
   const rows = events.map((e) => h("tr", { class: e.type === "task.failed" ? "bad" : "" },
     h("td", {}, e.iteration ?? ""), h("td", {}, e.payload.task ?? ""), h("td", {}, e.payload.attempt ?? ""),
     h("td", {}, e.payload.duration_ms !== undefined ? `${Math.round(e.payload.duration_ms)} ms` : ""),
+    h("td", { class: "mono" }, e.payload.worker_id ?? ""),
     h("td", {}, e.type === "task.failed" ? (e.payload.error && e.payload.error.message) || "failed" : "done")));
   const more = events.length >= ATTEMPTS ? h("p", { class: "muted" }, `the first ${ATTEMPTS}; the event log has them all`) : null;
   return h("div", { class: "scroll" }, h("table", { class: "list compact", "aria-label": "Task attempts" },
-    h("thead", {}, h("tr", {}, ...["iteration", "task", "attempt", "took", "outcome"].map((t) => h("th", { scope: "col" }, t)))),
+    h("thead", {}, h("tr", {}, ...["iter.", "task", "attempt", "took", "worker", "outcome"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, ...rows)), more);
+}
+
+const LOGS = 50; // task attempts whose output the panel shows (a loop's first ones)
+
+/** What the step's task attempts printed (GET .../logs: captured output, secrets masked when
+ * they were recorded), fetched once per state like the attempts. */
+function taskLogs(page, name, step) {
+  page.logs = page.logs || {};
+  const key = `${name}|${step.run_count}|${step.state}`;
+  const box = h("div", { class: "task-logs" });
+  const fill = (entries) => box.replaceChildren(...(entries.length ? logEntries(entries) : [h("p", { class: "muted" }, "No task printed anything.")]));
+  if (page.logs[key]) { fill(page.logs[key]); return box; }
+  box.append(h("p", { class: "muted" }, "…"));
+  api(`/executions/${page.id}/logs?${new URLSearchParams({ step: name, limit: LOGS })}`)
+    .then((answer) => { page.logs[key] = answer.logs; fill(answer.logs); })
+    .catch((error) => box.replaceChildren(h("p", { class: "muted" }, error.message)));
+  return box;
+}
+
+function logEntries(entries) {
+  const shown = entries.map((e) => h("div", { class: `log-entry${e.status === "error" ? " bad" : ""}` },
+    h("p", { class: "log-head" }, e.iteration !== null && e.iteration !== undefined ? `iteration ${e.iteration} · ` : "",
+      `task ${e.task} · attempt ${e.attempt} · ${e.status === "error" ? "failed" : "done"} on `, h("span", { class: "mono" }, e.worker_id || "?"),
+      e.truncated ? " · truncated: the tail is kept" : ""),
+    h("pre", { class: "log-text" }, e.output)));
+  if (entries.length >= LOGS) shown.push(h("p", { class: "muted" }, `the first ${LOGS}; noetl logs shows them all`));
+  return shown;
 }
 
 /** The event with `seq` (fetched once per page: args and results are read where they are). */

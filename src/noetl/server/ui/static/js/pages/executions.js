@@ -154,7 +154,7 @@ function filterForm(filters, apply) {
 }
 
 function searchForm() {
-  const input = h("input", { id: "find-id", name: "id", placeholder: "execution id", inputmode: "numeric", autocomplete: "off" });
+  const input = h("input", { id: "find-id", name: "id", placeholder: "execution id or its start", inputmode: "numeric", autocomplete: "off" });
   const form = h("form", { class: "find", role: "search", "aria-label": "Find an execution" },
     field("find-id", "Find by id", input), h("button", { type: "submit" }, "Open"));
   form.addEventListener("submit", async (event) => {
@@ -162,13 +162,34 @@ function searchForm() {
     const id = input.value.trim();
     if (!id) return;
     try {
-      await api(`/executions/${encodeURIComponent(id)}`);
-      location.href = `/executions/${encodeURIComponent(id)}`;
+      const found = await findExecution(id);
+      if (found) location.href = `/executions/${encodeURIComponent(found)}`;
     } catch (error) {
-      banner(error.status === 404 ? `No execution with id ${id}.` : error.message);
+      banner(error.message);
     }
   });
   return form;
+}
+
+const SHOWN_MATCHES = 5; // executions named when a prefix matches several
+
+/** The id of the execution `id` names: itself, or the one execution whose id starts with it.
+ * Says why on the banner (none, several) and answers null otherwise. */
+async function findExecution(id) {
+  try {
+    await api(`/executions/${encodeURIComponent(id)}`);
+    return id;
+  } catch (error) {
+    if (error.status !== 404) throw error;
+  }
+  if (!/^[0-9A-Za-z_-]{1,64}$/.test(id)) { banner(`No execution with id ${id}.`); return null; }
+  const listed = await api(`/executions?${new URLSearchParams({ id_prefix: id, limit: SHOWN_MATCHES + 1 })}`);
+  const matches = listed.executions;
+  if (matches.length === 1) return matches[0].execution_id;
+  if (!matches.length) { banner(`No execution with id ${id}, nor one whose id starts with it.`); return null; }
+  const named = matches.slice(0, SHOWN_MATCHES).map((e) => e.execution_id).join(", ");
+  banner(`${matches.length > SHOWN_MATCHES ? "More than " + SHOWN_MATCHES : matches.length} executions have an id starting with ${id} (${named}${matches.length > SHOWN_MATCHES ? ", …" : ""}): type more of it.`);
+  return null;
 }
 
 // A label and its control, kept together when the form wraps (phone width).
