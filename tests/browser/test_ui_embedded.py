@@ -342,6 +342,9 @@ def test_the_list_filters_by_status_and_playbook_and_finds_by_id(page: Page, ui:
     expect(page.locator(f'tr[data-id="{greeting}"]')).to_be_visible()
     playbooks = page.locator("tbody tr td:nth-child(3) a").all_inner_texts()
     assert set(playbooks) == {"ui/greet"}
+    version = ui.api("GET", f"/executions/{greeting}")["playbook_version"]
+    assert isinstance(version, int)  # started from the catalog: the version it ran is listed
+    expect(page.locator(f'tr[data-id="{greeting}"] td.version')).to_have_text(f"v{version}")
     find, open_ = page.locator("#find-id"), page.get_by_role("button", name="Open")
     find.fill("12345")
     open_.click()

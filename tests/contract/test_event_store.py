@@ -543,3 +543,17 @@ def test_list_finds_executions_by_a_prefix_of_their_id(event_store):
         [],
         ["8100"],
     ]
+
+
+def test_the_summary_names_the_catalog_version_an_execution_ran(event_store):
+    async def body(store):
+        from_catalog = started("v1")
+        info = dict(from_catalog.payload["playbook"], file="catalog:examples/hello@v7")
+        await store.append("v1", [replace(from_catalog, payload={"playbook": info})])
+        await store.append("v2", [started("v2")])  # a file or inline YAML: no version
+        listed = {s.execution_id: s.playbook_version for s in await store.list_executions()}
+        return listed, (await store.get_execution("v1")).playbook_version
+
+    listed, shown = event_store.run(body)
+    assert listed == {"v1": 7, "v2": None}
+    assert shown == 7

@@ -9,19 +9,17 @@ viewed executions and only reads the events it has not seen (see `ProgressCache`
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from noetl.dsl.locate import CATALOG_PREFIX
 from noetl.engine import events as ev
 from noetl.engine.events import Event
+from noetl.store.projection import catalog_entry
 
 MAX_RUNS = 50  # runs kept per step (a step re-entered by a loop of arcs keeps its latest ones)
 MAX_WORKERS = 20  # workers named per run (a loop spread over a large pool names its first ones)
 READ = 20_000  # events per read while folding
-_CATALOG_FILE = re.compile(re.escape(CATALOG_PREFIX) + r"(.+)@v(\d+)")  # see catalog_file
 # The events the fold reads: commands issued and tasks done are most of a loop's log and say
 # nothing here, so they are not even decoded.
 FOLDED = frozenset(
@@ -167,8 +165,8 @@ def _playbook_info(recorded: dict[str, Any]) -> dict[str, Any]:
     """What playbook.started says of the playbook, without its (large) source, and with the
     catalog entry it came from when it came from the catalog (`catalog: {path, version}`)."""
     info = {key: value for key, value in recorded.items() if key != "source"}
-    found = _CATALOG_FILE.fullmatch(str(info.get("file") or ""))
-    info["catalog"] = None if found is None else {"path": found[1], "version": int(found[2])}
+    entry = catalog_entry(info.get("file"))
+    info["catalog"] = None if entry is None else {"path": entry[0], "version": entry[1]}
     return info
 
 

@@ -66,6 +66,7 @@ def summary_from_row(row: tuple[Any, ...], *, time: Decode, value: Decode) -> Ex
         error,
         parent,
         last,
+        version,
     ) = row
     return ExecutionSummary(
         execution_id=eid,
@@ -81,6 +82,7 @@ def summary_from_row(row: tuple[Any, ...], *, time: Decode, value: Decode) -> Ex
         error=value(error),
         parent_execution_id=parent,
         last_seq=int(last),
+        playbook_version=version,
     )
 
 

@@ -70,6 +70,7 @@ class ExecutionSummary:
     error: Any
     parent_execution_id: str | None
     last_seq: int
+    playbook_version: int | None = None  # the catalog version it ran (None: not from a catalog)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (JSON-friendly when `result` and `error` are)."""

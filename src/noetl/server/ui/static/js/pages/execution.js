@@ -4,14 +4,19 @@
 import { api, stream } from "../api.js";
 import { eventLog } from "../events.js";
 import { drawGraph, selectNode, updateGraph } from "../graph.js";
-import { drawTimeline } from "../timeline.js";
 import { present, badge, banner, connection, duration, liveDuration, failed, fmtTime, h, jsonView, resultView, show, shortId, tabs } from "../ui.js";
-import { payloadDialog } from "../start.js";
+
+// The timeline and the start dialog are loaded when first used: the modules the page needs
+// before it can draw are fewer than a browser's six connections.
+const timelineModule = () => import("../timeline.js");
+const startModule = () => import("../start.js");
 
 export default async function executionPage(id) {
-  // The playbook is asked for at once, beside the steps (two round trips at the same time).
+  // The playbook is asked for and checked (its graph laid out) at once, beside the steps: the
+  // check does not wait for the steps' answer.
   const source = api(`/executions/${encodeURIComponent(id)}/playbook`);
-  source.catch(() => {}); // a failure is reported by the steps' answer or by loadGraph
+  const checked = source.then((found) => api("/playbooks/check", { method: "POST", body: { content: found.source, file: "playbook" } }));
+  checked.catch(() => {}); // a failure is reported by the steps' answer or by loadGraph
   let view;
   try {
     view = await api(`/executions/${encodeURIComponent(id)}/steps`);
@@ -43,7 +48,7 @@ export default async function executionPage(id) {
     if (page.svg) selectNode(page.svg, name);
     renderPanel();
   };
-  const renderTimeline = () => timelineBox.replaceChildren(drawTimeline(page.view.execution, page.view.steps, page.order, (name) => { tabBar.select("graph"); select(name); }));
+  const renderTimeline = () => timelineModule().then(({ drawTimeline }) => timelineBox.replaceChildren(drawTimeline(page.view.execution, page.view.steps, page.order, (name) => { tabBar.select("graph"); select(name); })));
   const renderPanel = () => page.selected && panel.replaceChildren(...present(stepPanel(page, () => { tabBar.select("events"); log.filterStep(page.selected); })));
   const refresh = () => {
     renderHead(head, page);
@@ -52,15 +57,14 @@ export default async function executionPage(id) {
     renderPanel();
   };
   refresh();
-  await loadGraph(page, graphBox, select, source);
+  await loadGraph(page, graphBox, select, checked);
   refresh();
   follow(page, log, refresh);
 }
 
-async function loadGraph(page, box, select, asked) {
+async function loadGraph(page, box, select, checked) {
   try {
-    const source = await asked;
-    const check = await api("/playbooks/check", { method: "POST", body: { content: source.source, file: page.view.playbook.path || "playbook" } });
+    const check = await checked;
     if (!check.valid) {
       box.replaceChildren(h("div", { class: "notice" }, h("h2", {}, "This execution's playbook no longer validates"),
         h("p", {}, "The graph cannot be drawn; the event log and timeline still show what happened."),
@@ -137,6 +141,7 @@ async function runAgain(page) {
   const payload = started.payload.payload || {};
   // The same catalog entry when it came from the catalog, else the same YAML again.
   const target = info.catalog ? { ...info.catalog } : { playbook: (await api(`/executions/${page.id}/playbook`)).source };
+  const { payloadDialog } = await startModule();
   payloadDialog(`Run ${info.path || info.name} again`, payload, async (edited) => {
     const started = await api("/executions", { method: "POST", body: { ...target, payload: edited } });
     location.href = `/executions/${started.execution_id}`;

@@ -11,7 +11,7 @@ export default async function executionsPage() {
   const state = { pages: [], rows: new Map(), filters: readFilters(params) };
   const body = h("tbody");
   const table = h("table", { class: "list", "aria-label": "Executions" },
-    h("thead", {}, h("tr", {}, ...["Execution", "Status", "Playbook", "Started", "Duration", "Steps", "Parent"].map((t) => h("th", { scope: "col" }, t)))),
+    h("thead", {}, h("tr", {}, ...["Execution", "Status", "Playbook", "Version", "Started", "Duration", "Steps", "Parent"].map((t) => h("th", { scope: "col" }, t)))),
     body);
   const older = h("button", { type: "button", onclick: () => turn(1) }, "Older →");
   const newer = h("button", { type: "button", onclick: () => turn(-1) }, "← Newer");
@@ -42,7 +42,7 @@ export default async function executionsPage() {
   function render(executions) {
     state.rows.clear();
     body.replaceChildren(...executions.map((e) => row(e, state.rows)));
-    if (!executions.length) body.append(h("tr", {}, h("td", { colspan: 7, class: "empty" }, "No executions match.")));
+    if (!executions.length) body.append(h("tr", {}, h("td", { colspan: 8, class: "empty" }, "No executions match.")));
     const current = state.pages[state.pages.length - 1];
     older.disabled = !current.next;
     newer.disabled = state.pages.length < 2;
@@ -97,6 +97,7 @@ function row(e, rows) {
     h("td", {}, h("a", { href: `/executions/${e.execution_id}`, class: "mono" }, e.execution_id)),
     h("td", {}, badge(e.status)),
     h("td", {}, h("a", { href: `/playbooks/${e.playbook_path}` }, e.playbook_path), h("div", { class: "muted" }, e.playbook_name)),
+    h("td", { class: "version" }, e.playbook_version ? `v${e.playbook_version}` : h("span", { class: "muted", title: "not started from the catalog" }, "—")),
     h("td", {}, fmtTime(e.started_at)),
     h("td", {}, liveDuration(e.started_at, e.finished_at)),
     h("td", {}, `${e.steps_done} done`, e.steps_failed ? h("span", { class: "bad" }, ` · ${e.steps_failed} failed`) : ""),
