@@ -199,14 +199,15 @@ function attempts(page, name, step) {
 }
 
 function attemptTable(events) {
+  const loop = events.some((e) => e.iteration !== null && e.iteration !== undefined); // else no iteration column
   const rows = events.map((e) => h("tr", { class: e.type === "task.failed" ? "bad" : "" },
-    h("td", {}, e.iteration ?? ""), h("td", {}, e.payload.task ?? ""), h("td", {}, e.payload.attempt ?? ""),
+    loop ? h("td", {}, e.iteration ?? "") : null, h("td", {}, e.payload.task ?? ""), h("td", {}, e.payload.attempt ?? ""),
     h("td", {}, e.payload.duration_ms !== undefined ? `${Math.round(e.payload.duration_ms)} ms` : ""),
     h("td", { class: "mono" }, e.payload.worker_id ?? ""),
     h("td", {}, e.type === "task.failed" ? (e.payload.error && e.payload.error.message) || "failed" : "done")));
   const more = events.length >= ATTEMPTS ? h("p", { class: "muted" }, `the first ${ATTEMPTS}; the event log has them all`) : null;
   return h("div", { class: "scroll" }, h("table", { class: "list compact", "aria-label": "Task attempts" },
-    h("thead", {}, h("tr", {}, ...["iter.", "task", "attempt", "took", "worker", "outcome"].map((t) => h("th", { scope: "col" }, t)))),
+    h("thead", {}, h("tr", {}, ...[loop ? "iter." : null, "task", "attempt", "took", "worker", "outcome"].map((t) => t && h("th", { scope: "col" }, t)))),
     h("tbody", {}, ...rows)), more);
 }
 

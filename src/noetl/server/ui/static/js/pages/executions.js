@@ -25,11 +25,14 @@ export default async function executionsPage() {
   show(h("h1", {}, "Executions"), searchForm(), form, h("div", { class: "scroll" }, table),
     h("div", { class: "pager" }, newer, info, older));
 
+  let asked = 0; // the latest load: an answer to an earlier one (other filters) is dropped
   async function load(before) {
+    const mine = ++asked;
     try {
       const query = new URLSearchParams({ ...apiFilters(state.filters), limit: LIMIT });
       if (before) query.set("before", before);
       const page = await api(`/executions?${query}`);
+      if (mine !== asked) return;
       state.pages.push({ before, next: page.next });
       render(page.executions);
       banner(null);
