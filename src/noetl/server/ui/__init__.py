@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
@@ -88,9 +89,11 @@ class Assets:
         return Response(body, media_type=kind, headers=headers)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, *, open_api: bool = False) -> None:
     """Serve the pages at `/`, `/executions/...`, `/playbooks/...`, `/workers`, `/credentials`
-    and their assets under `/ui/static`; other paths outside the API get the not-found page."""
+    and their assets under `/ui/static`; other paths outside the API get the not-found page.
+    `open_api` (no token): an execution's shell has the browser fetch its first API answers
+    while the modules load."""
     assets = Assets(files("noetl.server.ui") / "static")
     app.add_api_route(
         STATIC + "/{path:path}", assets.serve, include_in_schema=False, methods=["GET"]
@@ -104,12 +107,16 @@ def install(app: FastAPI) -> None:
         "/credentials": "credentials",
     }
     for path, page in routes.items():
-        app.add_api_route(path, _page(page), include_in_schema=False, methods=["GET"])
+        handler = _page(page, open_api)
+        app.add_api_route(path, handler, include_in_schema=False, methods=["GET"])
     app.add_api_route("/{rest:path}", _missing, include_in_schema=False, methods=["GET"])
 
 
-def render(page: str, arg: str = "", status: int = 200) -> HTMLResponse:
-    """The HTML shell of `page`; `arg` (an execution id, a playbook path) goes to its module."""
+def render(
+    page: str, arg: str = "", status: int = 200, fetches: tuple[str, ...] = ()
+) -> HTMLResponse:
+    """The HTML shell of `page`; `arg` (an execution id, a playbook path) goes to its module;
+    `fetches` are API paths the browser preloads for it."""
     title, nav = PAGES[page]
     html = _ENV.get_template("page.html").render(
         page=page,
@@ -119,17 +126,29 @@ def render(page: str, arg: str = "", status: int = 200) -> HTMLResponse:
         static=STATIC,
         version=__version__,
         modules=MODULES[page],
+        fetches=fetches,
     )
     return HTMLResponse(html, status, headers={"cache-control": "no-cache"})
 
 
-def _page(page: str) -> Callable[[Request], Awaitable[HTMLResponse]]:
+def _page(page: str, open_api: bool) -> Callable[[Request], Awaitable[HTMLResponse]]:
     async def serve(request: Request) -> HTMLResponse:
         params = request.path_params
-        return render(page, str(params.get("execution_id") or params.get("path") or ""))
+        arg = str(params.get("execution_id") or params.get("path") or "")
+        return render(page, arg, fetches=_first_fetches(page, arg) if open_api else ())
 
     serve.__name__ = f"ui_{page}"
     return serve
+
+
+def _first_fetches(page: str, arg: str) -> tuple[str, ...]:
+    """What the execution page asks for first (its steps, its playbook): fetched while its
+    modules load, the page's own requests take the answers. Not with a token: the preload
+    carries none, and its 401 would read as a wrong token."""
+    if page != "execution":
+        return ()
+    base = f"/api/v2/executions/{quote(arg, safe='')}"
+    return (f"{base}/steps", f"{base}/playbook")
 
 
 async def _missing(rest: str) -> HTMLResponse:

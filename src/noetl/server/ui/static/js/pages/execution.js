@@ -59,7 +59,8 @@ export default async function executionPage(id) {
   refresh();
   await loadGraph(page, graphBox, select, checked);
   refresh();
-  follow(page, log, refresh);
+  // An execution that has ended will not change: no stream (and no reload when it says so).
+  if (page.view.execution.status === "running") follow(page, log, refresh);
 }
 
 async function loadGraph(page, box, select, checked) {
