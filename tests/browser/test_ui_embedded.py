@@ -199,6 +199,16 @@ def test_error_pages_say_what_is_wrong(page: Page, ui: UiProcess, shots: Path) -
     expect(page.locator("li.has-problem .problem-note").first).to_be_visible()
     expect(page.locator(".notice")).to_contain_text("cannot be started")
     page.screenshot(path=shots / "error-invalid-playbook.png", full_page=True)
+    ui.register(GREET)
+    execution_id = ui.start_run("ui/greet")
+    ui.api("GET", f"/executions/{execution_id}?wait=30")
+    _break_recorded_playbook(ui.home_db(), execution_id)
+    page.goto(f"{ui.url}/executions/{execution_id}")
+    notice = page.locator(".graph-box .notice")
+    expect(notice.locator("h2")).to_have_text("This execution's playbook no longer validates")
+    expect(notice).to_contain_text("line 6: next: unknown step 'nowhere'")
+    expect(page.locator(".title .badge")).to_have_text("done")  # the rest of the page is there
+    page.screenshot(path=shots / "error-execution-playbook.png")
     page.goto(ui.url + "/no/such/page")
     expect(page.locator("h1")).to_have_text("Page not found")
     page.route("**/api/v2/**", lambda route: route.abort())  # as if the server went away
@@ -277,6 +287,21 @@ def _store_invalid_version(db: Path, path: str) -> None:
             "INSERT INTO catalog (path, version, name, source, sha256, created_at) "
             "VALUES (?, 1, 'broken', ?, 'x', '2026-01-01T00:00:00.000000+00:00')",
             (path, source),
+        )
+
+
+def _break_recorded_playbook(db: Path, execution_id: str) -> None:
+    """An execution whose recorded playbook no longer validates (one started by an older
+    NoETL whose rules have since changed)."""
+    source = (
+        "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: greet, path: ui/greet}\n"
+        "workflow:\n  - step: start\n    next: [{step: nowhere}]\n"
+    )
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE events SET payload = json_set(payload, '$.playbook.source', ?) "
+            "WHERE execution_id = ? AND type = 'playbook.started'",
+            (source, execution_id),
         )
 
 
