@@ -10,7 +10,10 @@ workflow:
     next: [{step: greet}]
   - step: greet
     loop: {in: "{{ workload.names }}", iterator: name}
-    tool: {kind: python, args: {n: "{{ iter.name }}"}, code: "result = 'hello ' + n"}
+    tool:
+      kind: python
+      args: {n: "{{ iter.name }}"}
+      code: "print('greeting ' + n)\\nresult = 'hello ' + n"
     next: [{step: end}]
   - step: end
 """
@@ -81,5 +84,5 @@ workflow:
       - echo:
           kind: python
           args: {key: "{{ _prev.value }}"}
-          code: "result = 'the key is ' + key"
+          code: "print('signing with ' + key)\\nresult = 'the key is ' + key"
 """

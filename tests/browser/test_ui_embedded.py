@@ -35,7 +35,19 @@ def test_start_from_the_playbooks_page_and_watch_the_graph_turn_green(
     expect(graph_node(page, "greet").locator("text.count")).to_have_text("3/3")
     expect(page.locator(".title .badge")).to_have_text("done")
     graph_node(page, "greet").click()
-    expect(page.locator(".panel")).to_contain_text("iterations 3/3 done")
+    panel = page.locator(".panel")
+    expect(panel).to_contain_text("iterations 3/3 done")
+    worker = panel.locator(".ran-on .mono")  # the worker that ran the iterations
+    expect(worker).not_to_have_text("")
+    ran_on = worker.first.inner_text()
+    attempts = panel.get_by_role("table", name="Task attempts").locator("tbody tr")
+    expect(attempts).to_have_count(3)
+    expect(attempts.first).to_contain_text(ran_on)
+    logs = panel.locator(".task-logs .log-entry")  # what each iteration printed, and where
+    expect(logs).to_have_count(3)
+    expect(logs.locator("pre")).to_have_text([f"greeting {n}\n" for n in ("ada", "grace", "linus")])
+    head = f"iteration 0 · task greet · attempt 1 · done on {ran_on}"
+    expect(logs.first.locator(".log-head")).to_contain_text(head)
     page.screenshot(path=shots / "execution-graph.png", full_page=True)
     page.get_by_role("tab", name="Timeline").click()
     expect(page.locator(".gantt-bar.band")).to_contain_text("3/3")
@@ -187,6 +199,16 @@ def test_error_pages_say_what_is_wrong(page: Page, ui: UiProcess, shots: Path) -
     expect(page.locator("li.has-problem .problem-note").first).to_be_visible()
     expect(page.locator(".notice")).to_contain_text("cannot be started")
     page.screenshot(path=shots / "error-invalid-playbook.png", full_page=True)
+    ui.register(GREET)
+    execution_id = ui.start_run("ui/greet")
+    ui.api("GET", f"/executions/{execution_id}?wait=30")
+    _break_recorded_playbook(ui.home_db(), execution_id)
+    page.goto(f"{ui.url}/executions/{execution_id}")
+    notice = page.locator(".graph-box .notice")
+    expect(notice.locator("h2")).to_have_text("This execution's playbook no longer validates")
+    expect(notice).to_contain_text("line 6: next: unknown step 'nowhere'")
+    expect(page.locator(".title .badge")).to_have_text("done")  # the rest of the page is there
+    page.screenshot(path=shots / "error-execution-playbook.png")
     page.goto(ui.url + "/no/such/page")
     expect(page.locator("h1")).to_have_text("Page not found")
     page.route("**/api/v2/**", lambda route: route.abort())  # as if the server went away
@@ -268,6 +290,21 @@ def _store_invalid_version(db: Path, path: str) -> None:
         )
 
 
+def _break_recorded_playbook(db: Path, execution_id: str) -> None:
+    """An execution whose recorded playbook no longer validates (one started by an older
+    NoETL whose rules have since changed)."""
+    source = (
+        "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: greet, path: ui/greet}\n"
+        "workflow:\n  - step: start\n    next: [{step: nowhere}]\n"
+    )
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE events SET payload = json_set(payload, '$.playbook.source', ?) "
+            "WHERE execution_id = ? AND type = 'playbook.started'",
+            (source, execution_id),
+        )
+
+
 def test_a_200_step_graph_is_laid_out_in_layers(page: Page, ui: UiProcess, shots: Path) -> None:
     ui.register(wide_playbook(200))
     page.goto(ui.url + "/playbooks/ui/wide")
@@ -330,13 +367,36 @@ def test_the_list_filters_by_status_and_playbook_and_finds_by_id(page: Page, ui:
     expect(page.locator(f'tr[data-id="{greeting}"]')).to_be_visible()
     playbooks = page.locator("tbody tr td:nth-child(3) a").all_inner_texts()
     assert set(playbooks) == {"ui/greet"}
-    page.locator("#find-id").fill("12345")
-    page.get_by_role("button", name="Open").click()
-    expect(page.locator("#banner")).to_have_text("No execution with id 12345.")
-    page.locator("#find-id").fill(failing)
-    page.get_by_role("button", name="Open").click()
+    version = ui.api("GET", f"/executions/{greeting}")["playbook_version"]
+    assert isinstance(version, int)  # started from the catalog: the version it ran is listed
+    expect(page.locator(f'tr[data-id="{greeting}"] td.version')).to_have_text(f"v{version}")
+    find, open_ = page.locator("#find-id"), page.get_by_role("button", name="Open")
+    find.fill("12345")
+    open_.click()
+    expect(page.locator("#banner")).to_have_text(
+        "No execution with id 12345, nor one whose id starts with it."
+    )
+    shared = next(  # ids are time-ordered: they have a long start in common
+        failing[:n] for n in range(len(failing), 0, -1) if greeting.startswith(failing[:n])
+    )
+    find.fill(shared)
+    open_.click()
+    expect(page.locator("#banner")).to_contain_text(f"have an id starting with {shared}")
+    expect(page.locator("#banner")).to_contain_text("type more of it")
+    others = [e["execution_id"] for e in ui.api("GET", "/executions?limit=1000")["executions"]]
+    unique = next(  # the shortest start of `failing` that no other execution's id has
+        failing[:n]
+        for n in range(1, len(failing) + 1)
+        if not any(o.startswith(failing[:n]) for o in others if o != failing)
+    )
+    find.fill(unique)
+    open_.click()
     page.wait_for_url(f"**/executions/{failing}")
     expect(graph_node(page, "boom")).to_have_class("node s-failed")
+    page.goto(ui.url + "/")
+    find.fill(failing)  # the whole id
+    open_.click()
+    page.wait_for_url(f"**/executions/{failing}")
 
 
 def test_a_dropped_stream_reconnects_and_resumes_after_the_last_seq(
@@ -373,6 +433,7 @@ def test_secrets_stay_masked_on_every_view(page: Page, ui: UiProcess) -> None:
     expect(graph_node(page, "start")).to_have_class("node s-done", timeout=PATIENCE)
     graph_node(page, "start").click()
     expect(page.locator(".panel")).to_contain_text("the key is ***")
+    expect(page.locator(".panel .task-logs pre")).to_have_text("signing with ***\n")
     page.get_by_role("tab", name="Event log").click()
     expect(page.locator(".events tbody tr").first).to_be_visible()
     for summary in page.locator(".events summary").all():

@@ -522,3 +522,38 @@ def test_released_claims_can_be_claimed_again(event_store):
         return [await store.claim("e1", "c1", 1), await store.claim("e2", "c1", 1)]
 
     assert event_store.run(body) == [True, False]
+
+
+def test_list_finds_executions_by_a_prefix_of_their_id(event_store):
+    async def body(store):
+        for execution_id in ("7100", "7109", "7119", "712", "71", "8100"):
+            await store.append(execution_id, [started(execution_id)])
+
+        async def found(prefix: str) -> list[str]:
+            listed = await store.list_executions(where=ExecutionFilter(id_prefix=prefix))
+            return sorted(s.execution_id for s in listed)
+
+        return [await found(prefix) for prefix in ("710", "711", "71", "7109", "9", "8100")]
+
+    assert event_store.run(body) == [
+        ["7100", "7109"],
+        ["7119"],
+        ["71", "7100", "7109", "7119", "712"],
+        ["7109"],
+        [],
+        ["8100"],
+    ]
+
+
+def test_the_summary_names_the_catalog_version_an_execution_ran(event_store):
+    async def body(store):
+        from_catalog = started("v1")
+        info = dict(from_catalog.payload["playbook"], file="catalog:examples/hello@v7")
+        await store.append("v1", [replace(from_catalog, payload={"playbook": info})])
+        await store.append("v2", [started("v2")])  # a file or inline YAML: no version
+        listed = {s.execution_id: s.playbook_version for s in await store.list_executions()}
+        return listed, (await store.get_execution("v1")).playbook_version
+
+    listed, shown = event_store.run(body)
+    assert listed == {"v1": 7, "v2": None}
+    assert shown == 7

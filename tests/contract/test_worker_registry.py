@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from noetl.store.workers import WorkerBeat
+from noetl.store.workers import FORGOTTEN_AFTER, WorkerBeat
 
 
 def beat(worker_id: str, *, busy: int = 0, running: tuple[str, ...] = (), lost_after=30.0):
@@ -71,3 +71,17 @@ def test_a_worker_that_leaves_is_forgotten_and_the_registry_outlives_a_reopen(wo
         return [w.beat.worker_id for w in await registry.list()]
 
     assert worker_registry.run(reopened) == ["w2"]
+
+
+def test_a_lost_worker_is_listed_then_forgotten_after_its_retention(worker_registry):
+    async def body(registry):
+        await registry.beat(beat("gone", lost_after=0.1))  # lost after 0.1 s, forgotten after 1 s
+        await registry.beat(beat("steady", lost_after=60.0))
+        await asyncio.sleep(0.3)
+        lost = {w.beat.worker_id: w.status for w in await registry.list()}
+        await asyncio.sleep(FORGOTTEN_AFTER * 0.1)
+        return lost, {w.beat.worker_id: w.status for w in await registry.list()}
+
+    lost, later = worker_registry.run(body)
+    assert lost == {"gone": "lost", "steady": "alive"}
+    assert later == {"steady": "alive"}

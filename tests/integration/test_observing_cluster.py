@@ -58,23 +58,57 @@ def wait_for(check, timeout: float = 30.0, every: float = 0.2):
         time.sleep(every)
 
 
-def test_workers_register_show_what_they_run_and_a_sigkilled_one_is_lost(cluster):
-    victim = cluster.add_worker(worker_id="victim")
+VICTIM_POOL = """\
+apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: held}
+executor: {kind: auto, spec: {pool: victims}}
+workflow:
+  - step: start
+    tool: {kind: python, code: "import time\\ntime.sleep(120)\\nresult = 1"}
+"""
+
+
+def test_workers_register_and_a_sigkilled_one_is_lost_and_named_by_its_claims(cluster):
+    victim = cluster.add_worker(worker_id="victim", pool="victims")
     both = wait_for(lambda: (w := workers_cli(cluster)) and {"steady", "victim"} <= set(w) and w)
-    for name in ("steady", "victim"):
+    for name, pool in (("steady", "default"), ("victim", "victims")):
         worker = both[name]
         assert worker["status"] == "alive"
-        assert (worker["pool"], worker["slots"], worker["busy"]) == ("default", 16, 0)
+        assert (worker["pool"], worker["slots"], worker["busy"]) == (pool, 16, 0)
         assert worker["running"] == []
         assert worker["version"] and worker["started_at"] and worker["last_heartbeat"]
+
+    async def start() -> str:
+        client = ServerClient(cluster.server_url)
+        try:
+            return await client.start(playbook=VICTIM_POOL)
+        finally:
+            await client.aclose()
+
+    execution_id = asyncio.run(start())  # only the victim serves pool `victims`
+    wait_for(lambda: workers_cli(cluster)["victim"]["busy"] == 1)
     killed_at = time.monotonic()
     victim.send_signal(signal.SIGKILL)
     victim.wait(10)
+    cluster.workers.remove(victim)
     lost = wait_for(lambda: workers_cli(cluster)["victim"]["status"] == "lost", timeout=20)
     waited = time.monotonic() - killed_at
     assert lost
     assert waited < 3 * HEARTBEAT + 10  # within its timeout (plus the CLI's own start-up)
     assert workers_cli(cluster)["steady"]["status"] == "alive"
+
+    async def claims_then_cancel() -> list[dict[str, Any]]:
+        client = ServerClient(cluster.server_url)
+        try:
+            events = (await client.call("GET", f"/executions/{execution_id}/events"))["events"]
+            await client.cancel(execution_id)  # nobody serves its pool any more
+            return [e for e in events if e["type"] == "command.claimed"]
+        finally:
+            await client.aclose()
+
+    claims = asyncio.run(claims_then_cancel())
+    assert [(c["step"], c["payload"]["worker_id"]) for c in claims] == [("start", "victim")]
 
 
 def test_a_busy_worker_lists_the_commands_it_runs(cluster):

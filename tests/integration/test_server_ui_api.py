@@ -142,6 +142,8 @@ def test_steps_fold_the_log_into_states_loop_counts_and_where_values_are(api, tm
     assert view["steps"]["start"]["args_seq"] == seq[("step.started", "start")]
     assert view["steps"]["start"]["result_seq"] == seq[("step.done", "start")]
     assert view["steps"]["many"]["result_seq"] is None  # a loop's results are its iterations'
+    [worker] = view["steps"]["many"]["runs"][0]["workers"]  # named by the iterations' endings
+    assert worker and view["steps"]["start"]["runs"][0]["workers"] == [worker]
     missing = api.get("/executions/404/steps")
     assert missing.status_code == 404 and "404" in missing.json()["error"]["message"]
 
@@ -174,6 +176,14 @@ def test_the_list_pages_by_key_and_refuses_a_bad_filter_naming_it(api, tmp_path)
     assert api.get("/executions", params={"playbook": "other"}).json()["executions"] == []
     bad = api.get("/executions", params={"since": "yesterday"})
     assert bad.status_code == 422 and "since" in bad.json()["error"]["message"]
+    assert [e["playbook_version"] for e in first["executions"]] == [1, 1]  # from the catalog
+    shared = ids[0][:-3]  # started within microseconds: ids with a long start in common
+    found = api.get("/executions", params={"id_prefix": shared}).json()["executions"]
+    assert {e["execution_id"] for e in found} >= {i for i in ids if i.startswith(shared)}
+    [one] = api.get("/executions", params={"id_prefix": ids[1]}).json()["executions"]
+    assert one["execution_id"] == ids[1]
+    odd = api.get("/executions", params={"id_prefix": "1%"})
+    assert odd.status_code == 422 and "id_prefix" in odd.json()["error"]["message"]
 
 
 def test_pages_are_served_without_the_token_and_the_api_still_needs_it(server):

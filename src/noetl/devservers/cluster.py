@@ -96,15 +96,15 @@ class DevCluster:
             self.server = None
 
     def add_worker(
-        self, cwd: Path | None = None, *, worker_id: str | None = None
+        self, cwd: Path | None = None, *, worker_id: str | None = None, pool: str = "default"
     ) -> subprocess.Popen[bytes]:
-        """Start one more worker process of pool `default` (in folder `cwd`, when given: a
-        worker needs no local files, so where it runs does not matter), named `worker_id`
-        (default `worker-N`, logging to `worker-N.log`)."""
+        """Start one more worker process of `pool` (in folder `cwd`, when given: a worker
+        needs no local files, so where it runs does not matter), named `worker_id` (default
+        `worker-N`, logging to `worker-N.log`)."""
         index = len(self.workers)
         name = worker_id or f"worker-{index + 1}"
         log = self.worker_log(index) if worker_id is None else f"{name}.log"
-        worker = self._spawn(self._worker_command(name), log, cwd)
+        worker = self._spawn(self._worker_command(name, pool), log, cwd)
         self.workers.append(worker)
         return worker
 
@@ -124,9 +124,10 @@ class DevCluster:
         """File name (under `home/logs`) of worker `index`'s output."""
         return f"worker-{index + 1}.log"
 
-    def _worker_command(self, name: str) -> list[str]:
+    def _worker_command(self, name: str, pool: str = "default") -> list[str]:
         return [
             *("worker", "start", "--server", self.server_url, "--nats", self.nats.url),
+            *("--pool", pool),
             *("--concurrency", str(self.concurrency), "--ack-wait", str(self.ack_wait)),
             *("--worker-id", name, "--heartbeat", str(self.heartbeat), *self.logging),
         ]

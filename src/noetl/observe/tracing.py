@@ -9,6 +9,8 @@ trace of the task that started it.
 Nothing is traced until `use` (tests, `noetl run --trace`) or `use_otlp` (when
 `OTEL_EXPORTER_OTLP_ENDPOINT` is set) installs a tracer provider: until then every function here
 returns at its first line, so tracing off costs a flag test per step and per attempt.
+Tracing on costs two SDK spans per step (benchmarks/observe.py); what is ours around them is
+kept small: traceparents are parsed once, spans made current without `use_span`.
 `opentelemetry-api`/`-sdk` come with the `tracing` extra, the OTLP exporter with `otlp`.
 """
 
@@ -24,14 +26,20 @@ from noetl.errors import ConfigError
 
 _tracer: Any = None  # an opentelemetry Tracer once tracing is on
 _provider: Any = None
+_otel_context: Any = None  # the `opentelemetry.context` and `.trace` modules, once tracing is on
+_otel_trace: Any = None
 ERROR_STATUSES = frozenset({"failed", "error", "cancelled"})
 
 
 def use(provider: Any) -> None:
     """Trace with `provider` (an SDK `TracerProvider`) from now on; None turns tracing off."""
-    global _tracer, _provider
+    global _tracer, _provider, _otel_context, _otel_trace
     _provider = provider
     _tracer = None if provider is None else provider.get_tracer("noetl")
+    if provider is not None:
+        from opentelemetry import context, trace
+
+        _otel_context, _otel_trace = context, trace
 
 
 def use_otlp(service: str) -> None:
@@ -143,24 +151,41 @@ def end(span: Any, status: str, error: Mapping[str, Any] | None = None) -> None:
     span.end()
 
 
-@contextlib.contextmanager
-def span(name: str, parent: str | None, attributes: Mapping[str, Any]) -> Iterator[Any]:
+class span:  # lower case: read as a call, `with tracing.span(...) as opened:`
     """A span made current for the block (its children, a child playbook's start, see it):
-    under `parent` (a traceparent) when given, else under the current span. Yields None when
-    tracing is off; the caller ends it with `end` (so it can set the status first)."""
-    if _tracer is None:
-        yield None
-        return
-    from opentelemetry import trace
+    under `parent` (a traceparent) when given, else under the current span. Enters as None when
+    tracing is off; the caller ends it with `end` (so it can set the status first).
 
-    context = _context(parent) if parent else None
-    opened = _tracer.start_span(name, context=context, attributes=dict(attributes))
-    with trace.use_span(opened, end_on_exit=False):
-        try:
-            yield opened
-        finally:
-            if opened.is_recording():  # the caller did not end it (an exception went by)
-                end(opened, "error")
+    A class rather than a generator context manager, and `attach`/`detach` of the context rather
+    than `trace.use_span`: a step run and each task attempt open one, so its cost is per step
+    (benchmarks/observe.py)."""
+
+    __slots__ = ("_attributes", "_name", "_opened", "_parent", "_token")
+
+    def __init__(self, name: str, parent: str | None, attributes: Mapping[str, Any]) -> None:
+        self._name = name
+        self._parent = parent
+        self._attributes = attributes
+        self._opened: Any = None
+        self._token: Any = None
+
+    def __enter__(self) -> Any:
+        if _tracer is None:
+            return None
+        parent = _context(self._parent) if self._parent else None
+        # The SDK copies (and checks) the attributes into the span: no copy of ours.
+        opened = _tracer.start_span(self._name, context=parent, attributes=self._attributes)
+        self._opened = opened
+        self._token = _otel_context.attach(_otel_trace.set_span_in_context(opened))
+        return opened
+
+    def __exit__(self, *exc: object) -> None:
+        opened = self._opened
+        if opened is None:
+            return
+        _otel_context.detach(self._token)
+        if opened.is_recording():  # the caller did not end it (an exception went by)
+            end(opened, "error")
 
 
 def current_traceparent() -> str:
@@ -180,9 +205,21 @@ def traceparent_of(span: Any) -> str:
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
 
 
+_PARENTS_KEPT = 1024  # parsed traceparents kept (the commands of one execution share one)
+_parents: dict[str, Any] = {}
+
+
 def _context(parent: str | None) -> Any:
+    """The OpenTelemetry context of a traceparent, parsed once per traceparent: every command
+    of an execution carries the same one."""
     if not parent:
         return None
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+    found = _parents.get(parent)
+    if found is None:
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-    return TraceContextTextMapPropagator().extract({"traceparent": parent})
+        found = TraceContextTextMapPropagator().extract({"traceparent": parent})
+        if len(_parents) >= _PARENTS_KEPT:
+            _parents.clear()
+        _parents[parent] = found
+    return found

@@ -24,11 +24,18 @@ class EventLog(Protocol):
 
 
 async def task_logs(
-    log: EventLog, results: ResultStore, execution_id: str, step: str | None = None
+    log: EventLog,
+    results: ResultStore,
+    execution_id: str,
+    step: str | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """One entry per task attempt that printed something (of `step`, when given), in order."""
-    entries = []
+    """One entry per task attempt that printed something (of `step`, when given), in order;
+    the first `limit` of them when given."""
+    entries: list[dict[str, Any]] = []
     for event in await log.read(execution_id):
+        if limit is not None and len(entries) >= limit:
+            break
         if event.type not in (TASK_DONE, TASK_FAILED) or "output" not in event.payload:
             continue
         if step is not None and event.step != step:

@@ -111,7 +111,7 @@ def create_app(
         app.include_router(module.router, prefix=API)
     app.include_router(system.router, prefix=API, include_in_schema=True)
     app.add_api_route("/metrics", system.metrics, include_in_schema=False)
-    ui.install(app)
+    ui.install(app, open_api=settings.api_token is None)
     app.add_middleware(
         Guard,
         token=settings.api_token,

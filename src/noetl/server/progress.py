@@ -9,18 +9,17 @@ viewed executions and only reads the events it has not seen (see `ProgressCache`
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from noetl.dsl.locate import CATALOG_PREFIX
 from noetl.engine import events as ev
 from noetl.engine.events import Event
+from noetl.store.projection import catalog_entry
 
 MAX_RUNS = 50  # runs kept per step (a step re-entered by a loop of arcs keeps its latest ones)
+MAX_WORKERS = 20  # workers named per run (a loop spread over a large pool names its first ones)
 READ = 20_000  # events per read while folding
-_CATALOG_FILE = re.compile(re.escape(CATALOG_PREFIX) + r"(.+)@v(\d+)")  # see catalog_file
 # The events the fold reads: commands issued and tasks done are most of a loop's log and say
 # nothing here, so they are not even decoded.
 FOLDED = frozenset(
@@ -49,10 +48,16 @@ class Run:
     finished_at: str | None = None
     loop: dict[str, int] | None = None  # total, done, failed
     failed_attempts: int = 0  # failed task attempts (retried or not) and expired leases
+    workers: list[str] = field(default_factory=list)  # who ran it (its iterations), first ones
+
+    def ran_on(self, worker_id: Any) -> None:
+        """Note the worker a step ending names (at most MAX_WORKERS of them)."""
+        if worker_id and worker_id not in self.workers and len(self.workers) < MAX_WORKERS:
+            self.workers.append(str(worker_id))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return dict(self.__dict__)
+        return {**self.__dict__, "workers": list(self.workers)}
 
 
 @dataclass
@@ -134,6 +139,7 @@ class Progress:
     @staticmethod
     def _ended(step: StepProgress, event: Event) -> None:
         run = step.current(event.created_at)
+        run.ran_on(event.payload.get("worker_id"))
         state = _ENDS[event.type]
         if event.type == ev.STEP_FAILED:
             step.error = event.payload.get("error")
@@ -159,8 +165,8 @@ def _playbook_info(recorded: dict[str, Any]) -> dict[str, Any]:
     """What playbook.started says of the playbook, without its (large) source, and with the
     catalog entry it came from when it came from the catalog (`catalog: {path, version}`)."""
     info = {key: value for key, value in recorded.items() if key != "source"}
-    found = _CATALOG_FILE.fullmatch(str(info.get("file") or ""))
-    info["catalog"] = None if found is None else {"path": found[1], "version": int(found[2])}
+    entry = catalog_entry(info.get("file"))
+    info["catalog"] = None if entry is None else {"path": entry[0], "version": entry[1]}
     return info
 
 

@@ -136,6 +136,9 @@ class ExecutionOut(BaseModel):
     error: Any
     parent_execution_id: str | None
     last_seq: int
+    playbook_version: int | None = Field(
+        None, description="The catalog version it ran (null: not started from the catalog)."
+    )
 
 
 class ExecutionList(BaseModel):

@@ -66,6 +66,7 @@ def summary_from_row(row: tuple[Any, ...], *, time: Decode, value: Decode) -> Ex
         error,
         parent,
         last,
+        version,
     ) = row
     return ExecutionSummary(
         execution_id=eid,
@@ -81,6 +82,7 @@ def summary_from_row(row: tuple[Any, ...], *, time: Decode, value: Decode) -> Ex
         error=value(error),
         parent_execution_id=parent,
         last_seq=int(last),
+        playbook_version=version,
     )
 
 
@@ -111,6 +113,9 @@ def list_query(
         if value is not None:
             conditions.append(f"{column} {test} {time_mark if column == 'started_at' else mark}")
             params.append(value)
+    if where.id_prefix:  # a range on the key (an index seek), no LIKE pattern to escape
+        conditions.append(f"execution_id >= {mark} AND execution_id < {mark}")
+        params += [where.id_prefix, _after_prefix(where.id_prefix)]
     if where.before is not None:
         conditions.append(
             f"(started_at, {tiebreak}) < (SELECT started_at, {tiebreak} FROM executions "
@@ -122,6 +127,11 @@ def list_query(
         sql += "\nWHERE " + " AND ".join(conditions)
     sql += f"\nORDER BY started_at DESC, {tiebreak} DESC\nLIMIT {mark} OFFSET {mark}"
     return sql, params
+
+
+def _after_prefix(prefix: str) -> str:
+    """The least string above every string that starts with `prefix`."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def filtered_read(

@@ -182,4 +182,5 @@ def _selects(where: ExecutionFilter, summary: ExecutionSummary) -> bool:
         and (where.parent is None or summary.parent_execution_id == where.parent)
         and (where.since is None or summary.started_at >= where.since)
         and (where.until is None or summary.started_at < where.until)
+        and (where.id_prefix is None or summary.execution_id.startswith(where.id_prefix))
     )

@@ -44,6 +44,7 @@ class ExecutionFilter:
     since: str | None = None
     until: str | None = None
     before: str | None = None  # an execution id
+    id_prefix: str | None = None  # executions whose id starts with it (a search by id)
 
     @staticmethod
     def of(where: ExecutionFilter | None, status: str | None) -> ExecutionFilter:
@@ -69,6 +70,7 @@ class ExecutionSummary:
     error: Any
     parent_execution_id: str | None
     last_seq: int
+    playbook_version: int | None = None  # the catalog version it ran (None: not from a catalog)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (JSON-friendly when `result` and `error` are)."""

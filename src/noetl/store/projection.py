@@ -5,7 +5,8 @@ transaction as the events (the memory adapter in Python, SQL adapters with one I
 `playbook.started` and one UPDATE per execution). Rules:
 
 - `playbook.started` creates the execution (status running); its payload carries
-  `playbook: {name, path}` and optionally `parent_execution_id`.
+  `playbook: {name, path, file}` (`file` is `catalog:PATH@vN` for a catalog entry: the version
+  it ran) and optionally `parent_execution_id`.
 - `step.done` / `step.failed` / `step.reused` outside a loop iteration and `loop.done` count as
   steps (iterations are not steps; a reused step counts as done); every `step.skipped` counts.
 - `playbook.done|failed|cancelled` end it. The first terminal event wins: a late event cannot
@@ -14,6 +15,7 @@ transaction as the events (the memory adapter in Python, SQL adapters with one I
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -31,6 +33,7 @@ class Started:
     playbook_path: str
     parent_execution_id: str | None
     started_at: str
+    playbook_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -83,14 +86,25 @@ def fold(execution_id: str, last_seq: int, stamped: Sequence[Event]) -> Executio
     return change
 
 
+_CATALOG_FILE = re.compile(r"catalog:(.+)@v(\d+)")  # see noetl.dsl.locate.catalog_file
+
+
+def catalog_entry(file: object) -> tuple[str, int] | None:
+    """The (path, version) of a playbook `file` that names a catalog entry, else None."""
+    found = _CATALOG_FILE.fullmatch(str(file or ""))
+    return None if found is None else (found[1], int(found[2]))
+
+
 def _started(event: Event) -> Started:
     playbook = event.payload.get("playbook") or {}
     parent = event.payload.get("parent_execution_id")
+    entry = catalog_entry(playbook.get("file"))
     return Started(
         playbook_name=str(playbook.get("name") or ""),
         playbook_path=str(playbook.get("path") or ""),
         parent_execution_id=None if parent is None else str(parent),
         started_at=event.created_at or "",
+        playbook_version=None if entry is None else entry[1],
     )
 
 
@@ -121,6 +135,7 @@ def apply(summary: ExecutionSummary | None, change: ExecutionChange) -> Executio
             error=None,
             parent_execution_id=started.parent_execution_id,
             last_seq=0,
+            playbook_version=started.playbook_version,
         )
     if summary is None:
         return None

@@ -4,7 +4,9 @@ Workers say who they are in heartbeats (`WorkerBeat`): embedded workers write to
 directly, distributed workers through the server's API (they open no port). The registry stamps
 each beat with its own clock, so a worker's clock never decides whether it is alive: a worker
 silent for longer than the timeout it announced (`lost_after`) is `lost`. A worker that stops
-cleanly leaves the registry.
+cleanly leaves the registry; a lost one leaves it once silent for `FORGOTTEN_AFTER` of its
+timeouts (with the default 5-s heartbeat: lost after 15 s, forgotten after 150 s), so workers
+that come and go (each restart of `host:pid` is a new id) do not pile up in the list.
 
 Every adapter (SQLite, PostgreSQL) passes `tests/contract/test_worker_registry.py`.
 """
@@ -18,6 +20,7 @@ from typing import Any, Protocol
 ALIVE = "alive"
 LOST = "lost"
 MISSED_BEATS = 3  # a worker is lost after this many heartbeat intervals without a beat
+FORGOTTEN_AFTER = 10  # a lost worker leaves the registry after this many of its timeouts
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,8 @@ class WorkerRegistry(Protocol):
         ...
 
     async def list(self) -> list[WorkerStatus]:
-        """Every registered worker, alive or lost, by pool then id."""
+        """Every registered worker, alive or lost, by pool then id (forgetting first those
+        silent for `FORGOTTEN_AFTER` of their timeouts)."""
         ...
 
     async def close(self) -> None:

@@ -83,15 +83,7 @@ async def run_command(
     masked (`noetl.tools.masking`): secrets the tasks revealed appear as `***`. `runner` names
     the worker and the delivery attempt in the events.
     """
-    attributes = {
-        "noetl.execution_id": command.execution_id,
-        "noetl.playbook": playbook.name,
-        "noetl.step": command.step,
-        "noetl.worker_id": runner.worker_id,
-        "noetl.attempt": runner.attempt,
-    }
-    if command.iteration is not None:
-        attributes["noetl.iteration"] = command.iteration
+    attributes = _step_attributes(playbook, command, runner) if tracing.active() else {}
     with (
         masking_execution(command.execution_id),
         logsetup.context(
@@ -107,6 +99,20 @@ async def run_command(
             ending = events[-1]
             tracing.end(span, _STATUS[ending.type], ending.payload.get("error"))
         return events
+
+
+def _step_attributes(playbook: PlaybookDef, command: Command, runner: Runner) -> dict[str, Any]:
+    """The attributes of a step run's span."""
+    attributes = {
+        "noetl.execution_id": command.execution_id,
+        "noetl.playbook": playbook.name,
+        "noetl.step": command.step,
+        "noetl.worker_id": runner.worker_id,
+        "noetl.attempt": runner.attempt,
+    }
+    if command.iteration is not None:
+        attributes["noetl.iteration"] = command.iteration
+    return attributes
 
 
 async def _run_command(

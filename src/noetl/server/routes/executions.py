@@ -89,6 +89,15 @@ async def list_executions(
         str | None, Query(min_length=1, description="Page key: `next` of the previous page.")
     ] = None,
     parent: Annotated[str | None, Query(min_length=1, description="Children of it.")] = None,
+    id_prefix: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[0-9A-Za-z_-]+$",
+            description="Executions whose id starts with it.",
+        ),
+    ] = None,
 ) -> ExecutionList:
     """Executions, newest started first; `next` pages on (keyset: as fast deep as at the top)."""
     if status is not None and status not in EXECUTION_STATUSES:
@@ -101,6 +110,7 @@ async def list_executions(
         until=_utc(until),
         before=before,
         parent=parent,
+        id_prefix=id_prefix,
     )
     rows = await runtime.store.list_executions(limit=limit, offset=offset, where=where)
     more = rows[-1].execution_id if len(rows) == limit else None
@@ -138,12 +148,13 @@ async def logs(
     execution_id: str,
     runtime: RuntimeDep,
     step: Annotated[str | None, Query(min_length=1)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
 ) -> Response:
-    """What the execution's tasks printed, one entry per attempt (of `step`, when given):
-    `{"logs": [{step, iteration, task, attempt, worker_id, status, created_at, output,
-    truncated}]}`."""
+    """What the execution's tasks printed, one entry per attempt (of `step`, when given; the
+    first `limit` when given): `{"logs": [{step, iteration, task, attempt, worker_id, status,
+    created_at, output, truncated}]}`."""
     await runtime.store.get_execution(execution_id)  # unknown -> 404
-    entries = await task_logs(runtime.store, runtime.results, execution_id, step)
+    entries = await task_logs(runtime.store, runtime.results, execution_id, step, limit)
     return json_response({"execution_id": execution_id, "logs": entries})
 
 

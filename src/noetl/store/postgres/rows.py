@@ -102,6 +102,7 @@ def _new_row(summary: ExecutionSummary) -> str:
         "steps_failed": summary.steps_failed,
         "steps_skipped": summary.steps_skipped,
         "parent_execution_id": summary.parent_execution_id,
+        "playbook_version": summary.playbook_version,
     }
     return _row(
         values,

@@ -8,7 +8,7 @@ import json
 from noetl.store.postgres.pooled import PooledStore
 from noetl.store.postgres.rows import iso
 from noetl.store.postgres.statements import QUERIES
-from noetl.store.workers import WorkerBeat, WorkerStatus, status_of
+from noetl.store.workers import FORGOTTEN_AFTER, WorkerBeat, WorkerStatus, status_of
 
 
 class PostgresWorkerRegistry(PooledStore):
@@ -35,7 +35,10 @@ class PostgresWorkerRegistry(PooledStore):
         await self._query(QUERIES["worker_leave"], (worker_id,), f"removing worker {worker_id!r}")
 
     async def list(self) -> builtins.list[WorkerStatus]:
-        """Every registered worker, alive or lost (judged on the database's clock)."""
+        """Every registered worker, alive or lost (judged on the database's clock; long-lost
+        ones forgotten first)."""
+        forget = QUERIES["worker_forget"]
+        await self._query(forget, (FORGOTTEN_AFTER,), "forgetting long-lost workers")
         rows = await self._query(QUERIES["worker_list"], (), "listing workers")
         found = []
         for row in rows:

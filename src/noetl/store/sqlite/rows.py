@@ -64,6 +64,7 @@ def start_params(change: ExecutionChange) -> dict[str, Any]:
         "playbook_path": started.playbook_path,
         "started_at": started.started_at,
         "parent_execution_id": started.parent_execution_id,
+        "playbook_version": started.playbook_version,
     }
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from noetl.errors import StoreError
 from noetl.store.sqlite.connect import SqliteStore
 from noetl.store.sqlite.statements import QUERIES
-from noetl.store.workers import WorkerBeat, WorkerStatus, iso_utc, status_of
+from noetl.store.workers import FORGOTTEN_AFTER, WorkerBeat, WorkerStatus, iso_utc, status_of
 
 
 class SqliteWorkerRegistry(SqliteStore):
@@ -40,8 +40,10 @@ class SqliteWorkerRegistry(SqliteStore):
         self._write(QUERIES["worker_leave"], (worker_id,), f"removing worker {worker_id!r}")
 
     async def list(self) -> builtins.list[WorkerStatus]:
-        """Every registered worker, alive or lost."""
+        """Every registered worker, alive or lost (long-lost ones forgotten first)."""
         now = datetime.now(UTC)
+        params = (now.timestamp(), FORGOTTEN_AFTER)
+        self._write(QUERIES["worker_forget"], params, "forgetting long-lost workers")
         found = []
         for row in self._query(QUERIES["worker_list"], ()):
             worker_id, pool, slots, busy, running, version, started_at, lost_after, seen = row

@@ -26,17 +26,18 @@ WITH written AS (
 started AS (
     INSERT INTO executions (
         execution_id, playbook_name, playbook_path, status, started_at, finished_at,
-        steps_done, steps_failed, steps_skipped, result, error, parent_execution_id
+        steps_done, steps_failed, steps_skipped, result, error, parent_execution_id,
+        playbook_version
     )
     SELECT
         s.execution_id, s.playbook_name, s.playbook_path, s.status, s.started_at,
         s.finished_at, s.steps_done, s.steps_failed, s.steps_skipped, s.result, s.error,
-        s.parent_execution_id
+        s.parent_execution_id, s.playbook_version
     FROM jsonb_to_recordset(%(started)s::jsonb) AS s (
         execution_id text, playbook_name text, playbook_path text, status text,
         started_at timestamptz, finished_at timestamptz, steps_done integer,
         steps_failed integer, steps_skipped integer, result jsonb, error jsonb,
-        parent_execution_id text
+        parent_execution_id text, playbook_version integer
     )
     ON CONFLICT (execution_id) DO NOTHING
 ),

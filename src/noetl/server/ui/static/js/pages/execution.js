@@ -4,14 +4,19 @@
 import { api, stream } from "../api.js";
 import { eventLog } from "../events.js";
 import { drawGraph, selectNode, updateGraph } from "../graph.js";
-import { drawTimeline } from "../timeline.js";
 import { present, badge, banner, connection, duration, liveDuration, failed, fmtTime, h, jsonView, resultView, show, shortId, tabs } from "../ui.js";
-import { payloadDialog } from "../start.js";
+
+// The timeline and the start dialog are loaded when first used: the modules the page needs
+// before it can draw are fewer than a browser's six connections.
+const timelineModule = () => import("../timeline.js");
+const startModule = () => import("../start.js");
 
 export default async function executionPage(id) {
-  // The playbook is asked for at once, beside the steps (two round trips at the same time).
+  // The playbook is asked for and checked (its graph laid out) at once, beside the steps: the
+  // check does not wait for the steps' answer.
   const source = api(`/executions/${encodeURIComponent(id)}/playbook`);
-  source.catch(() => {}); // a failure is reported by the steps' answer or by loadGraph
+  const checked = source.then((found) => api("/playbooks/check", { method: "POST", body: { content: found.source, file: "playbook" } }));
+  checked.catch(() => {}); // a failure is reported by the steps' answer or by loadGraph
   let view;
   try {
     view = await api(`/executions/${encodeURIComponent(id)}/steps`);
@@ -43,7 +48,7 @@ export default async function executionPage(id) {
     if (page.svg) selectNode(page.svg, name);
     renderPanel();
   };
-  const renderTimeline = () => timelineBox.replaceChildren(drawTimeline(page.view.execution, page.view.steps, page.order, (name) => { tabBar.select("graph"); select(name); }));
+  const renderTimeline = () => timelineModule().then(({ drawTimeline }) => timelineBox.replaceChildren(drawTimeline(page.view.execution, page.view.steps, page.order, (name) => { tabBar.select("graph"); select(name); })));
   const renderPanel = () => page.selected && panel.replaceChildren(...present(stepPanel(page, () => { tabBar.select("events"); log.filterStep(page.selected); })));
   const refresh = () => {
     renderHead(head, page);
@@ -52,15 +57,15 @@ export default async function executionPage(id) {
     renderPanel();
   };
   refresh();
-  await loadGraph(page, graphBox, select, source);
+  await loadGraph(page, graphBox, select, checked);
   refresh();
-  follow(page, log, refresh);
+  // An execution that has ended will not change: no stream (and no reload when it says so).
+  if (page.view.execution.status === "running") follow(page, log, refresh);
 }
 
-async function loadGraph(page, box, select, asked) {
+async function loadGraph(page, box, select, checked) {
   try {
-    const source = await asked;
-    const check = await api("/playbooks/check", { method: "POST", body: { content: source.source, file: page.view.playbook.path || "playbook" } });
+    const check = await checked;
     if (!check.valid) {
       box.replaceChildren(h("div", { class: "notice" }, h("h2", {}, "This execution's playbook no longer validates"),
         h("p", {}, "The graph cannot be drawn; the event log and timeline still show what happened."),
@@ -137,6 +142,7 @@ async function runAgain(page) {
   const payload = started.payload.payload || {};
   // The same catalog entry when it came from the catalog, else the same YAML again.
   const target = info.catalog ? { ...info.catalog } : { playbook: (await api(`/executions/${page.id}/playbook`)).source };
+  const { payloadDialog } = await startModule();
   payloadDialog(`Run ${info.path || info.name} again`, payload, async (edited) => {
     const started = await api("/executions", { method: "POST", body: { ...target, payload: edited } });
     location.href = `/executions/${started.execution_id}`;
@@ -155,6 +161,9 @@ function stepPanel(page, showEvents) {
     parts.push(h("p", {}, `Run ${step.run_count}: ${duration(run.started_at, run.finished_at)}`,
       run.loop ? ` · iterations ${run.loop.done}/${run.loop.total} done${run.loop.failed ? `, ${run.loop.failed} failed` : ""}` : "",
       run.failed_attempts ? ` · ${run.failed_attempts} failed attempt(s)` : ""));
+    const workers = run.workers || [];
+    parts.push(h("p", { class: "ran-on" }, workers.length ? [`Worker${workers.length > 1 ? "s" : ""}: `, ...workers.flatMap((w, i) => [i ? ", " : "", h("span", { class: "mono" }, w)])]
+      : h("span", { class: "muted" }, run.state === "running" ? "Worker: named when it ends (see the attempts below)" : "Worker: none recorded")));
   }
   if (step.error) {
     const at = step.error_at || {};
@@ -164,6 +173,7 @@ function stepPanel(page, showEvents) {
       step.error.traceback ? h("pre", { class: "traceback" }, step.error.traceback) : null));
   }
   parts.push(h("h3", {}, "Task attempts"), attempts(page, name, step));
+  parts.push(h("h3", {}, "Logs"), taskLogs(page, name, step));
   parts.push(h("h3", {}, "Args"), fromEvent(page, step.args_seq, (e) => jsonView(e.payload.args ?? {})));
   if (step.result_seq) parts.push(h("h3", {}, "Result"), fromEvent(page, step.result_seq, (e) => resultView(e.payload.result)));
   parts.push(h("button", { type: "button", onclick: showEvents }, "Events of this step"));
@@ -190,14 +200,43 @@ function attempts(page, name, step) {
 }
 
 function attemptTable(events) {
+  const loop = events.some((e) => e.iteration !== null && e.iteration !== undefined); // else no iteration column
   const rows = events.map((e) => h("tr", { class: e.type === "task.failed" ? "bad" : "" },
-    h("td", {}, e.iteration ?? ""), h("td", {}, e.payload.task ?? ""), h("td", {}, e.payload.attempt ?? ""),
+    loop ? h("td", {}, e.iteration ?? "") : null, h("td", {}, e.payload.task ?? ""), h("td", {}, e.payload.attempt ?? ""),
     h("td", {}, e.payload.duration_ms !== undefined ? `${Math.round(e.payload.duration_ms)} ms` : ""),
+    h("td", { class: "mono" }, e.payload.worker_id ?? ""),
     h("td", {}, e.type === "task.failed" ? (e.payload.error && e.payload.error.message) || "failed" : "done")));
   const more = events.length >= ATTEMPTS ? h("p", { class: "muted" }, `the first ${ATTEMPTS}; the event log has them all`) : null;
   return h("div", { class: "scroll" }, h("table", { class: "list compact", "aria-label": "Task attempts" },
-    h("thead", {}, h("tr", {}, ...["iteration", "task", "attempt", "took", "outcome"].map((t) => h("th", { scope: "col" }, t)))),
+    h("thead", {}, h("tr", {}, ...[loop ? "iter." : null, "task", "attempt", "took", "worker", "outcome"].map((t) => t && h("th", { scope: "col" }, t)))),
     h("tbody", {}, ...rows)), more);
+}
+
+const LOGS = 50; // task attempts whose output the panel shows (a loop's first ones)
+
+/** What the step's task attempts printed (GET .../logs: captured output, secrets masked when
+ * they were recorded), fetched once per state like the attempts. */
+function taskLogs(page, name, step) {
+  page.logs = page.logs || {};
+  const key = `${name}|${step.run_count}|${step.state}`;
+  const box = h("div", { class: "task-logs" });
+  const fill = (entries) => box.replaceChildren(...(entries.length ? logEntries(entries) : [h("p", { class: "muted" }, "No task printed anything.")]));
+  if (page.logs[key]) { fill(page.logs[key]); return box; }
+  box.append(h("p", { class: "muted" }, "…"));
+  api(`/executions/${page.id}/logs?${new URLSearchParams({ step: name, limit: LOGS })}`)
+    .then((answer) => { page.logs[key] = answer.logs; fill(answer.logs); })
+    .catch((error) => box.replaceChildren(h("p", { class: "muted" }, error.message)));
+  return box;
+}
+
+function logEntries(entries) {
+  const shown = entries.map((e) => h("div", { class: `log-entry${e.status === "error" ? " bad" : ""}` },
+    h("p", { class: "log-head" }, e.iteration !== null && e.iteration !== undefined ? `iteration ${e.iteration} · ` : "",
+      `task ${e.task} · attempt ${e.attempt} · ${e.status === "error" ? "failed" : "done"} on `, h("span", { class: "mono" }, e.worker_id || "?"),
+      e.truncated ? " · truncated: the tail is kept" : ""),
+    h("pre", { class: "log-text" }, e.output)));
+  if (entries.length >= LOGS) shown.push(h("p", { class: "muted" }, `the first ${LOGS}; noetl logs shows them all`));
+  return shown;
 }
 
 /** The event with `seq` (fetched once per page: args and results are read where they are). */

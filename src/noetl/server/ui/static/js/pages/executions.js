@@ -11,7 +11,7 @@ export default async function executionsPage() {
   const state = { pages: [], rows: new Map(), filters: readFilters(params) };
   const body = h("tbody");
   const table = h("table", { class: "list", "aria-label": "Executions" },
-    h("thead", {}, h("tr", {}, ...["Execution", "Status", "Playbook", "Started", "Duration", "Steps", "Parent"].map((t) => h("th", { scope: "col" }, t)))),
+    h("thead", {}, h("tr", {}, ...["Execution", "Status", "Playbook", "Version", "Started", "Duration", "Steps", "Parent"].map((t) => h("th", { scope: "col" }, t)))),
     body);
   const older = h("button", { type: "button", onclick: () => turn(1) }, "Older →");
   const newer = h("button", { type: "button", onclick: () => turn(-1) }, "← Newer");
@@ -25,11 +25,14 @@ export default async function executionsPage() {
   show(h("h1", {}, "Executions"), searchForm(), form, h("div", { class: "scroll" }, table),
     h("div", { class: "pager" }, newer, info, older));
 
+  let asked = 0; // the latest load: an answer to an earlier one (other filters) is dropped
   async function load(before) {
+    const mine = ++asked;
     try {
       const query = new URLSearchParams({ ...apiFilters(state.filters), limit: LIMIT });
       if (before) query.set("before", before);
       const page = await api(`/executions?${query}`);
+      if (mine !== asked) return;
       state.pages.push({ before, next: page.next });
       render(page.executions);
       banner(null);
@@ -42,7 +45,7 @@ export default async function executionsPage() {
   function render(executions) {
     state.rows.clear();
     body.replaceChildren(...executions.map((e) => row(e, state.rows)));
-    if (!executions.length) body.append(h("tr", {}, h("td", { colspan: 7, class: "empty" }, "No executions match.")));
+    if (!executions.length) body.append(h("tr", {}, h("td", { colspan: 8, class: "empty" }, "No executions match.")));
     const current = state.pages[state.pages.length - 1];
     older.disabled = !current.next;
     newer.disabled = state.pages.length < 2;
@@ -97,6 +100,7 @@ function row(e, rows) {
     h("td", {}, h("a", { href: `/executions/${e.execution_id}`, class: "mono" }, e.execution_id)),
     h("td", {}, badge(e.status)),
     h("td", {}, h("a", { href: `/playbooks/${e.playbook_path}` }, e.playbook_path), h("div", { class: "muted" }, e.playbook_name)),
+    h("td", { class: "version" }, e.playbook_version ? `v${e.playbook_version}` : h("span", { class: "muted", title: "not started from the catalog" }, "—")),
     h("td", {}, fmtTime(e.started_at)),
     h("td", {}, liveDuration(e.started_at, e.finished_at)),
     h("td", {}, `${e.steps_done} done`, e.steps_failed ? h("span", { class: "bad" }, ` · ${e.steps_failed} failed`) : ""),
@@ -154,7 +158,7 @@ function filterForm(filters, apply) {
 }
 
 function searchForm() {
-  const input = h("input", { id: "find-id", name: "id", placeholder: "execution id", inputmode: "numeric", autocomplete: "off" });
+  const input = h("input", { id: "find-id", name: "id", placeholder: "execution id or its start", inputmode: "numeric", autocomplete: "off" });
   const form = h("form", { class: "find", role: "search", "aria-label": "Find an execution" },
     field("find-id", "Find by id", input), h("button", { type: "submit" }, "Open"));
   form.addEventListener("submit", async (event) => {
@@ -162,13 +166,34 @@ function searchForm() {
     const id = input.value.trim();
     if (!id) return;
     try {
-      await api(`/executions/${encodeURIComponent(id)}`);
-      location.href = `/executions/${encodeURIComponent(id)}`;
+      const found = await findExecution(id);
+      if (found) location.href = `/executions/${encodeURIComponent(found)}`;
     } catch (error) {
-      banner(error.status === 404 ? `No execution with id ${id}.` : error.message);
+      banner(error.message);
     }
   });
   return form;
+}
+
+const SHOWN_MATCHES = 5; // executions named when a prefix matches several
+
+/** The id of the execution `id` names: itself, or the one execution whose id starts with it.
+ * Says why on the banner (none, several) and answers null otherwise. */
+async function findExecution(id) {
+  try {
+    await api(`/executions/${encodeURIComponent(id)}`);
+    return id;
+  } catch (error) {
+    if (error.status !== 404) throw error;
+  }
+  if (!/^[0-9A-Za-z_-]{1,64}$/.test(id)) { banner(`No execution with id ${id}.`); return null; }
+  const listed = await api(`/executions?${new URLSearchParams({ id_prefix: id, limit: SHOWN_MATCHES + 1 })}`);
+  const matches = listed.executions;
+  if (matches.length === 1) return matches[0].execution_id;
+  if (!matches.length) { banner(`No execution with id ${id}, nor one whose id starts with it.`); return null; }
+  const named = matches.slice(0, SHOWN_MATCHES).map((e) => e.execution_id).join(", ");
+  banner(`${matches.length > SHOWN_MATCHES ? "More than " + SHOWN_MATCHES : matches.length} executions have an id starting with ${id} (${named}${matches.length > SHOWN_MATCHES ? ", …" : ""}): type more of it.`);
+  return null;
 }
 
 // A label and its control, kept together when the form wraps (phone width).
