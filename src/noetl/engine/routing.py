@@ -29,11 +29,52 @@ def base_scope(state: ExecutionState, args: Mapping[str, Any]) -> dict[str, Any]
     return scope
 
 
-def command_scope(state: ExecutionState, command: Command) -> dict[str, Any]:
-    """What a worker's templates see when running `command` (before pipeline locals)."""
-    scope = base_scope(state, command.args)
+def command_scope(playbook: PlaybookDef, state: ExecutionState, command: Command) -> dict[str, Any]:
+    """What a worker's templates see when running `command` (before pipeline locals): the
+    reserved names, and the results of the earlier steps its step's templates name.
+
+    Only named results travel, so a command's size does not grow with the execution's history
+    (with every result, step n of a chain carried n results: O(n^2) bytes over a long chain).
+    The names are complete: a sandboxed Jinja template reads nothing but the root names it
+    spells out (no handle on its context), and tools see results only through templates.
+    """
+    results = state.results
+    names = worker_names(playbook, command.step)
+    scope: dict[str, Any] = {name: results[name] for name in names if name in results}
+    scope["workload"] = state.workload
+    scope["ctx"] = state.ctx
+    scope["args"] = command.args
+    scope["execution_id"] = state.execution_id
     scope["iter"] = dict(command.iter) if command.iter is not None else {}
     return scope
+
+
+_NAMES: dict[tuple[int, str], tuple[PlaybookDef, frozenset[str]]] = {}
+
+
+def worker_names(playbook: PlaybookDef, step: str) -> frozenset[str]:
+    """Root names the templates a worker renders for `step` read (cached): its tasks' fields
+    and eval rules, the workbook tasks it may call, and the step's own `set_ctx`."""
+    cached = _NAMES.get((id(playbook), step))
+    if cached is not None and cached[0] is playbook:
+        return cached[1]
+    definition = playbook.by_name.get(step)
+    names: set[str] = set()
+    if definition is not None:
+        tasks = list(definition.tasks)
+        if any(task.kind == "workbook" for task in tasks):
+            tasks.extend(playbook.workbook.values())
+        render = playbook.renderer
+        for task in tasks:
+            names |= render.names([task.config, task.args])
+            for rule in task.eval:
+                names |= render.names([rule.expr, rule.set_ctx, rule.set_vars, rule.set_iter])
+        names |= render.names(definition.set_ctx)
+    if len(_NAMES) > 1024:
+        _NAMES.clear()
+    found = frozenset(names)
+    _NAMES[(id(playbook), step)] = (playbook, found)
+    return found
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -55,7 +55,7 @@ class LiveExecution:
             self.timers[command.command_id] = asyncio.get_running_loop().call_later(
                 command.timeout + EXPIRY_GRACE, expire, command
             )
-        scope = command_scope(self.state, command)
+        scope = command_scope(self.playbook, self.state, command)
         return WorkItem(self.playbook, command, scope, self.digest, token=token, trace=self.trace)
 
     def lease(self, command: Command, seconds: float, lapse: CommandTimer) -> None:

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from noetl.engine.definition import PlaybookDef, StepDef
+from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import STEP_DONE, STEP_FAILED, TASK_DONE, TASK_FAILED, Event
+from noetl.engine.routing import worker_names
 from noetl.store.results import ResultStore, encode, is_ref
 
 _SCALARS = (type(None), bool, int, float)
-_NAMES: dict[tuple[int, str], tuple[PlaybookDef, frozenset[str]]] = {}
 
 
 async def externalize(events: list[Event], store: ResultStore, limit: int) -> list[Event]:
@@ -74,7 +74,7 @@ async def resolve(
 ) -> dict[str, Any]:
     """A copy of `scope` where the step results the step's templates name are loaded."""
     resolved = dict(scope)
-    for name in referenced(playbook, step):
+    for name in worker_names(playbook, step):
         value = resolved.get(name)
         if isinstance(value, Mapping) and is_ref(value):
             resolved[name] = await store.get(value)
@@ -84,25 +84,3 @@ async def resolve(
                 loaded = [await store.get(i) if is_ref(i) else i for i in items]
                 resolved[name] = {**value, "results": loaded}
     return resolved
-
-
-def referenced(playbook: PlaybookDef, step: str) -> frozenset[str]:
-    """Root names the step's tasks (and the workbook tasks it may call) read; cached."""
-    cached = _NAMES.get((id(playbook), step))
-    if cached is not None and cached[0] is playbook:
-        return cached[1]
-    definition: StepDef = playbook.step(step)
-    tasks = list(definition.tasks)
-    if any(task.kind == "workbook" for task in tasks):
-        tasks.extend(playbook.workbook.values())
-    names: set[str] = set()
-    for task in tasks:
-        names |= playbook.renderer.names([task.config, task.args])
-        for rule in task.eval:
-            names |= playbook.renderer.names(
-                [rule.expr, rule.set_ctx, rule.set_vars, rule.set_iter]
-            )
-    if len(_NAMES) > 1024:
-        _NAMES.clear()
-    _NAMES[(id(playbook), step)] = (playbook, frozenset(names))
-    return frozenset(names)
