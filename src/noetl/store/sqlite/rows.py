@@ -68,6 +68,16 @@ def start_params(change: ExecutionChange) -> dict[str, Any]:
     }
 
 
+def count_params(change: ExecutionChange) -> dict[str, Any]:
+    """Parameters of `count_steps.sql`."""
+    return {
+        "execution_id": change.execution_id,
+        "steps_done": change.steps_done,
+        "steps_failed": change.steps_failed,
+        "steps_skipped": change.steps_skipped,
+    }
+
+
 def update_params(change: ExecutionChange) -> dict[str, Any]:
     """Parameters of `update_execution.sql`."""
     end = change.terminal

@@ -252,10 +252,14 @@ class SqliteEventStore:
         starts = [codec.start_params(c) for c in changes if c.started is not None]
         if starts:
             conn.executemany(QUERIES["insert_execution"], starts)
-        # Most appends (commands issued, tasks done) do not touch the projection: skip them.
-        updates = [codec.update_params(c) for c in changes if c.touches_summary]
-        if updates:
-            conn.executemany(QUERIES["update_execution"], updates)
+        # Most appends (commands issued, tasks done) do not touch the projection: skip them;
+        # most others only count steps, which leaves the indexed columns alone.
+        counts = [codec.count_params(c) for c in changes if c.touches_summary and not c.terminal]
+        if counts:
+            conn.executemany(QUERIES["count_steps"], counts)
+        ends = [codec.update_params(c) for c in changes if c.terminal is not None]
+        if ends:
+            conn.executemany(QUERIES["update_execution"], ends)
 
     def _remember(self, seqs: Mapping[str, int], written: Mapping[str, list[Event]]) -> None:
         if len(self._last_seqs) > _SEQ_CACHE_LIMIT:
