@@ -82,27 +82,43 @@ def test_embedded_benchmark_prints_every_case_and_target():
     assert list(cases) == [
         "chain_noop_1k",
         "chain_python_1k",
+        "loop_1k",
         "loop_10k",
         "concurrent_100x3",
         "cli_hello",
     ]
     assert cases["chain_noop_1k"]["steps"] == cases["chain_python_1k"]["steps"] == 10
-    assert cases["loop_10k"]["iterations"] == 100
+    assert cases["loop_1k"]["iterations"] == 10 and cases["loop_10k"]["iterations"] == 100
     assert cases["concurrent_100x3"]["steps"] == 2 * 3  # 100 executions scaled to 2
     for name in ("chain_noop_1k", "chain_python_1k", "concurrent_100x3"):
         assert cases[name]["steps_per_s"] > 0 and cases[name]["ms_per_step"] > 0
         assert_spread(cases[name]["wall_seconds"])
         assert_spread(cases[name]["open_seconds"])
-    assert cases["loop_10k"]["iterations_per_s"] > 0
+    assert cases["loop_1k"]["iterations_per_s"] > 0 and cases["loop_10k"]["iterations_per_s"] > 0
     assert_spread(cases["cli_hello"]["wall_seconds"])
     assert set(result["targets"]) == {
         "ms_per_step_chain",
+        "loop_1k_seconds",
         "loop_10k_seconds",
         "peak_rss_mb",
         "cli_hello_seconds",
     }
     for target in result["targets"].values():
         assert isinstance(target["met"], bool) and target["measured"] > 0
+
+
+def test_long_executions_benchmark_prints_windows_items_and_the_resume():
+    result = run_script("long_executions.py", "--scale", "0.001")
+    assert_common(result, "long_executions")
+    chain, loop, resume = (result["cases"][n] for n in ("chain_10k", "loop_100k", "resume_1m"))
+    assert chain["steps"] == 300 and chain["ms_per_step"] > 0
+    assert len(chain["windows"]) == 3
+    for window in chain["windows"].values():
+        assert window["ms_per_step"] > 0 and window["command_scope_bytes"] > 0
+    assert loop["iterations"] == 100 and loop["last_over_first"] > 0
+    assert resume["events"] >= 1000 and resume["resume_peak_rss_mb"] > 0
+    assert_spread(resume["resume_seconds"])
+    assert set(resume["page_ms"]) == {"start", "middle", "end"}
 
 
 def test_peers_benchmark_runs_the_noetl_side_of_every_shape():
