@@ -9,7 +9,7 @@ Cases (each in a fresh subprocess, so its peak RSS is its own):
   (the JSON the distributed claim sends; measured by wrapping `runtime.live.command_scope`).
 - `loop_100k`: one parallel loop of 100,000 `noop` items (`max_in_flight` 100): wall time,
   milliseconds per item in the first and the last tenth of the items, peak RSS.
-- `resume_1m`: an execution with 1,000,000 events in a SQLite log (a parallel loop, written
+- `resume_1m`: an execution with 1,000,000 events in a SQLite log (parallel loops, written
   through the event store in batches of 5,000, left running), then in a fresh runtime: the
   time and peak RSS of resuming it (what `noetl run --resume` does), and the time to read one
   page of 100 events of its event list at the start, the middle and the end of the log.
@@ -195,22 +195,32 @@ def case_loop(runs: int, scale: float) -> dict[str, Any]:
 # -- resume_1m --------------------------------------------------------------------------------
 
 
-def loop_source(items: int) -> str:
-    """YAML of a parallel noop loop over `range(items)` (a resumed execution needs a source)."""
-    return (
+def loop_source(events: int) -> str:
+    """YAML of a chain of parallel noop loops with more than `events` events in all (about two
+    per item; the sandbox bounds one `range` to 100,000 items; a resumed execution needs its
+    source)."""
+    size = min(events, 100_000)
+    loops = events // (2 * size) + 1
+    head = (
         "apiVersion: noetl.io/v2\nkind: Playbook\n"
         "metadata: {name: bench_resume, path: benchmarks/bench_resume}\n"
-        f"workload: {{n: {items}}}\n"
-        "workflow:\n  - step: each\n    tool: {kind: noop}\n"
-        "    loop:\n      in: '{{ range(workload.n) | list }}'\n      iterator: item\n"
-        f"      spec: {{mode: parallel, max_in_flight: {MAX_IN_FLIGHT}}}\n"
+        f"workload: {{n: {size}}}\nworkflow:\n"
     )
+    steps = []
+    for i in range(loops):
+        then = f"    next: l{i + 1}\n" if i + 1 < loops else ""
+        steps.append(
+            f"  - step: l{i}\n    tool: {{kind: noop}}\n{then}"
+            "    loop:\n      in: '{{ range(workload.n) | list }}'\n      iterator: item\n"
+            f"      spec: {{mode: parallel, max_in_flight: {MAX_IN_FLIGHT}}}\n"
+        )
+    return head + "".join(steps)
 
 
 def loop_log(events: int) -> Iterator[list[Event]]:
     """Batches of a running loop execution's log, at least `events` events in all (decided by
     the engine, every command answered at once, the last ones left pending)."""
-    source = loop_source(events)  # about two events per item: never runs out of items
+    source = loop_source(events)
     playbook = load_playbook(source)
     first = start(playbook, EXECUTION_ID)
     started = first.events[0]
