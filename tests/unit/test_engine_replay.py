@@ -9,7 +9,7 @@ import pytest
 
 from noetl.dsl.load import load_playbook
 from noetl.engine import events as ev
-from noetl.engine.replay import replay
+from noetl.engine.replay import Replayer, replay
 from noetl.errors import ReplayDivergence
 from support.engine_sim import simulate
 
@@ -42,6 +42,26 @@ def test_replay_gives_the_incremental_state():
     playbook, sim = run()
     assert sim.state.status == "done"
     assert replay(playbook, sim.log).snapshot() == sim.state.snapshot()
+
+
+@pytest.mark.parametrize("page", [1, 2, 3, 7, 1000])
+def test_a_log_fed_in_pages_gives_the_state_of_the_whole_log(page):
+    playbook, sim = run(seed=3)
+    replayer = Replayer(playbook)
+    for start in range(0, len(sim.log), page):
+        replayer.feed(sim.log[start : start + page])
+    assert replayer.finish().snapshot() == sim.state.snapshot()
+
+
+def test_a_page_ending_inside_a_decision_only_fails_when_the_log_ends_there():
+    playbook, sim = run()
+    cut = next(i for i, e in enumerate(sim.log) if e.type == ev.STEP_STARTED) + 1
+    replayer = Replayer(playbook)
+    replayer.feed(sim.log[:cut])  # playbook.started's decision goes on in the next page
+    with pytest.raises(ReplayDivergence, match="log ends where the engine decides"):
+        replayer.finish()
+    replayer.feed(sim.log[cut:])
+    assert replayer.finish().status == "done"
 
 
 def test_divergent_payload_names_the_first_differing_event():

@@ -8,7 +8,8 @@ again. A difference raises `ReplayDivergence` naming the first differing event.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 from noetl.engine import events as ev
@@ -26,32 +27,49 @@ def is_input(event: Event) -> bool:
 
 def replay(playbook: PlaybookDef, events: Iterable[Event]) -> ExecutionState:
     """Rebuild the state of one execution from its events (in seq order)."""
-    log: Sequence[Event] = events if isinstance(events, Sequence) else list(events)
-    state = ExecutionState()
-    i = 0
-    while i < len(log):
-        event = log[i]
-        if not is_input(event):
+    replayer = Replayer(playbook)
+    replayer.feed(events)
+    return replayer.finish()
+
+
+class Replayer:
+    """`replay` for a log given in pieces (pages read one after another), so a long log never
+    has to be in memory at once. Feed the pieces in seq order, then `finish`."""
+
+    def __init__(self, playbook: PlaybookDef) -> None:
+        self.playbook = playbook
+        self.state = ExecutionState()
+        self._expected: deque[Event] = deque()  # decided by the last input, not yet matched
+
+    def feed(self, events: Iterable[Event]) -> None:
+        """Apply the next events of the log; raises `ReplayDivergence` at the first recorded
+        event that the engine does not decide again."""
+        expected = self._expected
+        for event in events:
+            if expected:
+                produced = expected.popleft()
+                if not same_decision(produced, event):
+                    raise ReplayDivergence(
+                        f"first differing event: {_describe(event)} was recorded, "
+                        f"replay decides {_describe(produced)}"
+                    )
+                self.state.last_seq = max(self.state.last_seq, event.seq or 0)
+                continue
+            if not is_input(event):
+                raise ReplayDivergence(
+                    f"{_describe(event)} was recorded, but no input before it leads to it"
+                )
+            decision = decide(self.playbook, self.state, event)
+            self.state = decision.state
+            expected.extend(decision.events)
+
+    def finish(self) -> ExecutionState:
+        """The state the whole log gives (raises when the log stops short of a decision)."""
+        if self._expected:
             raise ReplayDivergence(
-                f"{_describe(event)} was recorded, but no input before it leads to it"
+                f"the log ends where the engine decides {_describe(self._expected[0])}"
             )
-        decision = decide(playbook, state, event)
-        state = decision.state
-        i += 1
-        for produced in decision.events:
-            if i >= len(log):
-                raise ReplayDivergence(
-                    f"the log ends where the engine decides {_describe(produced)}"
-                )
-            recorded = log[i]
-            if not same_decision(produced, recorded):
-                raise ReplayDivergence(
-                    f"first differing event: {_describe(recorded)} was recorded, "
-                    f"replay decides {_describe(produced)}"
-                )
-            state.last_seq = max(state.last_seq, recorded.seq or 0)
-            i += 1
-    return state
+        return self.state
 
 
 def same_decision(produced: Event, recorded: Event) -> bool:

@@ -30,7 +30,6 @@ from noetl.engine.commands import Command, claimed_event, dead_event, expired_ev
 from noetl.engine.decide import cancel_event, decide, start_event
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
-from noetl.engine.replay import replay
 from noetl.engine.state import ExecutionState
 from noetl.errors import ConflictError, NoetlError, NotFoundError, NotHeldError, StoreError
 from noetl.observe import tracing
@@ -43,6 +42,7 @@ from noetl.runtime.live import (
     Offer,
     digest,
     rebuild,
+    replay_stored,
 )
 from noetl.runtime.publisher import Publisher
 from noetl.runtime.pump import Pump, Submission
@@ -215,7 +215,7 @@ class ControlPlane:
         live = self._live.get(execution_id)
         if live is not None:
             return live
-        live = rebuild(execution_id, await self.store.read(execution_id))
+        live = await rebuild(execution_id, self.store)
         if live is None or live.state.terminal:
             return live
         # Whoever loaded it first (the pump, say, while this read was out) keeps its state.
@@ -447,7 +447,7 @@ class ControlPlane:
         log when a failed write left its state ahead of the log."""
         live = self._live.get(execution_id) or await self._load(execution_id)
         if live is not None and live.stale:
-            live.state = replay(live.playbook, await self.store.read(execution_id))
+            live.state = await replay_stored(live.playbook, self.store, execution_id)
             live.stale = False
             if live.state.terminal:
                 self._finish(execution_id)
@@ -498,7 +498,7 @@ class ControlPlane:
         execution that another control plane ended is finished here too (its waiters answered)."""
         live = self._live.get(execution_id)
         if live is not None:
-            live.state = replay(live.playbook, await self.store.read(execution_id))
+            live.state = await replay_stored(live.playbook, self.store, execution_id)
             if live.state.terminal:
                 self._finish(execution_id)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,13 +19,15 @@ from noetl.engine.commands import Command
 from noetl.engine.decide import Decision, Routing
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
-from noetl.engine.replay import replay
+from noetl.engine.replay import Replayer
 from noetl.engine.routing import command_scope
 from noetl.engine.state import ExecutionState
 from noetl.errors import NoetlError
+from noetl.store.port import EventStore
 from noetl.worker.source import WorkItem
 
 EXPIRY_GRACE = 1.0  # seconds past a step timeout before the runtime expires the command
+READ_PAGE = 10_000  # events per read when an execution is rebuilt from its log
 HANDED_OFF = 0  # the claim attempt of a handed-off command: any bus delivery of it wins over it
 CommandTimer = Callable[[Command], None]
 
@@ -81,22 +83,51 @@ class LiveExecution:
             timer.cancel()
 
 
-def rebuild(execution_id: str, log: Sequence[Event]) -> LiveExecution | None:
+async def rebuild(execution_id: str, store: EventStore) -> LiveExecution | None:
     """An execution as its log gives it (its playbook from the source the log recorded); None
     for an empty log. An ended one comes with `done` already set."""
-    if not log:
+    pages = log_pages(store, execution_id)
+    first = await anext(pages, None)
+    if first is None:
         return None
-    described = log[0].payload.get("playbook", {})
+    described = first[0].payload.get("playbook", {})
     if described.get("source") is None:
         raise NoetlError(f"execution {execution_id} did not record its playbook source")
     playbook = load_playbook(described["source"], file=described.get("file"))
-    state = replay(playbook, log)
+    replayer = Replayer(playbook)
+    replayer.feed(first)
+    async for page in pages:
+        replayer.feed(page)
+    state = replayer.finish()
     loop = asyncio.get_running_loop()
     live = LiveExecution(playbook, state, loop.create_future(), digest(described["source"]))
     live.touched = loop.time()
     if state.terminal:
         live.done.set_result(None)
     return live
+
+
+async def replay_stored(
+    playbook: PlaybookDef, store: EventStore, execution_id: str
+) -> ExecutionState:
+    """The state of an execution as its log gives it now, read a page at a time."""
+    replayer = Replayer(playbook)
+    async for page in log_pages(store, execution_id):
+        replayer.feed(page)
+    return replayer.finish()
+
+
+async def log_pages(store: EventStore, execution_id: str) -> AsyncIterator[list[Event]]:
+    """An execution's log in pages of READ_PAGE events: a log of a million events is replayed
+    without ever being in memory whole."""
+    after = 0
+    while True:
+        page = await store.read(execution_id, after_seq=after, limit=READ_PAGE)
+        if page:
+            yield page
+        if len(page) < READ_PAGE:
+            return
+        after = page[-1].seq or after + len(page)
 
 
 def digest(source: str | None) -> str:
