@@ -12,8 +12,10 @@ default worker count) and times `Runtime.run` from start to the execution's end.
   script in a subprocess; wall time includes interpreter start and imports).
 
 Prints ONE JSON object: per case the median, min and max of `--runs` runs, steps (or iterations)
-per second, milliseconds per step (for noop steps that is all overhead), and the peak RSS of the
-process that ran the case (each case runs in a fresh subprocess).
+per second, milliseconds per step (for noop steps that is all overhead), the CPU milliseconds
+per step of the process (`cpu_ms_per_step`: on a machine shared with other work the wall time
+swings with their load, the CPU time much less), and the peak RSS of the process that ran the
+case (each case runs in a fresh subprocess).
 
     .venv/bin/python benchmarks/embedded.py [--runs 5] [--scale 1.0]
 """
@@ -57,18 +59,20 @@ TARGETS = {  # issue 17 (at most; issue 4's were 1 ms per noop step and 5 s for 
 Body = Callable[[Runtime], Awaitable[None]]
 
 
-async def timed_run(body: Body) -> tuple[float, float]:
-    """(seconds to open a fresh embedded runtime, seconds `body` takes on it)."""
+async def timed_run(body: Body) -> tuple[float, float, float]:
+    """(seconds to open a fresh embedded runtime, seconds `body` takes on it, CPU seconds of
+    this process meanwhile: all its threads, and much less moved by other processes' load on a
+    shared machine than the wall time)."""
     with tempfile.TemporaryDirectory(prefix="noetl-bench-") as tmp:
         began = time.perf_counter()
         runtime = await open_embedded(Settings(home=Path(tmp), db=Path(tmp) / "noetl.db"))
-        opened = time.perf_counter()
+        opened, cpu = time.perf_counter(), time.process_time()
         try:
             await body(runtime)
-            finished = time.perf_counter()
+            finished, used = time.perf_counter(), time.process_time() - cpu
         finally:
             await runtime.close()
-    return opened - began, finished - opened
+    return opened - began, finished - opened, used
 
 
 def executions(playbook: PlaybookDef, count: int) -> Body:
@@ -85,14 +89,15 @@ def executions(playbook: PlaybookDef, count: int) -> Body:
 
 # -- cases ------------------------------------------------------------------------------------
 
-Case = Callable[[float], tuple[Callable[[], tuple[float, float]], int, str]]
+Timed = tuple[float, float, float]  # (open seconds, wall seconds, CPU seconds)
+Case = Callable[[float], tuple[Callable[[], Timed], int, str]]
 
 
 def runtime_case(make: Callable[[float], tuple[PlaybookDef, int, int, str]]) -> Case:
     """A case that runs executions through the embedded runtime (`make` gives playbook, count of
     concurrent executions, units of work per execution, unit name)."""
 
-    def build(scale: float) -> tuple[Callable[[], tuple[float, float]], int, str]:
+    def build(scale: float) -> tuple[Callable[[], Timed], int, str]:
         playbook, count, per_execution, unit = make(scale)
         body = executions(playbook, count)
         return lambda: asyncio.run(timed_run(body)), count * per_execution, unit
@@ -120,7 +125,7 @@ def _concurrent(scale: float) -> tuple[PlaybookDef, int, int, str]:
     return chain_playbook(3, {"kind": "noop"}), scaled(100, scale), 3, "steps"
 
 
-def case_cli(scale: float) -> tuple[Callable[[], tuple[float, float]], int, str]:
+def case_cli(scale: float) -> tuple[Callable[[], Timed], int, str]:
     """`noetl run examples/hello.yaml --json` in a subprocess, with a fresh database each run.
 
     The package's bytecode is compiled first, as an installed wheel has it (a shell with
@@ -134,7 +139,7 @@ def case_cli(scale: float) -> tuple[Callable[[], tuple[float, float]], int, str]
         invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
     )
 
-    def once() -> tuple[float, float]:
+    def once() -> Timed:
         with tempfile.TemporaryDirectory(prefix="noetl-bench-") as tmp:
             command = [str(noetl), "run", str(HELLO), "--json", "--db", str(Path(tmp) / "n.db")]
             began = time.perf_counter()
@@ -142,7 +147,7 @@ def case_cli(scale: float) -> tuple[Callable[[], tuple[float, float]], int, str]
             seconds = time.perf_counter() - began
         if done.returncode != 0 or json.loads(done.stdout)["status"] != "done":
             raise RuntimeError(f"noetl run failed (exit {done.returncode}): {done.stderr}")
-        return 0.0, seconds
+        return 0.0, seconds, 0.0
 
     return once, 1, "executions"
 
@@ -164,7 +169,7 @@ def run_case(name: str, runs: int, scale: float) -> dict[str, Any]:
     """Run one case `runs` times in this process; its JSON entry."""
     once, work, unit = CASES[name](scale)
     results = [once() for _ in range(runs)]
-    wall = [seconds for _, seconds in results]
+    wall = [seconds for _, seconds, _ in results]
     median = statistics.median(wall)
     if name == "cli_hello":  # one small playbook: only the wall time from the shell matters
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -174,7 +179,10 @@ def run_case(name: str, runs: int, scale: float) -> dict[str, Any]:
         "wall_seconds": spread(wall),
         f"{unit}_per_s": round(work / median, 1),
         f"ms_per_{unit.rstrip('s')}": round(median / work * 1000, 4),
-        "open_seconds": spread([opened for opened, _ in results]),
+        f"cpu_ms_per_{unit.rstrip('s')}": round(
+            statistics.median(c for *_, c in results) / work * 1000, 4
+        ),
+        "open_seconds": spread([opened for opened, *_ in results]),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 

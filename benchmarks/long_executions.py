@@ -4,9 +4,10 @@ Cases (each in a fresh subprocess, so its peak RSS is its own):
 
 - `chain_10k`: a 10,000-step chain of `python` tasks, each reading the previous step's result
   (`args: {x: "{{ s<i-1> }}"}`, `result = x + 1`). Per window of 100 steps starting at step
-  100, 1,000 and 9,900: milliseconds per step (from the `step.done` events as the control plane
-  writes them) and the bytes of the scope a command hands to its worker at the window's start
-  (the JSON the distributed claim sends; measured by wrapping `runtime.live.command_scope`).
+  100, 1,000 and 9,900: milliseconds per step, wall and process CPU (from the `step.done`
+  events as the control plane writes them), and the bytes of the scope a command hands to its
+  worker at the window's start (the JSON the distributed claim sends; measured by wrapping
+  `runtime.live.command_scope`).
 - `loop_100k`: one parallel loop of 100,000 `noop` items (`max_in_flight` 100): wall time,
   milliseconds per item in the first and the last tenth of the items, peak RSS.
 - `resume_1m`: an execution with 1,000,000 events in a SQLite log (parallel loops, written
@@ -97,11 +98,11 @@ class ScopeSizes:
 
 async def chain_once(playbook: PlaybookDef, steps: int) -> dict[str, Any]:
     """One run of the reading chain: wall time, ms per step and scope bytes per window."""
-    done_at: dict[str, float] = {}
+    done_at: dict[str, tuple[float, float]] = {}  # step -> (wall clock, process CPU clock)
 
     def listen(event: Event) -> None:
         if event.type == ev.STEP_DONE and event.step is not None:
-            done_at[event.step] = time.perf_counter()
+            done_at[event.step] = (time.perf_counter(), time.process_time())
 
     with tempfile.TemporaryDirectory(prefix="noetl-bench-") as tmp:
         runtime = await open_embedded(Settings(home=Path(tmp), db=Path(tmp) / "noetl.db"))
@@ -117,9 +118,13 @@ async def chain_once(playbook: PlaybookDef, steps: int) -> dict[str, Any]:
         raise RuntimeError(f"chain ended {summary.status} with {summary.result!r}")
     windows = {}
     for first in window_starts(steps):
-        seconds = done_at[f"s{first + WINDOW - 1}"] - done_at[f"s{first - 1}"]
+        (wall_end, cpu_end), (wall_start, cpu_start) = (
+            done_at[f"s{first + WINDOW - 1}"],
+            done_at[f"s{first - 1}"],
+        )
         windows[str(first)] = {
-            "ms_per_step": round(seconds / WINDOW * 1000, 4),
+            "ms_per_step": round((wall_end - wall_start) / WINDOW * 1000, 4),
+            "cpu_ms_per_step": round((cpu_end - cpu_start) / WINDOW * 1000, 4),
             "command_scope_bytes": sizes.bytes[f"s{first}"],
         }
     return {"wall": wall, "windows": windows}
@@ -133,8 +138,10 @@ def case_chain(runs: int, scale: float) -> dict[str, Any]:
     windows: dict[str, Any] = {}
     for first in results[0]["windows"]:
         per_step = [r["windows"][first]["ms_per_step"] for r in results]
+        cpu = [r["windows"][first]["cpu_ms_per_step"] for r in results]
         windows[first] = {
             "ms_per_step": round(statistics.median(per_step), 4),
+            "cpu_ms_per_step": round(statistics.median(cpu), 4),
             "command_scope_bytes": results[0]["windows"][first]["command_scope_bytes"],
         }
     wall = [r["wall"] for r in results]

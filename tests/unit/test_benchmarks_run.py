@@ -92,6 +92,7 @@ def test_embedded_benchmark_prints_every_case_and_target():
     assert cases["concurrent_100x3"]["steps"] == 2 * 3  # 100 executions scaled to 2
     for name in ("chain_noop_1k", "chain_python_1k", "concurrent_100x3"):
         assert cases[name]["steps_per_s"] > 0 and cases[name]["ms_per_step"] > 0
+        assert cases[name]["cpu_ms_per_step"] > 0
         assert_spread(cases[name]["wall_seconds"])
         assert_spread(cases[name]["open_seconds"])
     assert cases["loop_1k"]["iterations_per_s"] > 0 and cases["loop_10k"]["iterations_per_s"] > 0
@@ -114,7 +115,8 @@ def test_long_executions_benchmark_prints_windows_items_and_the_resume():
     assert chain["steps"] == 300 and chain["ms_per_step"] > 0
     assert len(chain["windows"]) == 3
     for window in chain["windows"].values():
-        assert window["ms_per_step"] > 0 and window["command_scope_bytes"] > 0
+        assert window["ms_per_step"] > 0 and window["cpu_ms_per_step"] >= 0
+        assert window["command_scope_bytes"] > 0
     assert loop["iterations"] == 100 and loop["last_over_first"] > 0
     assert resume["events"] >= 1000 and resume["resume_peak_rss_mb"] > 0
     assert_spread(resume["resume_seconds"])
