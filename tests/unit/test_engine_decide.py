@@ -509,3 +509,36 @@ def test_replay_reproduces_state_of_incremental_run():
     playbook = pb(FANOUT_JOIN.replace("JOIN", "all"))
     sim = simulate(playbook, rng=random.Random(3))
     assert replay(playbook, sim.log).snapshot() == sim.state.snapshot()
+
+
+@pytest.mark.parametrize("items", [10, 200])
+def test_keys_kept_against_repeats_do_not_grow_with_a_loop_s_items(items):
+    """Keys of a command's events are kept while it runs: a long loop remembers per step run,
+    not per event, and a repeat of an ended iteration's report still changes nothing."""
+    playbook = loop_pb(list(range(items)), "parallel")
+    sim = Simulation(playbook).start()
+    first = sim.queue[0]
+    sim.run()
+    assert sim.state.status == "done" and sim.state.command_seen == {}
+    assert len(sim.state.seen) < 10
+    before = sim.state.snapshot()
+    late = worker_event(first, ("done", "again"))
+    assert decide(playbook, sim.state, late).events == ()
+    assert sim.state.snapshot() == before
+
+
+def test_a_repeat_of_an_ended_command_s_report_while_running_changes_nothing():
+    playbook = pb(
+        "workflow:\n  - step: a\n    tool: {kind: noop}\n    next: [{step: b}]\n"
+        "  - step: b\n    tool: {kind: noop}\n"
+    )
+    sim = Simulation(playbook).start()
+    a = sim.queue.pop(0)
+    report = worker_event(a, ("done", 1))
+    sim.feed(report)
+    assert [c.step for c in sim.queue] == ["b"] and a.command_id not in sim.state.command_seen
+    before = sim.state.snapshot()
+    for again in (report, worker_event(a, ("failed", {"message": "late"}))):
+        decision = decide(playbook, sim.state, again)
+        assert decision.events == () and decision.commands == ()
+        assert sim.state.snapshot() == before

@@ -104,7 +104,7 @@ def cancel_event(execution_id: str, reason: str = "cancelled by request") -> Eve
 
 def decide(playbook: PlaybookDef, state: ExecutionState, event: Event) -> Decision:
     """Apply `event` to `state` and decide what follows. Duplicates change nothing."""
-    if event.key in state.seen:
+    if state.applied(event):
         return Decision(state)
     if state.execution_id and event.execution_id != state.execution_id:
         raise EngineError(

@@ -81,7 +81,10 @@ class ExecutionState:
     holders: dict[str, str] = field(default_factory=dict)  # command id -> its claim's token
     held: dict[str, list[Token]] = field(default_factory=dict)  # join: all tokens waiting
     epochs: dict[str, int] = field(default_factory=dict)  # step -> activations so far
-    seen: set[str] = field(default_factory=set)  # idempotency keys applied
+    seen: set[str] = field(default_factory=set)  # keys applied of events about no command
+    # Keys applied per pending command, forgotten when it ends: a repeat of an ended command's
+    # event changes nothing anyway, so a long execution keeps no key per event it ever had.
+    command_seen: dict[str, set[str]] = field(default_factory=dict)
     next_token: int = 1
     last_seq: int = 0
     last_result: Any = None
@@ -101,6 +104,17 @@ class ExecutionState:
         """No step runs, commands or held tokens remain."""
         return not self.runs and not self.pending and not self.held
 
+    def applied(self, event: Event) -> bool:
+        """Whether an event with this idempotency key was applied (for a command that ended:
+        whether it is the engine's own, which only a repeat can bring back; anything else
+        about an ended command changes nothing)."""
+        command_id = event.command_id
+        if command_id is None:
+            return event.key in self.seen
+        if command_id not in self.pending:
+            return event.origin == "engine"
+        return event.key in self.command_seen.get(command_id, ())
+
     def snapshot(self) -> dict[str, Any]:
         """A plain-dict view for comparisons and debugging (not a persistence format)."""
         return {
@@ -116,6 +130,7 @@ class ExecutionState:
             "held": {k: [(t.id, t.args, t.source) for t in v] for k, v in self.held.items()},
             "epochs": dict(sorted(self.epochs.items())),
             "seen": sorted(self.seen),
+            "command_seen": {k: sorted(v) for k, v in sorted(self.command_seen.items())},
             "next_token": self.next_token,
             "last_result": self.last_result,
             "result": self.result,
@@ -133,12 +148,18 @@ def _run_view(run: Run) -> dict[str, Any]:
 
 def evolve(state: ExecutionState, event: Event) -> ExecutionState:
     """Apply one event's facts to `state` (in place) and return it."""
-    state.seen.add(event.key)
     if event.seq is not None:
         state.last_seq = max(state.last_seq, event.seq)
     apply = _APPLY.get(event.type)
     if apply is not None:
         apply(state, event)
+    command_id = event.command_id
+    if command_id is None:
+        state.seen.add(event.key)
+    elif command_id in state.pending:
+        state.command_seen.setdefault(command_id, set()).add(event.key)
+    else:  # it ended (or never was): nothing about it can change the state any more
+        state.command_seen.pop(command_id, None)
     return state
 
 
@@ -163,6 +184,7 @@ def _ended(state: ExecutionState, event: Event) -> None:
     else:
         state.error = dict(event.payload.get("error") or {"message": event.payload.get("reason")})
     state.pending.clear()
+    state.command_seen.clear()
     state.holders.clear()
     state.runs.clear()
     state.running.clear()
