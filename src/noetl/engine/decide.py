@@ -18,6 +18,7 @@ from noetl.engine import events as ev
 from noetl.engine.commands import Command, command_id_for
 from noetl.engine.definition import PlaybookDef, StepDef
 from noetl.engine.events import Event
+from noetl.engine.references import control_names, readable
 from noetl.engine.reuse import reuse_entry
 from noetl.engine.routing import base_scope, deep_merge, ready_joins, truthy
 from noetl.engine.state import ExecutionState, LoopProgress, Run, Token, evolve
@@ -177,7 +178,14 @@ class _Decider:
         self.s.next_token += 1
         return token
 
-    def _render(self, value: Any, scope: Mapping[str, Any], where: str) -> Any:
+    def _render(self, value: Any, scope: dict[str, Any], where: str) -> Any:
+        """Render a control-plane template; the step results it reads that are stored by
+        reference are given as the values the shell loaded (see `noetl.engine.references`)."""
+        stored = control_names(self.pb)
+        if stored and self.s.results:
+            names = self.pb.renderer.names(value) & stored
+            text = value if isinstance(value, str) else str(value)
+            scope = readable(scope, names, self.s.results, self.s.loaded, where, text)
         return self.pb.renderer.render(value, scope, where=where)
 
     def _fail_execution(self, error: dict[str, Any]) -> None:

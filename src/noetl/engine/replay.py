@@ -15,6 +15,7 @@ from noetl.engine import events as ev
 from noetl.engine.decide import decide
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event, _json_default
+from noetl.engine.references import Loaded
 from noetl.engine.state import ExecutionState
 from noetl.errors import ReplayDivergence
 
@@ -24,10 +25,13 @@ def is_input(event: Event) -> bool:
     return event.origin != "engine" or event.type == ev.PLAYBOOK_STARTED
 
 
-def replay(playbook: PlaybookDef, events: Iterable[Event]) -> ExecutionState:
-    """Rebuild the state of one execution from its events (in seq order)."""
+def replay(
+    playbook: PlaybookDef, events: Iterable[Event], loaded: Loaded | None = None
+) -> ExecutionState:
+    """Rebuild the state of one execution from its events (in seq order). `loaded`: the
+    stored results its control-plane templates read, loaded by the shell beforehand."""
     log: Sequence[Event] = events if isinstance(events, Sequence) else list(events)
-    state = ExecutionState()
+    state = ExecutionState(loaded=loaded if loaded is not None else Loaded())
     i = 0
     while i < len(log):
         event = log[i]

@@ -19,10 +19,10 @@ from noetl.engine.commands import Command
 from noetl.engine.decide import Decision, Routing
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
-from noetl.engine.replay import replay
 from noetl.engine.routing import command_scope
 from noetl.engine.state import ExecutionState
 from noetl.errors import NoetlError
+from noetl.runtime.reads import ControlReads
 from noetl.worker.source import WorkItem
 
 EXPIRY_GRACE = 1.0  # seconds past a step timeout before the runtime expires the command
@@ -81,16 +81,19 @@ class LiveExecution:
             timer.cancel()
 
 
-def rebuild(execution_id: str, log: Sequence[Event]) -> LiveExecution | None:
-    """An execution as its log gives it (its playbook from the source the log recorded); None
-    for an empty log. An ended one comes with `done` already set."""
+async def rebuild(
+    execution_id: str, log: Sequence[Event], reads: ControlReads
+) -> LiveExecution | None:
+    """An execution as its log gives it (its playbook from the source the log recorded, the
+    stored results its templates read loaded by `reads`); None for an empty log. An ended one
+    comes with `done` already set."""
     if not log:
         return None
     described = log[0].payload.get("playbook", {})
     if described.get("source") is None:
         raise NoetlError(f"execution {execution_id} did not record its playbook source")
     playbook = load_playbook(described["source"], file=described.get("file"))
-    state = replay(playbook, log)
+    state = await reads.replay(playbook, log)
     loop = asyncio.get_running_loop()
     live = LiveExecution(playbook, state, loop.create_future(), digest(described["source"]))
     live.touched = loop.time()
