@@ -319,13 +319,33 @@ class _Decider:
             self._fail_run(step, run, {"kind": "loop", "message": message})
             return
         values = list(items)
-        limit = step.loop.max_in_flight if step.loop.mode == "parallel" else 1
-        run.loop = LoopProgress(
-            values, step.loop.iterator, max(1, limit), results=[None] * len(values)
-        )
+        limit = self._in_flight(step, run) if step.loop.mode == "parallel" else 1
+        if limit is None:
+            return
+        run.loop = LoopProgress(values, step.loop.iterator, limit, results=[None] * len(values))
         payload = {"token": run.token, "epoch": run.epoch, "count": len(values)}
         self._emit(ev.LOOP_STARTED, step.name, payload, f"loop.started|{step.name}|{run.token}")
         self._fill(step, run, run.loop)
+
+    def _in_flight(self, step: StepDef, run: Run) -> int | None:
+        """The loop's `max_in_flight`, rendered when it is a template; None when that failed
+        (the step run has failed then)."""
+        assert step.loop is not None
+        limit = step.loop.max_in_flight
+        if isinstance(limit, int):
+            return max(1, limit)
+        where = f"step '{step.name}' loop.spec.max_in_flight"
+        try:
+            value = self._render(limit, base_scope(self.s, run.args), where)
+        except TemplateError as exc:
+            self._fail_run(step, run, {"kind": "template", "message": str(exc)})
+            return None
+        number = _whole_number(value)
+        if number is None or number < 1:
+            message = f"{where} must render to a whole number of at least 1, got {value!r}"
+            self._fail_run(step, run, {"kind": "template", "message": message})
+            return None
+        return number
 
     def _fill(self, step: StepDef, run: Run, loop: LoopProgress) -> None:
         """Issue iterations up to the in-flight limit (a retry's finished ones are reused, not
@@ -524,3 +544,12 @@ class _Decider:
                 if step.next_mode == "exclusive":
                     break
         return fired
+
+
+def _whole_number(value: Any) -> int | None:
+    """`value` as an int when it is one, or a string spelling one; else None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
