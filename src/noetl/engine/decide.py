@@ -55,15 +55,18 @@ def start_event(
     parent_execution_id: str | None = None,
     retry: Mapping[str, Any] | None = None,
     trigger: Mapping[str, Any] | None = None,
+    workload: Mapping[str, Any] | None = None,
 ) -> Event:
     """The `playbook.started` event: the workload deep-merged with the request payload.
 
     `retry` is `{of, steps}` for a retry (see `noetl.engine.reuse`); `trigger` says what
-    started the execution when it was not a person (`{schedule, slot}`, `{hook}`).
+    started the execution when it was not a person (`{schedule, slot}`, `{hook}`). The shell
+    gives `workload` when it rendered the merged workload's templates once at start.
     """
+    merged = deep_merge(playbook.workload, payload or {}) if workload is None else workload
     body: dict[str, Any] = {
         "playbook": {"name": playbook.name, "path": playbook.path, "version": playbook.version},
-        "workload": deep_merge(playbook.workload, payload or {}),
+        "workload": dict(merged),
         "payload": dict(payload or {}),
         "parent_execution_id": parent_execution_id,
     }

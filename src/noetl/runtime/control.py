@@ -46,6 +46,7 @@ from noetl.runtime.publisher import Publisher
 from noetl.runtime.pump import Pump, Submission
 from noetl.runtime.reads import ControlReads
 from noetl.runtime.starts import request_digest, started_before
+from noetl.runtime.workload import started_workload
 from noetl.store.port import EventStore, ExecutionSummary
 from noetl.worker.source import WorkItem
 
@@ -156,6 +157,7 @@ class ControlPlane:
             parent_execution_id=parent_execution_id,
             retry=retry,
             trigger=trigger,
+            workload=started_workload(playbook, payload, execution_id),
         )
         described = {**first.payload["playbook"], "source": source, "file": playbook.source_file}
         request = {"key": request_key, "sha256": request_digest(first.payload, source)}
