@@ -77,6 +77,20 @@ def test_next_arcs_and_mode_become_arcs_and_next_mode():
     assert step(doc)["spec"] == {"next_mode": "inclusive"}
 
 
+def test_next_on_no_match_quiet_is_the_engine_s_own_behaviour_and_others_are_refused():
+    body = """\
+        workflow:
+          - step: a
+            next:
+              spec: {mode: exclusive, on_no_match: MODE}
+              arcs: [{step: b, when: "{{ 1 > 2 }}"}]
+          - step: b
+        """
+    assert step(imported(body.replace("MODE", "quiet")))["spec"] == {"next_mode": "exclusive"}
+    _, problems = import_text(HEAD + textwrap.dedent(body.replace("MODE", "fail")), "t.yaml")
+    assert [p.path for p in problems] == ["workflow[0].next.spec.on_no_match"]
+
+
 def test_arc_set_of_ctx_becomes_the_arcs_set_ctx():
     doc = imported("""
         workload: {limit: 3}

@@ -221,6 +221,8 @@ def _next(
         for key, item in next_spec.items():
             if key == "mode":
                 spec["next_mode"] = item
+            elif key == "on_no_match" and item == "quiet":
+                pass  # no arc matching ends the branch without a word here too: exact
             else:
                 conv.refuse((*old, "spec", key), f"cannot convert next.spec field '{key}'")
     arcs = value.get("arcs") or []
