@@ -133,3 +133,33 @@ def test_without_a_result_store_a_reference_is_an_error_not_a_value():
     assert state.status == "failed"
     assert "loop.in must render to a list" not in state.error["message"]
     assert "stored by reference (100 bytes)" in state.error["message"]
+
+
+def test_a_routing_step_passing_a_stored_result_on_makes_its_source_wanted():
+    playbook = load_playbook(
+        """\
+apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: t, path: tests/t}
+workflow:
+  - step: start
+    tool: {kind: python, code: "result = [1, 2]"}
+    next: [{step: route}]
+  - step: route
+    next: [{step: each}]
+  - step: each
+    loop: {in: "{{ route }}", iterator: x}
+    tool: {kind: noop}
+"""
+    )
+    assert control_names(playbook) == frozenset({"route", "start"})
+    store = MemoryResultStore()
+    ref = asyncio.run(_stored(store, [1, 2]))
+    reads = ControlReads(store, 1024)
+    state = reads.new_state()
+    first = start(playbook, "1")
+    state = replay(playbook, first.events, state.loaded)
+    ended = worker_event(first.commands[0], ("done", ref))
+    asyncio.run(reads.before(playbook, state, ended))
+    decision = decide(playbook, state, ended)
+    assert [e.payload["count"] for e in decision.events if e.type == ev.LOOP_STARTED] == [2]

@@ -95,7 +95,7 @@ def control_names(playbook: PlaybookDef) -> frozenset[str]:
             names |= read([step.loop.in_, step.loop.max_in_flight])
         for arc in step.next:
             names |= read([arc.when, arc.args, arc.set_ctx])
-    found = frozenset(names & set(playbook.by_name))
+    found = frozenset(_with_sources(playbook, names & set(playbook.by_name)))
     if len(_CONTROL) > 256:
         _CONTROL.clear()
     _CONTROL[id(playbook)] = (playbook, found)
@@ -103,6 +103,27 @@ def control_names(playbook: PlaybookDef) -> frozenset[str]:
 
 
 _CONTROL: dict[int, tuple[PlaybookDef, frozenset[str]]] = {}
+
+
+def _with_sources(playbook: PlaybookDef, named: set[str]) -> set[str]:
+    """`named` plus the steps whose result a named routing step (no tools, no loop) may pass
+    on as its own: the engine decides a routing step's end itself, so the reference must have
+    been loaded when the step that produced it ended."""
+    sources: dict[str, list[str]] = {}
+    for step in playbook.steps:
+        for arc in step.next:
+            sources.setdefault(arc.step, []).append(step.name)
+    found = set(named)
+    pending = list(named)
+    while pending:
+        step = playbook.by_name[pending.pop()]
+        if step.tasks or step.loop is not None:
+            continue
+        for source in sources.get(step.name, ()):
+            if source not in found:
+                found.add(source)
+                pending.append(source)
+    return found
 
 
 def wanted(playbook: PlaybookDef, event: Event) -> list[Mapping[str, Any]]:
