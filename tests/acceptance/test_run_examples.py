@@ -91,7 +91,7 @@ NEEDS_SERVICES = {
 
 
 # parallel_loop's list of 1..n past the inline limit is stored by reference (D8). With the
-# default limit that takes n > 11,000 (tests/integration/test_distributed_results.py runs 15,000);
+# default limit that takes n > 12,800 (tests/integration/test_distributed_results.py runs 15,000);
 # here a lower limit keeps the run short and takes the same path.
 LARGE = 2_000
 INLINE_LIMIT = "8192"
