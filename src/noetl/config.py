@@ -29,6 +29,9 @@ class Settings:
     db: Path | None = None  # SQLite file; default <home>/noetl.db
     workers: int = 4
     inline_limit: int = 64 * 1024  # results larger than this are stored by reference
+    # Bytes of stored results the control plane loads per execution for its templates (loop.in,
+    # guards, arc args, set_ctx); a template reading one past it fails (docs/dsl.md).
+    control_read_limit: int = 16 * 1024 * 1024
     max_result_bytes: int = 256 * 1024 * 1024  # largest result upload the server accepts
     max_execution_result_bytes: int = 1024 * 1024 * 1024  # all result uploads of one execution
     secret_key: str | None = None  # key that encrypts credentials at rest

@@ -34,6 +34,9 @@ RUN_TIMEOUT = 240  # seconds; the heaviest fixtures page through thousands of ro
 PARALLEL_RUNS = 3
 SERVICE_HOST = re.compile(r"https?://paginated-api[^/\"']*")
 PG_CREDENTIALS = ("pg_k8s", "pg_local", "pg_auth", "test_postgres")
+# The first case's setup runs every fixture (PARALLEL_RUNS at a time): on a shared, loaded
+# machine that takes longer than the suite's default 300 s per test.
+pytestmark = pytest.mark.timeout(1200)
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,12 @@ NEEDS_SERVICES = {
 }
 
 
+# parallel_loop's list of 1..n past the inline limit is stored by reference (D8). With the
+# default limit that takes n > 12,800 (tests/integration/test_distributed_results.py runs 15,000);
+# here a lower limit keeps the run short and takes the same path.
+LARGE = 2_000
+INLINE_LIMIT = "8192"
+
 PAYLOADS: dict[str, dict[str, Any]] = {
     "hello.yaml": {"name": "Ada"},
     "city_report.yaml": {"threshold": 40},
@@ -122,11 +128,18 @@ def runs(module_cli):
         jobs[name] = (EXAMPLES / name, [])
         jobs[f"{name}+payload"] = (EXAMPLES / name, ["--payload", json.dumps(PAYLOADS[name])])
     jobs["failure_routing.yaml+ok"] = (EXAMPLES / "failure_routing.yaml", ["--set", "amount=40"])
+    # Past the 64 KiB inline limit the list `loop.in` reads is stored by reference (D8).
+    jobs["parallel_loop.yaml+large"] = (EXAMPLES / "parallel_loop.yaml", ["--set", f"n={LARGE}"])
+    jobs["parallel_loop.yaml+limited"] = (EXAMPLES / "parallel_loop.yaml", ["--set", f"n={LARGE}"])
     env = {job: ENV[job.partition("+")[0]] for job in jobs if job.partition("+")[0] in ENV}
+    env["parallel_loop.yaml+large"] = {"NOETL_INLINE_LIMIT": INLINE_LIMIT}
+    limits = {"NOETL_INLINE_LIMIT": INLINE_LIMIT, "NOETL_CONTROL_READ_LIMIT": INLINE_LIMIT}
+    env["parallel_loop.yaml+limited"] = limits
     logs = {
         "retry_backoff.yaml",
         "pagination.yaml",
         "parallel_loop.yaml",
+        "parallel_loop.yaml+large",
         "fanout_join.yaml",
         "failure_routing.yaml",
     }
@@ -183,6 +196,24 @@ def test_parallel_loop_example_runs_1000_iterations(runs, module_cli):
     assert [e["payload"]["count"] for e in started] == [1000]
     done = {e["iteration"] for e in log if e["type"] == "step.done" and e["step"] == "double"}
     assert done == set(range(1000))
+
+
+def test_parallel_loop_example_loops_over_a_list_stored_by_reference(runs, module_cli):
+    assert runs["parallel_loop.yaml+large"].result == parallel_loop({"n": LARGE})
+    log = module_cli.events(runs["parallel_loop.yaml+large"])
+    (made,) = [e for e in log if e["type"] == "step.done" and e["step"] == "start"]
+    assert made["payload"]["result"]["result_ref"]["size"] > int(INLINE_LIMIT)  # a reference
+    started = [e["payload"]["count"] for e in log if e["type"] == "loop.started"]
+    assert started == [LARGE]
+
+
+def test_a_stored_result_past_the_control_read_limit_fails_naming_step_and_field(runs):
+    limited = runs["parallel_loop.yaml+limited"]
+    assert limited.code != 0
+    message = limited.error["message"]
+    assert "step 'double' loop.in" in message
+    assert "the result of step 'start' is stored by reference" in message
+    assert "NOETL_CONTROL_READ_LIMIT" in message
 
 
 def test_fanout_example_reduces_once_after_all_branches(runs, module_cli):

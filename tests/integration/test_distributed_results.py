@@ -124,3 +124,29 @@ def test_results_cli_reads_a_large_result_through_the_server(machines):
     missing = noetl("results", execution_id, "nope", "--server", server)
     assert missing.returncode == 1
     assert "no result for step 'nope'" in missing.stderr
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "parallel_loop.yaml"
+LOOP_SIZE = 15_000  # the list of 1..n is ~79 KB of JSON: above the 64 KiB inline limit (D8)
+
+
+async def run_example(url: str, n: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    client = ServerClient(url)
+    try:
+        started = await client.start(playbook=EXAMPLE.read_text(), payload={"n": n})
+        summary = await asyncio.wait_for(client.wait(started), timeout=600)
+        return summary, await client.events(summary["execution_id"])
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.timeout(900)  # 15,000 iterations on two one-at-a-time workers of a shared machine
+def test_a_loop_over_a_stored_result_runs_on_the_server(machines):
+    cluster, _ = machines
+    summary, events = asyncio.run(run_example(cluster.server_url, LOOP_SIZE))
+    assert summary["status"] == "done", summary["error"]
+    assert summary["result"] == LOOP_SIZE * (LOOP_SIZE + 1)
+    (made,) = [e for e in events if e["type"] == "step.done" and e["step"] == "start"]
+    ref = made["payload"]["result"]["result_ref"]
+    assert ref["store"] == "db" and ref["size"] > 64 * 1024
+    assert [e["payload"]["count"] for e in events if e["type"] == "loop.started"] == [LOOP_SIZE]

@@ -360,7 +360,7 @@ CASES = [
     (
         "loop-max-in-flight-not-int",
         doc("workflow:\n  - step: a\n    loop: {in: [1], spec: {max_in_flight: many}}\n"),
-        "expected an integer, got 'many'",
+        "max_in_flight must be a whole number or a template, got 'many'",
         6,
         "workflow[0].loop.spec.max_in_flight",
     ),

@@ -77,6 +77,20 @@ def test_next_arcs_and_mode_become_arcs_and_next_mode():
     assert step(doc)["spec"] == {"next_mode": "inclusive"}
 
 
+def test_next_on_no_match_quiet_is_the_engine_s_own_behaviour_and_others_are_refused():
+    body = """\
+        workflow:
+          - step: a
+            next:
+              spec: {mode: exclusive, on_no_match: MODE}
+              arcs: [{step: b, when: "{{ 1 > 2 }}"}]
+          - step: b
+        """
+    assert step(imported(body.replace("MODE", "quiet")))["spec"] == {"next_mode": "exclusive"}
+    _, problems = import_text(HEAD + textwrap.dedent(body.replace("MODE", "fail")), "t.yaml")
+    assert [p.path for p in problems] == ["workflow[0].next.spec.on_no_match"]
+
+
 def test_arc_set_of_ctx_becomes_the_arcs_set_ctx():
     doc = imported("""
         workload: {limit: 3}
@@ -347,13 +361,78 @@ def test_an_unknown_root_section_is_refused():
     ]
 
 
-def test_loop_cursor_is_refused_at_its_place():
+def test_a_loop_cursor_without_a_claim_query_is_refused_at_its_place():
     _, problems = import_text(
         HEAD + "workflow:\n  - step: a\n    loop:\n      cursor: {kind: postgres}\n"
         "      spec: {policy: {exec: distributed}}\n    tool: {kind: noop}\n",
         "t.yaml",
     )
     assert [(p.line, p.col, p.path) for p in problems] == [(7, 7, "workflow[0].loop.cursor")]
+    assert "needs a 'claim' query" in problems[0].message
+
+
+CURSOR_STEP = """\
+    workload: {width: 3}
+    workflow:
+      - step: drain
+        loop:
+          cursor: {kind: postgres, auth: pg_local, claim: "SELECT id LIMIT {{ __frame_max_rows }}"}
+          iterator: job
+          spec: {mode: cursor, max_in_flight: MAX, frame: {max_rows: 5, lease_seconds: 60%s}}
+        tool:
+          - name: work
+            kind: python
+            input: {id: "{{ job.id }}"}
+            code: "result = id"
+            spec: {policy: {rules: [{when: "{{ output.status == 'ok' }}", then: {do: break}}]}}
+"""
+
+
+def test_a_cursor_loop_becomes_parallel_drainers_that_claim_until_empty():
+    drain = step(imported(CURSOR_STEP.replace("MAX", "2") % ""))
+    assert drain["loop"] == {
+        "in": [0, 1],
+        "iterator": "cursor_worker",
+        "spec": {"mode": "parallel", "max_in_flight": 2},
+    }
+    labels = [next(iter(task)) for task in drain["tool"]]
+    assert labels == ["cursor_claim", "cursor_row", "work", "cursor_next"]
+    claim = drain["tool"][0]["cursor_claim"]
+    assert claim["query"] == "SELECT id LIMIT {{ 5 }}"  # frame.max_rows in __frame_max_rows
+    assert (claim["kind"], claim["auth"]) == ("postgres", "pg_local")
+    assert claim["eval"][0]["do"] == "break"  # no row claimed: this drainer is done
+    row_rules = drain["tool"][1]["cursor_row"]["eval"]
+    assert row_rules[0] == {
+        "expr": "{{ vars.cursor_index >= (vars.cursor_rows | length) }}",
+        "do": "jump",
+        "to": "cursor_claim",
+    }
+    assert row_rules[1]["else"]["set_iter"] == {"job": "{{ vars.cursor_rows[vars.cursor_index] }}"}
+    work = drain["tool"][2]["work"]
+    assert work["args"] == {"id": "{{ iter.job.id }}"}  # the row, set by cursor_row
+    assert work["eval"][0]["do"] == "jump" and work["eval"][0]["to"] == "cursor_next"
+
+
+def test_a_cursor_loop_of_frames_and_a_template_width():
+    body = CURSOR_STEP.replace("MAX", '"{{ width }}"') % ", process: frame"
+    drain = step(imported(body))
+    assert drain["loop"]["in"] == "{{ range((workload.width) | int) | list }}"
+    assert drain["loop"]["spec"]["max_in_flight"] == "{{ workload.width }}"
+    labels = [next(iter(task)) for task in drain["tool"]]
+    assert labels == ["cursor_claim", "work", "cursor_next"]
+    claim_rules = drain["tool"][0]["cursor_claim"]["eval"]
+    assert claim_rules[1]["set_iter"] == {"job": "{{ outcome.result.rows }}"}
+    assert drain["tool"][2]["cursor_next"]["eval"] == [
+        {"else": {"do": "jump", "to": "cursor_claim"}}
+    ]
+
+
+def test_a_cursor_of_another_kind_is_refused_naming_it():
+    body = CURSOR_STEP.replace("MAX", "1").replace("kind: postgres", "kind: mysql") % ""
+    _, problems = import_text(HEAD + textwrap.dedent(body), "t.yaml")
+    assert [(p.path, p.message) for p in problems] == [
+        ("workflow[0].loop.cursor.kind", "cannot convert a cursor of kind 'mysql'")
+    ]
 
 
 # --- v1 ----------------------------------------------------------------

@@ -143,7 +143,7 @@ def _loop(step: StepModel, base: DocPath, where: Locator) -> list[Problem]:
             where.problem("loop needs 'in': the collection to iterate over", (*base, "loop"))
         )
     limit = step.loop.spec.max_in_flight
-    if limit is not None and limit < 1:
+    if isinstance(limit, int) and limit < 1:
         path = (*base, "loop", "spec", "max_in_flight")
         problems.append(where.problem(f"max_in_flight must be at least 1, got {limit}", path))
     return problems

@@ -44,6 +44,18 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
+def _in_flight(value: int | str) -> int | str:
+    """`loop.spec.max_in_flight`: a whole number, or a template (rendered when the loop starts)."""
+    if isinstance(value, str) and "{{" not in value:
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(
+                f"max_in_flight must be a whole number or a template, got {value!r}"
+            ) from None
+    return value
+
+
 def parse_duration(value: Any) -> Any:
     """Turn "30s", "5m", "500ms", "1h" or a number of seconds into float seconds."""
     if isinstance(value, bool):
@@ -221,7 +233,8 @@ class LoopSpec(_Strict):
     """`loop.spec`: how iterations run."""
 
     mode: Literal["sequential", "parallel"] = "sequential"
-    max_in_flight: int | None = None
+    # A whole number, or a template rendered on the control plane when the loop starts.
+    max_in_flight: Annotated[int | str, AfterValidator(_in_flight)] | None = None
 
 
 class LoopModel(_Strict):

@@ -221,6 +221,8 @@ class JinjaRenderer:
         self._env.filters["fromjson"] = _fromjson
         _install_budget(self._env)
         self._compiled: _lru_cache_wrapper[Compiled] = lru_cache(maxsize=cache_size)(self._compile)
+        # The control plane asks which names a template reads on every render of it.
+        self._names_of = lru_cache(maxsize=cache_size)(self._read_names)
 
     def render(self, value: Any, scope: Mapping[str, Any], *, where: str = "") -> Any:
         """Render `value`: a template string, or dicts/lists/tuples nesting them.
@@ -254,9 +256,7 @@ class JinjaRenderer:
         found: set[str] = set()
         if isinstance(value, str):
             if is_template(value):
-                # A syntax error is reported by validation and again when rendering.
-                with contextlib.suppress(TemplateSyntaxError):
-                    found |= meta.find_undeclared_variables(self._env.parse(value))
+                found |= self._names_of(value)
         elif isinstance(value, Mapping):
             for item in value.values():
                 found |= self.names(item)
@@ -264,6 +264,12 @@ class JinjaRenderer:
             for item in value:
                 found |= self.names(item)
         return found
+
+    def _read_names(self, text: str) -> frozenset[str]:
+        # A syntax error is reported by validation and again when rendering.
+        with contextlib.suppress(TemplateSyntaxError):
+            return frozenset(meta.find_undeclared_variables(self._env.parse(text)))
+        return frozenset()
 
     def syntax_error(self, text: str) -> tuple[int, str] | None:
         """`(line inside the template, message)` when `text` does not compile, else None."""

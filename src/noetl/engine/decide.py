@@ -18,6 +18,7 @@ from noetl.engine import events as ev
 from noetl.engine.commands import Command, command_id_for
 from noetl.engine.definition import PlaybookDef, StepDef
 from noetl.engine.events import Event
+from noetl.engine.references import control_names, readable
 from noetl.engine.reuse import reuse_entry
 from noetl.engine.routing import base_scope, deep_merge, ready_joins, truthy
 from noetl.engine.state import ExecutionState, LoopProgress, Run, Token, evolve
@@ -54,15 +55,18 @@ def start_event(
     parent_execution_id: str | None = None,
     retry: Mapping[str, Any] | None = None,
     trigger: Mapping[str, Any] | None = None,
+    workload: Mapping[str, Any] | None = None,
 ) -> Event:
     """The `playbook.started` event: the workload deep-merged with the request payload.
 
     `retry` is `{of, steps}` for a retry (see `noetl.engine.reuse`); `trigger` says what
-    started the execution when it was not a person (`{schedule, slot}`, `{hook}`).
+    started the execution when it was not a person (`{schedule, slot}`, `{hook}`). The shell
+    gives `workload` when it rendered the merged workload's templates once at start.
     """
+    merged = deep_merge(playbook.workload, payload or {}) if workload is None else workload
     body: dict[str, Any] = {
         "playbook": {"name": playbook.name, "path": playbook.path, "version": playbook.version},
-        "workload": deep_merge(playbook.workload, payload or {}),
+        "workload": dict(merged),
         "payload": dict(payload or {}),
         "parent_execution_id": parent_execution_id,
     }
@@ -177,7 +181,14 @@ class _Decider:
         self.s.next_token += 1
         return token
 
-    def _render(self, value: Any, scope: Mapping[str, Any], where: str) -> Any:
+    def _render(self, value: Any, scope: dict[str, Any], where: str) -> Any:
+        """Render a control-plane template; the step results it reads that are stored by
+        reference are given as the values the shell loaded (see `noetl.engine.references`)."""
+        stored = control_names(self.pb)
+        if stored and self.s.results:
+            names = self.pb.renderer.names(value) & stored
+            text = value if isinstance(value, str) else str(value)
+            scope = readable(scope, names, self.s.results, self.s.loaded, where, text)
         return self.pb.renderer.render(value, scope, where=where)
 
     def _fail_execution(self, error: dict[str, Any]) -> None:
@@ -311,13 +322,33 @@ class _Decider:
             self._fail_run(step, run, {"kind": "loop", "message": message})
             return
         values = list(items)
-        limit = step.loop.max_in_flight if step.loop.mode == "parallel" else 1
-        run.loop = LoopProgress(
-            values, step.loop.iterator, max(1, limit), results=[None] * len(values)
-        )
+        limit = self._in_flight(step, run) if step.loop.mode == "parallel" else 1
+        if limit is None:
+            return
+        run.loop = LoopProgress(values, step.loop.iterator, limit, results=[None] * len(values))
         payload = {"token": run.token, "epoch": run.epoch, "count": len(values)}
         self._emit(ev.LOOP_STARTED, step.name, payload, f"loop.started|{step.name}|{run.token}")
         self._fill(step, run, run.loop)
+
+    def _in_flight(self, step: StepDef, run: Run) -> int | None:
+        """The loop's `max_in_flight`, rendered when it is a template; None when that failed
+        (the step run has failed then)."""
+        assert step.loop is not None
+        limit = step.loop.max_in_flight
+        if isinstance(limit, int):
+            return max(1, limit)
+        where = f"step '{step.name}' loop.spec.max_in_flight"
+        try:
+            value = self._render(limit, base_scope(self.s, run.args), where)
+        except TemplateError as exc:
+            self._fail_run(step, run, {"kind": "template", "message": str(exc)})
+            return None
+        number = _whole_number(value)
+        if number is None or number < 1:
+            message = f"{where} must render to a whole number of at least 1, got {value!r}"
+            self._fail_run(step, run, {"kind": "template", "message": message})
+            return None
+        return number
 
     def _fill(self, step: StepDef, run: Run, loop: LoopProgress) -> None:
         """Issue iterations up to the in-flight limit (a retry's finished ones are reused, not
@@ -516,3 +547,12 @@ class _Decider:
                 if step.next_mode == "exclusive":
                     break
         return fired
+
+
+def _whole_number(value: Any) -> int | None:
+    """`value` as an int when it is one, or a string spelling one; else None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None

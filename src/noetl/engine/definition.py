@@ -70,7 +70,7 @@ class LoopDef:
     in_: Any
     iterator: str = "item"
     mode: LoopMode = "sequential"
-    max_in_flight: int = 1  # parallel only; sequential is always 1
+    max_in_flight: int | str = 1  # parallel only (a template: rendered when the loop starts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from noetl.engine import events as ev
 from noetl.engine.decide import decide
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event, _json_default
+from noetl.engine.references import Loaded
 from noetl.engine.state import ExecutionState
 from noetl.errors import ReplayDivergence
 
@@ -25,9 +26,12 @@ def is_input(event: Event) -> bool:
     return event.origin != "engine" or event.type == ev.PLAYBOOK_STARTED
 
 
-def replay(playbook: PlaybookDef, events: Iterable[Event]) -> ExecutionState:
-    """Rebuild the state of one execution from its events (in seq order)."""
-    replayer = Replayer(playbook)
+def replay(
+    playbook: PlaybookDef, events: Iterable[Event], loaded: Loaded | None = None
+) -> ExecutionState:
+    """Rebuild the state of one execution from its events (in seq order). `loaded`: the
+    stored results its control-plane templates read, loaded by the shell beforehand."""
+    replayer = Replayer(playbook, loaded)
     replayer.feed(events)
     return replayer.finish()
 
@@ -36,9 +40,9 @@ class Replayer:
     """`replay` for a log given in pieces (pages read one after another), so a long log never
     has to be in memory at once. Feed the pieces in seq order, then `finish`."""
 
-    def __init__(self, playbook: PlaybookDef) -> None:
+    def __init__(self, playbook: PlaybookDef, loaded: Loaded | None = None) -> None:
         self.playbook = playbook
-        self.state = ExecutionState()
+        self.state = ExecutionState(loaded=loaded if loaded is not None else Loaded())
         self._expected: deque[Event] = deque()  # decided by the last input, not yet matched
 
     def feed(self, events: Iterable[Event]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from noetl.engine import events as ev
 from noetl.engine.commands import Command
 from noetl.engine.events import Event
+from noetl.engine.references import Loaded
 
 RUNNING = "running"
 TERMINAL_STATUSES = frozenset({"done", "failed", "cancelled"})
@@ -93,6 +94,9 @@ class ExecutionState:
     parent_execution_id: str | None = None
     retry_of: str | None = None  # the execution this one retries
     reuse: dict[str, Any] = field(default_factory=dict)  # its reuse plan (see engine.reuse)
+    # Stored results the shell loaded for control-plane templates (not from events: results are
+    # immutable, so a replay given the same references loads the same; see engine.references).
+    loaded: Loaded = field(default_factory=Loaded)
 
     @property
     def terminal(self) -> bool:

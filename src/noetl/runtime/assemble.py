@@ -22,6 +22,7 @@ from noetl.engine.definition import PlaybookDef
 from noetl.errors import ConfigError, NotFoundError
 from noetl.runtime.children import LocalChildren
 from noetl.runtime.control import ControlPlane
+from noetl.runtime.reads import ControlReads
 from noetl.store.catalog import CatalogStore
 from noetl.store.credentials import Credentials, CredentialStore
 from noetl.store.hooks import HookStore
@@ -105,14 +106,15 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
             await control.dead_letter(pointer)
 
     bus = InProcessBus(ack_wait=settings.ack_wait, on_dead=dead)
+    results = FileResultStore(settings.db_path.parent / "results")
     control = ControlPlane(
         event_store,
         bus,
         route=lambda _pool: EMBEDDED_POOL,
         lease=settings.ack_wait,
         worker_id=settings.worker_id,
+        reads=ControlReads(results, settings.control_read_limit),
     )
-    results = FileResultStore(settings.db_path.parent / "results")
     resources = Resources()
     catalog = SqliteCatalogStore.open(settings.db_path)
     sealed = SqliteCredentialStore.open(settings.db_path)
@@ -345,7 +347,12 @@ async def _assemble_server(
     # In-process workers serve one pool: every playbook's commands go to it.
     route = (lambda _pool: EMBEDDED_POOL) if local_pool else None
     control = ControlPlane(
-        stores.events, bus, route=route, lease=settings.ack_wait, sweep=REPLICA_SWEEP
+        stores.events,
+        bus,
+        route=route,
+        lease=settings.ack_wait,
+        sweep=REPLICA_SWEEP,
+        reads=ControlReads(stores.results, settings.control_read_limit),
     )
     control.open()
     opened.push_async_callback(control.close)

@@ -30,7 +30,6 @@ from noetl.engine.commands import Command, claimed_event, dead_event, expired_ev
 from noetl.engine.decide import cancel_event, decide, start_event
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
-from noetl.engine.state import ExecutionState
 from noetl.errors import ConflictError, NoetlError, NotFoundError, NotHeldError, StoreError
 from noetl.observe import tracing
 from noetl.observe.hooks import Observer
@@ -41,12 +40,14 @@ from noetl.runtime.live import (
     LiveExecution,
     Offer,
     digest,
+    log_pages,
     rebuild,
-    replay_stored,
 )
 from noetl.runtime.publisher import Publisher
 from noetl.runtime.pump import Pump, Submission
+from noetl.runtime.reads import ControlReads
 from noetl.runtime.starts import request_digest, started_before
+from noetl.runtime.workload import started_workload
 from noetl.store.port import EventStore, ExecutionSummary
 from noetl.worker.source import WorkItem
 
@@ -69,8 +70,10 @@ class ControlPlane:
         lease: float = LEASE,
         sweep: float | None = None,
         worker_id: str = "local",
+        reads: ControlReads | None = None,
     ) -> None:
         self.store = store
+        self.reads = reads or ControlReads(None, 0)  # stored results its templates read
         self.bus = bus
         self.lease = lease
         self.sweep = sweep  # replicas: look for executions others ended, every `sweep` s
@@ -155,6 +158,7 @@ class ControlPlane:
             parent_execution_id=parent_execution_id,
             retry=retry,
             trigger=trigger,
+            workload=started_workload(playbook, payload, execution_id),
         )
         described = {**first.payload["playbook"], "source": source, "file": playbook.source_file}
         request = {"key": request_key, "sha256": request_digest(first.payload, source)}
@@ -167,7 +171,7 @@ class ControlPlane:
         if request_key is not None:
             first = replace(first, payload={**first.payload, "request": request})
         loop = asyncio.get_running_loop()
-        live = LiveExecution(playbook, ExecutionState(), loop.create_future())
+        live = LiveExecution(playbook, self.reads.new_state(), loop.create_future())
         live.digest = digest(source)
         live.touched = loop.time()  # not idle: its first write is on its way
         live.span, live.trace = tracing.start_execution(execution_id, playbook.name, trace)
@@ -215,7 +219,7 @@ class ControlPlane:
         live = self._live.get(execution_id)
         if live is not None:
             return live
-        live = await rebuild(execution_id, self.store)
+        live = await rebuild(execution_id, self.store, self.reads)
         if live is None or live.state.terminal:
             return live
         # Whoever loaded it first (the pump, say, while this read was out) keeps its state.
@@ -436,6 +440,7 @@ class ControlPlane:
                 if live is None or live.state.terminal:
                     continue  # unknown, or ended: nothing to decide
                 batch.expected.setdefault(event.execution_id, live.state.last_seq)
+                await self.reads.before(live.playbook, live.state, event)
                 decision = decide(live.playbook, live.state, event)
                 if event.command_id is not None and event.type in (ev.STEP_DONE, ev.STEP_FAILED):
                     batch.ended.append((event.execution_id, event.command_id))
@@ -447,7 +452,7 @@ class ControlPlane:
         log when a failed write left its state ahead of the log."""
         live = self._live.get(execution_id) or await self._load(execution_id)
         if live is not None and live.stale:
-            live.state = await replay_stored(live.playbook, self.store, execution_id)
+            live.state = await self.reads.replay(live.playbook, log_pages(self.store, execution_id))
             live.stale = False
             if live.state.terminal:
                 self._finish(execution_id)
@@ -498,7 +503,7 @@ class ControlPlane:
         execution that another control plane ended is finished here too (its waiters answered)."""
         live = self._live.get(execution_id)
         if live is not None:
-            live.state = await replay_stored(live.playbook, self.store, execution_id)
+            live.state = await self.reads.replay(live.playbook, log_pages(self.store, execution_id))
             if live.state.terminal:
                 self._finish(execution_id)
 

@@ -19,10 +19,10 @@ from noetl.engine.commands import Command
 from noetl.engine.decide import Decision, Routing
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
-from noetl.engine.replay import Replayer
 from noetl.engine.routing import command_scope
 from noetl.engine.state import ExecutionState
 from noetl.errors import NoetlError
+from noetl.runtime.reads import ControlReads
 from noetl.store.port import EventStore
 from noetl.worker.source import WorkItem
 
@@ -83,9 +83,12 @@ class LiveExecution:
             timer.cancel()
 
 
-async def rebuild(execution_id: str, store: EventStore) -> LiveExecution | None:
-    """An execution as its log gives it (its playbook from the source the log recorded); None
-    for an empty log. An ended one comes with `done` already set."""
+async def rebuild(
+    execution_id: str, store: EventStore, reads: ControlReads
+) -> LiveExecution | None:
+    """An execution as its log gives it (its playbook from the source the log recorded, the
+    stored results its templates read loaded by `reads`); None for an empty log. An ended one
+    comes with `done` already set."""
     pages = log_pages(store, execution_id)
     first = await anext(pages, None)
     if first is None:
@@ -94,11 +97,7 @@ async def rebuild(execution_id: str, store: EventStore) -> LiveExecution | None:
     if described.get("source") is None:
         raise NoetlError(f"execution {execution_id} did not record its playbook source")
     playbook = load_playbook(described["source"], file=described.get("file"))
-    replayer = Replayer(playbook)
-    replayer.feed(first)
-    async for page in pages:
-        replayer.feed(page)
-    state = replayer.finish()
+    state = await reads.replay(playbook, _prepend(first, pages))
     loop = asyncio.get_running_loop()
     live = LiveExecution(playbook, state, loop.create_future(), digest(described["source"]))
     live.touched = loop.time()
@@ -107,14 +106,13 @@ async def rebuild(execution_id: str, store: EventStore) -> LiveExecution | None:
     return live
 
 
-async def replay_stored(
-    playbook: PlaybookDef, store: EventStore, execution_id: str
-) -> ExecutionState:
-    """The state of an execution as its log gives it now, read a page at a time."""
-    replayer = Replayer(playbook)
-    async for page in log_pages(store, execution_id):
-        replayer.feed(page)
-    return replayer.finish()
+async def _prepend(
+    first: list[Event], rest: AsyncIterator[list[Event]]
+) -> AsyncIterator[list[Event]]:
+    """The pages of a log whose first page was already read."""
+    yield first
+    async for page in rest:
+        yield page
 
 
 async def log_pages(store: EventStore, execution_id: str) -> AsyncIterator[list[Event]]:

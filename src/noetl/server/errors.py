@@ -24,6 +24,7 @@ from noetl.errors import (
     PlaybookError,
     StoreInputError,
     StoreUnavailableError,
+    TemplateError,
 )
 
 RETRY_AFTER = "1"  # seconds a client waits before retrying a 503
@@ -64,6 +65,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StoreInputError, _status(422))
     app.add_exception_handler(StoreUnavailableError, _unavailable)
     app.add_exception_handler(EventCodecError, _status(422))
+    app.add_exception_handler(TemplateError, _status(422))  # a workload rendered at start
     app.add_exception_handler(ConfigError, _status(400))
     app.add_exception_handler(Exception, _internal)
 

@@ -24,15 +24,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from noetl.engine.events import Event
+from noetl.engine.references import REF_KEY as REF_KEY  # the engine reads references too
+from noetl.engine.references import is_ref as is_ref
 from noetl.errors import NotFoundError, StoreError
 
-REF_KEY = "result_ref"
 JSON = "application/json"
-
-
-def is_ref(value: Any) -> bool:
-    """True for a ResultRef wrapper (`{"result_ref": {...}}`)."""
-    return isinstance(value, Mapping) and len(value) == 1 and REF_KEY in value
 
 
 def encode(value: Any) -> bytes:

@@ -51,6 +51,22 @@ class Conversion:
         """Record that the construct at `path` (original document) cannot be converted."""
         self.refusals.append(Refusal(path, message, key))
 
+    def shift(self, pipeline: DocPath, by: int, label: str | None = None) -> None:
+        """The tasks of the pipeline at `pipeline` moved `by` places down (a single task that
+        became the pipeline's entry `label`): move the notes and origins recorded under it."""
+
+        def moved(path: DocPath) -> DocPath:
+            if path[: len(pipeline)] != pipeline or len(path) == len(pipeline):
+                return path
+            rest = path[len(pipeline) :]
+            if label is not None:
+                return (*pipeline, by, label, *rest)
+            index = rest[0]
+            return (*pipeline, index + by, *rest[1:]) if isinstance(index, int) else path
+
+        self.notes = [Note(moved(n.path), n.message) for n in self.notes]
+        self.origins.paths = {moved(new): old for new, old in self.origins.paths.items()}
+
     def place(self, new: DocPath, old: DocPath) -> None:
         """Record that the node at `new` came from `old`."""
         self.origins.place(new, old)

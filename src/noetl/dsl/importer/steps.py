@@ -8,6 +8,7 @@ from typing import Any
 
 from noetl.dsl.check import DocPath
 from noetl.dsl.importer.context import Conversion
+from noetl.dsl.importer.cursor import convert_cursor_loop, drain, mapping, per_row
 from noetl.dsl.importer.expressions import Names, rewrite_text, rewrite_value
 from noetl.dsl.importer.rules import split_set
 from noetl.dsl.importer.tasks import SQL_KINDS, convert_task
@@ -72,9 +73,39 @@ def convert_step(
             conv.place((*new, key), (*old, key))
             continue
         handler(value, (*old, key), (*new, key), conv, names, out, spec, step_input)
+    loop = step.get("loop")
+    if isinstance(loop, Mapping) and "cursor" in loop:
+        _cursor_loop(loop, (*old, "loop"), (*new, "loop"), conv, names, out)
     if spec:
         out["spec"] = {**out.get("spec", {}), **spec}
     return _in_canonical_order(out)
+
+
+def _cursor_loop(
+    loop: Mapping[str, Any],
+    old: DocPath,
+    new: DocPath,
+    conv: Conversion,
+    names: Names,
+    out: dict[str, Any],
+) -> None:
+    """A cursor loop: the loop of drainers, and the step's pipeline wrapped to drain."""
+    for key in sorted(set(loop) - {"cursor", "iterator", "spec"}):
+        conv.refuse((*old, key), f"cannot convert loop field '{key}' beside 'loop.cursor'")
+    spec = mapping(loop.get("spec"))
+    for key in sorted(set(spec) - {"mode", "max_in_flight", "frame", "policy"}):
+        conv.refuse((*old, "spec", key), f"cannot convert loop.spec field '{key}'")
+    converted = convert_cursor_loop(loop, old, new, conv, names)
+    if converted is None:
+        return
+    out["loop"], claim = converted
+    tool = out.get("tool")
+    label = None if isinstance(tool, list) else str(out.get("step"))
+    pipeline = tool if isinstance(tool, list) else [{label: tool}] if tool else []
+    rows = per_row(loop)
+    out["tool"] = drain(pipeline, claim, str(loop.get("iterator", "item")), rows)
+    # The step's own tasks moved down the pipeline: so do the notes and origins placed on them.
+    conv.shift((*new[:-1], "tool"), 2 if rows else 1, label)
 
 
 _STEP_ORDER = ("step", "desc", "when", "loop", "tool", "next", "spec", "set_ctx")
@@ -190,6 +221,8 @@ def _next(
         for key, item in next_spec.items():
             if key == "mode":
                 spec["next_mode"] = item
+            elif key == "on_no_match" and item == "quiet":
+                pass  # no arc matching ends the branch without a word here too: exact
             else:
                 conv.refuse((*old, "spec", key), f"cannot convert next.spec field '{key}'")
     arcs = value.get("arcs") or []
@@ -261,13 +294,9 @@ def _loop(
     if not isinstance(value, Mapping):
         out["loop"] = value
         return
+    if "cursor" in value:
+        return  # a cursor loop changes the step's pipeline too: see `_cursor_loop`
     loop = {key: item for key, item in value.items() if key != "spec"}
-    if "cursor" in loop:
-        conv.refuse(
-            (*old, "cursor"),
-            "cannot convert 'loop.cursor' (claim-query loops are not supported by this engine)",
-        )
-        loop.pop("cursor")
     if "in" in loop:
         loop["in"] = rewrite_value(loop["in"], names)
     loop_spec = value.get("spec")
