@@ -252,9 +252,11 @@ class ServerClient:
         answer = await self.call("POST", "/events", body=body)
         return list(answer.get("handed", []))
 
-    async def renew(self, held: Sequence[tuple[str, str]]) -> None:
-        """Keep the leases of handed-off commands, as (execution id, command id)."""
-        body = {"held": [{"execution_id": e, "command_id": c} for e, c in held]}
+    async def renew(self, held: Sequence[tuple[str, str, str]]) -> None:
+        """Keep the leases of held commands, as (execution id, command id, claim token)."""
+        body = {
+            "held": [{"execution_id": e, "command_id": c, "claim_token": t} for e, c, t in held]
+        }
         await self.call("POST", "/commands/renew", body=body)
 
     async def claim(self, pointer: Pointer, attempt: int, worker: str) -> dict[str, Any]:

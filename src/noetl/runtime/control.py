@@ -35,7 +35,14 @@ from noetl.engine.state import ExecutionState
 from noetl.errors import ConflictError, NoetlError, NotFoundError, NotHeldError, StoreError
 from noetl.observe import tracing
 from noetl.observe.hooks import Observer
-from noetl.runtime.claims import check_held, hand_off, new_token, plan_hand_off
+from noetl.runtime.claims import (
+    check_held,
+    check_renewal,
+    hand_off,
+    new_token,
+    plan_hand_off,
+    refusal,
+)
 from noetl.runtime.live import (
     HANDED_OFF,
     DecidedBatch,
@@ -80,6 +87,7 @@ class ControlPlane:
         self._pump = Pump(self._process, self._refresh, self._invalidate)
         self._publisher = Publisher(bus)
         self._sweeper: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()  # lapsed commands being re-delivered
         self._listeners: list[EventListener] = []
         self._observer = Observer()
 
@@ -98,6 +106,8 @@ class ControlPlane:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
             self._sweeper = None
+        for task in list(self._background):
+            task.cancel()
         await self._pump.stop()
         await self._publisher.close()
         for live in self._live.values():
@@ -292,13 +302,26 @@ class ControlPlane:
         self._pump.put(events, offer)
         return await given
 
-    async def renew(self, held: Sequence[tuple[str, str]]) -> None:
-        """Extend the leases of handed-off commands, given as (execution id, command id)."""
-        for execution_id, command_id in held:
-            live = self._live.get(execution_id)
-            command = live.state.pending.get(command_id) if live is not None else None
-            if live is not None and command is not None and command_id in live.leases:
-                live.lease(command, self.lease, self._lapse)
+    async def renew(self, held: Sequence[tuple[str, str, str]]) -> None:
+        """Extend the leases of held commands, given as (execution id, command id, claim token).
+        Raises `NotHeldError` naming the first one that token does not hold, and then extends
+        none: only the holder keeps a command from the others."""
+        lives = await self.check_holding(held)
+        for execution_id, command_id, _ in held:
+            live = lives[execution_id]
+            # Only the lease this process gave out: a replica that did not hand the command
+            # out starts none (it would run out there and put the command on the bus).
+            if live is not None and command_id in live.leases:
+                live.lease(live.state.pending[command_id], self.lease, self._lapse)
+
+    async def check_holding(
+        self, held: Sequence[tuple[str, str, str]]
+    ) -> dict[str, LiveExecution | None]:
+        """Raise `NotHeldError` naming `held[i]` unless each (execution id, command id, claim
+        token) names a pending command that token holds; the executions, by id."""
+        lives = {e: await self._load(e) for e, _, _ in held}
+        check_renewal(held, lives)
+        return lives
 
     async def claim(
         self, pointer: Pointer, attempt: int = 1, worker_id: str | None = None
@@ -345,15 +368,16 @@ class ControlPlane:
                 continue
             if live.state.holders.get(command.command_id) == token:  # nobody replaced it
                 answers[index] = live.hold(command, attempt, self._expire, token)
+                live.lease(command, self.lease, self._lapse)
         return answers
 
     async def _claimable(
         self, pointer: Pointer, attempt: int
     ) -> tuple[LiveExecution, Command] | None:
-        """The execution and pending command `pointer` names, unless an equal or later
-        delivery attempt holds it."""
+        """The execution and pending command `pointer` names, unless `claims.refusal` says
+        this delivery `attempt` may not claim it now."""
         live = self._live.get(pointer.execution_id) or await self._load(pointer.execution_id)
-        if live is None or live.claimed.get(pointer.command_id, 0) >= attempt:
+        if live is None:
             return None
         command = live.state.pending.get(pointer.command_id)
         if command is None and self._live.get(pointer.execution_id) is live:
@@ -361,7 +385,13 @@ class ControlPlane:
             # state was built: look again in the state the log gives now.
             await self._pump.reload(pointer.execution_id)
             command = live.state.pending.get(pointer.command_id)
-        return None if command is None else (live, command)
+        if command is None:
+            return None
+        refused = refusal(live, command.command_id, attempt, self.lease, time.time())
+        if refused is not None:
+            log.info("claim of command %s refused: %s", command.command_id, refused)
+            return None
+        return live, command
 
     def _holding(self, live: LiveExecution, command: Command, token: str) -> WorkItem:
         """Hold a command handed to a reporter, on a lease."""
@@ -370,8 +400,9 @@ class ControlPlane:
         return replace(item, lease=self.lease)
 
     def _lapse(self, command: Command) -> None:
-        """A handed-off command's worker neither reported nor renewed in time: the command goes
-        on the bus, as a delivery whose lease ran out goes back to it."""
+        """A held command's worker neither reported nor renewed in time: the command goes on
+        the bus again, claimable by anyone (its claim in the store is forgotten, so the new
+        delivery's first attempt can win there too)."""
         live = self._live.get(command.execution_id)
         if live is None or live.leases.pop(command.command_id, None) is None:
             return
@@ -381,6 +412,15 @@ class ControlPlane:
             command.command_id,
             command.step,
         )
+        task = asyncio.get_running_loop().create_task(self._deliver_again(command))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _deliver_again(self, command: Command) -> None:
+        try:
+            await self.store.release_claims(command.execution_id, command.command_id)
+        except StoreError as exc:  # the bus's own redelivery of it can still win
+            log.warning("could not forget the claim of command %s: %s", command.command_id, exc)
         self._publisher.send([self._pointer(command)], [])
 
     def _expire(self, command: Command) -> None:
@@ -460,10 +500,12 @@ class ControlPlane:
             if live is not None and events:
                 live.state.last_seq = max(live.state.last_seq, events[-1].seq or 0)
                 live.touched = now
+                live.note_issued(events)
         for execution_id, command_id in batch.ended:  # their holders' leases and timers end
             live = self._live.get(execution_id)
             if live is not None:
                 live.release(command_id)
+                live.issued.pop(command_id, None)
         self._tell_observer(batch, written)
         hand_off(batch, self._live, self._holding)
         self._announce(written)

@@ -12,13 +12,14 @@ import asyncio
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from noetl.dsl.load import load_playbook
 from noetl.engine.commands import Command
 from noetl.engine.decide import Decision, Routing
 from noetl.engine.definition import PlaybookDef
-from noetl.engine.events import Event
+from noetl.engine.events import COMMAND_ISSUED, Event
 from noetl.engine.replay import replay
 from noetl.engine.routing import command_scope
 from noetl.engine.state import ExecutionState
@@ -41,8 +42,9 @@ class LiveExecution:
     touched: float = 0.0  # loop time of the last write or load here (replicas sweep idle ones)
     stale: bool = False  # a write failed after deciding: rebuilt from the log before deciding
     claimed: dict[str, int] = field(default_factory=dict)  # command id -> delivery attempt
+    issued: dict[str, float] = field(default_factory=dict)  # command id -> epoch s it was issued
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)  # step timeouts
-    leases: dict[str, asyncio.TimerHandle] = field(default_factory=dict)  # handed-off commands
+    leases: dict[str, asyncio.TimerHandle] = field(default_factory=dict)  # held commands
     span: Any = None  # the execution's trace span, while this process runs it
     trace: str = ""  # its traceparent, carried by every command handed to a worker
 
@@ -66,6 +68,14 @@ class LiveExecution:
         self.leases[command.command_id] = asyncio.get_running_loop().call_later(
             seconds, lapse, command
         )
+
+    def note_issued(self, events: Sequence[Event]) -> None:
+        """Remember when the log says each `command.issued` among `events` happened: the bus
+        can have delivered a command only so many times since (see `claims.refusal`)."""
+        for event in events:
+            if event.type == COMMAND_ISSUED and event.command_id and event.created_at:
+                moment = datetime.fromisoformat(event.created_at).timestamp()
+                self.issued[event.command_id] = moment
 
     def release(self, command_id: str) -> None:
         """Nobody holds the command any more (it ended, or its holder is gone)."""
@@ -94,6 +104,7 @@ def rebuild(execution_id: str, log: Sequence[Event]) -> LiveExecution | None:
     loop = asyncio.get_running_loop()
     live = LiveExecution(playbook, state, loop.create_future(), digest(described["source"]))
     live.touched = loop.time()
+    live.note_issued(log)
     if state.terminal:
         live.done.set_result(None)
     return live

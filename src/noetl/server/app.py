@@ -154,7 +154,11 @@ class Guard:
             return
         headers = dict(scope["headers"])
         if self.expected is not None and not _open(scope):
-            refusal = self._refusal(scope, headers.get(b"authorization", b""))
+            given = headers.get(b"authorization", b"")
+            refusal = self._refusal(scope, given)
+            # Routes that give the admin more (revealing a credential outside a held command)
+            # read it from the request's state.
+            scope.setdefault("state", {})["admin"] = hmac.compare_digest(given, self.expected)
             if refusal is not None:
                 status, message = refusal
                 await _reply(scope, send, status, message, {"www-authenticate": "Bearer"})

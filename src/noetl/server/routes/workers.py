@@ -60,8 +60,11 @@ async def post_events(body: EventBatch, runtime: RuntimeDep, metrics: MetricsDep
 
 @router.post("/commands/renew", status_code=204)
 async def renew(body: RenewRequest, runtime: RuntimeDep) -> Response:
-    """Keep the leases of handed-off commands a worker is still running."""
-    await runtime.control.renew([(h.execution_id, h.command_id) for h in body.held])
+    """Keep the leases of commands a worker holds and is still running: 409 naming `held[i]`
+    when its claim token does not hold it (finished, taken over, or a wrong token), and then
+    no lease is extended."""
+    held = [(h.execution_id, h.command_id, h.claim_token) for h in body.held]
+    await runtime.control.renew(held)
     return Response(status_code=204)
 
 
@@ -97,7 +100,9 @@ async def claim(
     metrics.claimed(None if item is None else item.command, body.attempt)
     if item is None:
         raise HTTPException(
-            409, f"command {command_id} is finished, claimed by another worker, or unknown"
+            409,
+            f"command {command_id} may not be claimed: it is finished or unknown, held by a "
+            "worker whose lease has not run out, or this attempt is not one the bus delivered",
         )
     return json_response(_claimed(item))
 

@@ -295,11 +295,15 @@ class PostgresEventStore:
         rows = await self._query(QUERIES["claim"], (execution_id, command_id, attempt))
         return bool(rows)
 
-    async def release_claims(self, execution_id: str) -> None:
-        """Forget the execution's claims."""
+    async def release_claims(self, execution_id: str, command_id: str | None = None) -> None:
+        """Forget the execution's claims (only `command_id`'s when given)."""
+        params: tuple[str, ...] = (execution_id,)
+        sql = QUERIES["release_claims"]
+        if command_id is not None:
+            sql, params = QUERIES["release_claim"], (execution_id, command_id)
         try:
             async with self._connection() as conn:
-                await conn.execute(QUERIES["release_claims"], (execution_id,))
+                await conn.execute(sql, params)
         except psycopg.Error as exc:
             raise failure("releasing claims", self._where, exc, self._dsn) from None
 

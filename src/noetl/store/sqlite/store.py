@@ -140,10 +140,13 @@ class SqliteEventStore:
             ) from exc
         return cursor.rowcount == 1
 
-    async def release_claims(self, execution_id: str) -> None:
-        """Forget the execution's claims."""
+    async def release_claims(self, execution_id: str, command_id: str | None = None) -> None:
+        """Forget the execution's claims (only `command_id`'s when given)."""
         try:
-            self._connection().execute(QUERIES["release_claims"], (execution_id,))
+            if command_id is None:
+                self._connection().execute(QUERIES["release_claims"], (execution_id,))
+            else:
+                self._connection().execute(QUERIES["release_claim"], (execution_id, command_id))
         except sqlite3.Error as exc:
             raise StoreError(f"releasing claims in {self._where} failed: {exc}") from exc
 
