@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -62,6 +62,7 @@ EventListener = Callable[[Event], None]
 CONFLICT_RETRIES = 5
 LEASE = 30.0  # seconds a handed-off command stays with its worker without a report or renewal
 RUNNING = "running"
+BACKGROUND_WAIT = 5.0  # seconds `close` waits for claims still being forgotten
 
 
 class ControlPlane:
@@ -87,7 +88,7 @@ class ControlPlane:
         self._pump = Pump(self._process, self._refresh, self._invalidate)
         self._publisher = Publisher(bus)
         self._sweeper: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[None]] = set()  # lapsed commands being re-delivered
+        self._background: set[asyncio.Task[None]] = set()  # claims being forgotten
         self._listeners: list[EventListener] = []
         self._observer = Observer()
 
@@ -106,9 +107,12 @@ class ControlPlane:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
             self._sweeper = None
-        for task in list(self._background):
-            task.cancel()
         await self._pump.stop()
+        if self._background:  # the claims of executions that just ended (a store that blinks
+            # does not hold the close up for long)
+            _, late = await asyncio.wait(list(self._background), timeout=BACKGROUND_WAIT)
+            for task in late:
+                task.cancel()
         await self._publisher.close()
         for live in self._live.values():
             live.stop()
@@ -412,16 +416,24 @@ class ControlPlane:
             command.command_id,
             command.step,
         )
-        task = asyncio.get_running_loop().create_task(self._deliver_again(command))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._in_background(self._deliver_again(command))
 
     async def _deliver_again(self, command: Command) -> None:
-        try:
-            await self.store.release_claims(command.execution_id, command.command_id)
-        except StoreError as exc:  # the bus's own redelivery of it can still win
-            log.warning("could not forget the claim of command %s: %s", command.command_id, exc)
+        await self._forget_claims(command.execution_id, command.command_id)
         self._publisher.send([self._pointer(command)], [])
+
+    async def _forget_claims(self, execution_id: str, command_id: str | None = None) -> None:
+        """Delete the claim rows of an execution (or of one of its commands)."""
+        try:
+            await self.store.release_claims(execution_id, command_id)
+        except StoreError as exc:  # a lapsed command: the bus's redelivery can still win it;
+            # an ended execution: `noetl prune` deletes its claims with it
+            log.warning("could not forget claims of execution %s: %s", execution_id, exc)
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _expire(self, command: Command) -> None:
         self._pump.put([expired_event(command)])
@@ -582,6 +594,9 @@ class ControlPlane:
         if live is None:
             return
         live.stop()
+        # Its claims decide nothing any more (every claim of an ended execution is refused):
+        # the claims table holds only running executions' rows.
+        self._in_background(self._forget_claims(execution_id))
         tracing.end(live.span, live.state.status, live.state.error)
         if not live.done.done():
             live.done.set_result(None)
