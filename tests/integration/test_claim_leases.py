@@ -158,3 +158,19 @@ def test_only_the_holders_token_renews_its_lease():
     assert lapsed == 1  # not extended by the refused renewals
     assert retaken
     assert kept_on_bus == []
+
+
+def test_two_deliveries_of_a_command_claiming_at_once_leave_one_holder():
+    """A lapsed lease re-issues the command while the bus redelivers it: both deliveries claim
+    at the same moment. Exactly one must win (never none: both would be acked and the command
+    lost)."""
+
+    async def scenario():
+        async with control_plane(lease=30.0) as (control, bus):
+            pointer = await _started(control, bus)
+            race = await asyncio.gather(
+                control.claim(pointer, 2, "w-redelivered"), control.claim(pointer, 1, "w-new")
+            )
+            return [item is not None for item in race]
+
+    assert sorted(asyncio.run(scenario())) == [False, True]

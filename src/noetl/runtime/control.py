@@ -89,6 +89,7 @@ class ControlPlane:
         self._publisher = Publisher(bus)
         self._sweeper: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()  # claims being forgotten
+        self._claiming = asyncio.Lock()
         self._listeners: list[EventListener] = []
         self._observer = Observer()
 
@@ -347,7 +348,11 @@ class ControlPlane:
         for again. A store that is broken (not a blink, not a conflict) ends the waits here.
         """
         try:
-            return await self._claim_many(wanted, worker_id or self.worker_id)
+            # One batch of claims at a time: two deliveries of one command (a redelivery and
+            # the re-issue of a lapsed lease come together) must not both pass the checks
+            # before either holds it, or each would void the other's claim.
+            async with self._claiming:
+                return await self._claim_many(wanted, worker_id or self.worker_id)
         except StoreError as exc:
             if type(exc) is StoreError:
                 self._store_broken(exc)

@@ -8,7 +8,6 @@ where the last one stopped.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import ipaddress
 import logging
@@ -89,7 +88,6 @@ def create_app(
         runtime.control.observe(app.state.metrics)
         runtime.control.listen(app.state.feed.observe)
         app.state.runtime = runtime
-        app.state.claiming = asyncio.Lock()
         try:
             yield
         finally:

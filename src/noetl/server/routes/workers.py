@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Response
 
 from noetl.bus.port import Pointer
 from noetl.engine.events import (
@@ -69,13 +69,10 @@ async def renew(body: RenewRequest, runtime: RuntimeDep) -> Response:
 
 
 @router.post("/commands/claim")
-async def claim_many(
-    body: BatchClaimRequest, request: Request, runtime: RuntimeDep, metrics: MetricsDep
-) -> Response:
+async def claim_many(body: BatchClaimRequest, runtime: RuntimeDep, metrics: MetricsDep) -> Response:
     """Several claims at once: `{"claimed": [{command, scope} | null, ...]}` in request order."""
     wanted = [(Pointer(c.execution_id, c.command_id, c.step), c.attempt) for c in body.claims]
-    async with request.app.state.claiming:
-        items = await runtime.control.claim_many(wanted, body.claims[0].worker or None)
+    items = await runtime.control.claim_many(wanted, body.claims[0].worker or None)
     answers: list[dict[str, Any] | None] = []
     for item, (_, attempt) in zip(items, wanted, strict=True):
         metrics.claimed(None if item is None else item.command, attempt)
@@ -87,16 +84,14 @@ async def claim_many(
 async def claim(
     command_id: str,
     body: ClaimRequest,
-    request: Request,
     runtime: RuntimeDep,
     metrics: MetricsDep,
 ) -> Response:
     """The command and its scope to the one claimant that wins; 409 to everyone else."""
     pointer = Pointer(body.execution_id, command_id, body.step)
-    # The control plane decides claims in memory; the lock keeps two claims of an execution
-    # that is still being loaded from the log from both loading it and both winning.
-    async with request.app.state.claiming:
-        item = await runtime.control.claim(pointer, body.attempt, body.worker or None)
+    # One claim batch at a time (the control plane's own lock): two claims of one command,
+    # or of an execution still being loaded from the log, never both win.
+    item = await runtime.control.claim(pointer, body.attempt, body.worker or None)
     metrics.claimed(None if item is None else item.command, body.attempt)
     if item is None:
         raise HTTPException(
