@@ -208,13 +208,16 @@ class Accepted(BaseModel):
     handed: list[Claimed] = Field(default_factory=list)
 
 
+_NO_NUL = r"^[^\x00]+$"  # ids and tokens never hold a NUL byte (PostgreSQL text cannot)
+
+
 class HeldCommand(BaseModel):
     """A command a worker holds and is still running, with the token of its claim."""
 
     model_config = _STRICT
-    execution_id: str = Field(min_length=1)
-    command_id: str = Field(min_length=1)
-    claim_token: str = Field(min_length=1, max_length=1024)
+    execution_id: str = Field(min_length=1, max_length=1024, pattern=_NO_NUL)
+    command_id: str = Field(min_length=1, max_length=1024, pattern=_NO_NUL)
+    claim_token: str = Field(min_length=1, max_length=1024, pattern=_NO_NUL)
 
 
 class RenewRequest(BaseModel):
@@ -302,9 +305,9 @@ class RevealRequest(BaseModel):
     """POST /credentials/{name}/reveal: the command a worker needs the credential for."""
 
     model_config = _STRICT
-    execution_id: str = Field(min_length=1, max_length=1024)
-    command_id: str = Field(min_length=1, max_length=1024)
-    claim_token: str = Field(min_length=1, max_length=1024)
+    execution_id: str = Field(min_length=1, max_length=1024, pattern=_NO_NUL)
+    command_id: str = Field(min_length=1, max_length=1024, pattern=_NO_NUL)
+    claim_token: str = Field(min_length=1, max_length=1024, pattern=_NO_NUL)
 
 
 class CredentialData(BaseModel):
