@@ -570,3 +570,14 @@ def test_one_commands_claim_is_released_alone(event_store):
         return [await store.claim("e1", "c1", 1), await store.claim("e1", "c2", 1)]
 
     assert event_store.run(body) == [True, False]
+
+
+def test_the_claims_of_ended_executions_are_deleted_together(event_store):
+    async def body(store):
+        for execution_id in ("e1", "e2", "e3"):
+            await store.claim(execution_id, "c1", 2)
+        await store.forget_claims(["e1", "e3"])
+        await store.forget_claims([])  # nothing ended: nothing to do
+        return [await store.claim(e, "c1", 1) for e in ("e1", "e2", "e3")]
+
+    assert event_store.run(body) == [True, False, True]

@@ -41,6 +41,8 @@ def refusal(
 ) -> str | None:
     """Why the pending command `command_id` may not be claimed for delivery `attempt` at epoch
     time `now` (None: it may)."""
+    if command_id in live.claiming:
+        return "another claim of it is being decided"
     if command_id in live.leases:
         return "it is held by a worker whose lease has not run out"
     if live.claimed.get(command_id, 0) >= attempt:

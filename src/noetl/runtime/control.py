@@ -63,6 +63,7 @@ CONFLICT_RETRIES = 5
 LEASE = 30.0  # seconds a handed-off command stays with its worker without a report or renewal
 RUNNING = "running"
 BACKGROUND_WAIT = 5.0  # seconds `close` waits for claims still being forgotten
+FORGET_DELAY = 1.0  # seconds the claims of ended executions wait, to be deleted together
 
 
 class ControlPlane:
@@ -88,8 +89,9 @@ class ControlPlane:
         self._pump = Pump(self._process, self._refresh, self._invalidate)
         self._publisher = Publisher(bus)
         self._sweeper: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[None]] = set()  # claims being forgotten
-        self._claiming = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()  # lapsed commands' claims forgotten
+        self._ended: list[str] = []  # executions whose claims are to be deleted
+        self._forgetter: asyncio.Task[None] | None = None
         self._listeners: list[EventListener] = []
         self._observer = Observer()
 
@@ -109,8 +111,10 @@ class ControlPlane:
                 await self._sweeper
             self._sweeper = None
         await self._pump.stop()
-        if self._background:  # the claims of executions that just ended (a store that blinks
-            # does not hold the close up for long)
+        if self._forgetter is not None:  # the claims of executions that just ended, now
+            self._forgetter.cancel()
+            self._background.add(asyncio.get_running_loop().create_task(self._forget_ended(0)))
+        if self._background:  # (a store that blinks does not hold the close up for long)
             _, late = await asyncio.wait(list(self._background), timeout=BACKGROUND_WAIT)
             for task in late:
                 task.cancel()
@@ -348,11 +352,7 @@ class ControlPlane:
         for again. A store that is broken (not a blink, not a conflict) ends the waits here.
         """
         try:
-            # One batch of claims at a time: two deliveries of one command (a redelivery and
-            # the re-issue of a lapsed lease come together) must not both pass the checks
-            # before either holds it, or each would void the other's claim.
-            async with self._claiming:
-                return await self._claim_many(wanted, worker_id or self.worker_id)
+            return await self._claim_many(wanted, worker_id or self.worker_id)
         except StoreError as exc:
             if type(exc) is StoreError:
                 self._store_broken(exc)
@@ -362,13 +362,25 @@ class ControlPlane:
         self, wanted: Sequence[tuple[Pointer, int]], worker_id: str
     ) -> list[WorkItem | None]:
         chosen: list[tuple[int, LiveExecution, Command, int, str]] = []
-        for index, (pointer, attempt) in enumerate(wanted):
-            found = await self._claimable(pointer, attempt)
-            if found is not None and all(
-                c.command_id != pointer.command_id for _, _, c, *_ in chosen
-            ):
-                chosen.append((index, *found, attempt, new_token()))
-        answers: list[WorkItem | None] = [None] * len(wanted)
+        try:
+            for index, (pointer, attempt) in enumerate(wanted):
+                found = await self._claimable(pointer, attempt)
+                if found is not None:
+                    # Taken before the next await: another delivery of the same command (a
+                    # redelivery and a lapsed lease's re-issue come together) is refused while
+                    # this claim is decided, or each would void the other's.
+                    found[0].claiming.add(pointer.command_id)
+                    chosen.append((index, *found, attempt, new_token()))
+            return await self._record_claims(chosen, len(wanted), worker_id)
+        finally:
+            for _, live, command, *_ in chosen:
+                live.claiming.discard(command.command_id)
+
+    async def _record_claims(
+        self, chosen: list[tuple[int, LiveExecution, Command, int, str]], size: int, worker_id: str
+    ) -> list[WorkItem | None]:
+        """Write the chosen claims to the log and the store; the winners held, on a lease."""
+        answers: list[WorkItem | None] = [None] * size
         if chosen:
             await self._write([claimed_event(c, worker_id, token) for *_, c, _, token in chosen])
         for index, live, command, attempt, token in chosen:
@@ -427,13 +439,24 @@ class ControlPlane:
         await self._forget_claims(command.execution_id, command.command_id)
         self._publisher.send([self._pointer(command)], [])
 
-    async def _forget_claims(self, execution_id: str, command_id: str | None = None) -> None:
-        """Delete the claim rows of an execution (or of one of its commands)."""
+    async def _forget_claims(self, execution_id: str, command_id: str) -> None:
+        """Delete the claim row of a command whose lease ran out."""
         try:
             await self.store.release_claims(execution_id, command_id)
-        except StoreError as exc:  # a lapsed command: the bus's redelivery can still win it;
-            # an ended execution: `noetl prune` deletes its claims with it
-            log.warning("could not forget claims of execution %s: %s", execution_id, exc)
+        except StoreError as exc:  # the bus's own redelivery of it can still win
+            log.warning("could not forget the claim of command %s: %s", command_id, exc)
+
+    async def _forget_ended(self, delay: float = FORGET_DELAY) -> None:
+        """Delete the claims of the executions that ended, those of a busy moment in one
+        statement (a write per execution would cost as much as a step)."""
+        await asyncio.sleep(delay)
+        ended, self._ended = self._ended, []
+        if not ended:
+            return
+        try:
+            await self.store.forget_claims(ended)
+        except StoreError as exc:  # `noetl prune` deletes them with their executions
+            log.warning("could not delete the claims of %d ended executions: %s", len(ended), exc)
 
     def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -601,7 +624,9 @@ class ControlPlane:
         live.stop()
         # Its claims decide nothing any more (every claim of an ended execution is refused):
         # the claims table holds only running executions' rows.
-        self._in_background(self._forget_claims(execution_id))
+        self._ended.append(execution_id)
+        if self._forgetter is None or self._forgetter.done():
+            self._forgetter = asyncio.get_running_loop().create_task(self._forget_ended())
         tracing.end(live.span, live.state.status, live.state.error)
         if not live.done.done():
             live.done.set_result(None)

@@ -136,6 +136,13 @@ class MemoryEventStore:
                 continue
             del self._claims[key]
 
+    async def forget_claims(self, execution_ids: Sequence[str]) -> None:
+        """Delete every claim of these executions."""
+        self._check_open()
+        ended = set(execution_ids)
+        for key in [k for k in self._claims if k[0] in ended]:
+            del self._claims[key]
+
     async def close(self) -> None:
         """Mark the store closed; its contents are dropped."""
         self._closed = True

@@ -89,8 +89,6 @@ async def claim(
 ) -> Response:
     """The command and its scope to the one claimant that wins; 409 to everyone else."""
     pointer = Pointer(body.execution_id, command_id, body.step)
-    # One claim batch at a time (the control plane's own lock): two claims of one command,
-    # or of an execution still being loaded from the log, never both win.
     item = await runtime.control.claim(pointer, body.attempt, body.worker or None)
     metrics.claimed(None if item is None else item.command, body.attempt)
     if item is None:

@@ -307,6 +307,14 @@ class PostgresEventStore:
         except psycopg.Error as exc:
             raise failure("releasing claims", self._where, exc, self._dsn) from None
 
+    async def forget_claims(self, execution_ids: Sequence[str]) -> None:
+        """Delete every claim of these executions (one statement)."""
+        try:
+            async with self._connection() as conn:
+                await conn.execute(QUERIES["prune_claims"], (list(execution_ids),))
+        except psycopg.Error as exc:
+            raise failure("deleting claims", self._where, exc, self._dsn) from None
+
     # -- reading -------------------------------------------------------------------------------
 
     async def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:

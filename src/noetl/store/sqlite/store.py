@@ -150,6 +150,13 @@ class SqliteEventStore:
         except sqlite3.Error as exc:
             raise StoreError(f"releasing claims in {self._where} failed: {exc}") from exc
 
+    async def forget_claims(self, execution_ids: Sequence[str]) -> None:
+        """Delete every claim of these executions (one statement)."""
+        try:
+            self._connection().execute(QUERIES["prune_claims"], (json.dumps(list(execution_ids)),))
+        except sqlite3.Error as exc:
+            raise StoreError(f"deleting claims in {self._where} failed: {exc}") from exc
+
     async def close(self) -> None:
         """Close the connection. Idempotent."""
         if self._conn is not None:
