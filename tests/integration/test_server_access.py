@@ -113,6 +113,8 @@ def test_results_go_only_into_running_executions_and_within_their_quota(server: 
         assert api.put(uploads, content=b"[" + b"1," * 300 + b"1]").status_code == 201
         over = api.put(uploads, content=b"[" + b"2," * 300 + b"2]")  # 1,204 bytes in all
         assert over.status_code == 413 and "NOETL_MAX_EXECUTION_RESULT_BYTES" in over.text
+        # The same bytes again (a retry after a lost answer) store nothing: not refused.
+        assert api.put(uploads, content=b"[" + b"1," * 300 + b"1]").status_code == 201
         assert api.post(f"/executions/{execution_id}/cancel").status_code == 202
         finished = api.put(uploads, content=b"[3]")
         assert finished.status_code == 409 and "cancelled" in finished.text
