@@ -437,7 +437,9 @@ class ControlPlane:
 
     async def _deliver_again(self, command: Command) -> None:
         await self._forget_claims(command.execution_id, command.command_id)
-        self._publisher.send([self._pointer(command)], [])
+        # A new message, not a duplicate of the command's first one (NATS would drop that).
+        reissued = replace(self._pointer(command), reissue=time.time_ns())
+        self._publisher.send([reissued], [])
 
     async def _forget_claims(self, execution_id: str, command_id: str) -> None:
         """Delete the claim row of a command whose lease ran out."""
