@@ -113,11 +113,13 @@ class NotFoundError(NoetlError):
 
 class RemoteError(NoetlError):
     """A NoETL server could not be reached, or answered with an error; `status` is its HTTP status
-    (None when it could not be reached)."""
+    (None when it could not be reached). `sent` is False when no connection was made, so the
+    request cannot have done anything."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, sent: bool = True) -> None:
         super().__init__(message)
         self.status = status
+        self.sent = sent
 
 
 class BusError(NoetlError):

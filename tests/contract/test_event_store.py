@@ -557,3 +557,27 @@ def test_the_summary_names_the_catalog_version_an_execution_ran(event_store):
     listed, shown = event_store.run(body)
     assert listed == {"v1": 7, "v2": None}
     assert shown == 7
+
+
+def test_one_commands_claim_is_released_alone(event_store):
+    """A lease that ran out forgets that command's claim only (its new delivery starts again at
+    attempt 1); the execution's other claims stay."""
+
+    async def body(store):
+        await store.claim("e1", "c1", 3)
+        await store.claim("e1", "c2", 1)
+        await store.release_claims("e1", "c1")
+        return [await store.claim("e1", "c1", 1), await store.claim("e1", "c2", 1)]
+
+    assert event_store.run(body) == [True, False]
+
+
+def test_the_claims_of_ended_executions_are_deleted_together(event_store):
+    async def body(store):
+        for execution_id in ("e1", "e2", "e3"):
+            await store.claim(execution_id, "c1", 2)
+        await store.forget_claims(["e1", "e3"])
+        await store.forget_claims([])  # nothing ended: nothing to do
+        return [await store.claim(e, "c1", 1) for e in ("e1", "e2", "e3")]
+
+    assert event_store.run(body) == [True, False, True]

@@ -27,6 +27,7 @@ from noetl.store.credentials import generate_key
 NOETL = str(Path(sys.executable).with_name("noetl"))
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "stored_credential.yaml"
 TOKEN = "cluster-token-" + uuid.uuid4().hex
+WORKER_TOKEN = "worker-token-" + uuid.uuid4().hex  # workers get credentials with this one
 SECRET = "signing-key-" + uuid.uuid4().hex
 
 
@@ -35,6 +36,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluster]:
     home = tmp_path_factory.mktemp("creds-cluster")
     with pytest.MonkeyPatch.context() as env:  # what the spawned processes inherit
         env.setenv("NOETL_API_TOKEN", TOKEN)
+        env.setenv("NOETL_WORKER_TOKEN", WORKER_TOKEN)
         env.setenv("NOETL_SECRET_KEY", generate_key())
         running = DevCluster.start(home, workers=0, port=0, durable=False)
         try:

@@ -231,3 +231,38 @@ def test_sigkill_the_worker_holding_a_handed_off_command(tmp_path):
     assert (summary["status"], summary["result"]) == ("done", 21)
     assert_one_ending_per_step_run(summary["execution_id"], events)
     assert "ran out on its worker; delivering it again" in server_log
+
+
+LONG = """\
+apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: long, path: tests/faults/long}
+workflow:
+  - step: start
+    tool: {kind: python, code: "import time; time.sleep(8); result = 'slow'"}
+    next: [{step: second}]
+  - step: second
+    tool: {kind: python, code: "import time; time.sleep(8); result = 'slower'"}
+"""
+
+
+def test_steps_longer_than_the_lease_stay_with_their_worker(cluster: DevCluster):
+    """Both steps run for more than two leases (`ack_wait` 3 s): the first delivered through
+    NATS, the second handed off. The worker renews each with its claim token, so neither is
+    claimed again or run twice."""
+
+    async def scenario() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        client = ServerClient(cluster.server_url)
+        try:
+            execution_id = await client.start(playbook=LONG)
+            summary = await asyncio.wait_for(client.wait(execution_id), PATIENCE)
+            return summary, await client.events(execution_id)
+        finally:
+            await client.aclose()
+
+    summary, events = asyncio.run(scenario())
+    assert (summary["status"], summary["result"]) == ("done", "slower")
+    claims = [e["step"] for e in events if e["type"] == "command.claimed"]
+    assert claims == ["start", "second"]  # one claim each: no lease ran out
+    assert [e["step"] for e in events if e["type"] == "command.started"] == claims
+    assert_one_ending_per_step_run(summary["execution_id"], events)

@@ -187,7 +187,7 @@ def test_renewing_keeps_a_handed_command_with_its_worker():
             [held] = await _done(control, await _first(control, bus))
             for _ in range(6):  # 0.6 s: twice the lease
                 await asyncio.sleep(0.1)
-                await control.renew([(execution_id, held.command.command_id)])
+                await control.renew([(execution_id, held.command.command_id, held.token)])
             on_bus = await bus.fetch("default", timeout=0.05)
             [last] = await _done(control, held)
             await _done(control, last)

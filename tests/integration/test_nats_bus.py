@@ -12,7 +12,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -129,6 +129,23 @@ def test_a_pointer_published_twice_is_delivered_once(space):
             await bus.close()
 
     assert space.run(body) == [pointer(1), pointer(2)]
+
+
+def test_a_reissued_pointer_is_delivered_again(space):
+    """A command re-issued after its lease ran out is a new message, not a duplicate of its
+    first publication (which NATS would drop within its duplicate window)."""
+
+    async def body(js):
+        bus = await space.bus()
+        try:
+            await bus.publish([pointer(1)])
+            first = await drain(bus)
+            await bus.publish([replace(pointer(1), reissue=1), replace(pointer(1), reissue=1)])
+            return first, await drain(bus)
+        finally:
+            await bus.close()
+
+    assert space.run(body) == ([pointer(1)], [pointer(1)])
 
 
 def test_a_later_bus_updates_the_consumer_lease_settings(space):

@@ -346,7 +346,7 @@ def test_a_report_that_offers_to_run_more_gets_the_next_command_on_a_lease(serve
                 steps.append(item.command.step)
                 events = await run_command(item.playbook, item.command, item.scope, Resources())
                 if item.lease is not None:
-                    await source.renew([(execution_id, item.command.command_id)])
+                    await source.renew([(execution_id, item.command.command_id, item.token)])
                 handed = await source.report(events, item.token, pool="default", take=1)
                 assert len(handed) <= 1
                 item = handed[0] if handed else None
@@ -386,8 +386,9 @@ def test_hand_off_and_renew_refusals(api: httpx.Client):
     assert api.get(f"/executions/{execution_id}/events").json()["events"] == before
     for body in ({"held": []}, {"held": [{"execution_id": execution_id}]}, {}):
         assert api.post("/commands/renew", json=body).status_code == 422, body
-    held = {"execution_id": execution_id, "command_id": "not-handed-off"}
-    assert api.post("/commands/renew", json={"held": [held]}).status_code == 204
+    held = {"execution_id": execution_id, "command_id": "never-claimed", "claim_token": "t"}
+    refused = api.post("/commands/renew", json={"held": [held]})
+    assert refused.status_code == 409 and "held[0]" in refused.text, refused.text
 
 
 def test_a_start_repeated_with_its_idempotency_key_returns_the_same_execution(

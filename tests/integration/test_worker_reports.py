@@ -127,3 +127,42 @@ def test_a_hand_off_is_logged_as_a_claim_of_the_reporter(api: httpx.Client):
     assert api.post("/events", json={"events": [done]}).status_code == 200
     summary = api.get(f"/executions/{execution_id}").json()
     assert (summary["status"], summary["result"]) == ("done", "second saw real")
+
+
+def test_a_claim_names_only_a_delivery_the_server_gave_out(api: httpx.Client):
+    """A running command is claimed by nobody else, whatever attempt they name (1,000,000
+    too): 409 without its scope, and the log unchanged; nor is a fresh command claimed with an
+    attempt the bus cannot have delivered yet."""
+    execution_id, issued, _ = _start_and_claim(api)
+    before = _log(api, execution_id)
+    for attempt in (2, 1_000_000, 1):
+        body = {"execution_id": execution_id, "step": "start", "attempt": attempt, "worker": "x"}
+        stolen = api.post(f"/commands/{issued['command_id']}/claim", json=body)
+        assert stolen.status_code == 409, stolen.text
+        assert "scope" not in stolen.json() and "lease" in stolen.text
+        many = api.post(
+            "/commands/claim", json={"claims": [{**body, "command_id": issued["command_id"]}]}
+        )
+        assert many.json() == {"claimed": [None]}
+    assert _log(api, execution_id) == before
+    fresh = api.post("/executions", json={"playbook": WAIT}).json()["execution_id"]
+    [command] = [e for e in _log(api, fresh) if e["type"] == "command.issued"]
+    body = {"execution_id": fresh, "step": "start", "attempt": 1_000_000}
+    forged = api.post(f"/commands/{command['command_id']}/claim", json=body)
+    assert forged.status_code == 409
+    assert not [e for e in _log(api, fresh) if e["type"] == "command.claimed"]
+
+
+def test_a_lease_is_renewed_only_with_its_claim_token(api: httpx.Client):
+    execution_id, issued, claim = _start_and_claim(api)
+    held = {"execution_id": execution_id, "command_id": issued["command_id"]}
+    for token in ("guessed", None):
+        body = {"held": [held if token is None else {**held, "claim_token": token}]}
+        refused = api.post("/commands/renew", json=body)
+        assert refused.status_code in (409, 422), refused.text
+        assert "held[0]" in refused.text and claim["claim_token"] not in refused.text
+    good = {"held": [{**held, "claim_token": claim["claim_token"]}]}
+    assert api.post("/commands/renew", json=good).status_code == 204
+    real = _ending(issued, "real", claim["claim_token"])
+    assert api.post("/events", json={"events": [real]}).status_code == 200
+    assert api.post("/commands/renew", json=good).status_code == 409  # finished: not held

@@ -2,7 +2,8 @@
 
 The stream, consumers and pointer format are in `noetl.bus.jetstream`. A pointer is published to
 `noetl.commands.<pool>` with header `Nats-Msg-Id: <command_id>`, so one published twice within
-the stream's duplicate window (2 minutes) is stored once; a fetch pulls from the pool's durable
+the stream's duplicate window (2 minutes) is stored once (a re-issue after a lease ran out has
+an id of its own, `<command_id>#reissue-<n>`); a fetch pulls from the pool's durable
 consumer, and a delivery's `attempt` is JetStream's delivery count.
 
 Dead letters. A pointer is dead after `max_deliver` deliveries. The bus given `on_dead` (the
@@ -220,7 +221,7 @@ class NatsBus:
                     pool_subject(pointer.pool, self.subject_root),
                     encode(pointer),
                     stream=self.stream,
-                    headers={"Nats-Msg-Id": pointer.command_id},
+                    headers={"Nats-Msg-Id": _message_id(pointer)},
                 )
             except nats.errors.Error as exc:  # e.g. the reconnect buffer is full
                 failed[index] = exc
@@ -433,3 +434,10 @@ class NatsBus:
 
     def _failure(self, doing: str, exc: BaseException) -> BusError:
         return jetstream.failure(self._where, doing, exc)
+
+
+def _message_id(pointer: Pointer) -> str:
+    """The id JetStream drops duplicates by: the command's, or its re-issue's."""
+    if pointer.reissue:
+        return f"{pointer.command_id}#reissue-{pointer.reissue}"
+    return pointer.command_id

@@ -14,18 +14,21 @@ stored: a command not yet started needs none (its claim is refused).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
 class Pointer:
-    """Which command to run; `pool` chooses the workers that may take it."""
+    """Which command to run; `pool` chooses the workers that may take it. `reissue` is 0 for a
+    command's publications, or tells a re-issue apart from them (a lease that ran out): a bus
+    that drops a pointer published twice keeps a re-issue."""
 
     execution_id: str
     command_id: str
     step: str
     pool: str = "default"
+    reissue: int = field(default=0, compare=False)
 
 
 # Hears the ids of commands to stop; called in the bus's event loop, must not block.

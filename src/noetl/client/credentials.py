@@ -3,7 +3,8 @@ what `noetl credentials ... --server` manages.
 
 `RemoteCredentials` has the methods of `noetl.store.credentials.Credentials` (`set`, `get`,
 `list`, `delete`), so tools and the CLI use either without knowing which. The server holds the
-key and decrypts; a worker holds only the API token.
+key and decrypts; a worker holds only its token, and is told a credential only for a command it
+holds (the claim of the command it runs: `noetl.worker.source.held_command`).
 
 Nothing is cached: every `get` is one request, made when a task needs the credential. A
 credential replaced or deleted on the server is seen by the next task, and decrypted data lives
@@ -23,6 +24,7 @@ from urllib.parse import quote
 from noetl.client.transport import ServerClient, retrying, unavailable
 from noetl.errors import CredentialError, NoetlError, NotFoundError, RemoteError
 from noetl.store.credentials import CredentialInfo
+from noetl.worker.source import held_command
 
 
 class RemoteCredentials:
@@ -35,9 +37,18 @@ class RemoteCredentials:
     async def get(self, name: str) -> dict[str, Any]:
         """The decrypted data of credential `name`; CredentialError saying why when the server
         has none by that name, cannot decrypt it, or cannot be reached."""
+        held = held_command()  # the server reveals only for a command the worker holds
+        body = None
+        if held is not None:
+            command = held.command
+            body = {
+                "execution_id": command.execution_id,
+                "command_id": command.command_id,
+                "claim_token": held.token,
+            }
         try:
             answer = await retrying(
-                lambda: self.client.call("POST", f"{_path(name)}/reveal"),
+                lambda: self.client.call("POST", f"{_path(name)}/reveal", body=body),
                 self.patience,
                 transient=_passing,
             )

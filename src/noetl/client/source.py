@@ -102,8 +102,8 @@ class RemoteSource:
             self._sender = asyncio.get_running_loop().create_task(self._send_outbox())
         return [await self._item(answer) for answer in await report.done]
 
-    async def renew(self, held: Sequence[tuple[str, str]]) -> None:
-        """Keep the leases of handed-off commands (one try: the next beat retries)."""
+    async def renew(self, held: Sequence[tuple[str, str, str]]) -> None:
+        """Keep the leases of held commands (one try: the next beat retries)."""
         await self.client.renew(held)
 
     async def _send_outbox(self) -> None:

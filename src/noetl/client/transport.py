@@ -13,6 +13,7 @@ import asyncio
 import io
 import json
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -35,6 +36,7 @@ T = TypeVar("T")
 API = "/api/v2"
 RUNNING = "running"
 KEEP_ALIVE = 4.0  # seconds an idle connection is kept for reuse
+START_PATIENCE = 60.0  # seconds a start is sent again (same key) while its answer is lost
 
 STREAMED_BODY = 1024 * 1024  # bytes past which a request body is sent as a stream
 LONG_POLL = 20.0  # seconds a wait request is held by the server before it answers "running"
@@ -111,7 +113,8 @@ class ServerClient:
                 reason = response.reason or ""
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RemoteError(
-                f"cannot reach the NoETL server at {self.base_url}: {_why(exc)}"
+                f"cannot reach the NoETL server at {self.base_url}: {_why(exc)}",
+                sent=not isinstance(exc, aiohttp.ClientConnectorError),
             ) from None
         if 200 <= answer.status < 300:
             return answer
@@ -128,10 +131,33 @@ class ServerClient:
         result: dict[str, Any] = await self.call("POST", "/catalog", body=body)
         return result
 
-    async def start(self, **body: Any) -> str:
-        """Start an execution (`path`/`version` or `playbook`, `payload`); its id."""
+    async def start(
+        self, *, idempotency_key: str | None = None, patience: float = START_PATIENCE, **body: Any
+    ) -> str:
+        """Start an execution (`path`/`version` or `playbook`, `payload`); its id.
+
+        The request carries an `Idempotency-Key` (a fresh one per call unless given) and is
+        sent again with the same key while the answer is lost or a 5xx, for up to `patience`
+        seconds: a start whose first try went through is found, never made twice. A server that
+        cannot be connected to at the first try fails at once (nothing was sent)."""
         given = {k: v for k, v in body.items() if v is not None}
-        return str((await self.call("POST", "/executions", body=given))["execution_id"])
+        headers = {
+            "content-type": "application/json",
+            "Idempotency-Key": idempotency_key or f"start-{secrets.token_urlsafe(24)}",
+        }
+        content = _encode(given)
+        tries = 0
+
+        async def send() -> Answer:
+            nonlocal tries
+            tries += 1
+            return await self.send("POST", "/executions", content=content, headers=headers)
+
+        def transient(exc: RemoteError) -> bool:
+            return unavailable(exc) and (exc.sent or tries > 1)
+
+        answer = await retrying(send, patience, transient=transient)
+        return str(answer.json()["execution_id"])
 
     async def retry(self, execution_id: str, **body: Any) -> str:
         """Retry a failed execution (`from_step`, `version` or `playbook`, `payload`); the id
@@ -252,9 +278,11 @@ class ServerClient:
         answer = await self.call("POST", "/events", body=body)
         return list(answer.get("handed", []))
 
-    async def renew(self, held: Sequence[tuple[str, str]]) -> None:
-        """Keep the leases of handed-off commands, as (execution id, command id)."""
-        body = {"held": [{"execution_id": e, "command_id": c} for e, c in held]}
+    async def renew(self, held: Sequence[tuple[str, str, str]]) -> None:
+        """Keep the leases of held commands, as (execution id, command id, claim token)."""
+        body = {
+            "held": [{"execution_id": e, "command_id": c, "claim_token": t} for e, c, t in held]
+        }
         await self.call("POST", "/commands/renew", body=body)
 
     async def claim(self, pointer: Pointer, attempt: int, worker: str) -> dict[str, Any]:

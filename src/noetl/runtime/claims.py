@@ -4,6 +4,13 @@ A claim (a bus delivery claimed through the server, or a command handed back wit
 written to the log as `command.claimed` with a fresh random token, and the token goes to the
 worker with the command. Reports echo it; the control plane accepts a worker's events only for
 a command that is pending and whose latest claim carries that token.
+
+The server's state decides who may claim: a command held by a worker is leased to it (`ack_wait`
+seconds, renewed only with its claim token), and nobody else may claim it until that lease runs
+out here, whatever delivery attempt they name; an attempt no later than the last claimed one is
+refused, and so is an attempt the bus cannot have delivered yet (it redelivers a pointer only
+after a lease ran out, so attempt n exists no sooner than (n-1) leases after the command was
+issued). A refused claim changes nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +34,39 @@ TOKEN_BYTES = 16
 def new_token() -> str:
     """A fresh claim token (unguessable: it is what proves a worker holds a command)."""
     return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def refusal(
+    live: LiveExecution, command_id: str, attempt: int, lease: float, now: float
+) -> str | None:
+    """Why the pending command `command_id` may not be claimed for delivery `attempt` at epoch
+    time `now` (None: it may)."""
+    if command_id in live.claiming:
+        return "another claim of it is being decided"
+    if command_id in live.leases:
+        return "it is held by a worker whose lease has not run out"
+    if live.claimed.get(command_id, 0) >= attempt:
+        return f"attempt {attempt} is not later than the attempt that claimed it"
+    issued = live.issued.get(command_id)
+    if issued is not None and attempt > 2 + (now - issued) // lease:
+        # One attempt of slack: the clocks of replicas sharing the log may differ a little.
+        return f"attempt {attempt} cannot have been delivered yet"
+    return None
+
+
+def check_renewal(
+    held: Sequence[tuple[str, str, str]], lives: Mapping[str, LiveExecution | None]
+) -> None:
+    """Raise `NotHeldError` naming `held[i]` unless every (execution id, command id, claim
+    token) names a pending command held by that token."""
+    for index, (execution_id, command_id, token) in enumerate(held):
+        live = lives.get(execution_id)
+        holder = "" if live is None else live.state.holders.get(command_id, "")
+        if not holder or not hmac.compare_digest(holder.encode(), token.encode()):
+            raise NotHeldError(
+                f"held[{index}]: command {command_id} of execution {execution_id} is not held "
+                "by this claim token (finished, unknown, taken over, or a wrong token)"
+            )
 
 
 def check_held(

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -33,7 +33,14 @@ from noetl.engine.events import Event
 from noetl.errors import ConflictError, NoetlError, NotFoundError, NotHeldError, StoreError
 from noetl.observe import tracing
 from noetl.observe.hooks import Observer
-from noetl.runtime.claims import check_held, hand_off, new_token, plan_hand_off
+from noetl.runtime.claims import (
+    check_held,
+    check_renewal,
+    hand_off,
+    new_token,
+    plan_hand_off,
+    refusal,
+)
 from noetl.runtime.live import (
     HANDED_OFF,
     DecidedBatch,
@@ -56,6 +63,8 @@ EventListener = Callable[[Event], None]
 CONFLICT_RETRIES = 5
 LEASE = 30.0  # seconds a handed-off command stays with its worker without a report or renewal
 RUNNING = "running"
+BACKGROUND_WAIT = 5.0  # seconds `close` waits for claims still being forgotten
+FORGET_DELAY = 1.0  # seconds the claims of ended executions wait, to be deleted together
 
 
 class ControlPlane:
@@ -83,6 +92,9 @@ class ControlPlane:
         self._pump = Pump(self._process, self._refresh, self._invalidate)
         self._publisher = Publisher(bus)
         self._sweeper: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()  # lapsed commands' claims forgotten
+        self._ended: list[str] = []  # executions whose claims are to be deleted
+        self._forgetter: asyncio.Task[None] | None = None
         self._listeners: list[EventListener] = []
         self._observer = Observer()
 
@@ -102,6 +114,13 @@ class ControlPlane:
                 await self._sweeper
             self._sweeper = None
         await self._pump.stop()
+        if self._forgetter is not None:  # the claims of executions that just ended, now
+            self._forgetter.cancel()
+            self._background.add(asyncio.get_running_loop().create_task(self._forget_ended(0)))
+        if self._background:  # (a store that blinks does not hold the close up for long)
+            _, late = await asyncio.wait(list(self._background), timeout=BACKGROUND_WAIT)
+            for task in late:
+                task.cancel()
         await self._publisher.close()
         for live in self._live.values():
             live.stop()
@@ -296,13 +315,26 @@ class ControlPlane:
         self._pump.put(events, offer)
         return await given
 
-    async def renew(self, held: Sequence[tuple[str, str]]) -> None:
-        """Extend the leases of handed-off commands, given as (execution id, command id)."""
-        for execution_id, command_id in held:
-            live = self._live.get(execution_id)
-            command = live.state.pending.get(command_id) if live is not None else None
-            if live is not None and command is not None and command_id in live.leases:
-                live.lease(command, self.lease, self._lapse)
+    async def renew(self, held: Sequence[tuple[str, str, str]]) -> None:
+        """Extend the leases of held commands, given as (execution id, command id, claim token).
+        Raises `NotHeldError` naming the first one that token does not hold, and then extends
+        none: only the holder keeps a command from the others."""
+        lives = await self.check_holding(held)
+        for execution_id, command_id, _ in held:
+            live = lives[execution_id]
+            # Only the lease this process gave out: a replica that did not hand the command
+            # out starts none (it would run out there and put the command on the bus).
+            if live is not None and command_id in live.leases:
+                live.lease(live.state.pending[command_id], self.lease, self._lapse)
+
+    async def check_holding(
+        self, held: Sequence[tuple[str, str, str]]
+    ) -> dict[str, LiveExecution | None]:
+        """Raise `NotHeldError` naming `held[i]` unless each (execution id, command id, claim
+        token) names a pending command that token holds; the executions, by id."""
+        lives = {e: await self._load(e) for e, _, _ in held}
+        check_renewal(held, lives)
+        return lives
 
     async def claim(
         self, pointer: Pointer, attempt: int = 1, worker_id: str | None = None
@@ -334,13 +366,25 @@ class ControlPlane:
         self, wanted: Sequence[tuple[Pointer, int]], worker_id: str
     ) -> list[WorkItem | None]:
         chosen: list[tuple[int, LiveExecution, Command, int, str]] = []
-        for index, (pointer, attempt) in enumerate(wanted):
-            found = await self._claimable(pointer, attempt)
-            if found is not None and all(
-                c.command_id != pointer.command_id for _, _, c, *_ in chosen
-            ):
-                chosen.append((index, *found, attempt, new_token()))
-        answers: list[WorkItem | None] = [None] * len(wanted)
+        try:
+            for index, (pointer, attempt) in enumerate(wanted):
+                found = await self._claimable(pointer, attempt)
+                if found is not None:
+                    # Taken before the next await: another delivery of the same command (a
+                    # redelivery and a lapsed lease's re-issue come together) is refused while
+                    # this claim is decided, or each would void the other's.
+                    found[0].claiming.add(pointer.command_id)
+                    chosen.append((index, *found, attempt, new_token()))
+            return await self._record_claims(chosen, len(wanted), worker_id)
+        finally:
+            for _, live, command, *_ in chosen:
+                live.claiming.discard(command.command_id)
+
+    async def _record_claims(
+        self, chosen: list[tuple[int, LiveExecution, Command, int, str]], size: int, worker_id: str
+    ) -> list[WorkItem | None]:
+        """Write the chosen claims to the log and the store; the winners held, on a lease."""
+        answers: list[WorkItem | None] = [None] * size
         if chosen:
             await self._write([claimed_event(c, worker_id, token) for *_, c, _, token in chosen])
         for index, live, command, attempt, token in chosen:
@@ -349,15 +393,16 @@ class ControlPlane:
                 continue
             if live.state.holders.get(command.command_id) == token:  # nobody replaced it
                 answers[index] = live.hold(command, attempt, self._expire, token)
+                live.lease(command, self.lease, self._lapse)
         return answers
 
     async def _claimable(
         self, pointer: Pointer, attempt: int
     ) -> tuple[LiveExecution, Command] | None:
-        """The execution and pending command `pointer` names, unless an equal or later
-        delivery attempt holds it."""
+        """The execution and pending command `pointer` names, unless `claims.refusal` says
+        this delivery `attempt` may not claim it now."""
         live = self._live.get(pointer.execution_id) or await self._load(pointer.execution_id)
-        if live is None or live.claimed.get(pointer.command_id, 0) >= attempt:
+        if live is None:
             return None
         command = live.state.pending.get(pointer.command_id)
         if command is None and self._live.get(pointer.execution_id) is live:
@@ -365,7 +410,13 @@ class ControlPlane:
             # state was built: look again in the state the log gives now.
             await self._pump.reload(pointer.execution_id)
             command = live.state.pending.get(pointer.command_id)
-        return None if command is None else (live, command)
+        if command is None:
+            return None
+        refused = refusal(live, command.command_id, attempt, self.lease, time.time())
+        if refused is not None:
+            log.info("claim of command %s refused: %s", command.command_id, refused)
+            return None
+        return live, command
 
     def _holding(self, live: LiveExecution, command: Command, token: str) -> WorkItem:
         """Hold a command handed to a reporter, on a lease."""
@@ -374,8 +425,9 @@ class ControlPlane:
         return replace(item, lease=self.lease)
 
     def _lapse(self, command: Command) -> None:
-        """A handed-off command's worker neither reported nor renewed in time: the command goes
-        on the bus, as a delivery whose lease ran out goes back to it."""
+        """A held command's worker neither reported nor renewed in time: the command goes on
+        the bus again, claimable by anyone (its claim in the store is forgotten, so the new
+        delivery's first attempt can win there too)."""
         live = self._live.get(command.execution_id)
         if live is None or live.leases.pop(command.command_id, None) is None:
             return
@@ -385,7 +437,37 @@ class ControlPlane:
             command.command_id,
             command.step,
         )
-        self._publisher.send([self._pointer(command)], [])
+        self._in_background(self._deliver_again(command))
+
+    async def _deliver_again(self, command: Command) -> None:
+        await self._forget_claims(command.execution_id, command.command_id)
+        # A new message, not a duplicate of the command's first one (NATS would drop that).
+        reissued = replace(self._pointer(command), reissue=time.time_ns())
+        self._publisher.send([reissued], [])
+
+    async def _forget_claims(self, execution_id: str, command_id: str) -> None:
+        """Delete the claim row of a command whose lease ran out."""
+        try:
+            await self.store.release_claims(execution_id, command_id)
+        except StoreError as exc:  # the bus's own redelivery of it can still win
+            log.warning("could not forget the claim of command %s: %s", command_id, exc)
+
+    async def _forget_ended(self, delay: float = FORGET_DELAY) -> None:
+        """Delete the claims of the executions that ended, those of a busy moment in one
+        statement (a write per execution would cost as much as a step)."""
+        await asyncio.sleep(delay)
+        ended, self._ended = self._ended, []
+        if not ended:
+            return
+        try:
+            await self.store.forget_claims(ended)
+        except StoreError as exc:  # `noetl prune` deletes them with their executions
+            log.warning("could not delete the claims of %d ended executions: %s", len(ended), exc)
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _expire(self, command: Command) -> None:
         self._pump.put([expired_event(command)])
@@ -465,10 +547,12 @@ class ControlPlane:
             if live is not None and events:
                 live.state.last_seq = max(live.state.last_seq, events[-1].seq or 0)
                 live.touched = now
+                live.note_issued(events)
         for execution_id, command_id in batch.ended:  # their holders' leases and timers end
             live = self._live.get(execution_id)
             if live is not None:
                 live.release(command_id)
+                live.issued.pop(command_id, None)
         self._tell_observer(batch, written)
         hand_off(batch, self._live, self._holding)
         self._announce(written)
@@ -545,6 +629,11 @@ class ControlPlane:
         if live is None:
             return
         live.stop()
+        # Its claims decide nothing any more (every claim of an ended execution is refused):
+        # the claims table holds only running executions' rows.
+        self._ended.append(execution_id)
+        if self._forgetter is None or self._forgetter.done():
+            self._forgetter = asyncio.get_running_loop().create_task(self._forget_ended())
         tracing.end(live.span, live.state.status, live.state.error)
         if not live.done.done():
             live.done.set_result(None)

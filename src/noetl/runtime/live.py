@@ -12,13 +12,14 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from noetl.dsl.load import load_playbook
 from noetl.engine.commands import Command
 from noetl.engine.decide import Decision, Routing
 from noetl.engine.definition import PlaybookDef
-from noetl.engine.events import Event
+from noetl.engine.events import COMMAND_ISSUED, Event
 from noetl.engine.routing import command_scope
 from noetl.engine.state import ExecutionState
 from noetl.errors import NoetlError
@@ -43,8 +44,10 @@ class LiveExecution:
     touched: float = 0.0  # loop time of the last write or load here (replicas sweep idle ones)
     stale: bool = False  # a write failed after deciding: rebuilt from the log before deciding
     claimed: dict[str, int] = field(default_factory=dict)  # command id -> delivery attempt
+    claiming: set[str] = field(default_factory=set)  # commands whose claim is being written
+    issued: dict[str, float] = field(default_factory=dict)  # command id -> epoch s it was issued
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)  # step timeouts
-    leases: dict[str, asyncio.TimerHandle] = field(default_factory=dict)  # handed-off commands
+    leases: dict[str, asyncio.TimerHandle] = field(default_factory=dict)  # held commands
     span: Any = None  # the execution's trace span, while this process runs it
     trace: str = ""  # its traceparent, carried by every command handed to a worker
 
@@ -68,6 +71,11 @@ class LiveExecution:
         self.leases[command.command_id] = asyncio.get_running_loop().call_later(
             seconds, lapse, command
         )
+
+    def note_issued(self, events: Sequence[Event]) -> None:
+        """Remember when the log says each `command.issued` among `events` happened: the bus
+        can have delivered a command only so many times since (see `claims.refusal`)."""
+        self.issued.update(issued_times(events))
 
     def release(self, command_id: str) -> None:
         """Nobody holds the command any more (it ended, or its holder is gone)."""
@@ -97,13 +105,25 @@ async def rebuild(
     if described.get("source") is None:
         raise NoetlError(f"execution {execution_id} did not record its playbook source")
     playbook = load_playbook(described["source"], file=described.get("file"))
-    state = await reads.replay(playbook, _prepend(first, pages))
+    issued: dict[str, float] = {}
+    state = await reads.replay(playbook, _noting_issued(_prepend(first, pages), issued))
     loop = asyncio.get_running_loop()
     live = LiveExecution(playbook, state, loop.create_future(), digest(described["source"]))
     live.touched = loop.time()
+    # Only pending commands can still be claimed: the times of ended ones are not kept.
+    live.issued = {command: at for command, at in issued.items() if command in state.pending}
     if state.terminal:
         live.done.set_result(None)
     return live
+
+
+async def _noting_issued(
+    pages: AsyncIterator[list[Event]], issued: dict[str, float]
+) -> AsyncIterator[list[Event]]:
+    """The pages, unchanged, while `issued` learns when each `command.issued` in them happened."""
+    async for page in pages:
+        issued.update(issued_times(page))
+        yield page
 
 
 async def _prepend(
@@ -126,6 +146,15 @@ async def log_pages(store: EventStore, execution_id: str) -> AsyncIterator[list[
         if len(page) < READ_PAGE:
             return
         after = page[-1].seq or after + len(page)
+
+
+def issued_times(events: Sequence[Event]) -> dict[str, float]:
+    """When (epoch seconds) each `command.issued` among `events` happened, by command id."""
+    return {
+        event.command_id: datetime.fromisoformat(event.created_at).timestamp()
+        for event in events
+        if event.type == COMMAND_ISSUED and event.command_id and event.created_at
+    }
 
 
 def digest(source: str | None) -> str:

@@ -8,7 +8,6 @@ where the last one stopped.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import ipaddress
 import logging
@@ -89,7 +88,6 @@ def create_app(
         runtime.control.observe(app.state.metrics)
         runtime.control.listen(app.state.feed.observe)
         app.state.runtime = runtime
-        app.state.claiming = asyncio.Lock()
         try:
             yield
         finally:
@@ -154,7 +152,11 @@ class Guard:
             return
         headers = dict(scope["headers"])
         if self.expected is not None and not _open(scope):
-            refusal = self._refusal(scope, headers.get(b"authorization", b""))
+            given = headers.get(b"authorization", b"")
+            refusal = self._refusal(scope, given)
+            # Routes that give the admin more (revealing a credential outside a held command)
+            # read it from the request's state.
+            scope.setdefault("state", {})["admin"] = hmac.compare_digest(given, self.expected)
             if refusal is not None:
                 status, message = refusal
                 await _reply(scope, send, status, message, {"www-authenticate": "Bearer"})

@@ -208,16 +208,21 @@ class Accepted(BaseModel):
     handed: list[Claimed] = Field(default_factory=list)
 
 
+_NO_NUL = r"^[^\x00]+$"  # ids and tokens never hold a NUL byte (PostgreSQL text cannot)
+
+
 class HeldCommand(BaseModel):
-    """A handed-off command a worker is still running."""
+    """A command a worker holds and is still running, with the token of its claim."""
 
     model_config = _STRICT
-    execution_id: str = Field(min_length=1)
-    command_id: str = Field(min_length=1)
+    execution_id: str = Field(min_length=1, max_length=1024, pattern=_NO_NUL)
+    command_id: str = Field(min_length=1, max_length=1024, pattern=_NO_NUL)
+    claim_token: str = Field(min_length=1, max_length=1024, pattern=_NO_NUL)
 
 
 class RenewRequest(BaseModel):
-    """POST /commands/renew: keep the leases of handed-off commands."""
+    """POST /commands/renew: keep the leases of held commands (409 naming `held[i]` when its
+    token does not hold it; then nothing is extended)."""
 
     model_config = _STRICT
     held: list[HeldCommand] = Field(min_length=1, max_length=10_000)
@@ -294,6 +299,15 @@ class CredentialStored(BaseModel):
     name: str
     type: str
     created: bool
+
+
+class RevealRequest(BaseModel):
+    """POST /credentials/{name}/reveal: the command a worker needs the credential for."""
+
+    model_config = _STRICT
+    execution_id: str = Field(min_length=1, max_length=1024, pattern=_NO_NUL)
+    command_id: str = Field(min_length=1, max_length=1024, pattern=_NO_NUL)
+    claim_token: str = Field(min_length=1, max_length=1024, pattern=_NO_NUL)
 
 
 class CredentialData(BaseModel):

@@ -128,10 +128,19 @@ class MemoryEventStore:
         self._claims[key] = attempt
         return True
 
-    async def release_claims(self, execution_id: str) -> None:
-        """Forget the execution's claims."""
+    async def release_claims(self, execution_id: str, command_id: str | None = None) -> None:
+        """Forget the execution's claims (only `command_id`'s when given)."""
         self._check_open()
         for key in [k for k in self._claims if k[0] == execution_id]:
+            if command_id is not None and key[1] != command_id:
+                continue
+            del self._claims[key]
+
+    async def forget_claims(self, execution_ids: Sequence[str]) -> None:
+        """Delete every claim of these executions."""
+        self._check_open()
+        ended = set(execution_ids)
+        for key in [k for k in self._claims if k[0] in ended]:
             del self._claims[key]
 
     async def close(self) -> None:

@@ -141,8 +141,13 @@ class EventStore(Protocol):
         """
         ...
 
-    async def release_claims(self, execution_id: str) -> None:
-        """Forget the execution's claims: whoever held them is gone (the execution resumes)."""
+    async def release_claims(self, execution_id: str, command_id: str | None = None) -> None:
+        """Forget the execution's claims (only `command_id`'s when given): whoever held them is
+        gone (the execution resumes, or a lease ran out)."""
+        ...
+
+    async def forget_claims(self, execution_ids: Sequence[str]) -> None:
+        """Delete every claim of these executions (they ended: their claims decide nothing)."""
         ...
 
     async def close(self) -> None:

@@ -6,8 +6,9 @@ its pipeline -> report the events -> ack. The report offers to run one more comm
 step leads to a next command of the same execution (a chain), the source hands it back with the
 answer and the worker runs it at once, without a bus delivery or a claim, then reports again.
 
-A lease heartbeat keeps long tasks from being given to another worker: `in_progress` on the
-bus for a delivered command, `renew` at the source for a handed-off one. A command whose
+A lease heartbeat keeps long tasks from being given to another worker: `renew` at the source
+with the claim token (the server leases every command it hands out) and, for a delivered
+command, `in_progress` on the bus too. A command whose
 execution ended is cancelled where it runs (the bus's cancel notices reach `cancel`), reports
 nothing and is acked.
 """
@@ -28,7 +29,7 @@ from noetl.tools.base import Resources
 from noetl.worker import output
 from noetl.worker.pipeline import Runner, run_command
 from noetl.worker.references import externalize, resolve
-from noetl.worker.source import CommandSource, WorkItem
+from noetl.worker.source import CommandSource, WorkItem, holding
 
 log = logging.getLogger(__name__)
 # Cancelled command ids remembered for a notice that overtakes the answer to the claim.
@@ -129,7 +130,8 @@ class WorkerPool:
         handed: list[WorkItem] = []
         if item is not None:
             runner = Runner(self.worker_id, delivery.attempt, item.trace)
-            handed = await self._execute(item, delivery.in_progress, self.heartbeat, runner)
+            keep = _both(delivery.in_progress, _renewal(self.source, item))
+            handed = await self._execute(item, keep, self.heartbeat, runner)
         await delivery.ack()
         while handed:  # commands handed back with the report: this slot runs them next
             item = handed.pop(0)
@@ -167,7 +169,8 @@ class WorkerPool:
     async def _run(self, item: WorkItem, runner: Runner) -> list[Event]:
         """Run one command; a failure of the machinery itself still ends the step (once)."""
         try:
-            return await self._run_with_results(item, runner)
+            with holding(item):
+                return await self._run_with_results(item, runner)
         except NoetlError as exc:
             return [_crashed(item.command, f"{exc}")]
         except Exception as exc:  # a bug must fail the step, not leave it running forever
@@ -197,8 +200,23 @@ async def _keep_alive(keep: Callable[[], Awaitable[None]], every: float) -> None
 
 
 def _renewal(source: CommandSource, item: WorkItem) -> Callable[[], Awaitable[None]]:
-    held = [(item.command.execution_id, item.command.command_id)]
+    held = [(item.command.execution_id, item.command.command_id, item.token)]
     return lambda: source.renew(held)
+
+
+def _both(
+    bus_lease: Callable[[], Awaitable[None]], server_lease: Callable[[], Awaitable[None]]
+) -> Callable[[], Awaitable[None]]:
+    """Keep a delivered command's two leases: the bus's (no redelivery) and the server's (nobody
+    else may claim it meanwhile)."""
+
+    async def keep() -> None:
+        try:
+            await bus_lease()
+        finally:
+            await server_lease()
+
+    return keep
 
 
 def _crashed(command: Command, message: str) -> Event:

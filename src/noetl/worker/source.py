@@ -2,12 +2,15 @@
 
 In embedded mode the source is the in-process control plane; in distributed mode it is the
 server, reached through `noetl.client.source.RemoteSource`. The worker loop
-(`noetl.worker.loop`) is the same code for both.
+(`noetl.worker.loop`) is the same code for both. While a command runs, `held_command()` names it
+(a context variable): the server reveals a credential to a worker only for a command it holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -30,6 +33,25 @@ class WorkItem:
     trace: str = ""  # W3C traceparent of the execution's span: the worker's spans join it
 
 
+_held: ContextVar[WorkItem | None] = ContextVar("noetl_held_command", default=None)
+
+
+@contextmanager
+def holding(item: WorkItem) -> Iterator[None]:
+    """Within this block (and the tasks and threads started in it), `item` is the command the
+    code runs for."""
+    token = _held.set(item)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+
+
+def held_command() -> WorkItem | None:
+    """The command the running code works for (set by the worker around its run), if any."""
+    return _held.get()
+
+
 class CommandSource(Protocol):
     """Where workers claim commands and report what happened."""
 
@@ -44,8 +66,9 @@ class CommandSource(Protocol):
         of `pool` handed back."""
         ...
 
-    async def renew(self, held: Sequence[tuple[str, str]]) -> None:
-        """Keep the leases of handed-off commands, as (execution id, command id)."""
+    async def renew(self, held: Sequence[tuple[str, str, str]]) -> None:
+        """Keep the leases of held commands, as (execution id, command id, claim token); a
+        command the token does not hold is refused (`NotHeldError`) and nothing is extended."""
         ...
 
     async def close(self) -> None:

@@ -9,16 +9,25 @@ name the credential and the field, never a value.
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 
-from noetl.errors import CredentialError, NotFoundError, UnknownCredentialError
+from noetl.errors import CredentialError, NotFoundError, NotHeldError, UnknownCredentialError
 from noetl.server.errors import error_response
 from noetl.server.routes import RuntimeDep, StrictJsonRoute
-from noetl.server.schemas import CredentialData, CredentialIn, CredentialOut, CredentialStored
+from noetl.server.schemas import (
+    CredentialData,
+    CredentialIn,
+    CredentialOut,
+    CredentialStored,
+    RevealRequest,
+)
 from noetl.store.credentials import CREDENTIAL_TYPES, check_data, check_name, make_cipher
+
+if TYPE_CHECKING:
+    from noetl.runtime.assemble import ServerRuntime
 
 router = APIRouter(route_class=StrictJsonRoute, prefix="/credentials", tags=["credentials"])
 
@@ -61,8 +70,15 @@ async def delete_credential(name: str, runtime: RuntimeDep) -> Response:
 
 
 @router.post("/{name:path}/reveal", response_model=CredentialData)
-async def reveal_credential(name: str, runtime: RuntimeDep) -> Response | CredentialData:
-    """The decrypted data of credential `name`, for a worker's task (404 when unknown)."""
+async def reveal_credential(
+    name: str, request: Request, runtime: RuntimeDep, body: RevealRequest | None = None
+) -> Response | CredentialData:
+    """The decrypted data of credential `name`, for a worker's task (404 when unknown).
+
+    Only for a command the caller holds (`body`: its execution, command and claim token; 403
+    otherwise), unless the caller sent the admin token."""
+    if not getattr(request.state, "admin", False):
+        await _require_hold(name, body, runtime)
     _require_key(runtime.settings.secret_key)
     try:
         data = await runtime.credentials.get(name)
@@ -74,6 +90,24 @@ async def reveal_credential(name: str, runtime: RuntimeDep) -> Response | Creden
     except CredentialError as exc:  # undecryptable: a wrong server key, or an altered row
         return error_response(500, str(exc), kind="credential")
     return CredentialData(name=name, data=data)
+
+
+async def _require_hold(name: str, body: RevealRequest | None, runtime: ServerRuntime) -> None:
+    """403 unless `body` names a running command its claim token holds."""
+    if body is None:
+        raise HTTPException(
+            403,
+            f"credential {name!r} is revealed only for a command the worker holds: send its "
+            "execution_id, command_id and claim_token",
+        )
+    try:
+        await runtime.control.check_holding(
+            [(body.execution_id, body.command_id, body.claim_token)]
+        )
+    except (NotHeldError, NotFoundError) as exc:
+        raise HTTPException(
+            403, f"credential {name!r} not revealed: {str(exc).removeprefix('held[0]: ')}"
+        ) from None
 
 
 def _require_key(secret_key: str | None) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
+from noetl.errors import NotFoundError
 from noetl.server.routes import RuntimeDep, StrictJsonRoute, json_response
 from noetl.server.schemas import StoredResultRef
 from noetl.store.port import RUNNING
-from noetl.store.results import JSON
+from noetl.store.results import JSON, KeyedResultStore, content_key
 
 router = APIRouter(route_class=StrictJsonRoute, tags=["results"])
 
@@ -45,7 +46,8 @@ async def upload(execution_id: str, request: Request, runtime: RuntimeDep) -> Re
     if not body:
         raise HTTPException(422, "body: a result upload needs a non-empty body")
     quota = runtime.settings.max_execution_result_bytes
-    if await runtime.results.usage(execution_id) + len(body) > quota:
+    over = await runtime.results.usage(execution_id) + len(body) > quota
+    if over and not await _stored_already(runtime.results, execution_id, body):
         raise HTTPException(
             413,
             f"execution {execution_id} would store more than {quota} bytes of results "
@@ -54,6 +56,16 @@ async def upload(execution_id: str, request: Request, runtime: RuntimeDep) -> Re
     content_type = request.headers.get("content-type") or JSON
     ref = await runtime.results.put(execution_id, body, content_type)
     return json_response(ref, 201)
+
+
+async def _stored_already(results: KeyedResultStore, execution_id: str, body: bytes) -> bool:
+    """Whether these bytes are stored for the execution already: uploading them again (a
+    retry after a lost answer) stores nothing, so the quota does not refuse it."""
+    try:
+        await results.read(content_key(execution_id, body)[0])
+    except NotFoundError:
+        return False
+    return True
 
 
 @router.get("/results/{key:path}", summary="Read a result")

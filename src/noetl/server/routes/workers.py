@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Response
 
 from noetl.bus.port import Pointer
 from noetl.engine.events import (
@@ -60,19 +60,19 @@ async def post_events(body: EventBatch, runtime: RuntimeDep, metrics: MetricsDep
 
 @router.post("/commands/renew", status_code=204)
 async def renew(body: RenewRequest, runtime: RuntimeDep) -> Response:
-    """Keep the leases of handed-off commands a worker is still running."""
-    await runtime.control.renew([(h.execution_id, h.command_id) for h in body.held])
+    """Keep the leases of commands a worker holds and is still running: 409 naming `held[i]`
+    when its claim token does not hold it (finished, taken over, or a wrong token), and then
+    no lease is extended."""
+    held = [(h.execution_id, h.command_id, h.claim_token) for h in body.held]
+    await runtime.control.renew(held)
     return Response(status_code=204)
 
 
 @router.post("/commands/claim")
-async def claim_many(
-    body: BatchClaimRequest, request: Request, runtime: RuntimeDep, metrics: MetricsDep
-) -> Response:
+async def claim_many(body: BatchClaimRequest, runtime: RuntimeDep, metrics: MetricsDep) -> Response:
     """Several claims at once: `{"claimed": [{command, scope} | null, ...]}` in request order."""
     wanted = [(Pointer(c.execution_id, c.command_id, c.step), c.attempt) for c in body.claims]
-    async with request.app.state.claiming:
-        items = await runtime.control.claim_many(wanted, body.claims[0].worker or None)
+    items = await runtime.control.claim_many(wanted, body.claims[0].worker or None)
     answers: list[dict[str, Any] | None] = []
     for item, (_, attempt) in zip(items, wanted, strict=True):
         metrics.claimed(None if item is None else item.command, attempt)
@@ -84,20 +84,18 @@ async def claim_many(
 async def claim(
     command_id: str,
     body: ClaimRequest,
-    request: Request,
     runtime: RuntimeDep,
     metrics: MetricsDep,
 ) -> Response:
     """The command and its scope to the one claimant that wins; 409 to everyone else."""
     pointer = Pointer(body.execution_id, command_id, body.step)
-    # The control plane decides claims in memory; the lock keeps two claims of an execution
-    # that is still being loaded from the log from both loading it and both winning.
-    async with request.app.state.claiming:
-        item = await runtime.control.claim(pointer, body.attempt, body.worker or None)
+    item = await runtime.control.claim(pointer, body.attempt, body.worker or None)
     metrics.claimed(None if item is None else item.command, body.attempt)
     if item is None:
         raise HTTPException(
-            409, f"command {command_id} is finished, claimed by another worker, or unknown"
+            409,
+            f"command {command_id} may not be claimed: it is finished or unknown, held by a "
+            "worker whose lease has not run out, or this attempt is not one the bus delivered",
         )
     return json_response(_claimed(item))
 

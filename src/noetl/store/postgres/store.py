@@ -295,13 +295,25 @@ class PostgresEventStore:
         rows = await self._query(QUERIES["claim"], (execution_id, command_id, attempt))
         return bool(rows)
 
-    async def release_claims(self, execution_id: str) -> None:
-        """Forget the execution's claims."""
+    async def release_claims(self, execution_id: str, command_id: str | None = None) -> None:
+        """Forget the execution's claims (only `command_id`'s when given)."""
+        params: tuple[str, ...] = (execution_id,)
+        sql = QUERIES["release_claims"]
+        if command_id is not None:
+            sql, params = QUERIES["release_claim"], (execution_id, command_id)
         try:
             async with self._connection() as conn:
-                await conn.execute(QUERIES["release_claims"], (execution_id,))
+                await conn.execute(sql, params)
         except psycopg.Error as exc:
             raise failure("releasing claims", self._where, exc, self._dsn) from None
+
+    async def forget_claims(self, execution_ids: Sequence[str]) -> None:
+        """Delete every claim of these executions (one statement)."""
+        try:
+            async with self._connection() as conn:
+                await conn.execute(QUERIES["prune_claims"], (list(execution_ids),))
+        except psycopg.Error as exc:
+            raise failure("deleting claims", self._where, exc, self._dsn) from None
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -140,12 +140,22 @@ class SqliteEventStore:
             ) from exc
         return cursor.rowcount == 1
 
-    async def release_claims(self, execution_id: str) -> None:
-        """Forget the execution's claims."""
+    async def release_claims(self, execution_id: str, command_id: str | None = None) -> None:
+        """Forget the execution's claims (only `command_id`'s when given)."""
         try:
-            self._connection().execute(QUERIES["release_claims"], (execution_id,))
+            if command_id is None:
+                self._connection().execute(QUERIES["release_claims"], (execution_id,))
+            else:
+                self._connection().execute(QUERIES["release_claim"], (execution_id, command_id))
         except sqlite3.Error as exc:
             raise StoreError(f"releasing claims in {self._where} failed: {exc}") from exc
+
+    async def forget_claims(self, execution_ids: Sequence[str]) -> None:
+        """Delete every claim of these executions (one statement)."""
+        try:
+            self._connection().execute(QUERIES["prune_claims"], (json.dumps(list(execution_ids)),))
+        except sqlite3.Error as exc:
+            raise StoreError(f"deleting claims in {self._where} failed: {exc}") from exc
 
     async def close(self) -> None:
         """Close the connection. Idempotent."""

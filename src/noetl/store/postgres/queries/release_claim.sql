@@ -1,0 +1,1 @@
+DELETE FROM claims WHERE execution_id = %s AND command_id = %s

@@ -1,0 +1,1 @@
+DELETE FROM claims WHERE execution_id = ? AND command_id = ?
