@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from noetl.cli import devprocess
+from noetl.cli.eventloop import event_loop_runner
 from noetl.cli.log_options import LogFormatOption, LogLevelOption, setup_logging
 from noetl.config import Settings, otlp_endpoint
 from noetl.errors import ConfigError, NoetlError
@@ -111,7 +112,7 @@ def serve(settings: Settings, local_workers: int, *, access_log: bool) -> None:
     line on stderr and exit 1 (`noetl server start` and `noetl ui`)."""
     try:
         with tracing.traced("noetl-server", otlp_endpoint()):
-            asyncio.run(_serve(settings, local_workers, settings.log_level, access_log))
+            event_loop_runner()(_serve(settings, local_workers, settings.log_level, access_log))
     except ImportError as exc:  # FastAPI, uvicorn and the drivers come with the extra
         typer.echo(
             f"error: the server needs the distributed extra ({exc.name} is missing): "

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from noetl.cli.eventloop import event_loop_runner
 from noetl.cli.log_options import LogFormatOption, LogLevelOption, setup_logging
 from noetl.config import Settings, otlp_endpoint
 from noetl.errors import NoetlError
@@ -61,7 +61,7 @@ def start_worker(
     setup_logging(settings)
     try:
         with tracing.traced("noetl-worker", otlp_endpoint()):
-            _event_loop_runner()(_serve(settings))
+            event_loop_runner()(_serve(settings))
     except NoetlError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -92,12 +92,3 @@ async def _serve(settings: Settings) -> None:
 def register(app: typer.Typer) -> None:
     """Add `worker` to the CLI."""
     app.add_typer(worker_app, name="worker")
-
-
-def _event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
-    """`uvloop.run` when uvloop is installed (the `distributed` extra): a faster event loop."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run
-    return uvloop.run
