@@ -206,6 +206,19 @@ def test_a_payload_postgresql_cannot_store_fails_the_whole_batch(schema_dsn):
     assert with_stores(schema_dsn, 1, body) == 0
 
 
+def test_a_payload_json_cannot_hold_is_refused_naming_its_event(schema_dsn):
+    looped: dict[str, Any] = {}
+    looped["self"] = looped  # a circular reference: no JSON text for it
+
+    async def body(store):
+        batch = [started("e1"), done("e1", 1), done("e1", 2, value=looped)]
+        with pytest.raises(StoreError, match=r"payload of event task.done \(step 's'\)"):
+            await store.append("e1", batch)
+        return await store.last_seq("e1")
+
+    assert with_stores(schema_dsn, 1, body) == 0
+
+
 def test_a_closed_store_refuses_work(schema_dsn):
     async def body(store):
         await store.close()
