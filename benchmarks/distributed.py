@@ -1,6 +1,7 @@
 """Distributed mode on one machine: server + workers on real PostgreSQL and NATS JetStream.
 
     python benchmarks/distributed.py [--runs 5] [--scale 1.0] [--workers 2]
+                                     [--cases chain,concurrent,loop,big_loop,replicas]
 
 Starts a local cluster (`noetl dev up` machinery), then measures, as the medians of `runs`:
 - `chain`: step-to-step latency of a 200-step chain of noop steps (p50, p99 of the time between
@@ -8,6 +9,13 @@ Starts a local cluster (`noetl dev up` machinery), then measures, as the medians
 - `concurrent`: 500 concurrent 5-step executions: wall time and aggregate step runs per second;
 - `loop`: a 10,000-item parallel loop (noop task, max_in_flight 100): wall time, items/s;
 - the server's resident memory after each round (growth across rounds shows leaks).
+Then, once each (they are long, or need clusters of their own):
+- `big_loop`: a 100,000-item parallel loop on the same cluster, with the server's resident
+  memory before and after;
+- `replicas`: the `concurrent` case on one server + 4 workers, then on two server replicas
+  (same PostgreSQL and NATS) + 4 workers, two workers per replica, executions started on the
+  replicas in turn (no sticky routing: whichever worker fetches a command claims and reports
+  it through its own replica). `ratio` is the replicas' throughput over the one server's.
 Prints one JSON object. `--scale` shrinks or grows every size.
 """
 
@@ -64,10 +72,16 @@ async def run_chain(client: ServerClient, steps: int) -> dict[str, float]:
     return {"p50_ms": percentile(gaps, 0.5), "p99_ms": percentile(gaps, 0.99)}
 
 
-async def run_concurrent(client: ServerClient, count: int) -> dict[str, float]:
+async def run_concurrent(
+    client: ServerClient, count: int, starters: list[ServerClient] | None = None
+) -> dict[str, float]:
+    """`count` 5-step executions started at once (on the `starters` in turn, default
+    `client`), until none runs."""
     source = chain(4)  # 5 steps
+    turns = itertools.cycle(starters or [client])
     began = time.perf_counter()
-    ids = set(await asyncio.gather(*(client.start(playbook=source) for _ in range(count))))
+    starts = [next(turns).start(playbook=source) for _ in range(count)]
+    ids = set(await asyncio.gather(*starts))
     # One short listing per poll (is anything still running?), not one waiting request per
     # execution nor a page of summaries: the client must not load the server it measures.
     # Nothing else runs on the cluster meanwhile, so "none running" means all of `ids` ended.
@@ -89,6 +103,18 @@ async def run_loop(client: ServerClient, items: int) -> dict[str, float]:
     return {"wall_s": wall, "items_per_s": items / wall}
 
 
+async def until_ready(cluster: DevCluster, client: ServerClient) -> None:
+    """Wait until every worker says it listens (its start line), then run a few executions
+    unmeasured (the workers' first fetches, the playbook caches, prepared statements)."""
+    deadline = time.monotonic() + 120
+    logs = [cluster.home / "logs" / f"worker-{i + 1}.log" for i in range(len(cluster.workers))]
+    while not all("worker: pool" in log.read_text(errors="replace") for log in logs):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the workers did not start within 120 s; see {logs}")
+        await asyncio.sleep(0.1)
+    await run_concurrent(client, 4 * len(logs))
+
+
 def server_rss_mb(cluster: DevCluster) -> float:
     assert cluster.server is not None
     status = Path(f"/proc/{cluster.server.pid}/status").read_text()
@@ -107,20 +133,69 @@ def median_of(rows: list[dict[str, float]]) -> dict[str, Any]:
     }
 
 
-async def measure(cluster: DevCluster, runs: int, scale: float) -> dict[str, Any]:
+ROUND_CASES = ("chain", "concurrent", "loop")
+
+
+async def measure(cluster: DevCluster, cases: list[str], runs: int, scale: float) -> dict[str, Any]:
+    """The cases of one cluster: each round's cases `runs` times, then `big_loop` once."""
     client = ServerClient(cluster.server_url)
-    results: dict[str, list[dict[str, float]]] = {"chain": [], "concurrent": [], "loop": []}
+    results: dict[str, list[dict[str, float]]] = {c: [] for c in ROUND_CASES if c in cases}
     rss: list[float] = []
+    report: dict[str, Any] = {}
     try:
-        for _ in range(runs):
-            results["chain"].append(await run_chain(client, max(2, int(200 * scale))))
-            results["concurrent"].append(await run_concurrent(client, max(1, int(500 * scale))))
-            results["loop"].append(await run_loop(client, max(1, int(10_000 * scale))))
+        await until_ready(cluster, client)
+        for _ in range(runs if results else 0):
+            if "chain" in results:
+                results["chain"].append(await run_chain(client, max(2, int(200 * scale))))
+            if "concurrent" in results:
+                count = max(1, int(500 * scale))
+                results["concurrent"].append(await run_concurrent(client, count))
+            if "loop" in results:
+                results["loop"].append(await run_loop(client, max(1, int(10_000 * scale))))
             rss.append(server_rss_mb(cluster))
+        report = {name: median_of(rows) for name, rows in results.items()}
+        report["server_rss_mb_per_round"] = rss
+        if "big_loop" in cases:
+            before = server_rss_mb(cluster)
+            report["big_loop"] = await run_loop(client, max(1, int(100_000 * scale)))
+            report["big_loop"]["server_rss_mb"] = [before, server_rss_mb(cluster)]
     finally:
         await client.aclose()
-    report: dict[str, Any] = {name: median_of(rows) for name, rows in results.items()}
-    report["server_rss_mb_per_round"] = rss
+    return report
+
+
+async def run_on(cluster: DevCluster, urls: list[str], runs: int, scale: float) -> dict[str, Any]:
+    """The `concurrent` case `runs` times, executions started on the servers at `urls` in turn."""
+    starters = [ServerClient(url) for url in urls]
+    try:
+        await until_ready(cluster, starters[0])
+        rows = [
+            await run_concurrent(starters[0], max(1, int(500 * scale)), starters)
+            for _ in range(runs)
+        ]
+    finally:
+        for starter in starters:
+            await starter.aclose()
+    return median_of(rows)
+
+
+def measure_replicas(runs: int, scale: float) -> dict[str, Any]:
+    """One server + 4 workers, then two replicas + 4 workers (two each), each on a fresh
+    cluster: the same work, so replicas that contend show up as a ratio under 1."""
+    report: dict[str, Any] = {}
+    for servers in (1, 2):
+        with tempfile.TemporaryDirectory() as home:
+            cluster = DevCluster.start(Path(home), workers=0, durable=False)
+            try:
+                urls = [cluster.server_url] + [cluster.add_replica() for _ in range(servers - 1)]
+                for index in range(4):
+                    cluster.add_worker(server_url=urls[index % servers])
+                name = "one_server" if servers == 1 else "two_replicas"
+                report[name] = asyncio.run(run_on(cluster, urls, runs, scale))
+            finally:
+                cluster.stop()
+    rates = [report[n]["step_runs_per_s"]["median"] for n in ("one_server", "two_replicas")]
+    report["ratio"] = rates[1] / rates[0]
     return report
 
 
@@ -129,17 +204,25 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cases", default=",".join([*ROUND_CASES, "big_loop", "replicas"]))
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as home:
-        cluster = DevCluster.start(Path(home), workers=args.workers, durable=False)
-        try:
-            report = asyncio.run(measure(cluster, args.runs, args.scale))
-        finally:
-            cluster.stop()
+    cases = args.cases.split(",")
+    report: dict[str, Any] = {}
+    if set(cases) - {"replicas"}:
+        with tempfile.TemporaryDirectory() as home:
+            cluster = DevCluster.start(Path(home), workers=args.workers, durable=False)
+            try:
+                report = asyncio.run(measure(cluster, cases, args.runs, args.scale))
+            finally:
+                cluster.stop()
+    if "replicas" in cases:
+        report["replicas"] = measure_replicas(args.runs, args.scale)
     report["machine"] = {"cpus": os.cpu_count(), "workers": args.workers, "scale": args.scale}
     report["targets"] = {
         "chain_p50_ms_under": 5,
         "concurrent_step_runs_per_s_at_least": 500,
+        "big_loop_items_per_s_at_least": 5_000,
+        "replicas_ratio_at_least": 1.0,
     }
     print(json.dumps(report))
 

@@ -41,6 +41,7 @@ class DevCluster:
     logging: tuple[str, ...] = ()  # --log-level / --log-format of the server and the workers
     server: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    replicas: list[tuple[subprocess.Popen[bytes], int]] = field(default_factory=list)
 
     @property
     def server_url(self) -> str:
@@ -87,7 +88,21 @@ class DevCluster:
         command += ["--pg", self.postgres.dsn, "--nats", self.nats.url]
         command += ["--home", str(self.home), "--ack-wait", str(self.ack_wait), *self.logging]
         self.server = self._spawn(command, "server.log")
-        self._wait_healthy(self.server)
+        self._wait_healthy(self.server, self.port)
+
+    def add_replica(self) -> str:
+        """Start one more server on the same database and NATS (a replica, home
+        `home/replica-N`, log `replica-N.log`) and wait until it answers; its base URL."""
+        index = len(self.replicas) + 1
+        port = free_port()
+        command = ["server", "start", "--host", _HOST, "--port", str(port)]
+        command += ["--pg", self.postgres.dsn, "--nats", self.nats.url]
+        command += ["--home", str(self.home / f"replica-{index}"), "--ack-wait"]
+        command += [str(self.ack_wait), *self.logging]
+        replica = self._spawn(command, f"replica-{index}.log")
+        self.replicas.append((replica, port))
+        self._wait_healthy(replica, port)
+        return f"http://{_HOST}:{port}"
 
     def stop_server(self, sig: int = signal.SIGTERM) -> None:
         """Stop the server with `sig` (SIGKILL: a crash) and wait until it has exited."""
@@ -96,15 +111,21 @@ class DevCluster:
             self.server = None
 
     def add_worker(
-        self, cwd: Path | None = None, *, worker_id: str | None = None, pool: str = "default"
+        self,
+        cwd: Path | None = None,
+        *,
+        worker_id: str | None = None,
+        pool: str = "default",
+        server_url: str | None = None,
     ) -> subprocess.Popen[bytes]:
         """Start one more worker process of `pool` (in folder `cwd`, when given: a worker
         needs no local files, so where it runs does not matter), named `worker_id` (default
-        `worker-N`, logging to `worker-N.log`)."""
+        `worker-N`, logging to `worker-N.log`), talking to `server_url` (default the first
+        server; a replica's URL from `add_replica`)."""
         index = len(self.workers)
         name = worker_id or f"worker-{index + 1}"
         log = self.worker_log(index) if worker_id is None else f"{name}.log"
-        worker = self._spawn(self._worker_command(name, pool), log, cwd)
+        worker = self._spawn(self._worker_command(name, pool, server_url), log, cwd)
         self.workers.append(worker)
         return worker
 
@@ -124,21 +145,26 @@ class DevCluster:
         """File name (under `home/logs`) of worker `index`'s output."""
         return f"worker-{index + 1}.log"
 
-    def _worker_command(self, name: str, pool: str = "default") -> list[str]:
+    def _worker_command(
+        self, name: str, pool: str = "default", server_url: str | None = None
+    ) -> list[str]:
         return [
-            *("worker", "start", "--server", self.server_url, "--nats", self.nats.url),
-            *("--pool", pool),
+            *("worker", "start", "--server", server_url or self.server_url),
+            *("--nats", self.nats.url, "--pool", pool),
             *("--concurrency", str(self.concurrency), "--ack-wait", str(self.ack_wait)),
             *("--worker-id", name, "--heartbeat", str(self.heartbeat), *self.logging),
         ]
 
     def stop(self) -> None:
-        """Stop the workers (they drain), the server, NATS and PostgreSQL, in that order."""
+        """Stop the workers (they drain), the servers, NATS and PostgreSQL, in that order."""
         for worker in self.workers:
             worker.send_signal(signal.SIGTERM)
         for worker in self.workers:
             _stop(worker, signal.SIGTERM)
         self.workers.clear()
+        for replica, _ in self.replicas:
+            _stop(replica, signal.SIGTERM)
+        self.replicas.clear()
         self.stop_server()
         self.nats.stop()
         self.postgres.stop()
@@ -156,9 +182,9 @@ class DevCluster:
                 preexec_fn=die_with_parent(signal.SIGTERM),
             )
 
-    def _wait_healthy(self, process: subprocess.Popen[bytes]) -> None:
+    def _wait_healthy(self, process: subprocess.Popen[bytes], port: int) -> None:
         deadline = time.monotonic() + _READY_TIMEOUT
-        url = f"{self.server_url}/api/v2/health"
+        url = f"http://{_HOST}:{port}/api/v2/health"
         while True:
             try:
                 with urllib.request.urlopen(url, timeout=1.0) as answer:
@@ -168,9 +194,7 @@ class DevCluster:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 state = "exited" if process.poll() is not None else "did not answer in time"
-                raise LocalServiceError(
-                    f"NoETL server {state}; see {self.home / 'logs' / 'server.log'}"
-                )
+                raise LocalServiceError(f"NoETL server {state}; see {self.home / 'logs'}")
             time.sleep(0.1)
 
 
