@@ -37,14 +37,14 @@ def test_an_ended_executions_claims_are_deleted(event_store):
                 assert item is not None
                 claimed.append(item.command)
                 if len(claimed) == 2:  # still running: the first step's row is there
-                    running.append(await store.claim(execution_id, claimed[0].command_id, 1))
+                    running += await store.claim([(execution_id, claimed[0].command_id, 1)])
                 await control.report([worker_event(item.command, ("done", 1))], item.token)
                 await delivery.ack()
             status = (await control.wait(execution_id)).status
         finally:
             await control.close()  # waits for the claims being deleted
             await bus.close()
-        after = [await store.claim(execution_id, c.command_id, 1) for c in claimed]
+        after = await store.claim([(execution_id, c.command_id, 1) for c in claimed])
         return running, after, status
 
     while_running, after_end, status = event_store.run(body)

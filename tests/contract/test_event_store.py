@@ -503,23 +503,32 @@ def test_events_and_projection_survive_close_and_reopen(durable_event_store):
 def test_claims_have_one_winner_per_attempt_and_later_attempts_win(event_store):
     async def body(store):
         return [
-            await store.claim("e1", "c1", 1),
-            await store.claim("e1", "c1", 1),  # the same delivery again: refused
-            await store.claim("e1", "c2", 1),  # another command: its own claim
-            await store.claim("e1", "c1", 3),  # a later redelivery wins
-            await store.claim("e1", "c1", 2),  # an older one never does
-            await store.claim("e2", "c1", 1),  # same command id, other execution
+            await store.claim([("e1", "c1", 1)]),
+            await store.claim([("e1", "c1", 1)]),  # the same delivery again: refused
+            await store.claim([("e1", "c2", 1)]),  # another command: its own claim
+            await store.claim([("e1", "c1", 3)]),  # a later redelivery wins
+            await store.claim([("e1", "c1", 2)]),  # an older one never does
+            await store.claim([("e2", "c1", 1)]),  # same command id, other execution
         ]
 
-    assert event_store.run(body) == [True, False, True, True, False, True]
+    assert event_store.run(body) == [[True], [False], [True], [True], [False], [True]]
+
+
+def test_claims_written_together_are_decided_each_and_only_a_commands_latest_wins(event_store):
+    async def body(store):
+        await store.claim([("e1", "c1", 2)])
+        together = [("e1", "c1", 1), ("e1", "c2", 1), ("e1", "c3", 1), ("e1", "c3", 2)]
+        return await store.claim(together), await store.claim([("e1", "c3", 2), ("e9", "c", 1)])
+
+    # c1: an older attempt than the one held; c3: the later of its two attempts; then c3 again
+    assert event_store.run(body) == ([False, True, False, True], [False, True])
 
 
 def test_released_claims_can_be_claimed_again(event_store):
     async def body(store):
-        await store.claim("e1", "c1", 1)
-        await store.claim("e2", "c1", 1)
+        await store.claim([("e1", "c1", 1), ("e2", "c1", 1)])
         await store.release_claims("e1")
-        return [await store.claim("e1", "c1", 1), await store.claim("e2", "c1", 1)]
+        return await store.claim([("e1", "c1", 1), ("e2", "c1", 1)])
 
     assert event_store.run(body) == [True, False]
 
@@ -564,20 +573,18 @@ def test_one_commands_claim_is_released_alone(event_store):
     attempt 1); the execution's other claims stay."""
 
     async def body(store):
-        await store.claim("e1", "c1", 3)
-        await store.claim("e1", "c2", 1)
+        await store.claim([("e1", "c1", 3), ("e1", "c2", 1)])
         await store.release_claims("e1", "c1")
-        return [await store.claim("e1", "c1", 1), await store.claim("e1", "c2", 1)]
+        return await store.claim([("e1", "c1", 1), ("e1", "c2", 1)])
 
     assert event_store.run(body) == [True, False]
 
 
 def test_the_claims_of_ended_executions_are_deleted_together(event_store):
     async def body(store):
-        for execution_id in ("e1", "e2", "e3"):
-            await store.claim(execution_id, "c1", 2)
+        await store.claim([(execution_id, "c1", 2) for execution_id in ("e1", "e2", "e3")])
         await store.forget_claims(["e1", "e3"])
         await store.forget_claims([])  # nothing ended: nothing to do
-        return [await store.claim(e, "c1", 1) for e in ("e1", "e2", "e3")]
+        return await store.claim([(e, "c1", 1) for e in ("e1", "e2", "e3")])
 
     assert event_store.run(body) == [True, False, True]

@@ -84,7 +84,7 @@ def test_prune_removes_old_finished_executions_and_leaves_the_rest(stores: Store
         store, results, retention = await stores()
         try:
             await store.append("old", [started("old"), *steps("old", 12), ended("old")])
-            await store.claim("old", "c1", 1)
+            await store.claim([("old", "c1", 1)])
             ref = await results.put("old", b'"big"')
             await store.append("failed", [started("failed"), ended("failed", ev.PLAYBOOK_FAILED)])
             await store.append("parent", [started("parent"), ended("parent")])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -316,8 +317,8 @@ HELLO = Path(__file__).parents[2] / "examples" / "hello.yaml"
 class _CorruptClaims(SqliteEventStore):
     """A SQLite log whose claims fail as a corrupted file makes them fail."""
 
-    async def claim(self, execution_id: str, command_id: str, attempt: int) -> bool:
-        raise StoreError(f"claiming command {command_id}: database disk image is malformed")
+    async def claim(self, attempts: Sequence[tuple[str, str, int]]) -> list[bool]:
+        raise StoreError(f"claiming command {attempts[0][1]}: database disk image is malformed")
 
 
 def test_a_store_that_fails_on_the_workers_path_ends_the_wait_with_its_error(tmp_path):

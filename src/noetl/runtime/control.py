@@ -385,13 +385,16 @@ class ControlPlane:
     ) -> list[WorkItem | None]:
         """Write the chosen claims to the log and the store; the winners held, on a lease."""
         answers: list[WorkItem | None] = [None] * size
-        if chosen:
-            await self._write([claimed_event(c, worker_id, token) for *_, c, _, token in chosen])
-        for index, live, command, attempt, token in chosen:
-            # Recorded in the store, so that control planes sharing it agree on one winner.
-            if not await self.store.claim(command.execution_id, command.command_id, attempt):
-                continue
-            if live.state.holders.get(command.command_id) == token:  # nobody replaced it
+        if not chosen:
+            return answers
+        await self._write([claimed_event(c, worker_id, token) for *_, c, _, token in chosen])
+        # Recorded in the store (one write for all), so control planes sharing it agree on one
+        # winner per attempt.
+        won = await self.store.claim(
+            [(c.execution_id, c.command_id, attempt) for _, _, c, attempt, _ in chosen]
+        )
+        for (index, live, command, attempt, token), winner in zip(chosen, won, strict=True):
+            if winner and live.state.holders.get(command.command_id) == token:  # not replaced
                 answers[index] = live.hold(command, attempt, self._expire, token)
                 live.lease(command, self.lease, self._lapse)
         return answers

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from noetl.engine.events import Event
 from noetl.errors import ConflictError, NotFoundError, StoreError
 from noetl.store import projection
-from noetl.store.port import ExecutionFilter, ExecutionSummary
+from noetl.store.port import ClaimAttempt, ExecutionFilter, ExecutionSummary, latest_attempts
 from noetl.store.stamping import check_batch, fresh, stamp, utc_now
 
 
@@ -119,14 +119,16 @@ class MemoryEventStore:
         shown = [s for s in newest_first if _selects(chosen, s)]
         return shown[offset : offset + limit]
 
-    async def claim(self, execution_id: str, command_id: str, attempt: int) -> bool:
+    async def claim(self, attempts: Sequence[ClaimAttempt]) -> list[bool]:
         """One winner per attempt; later attempts win over earlier ones."""
         self._check_open()
-        key = (execution_id, command_id)
-        if self._claims.get(key, 0) >= attempt:
-            return False
-        self._claims[key] = attempt
-        return True
+        won = {
+            key: attempt
+            for key, attempt in latest_attempts(attempts).items()
+            if self._claims.get(key, 0) < attempt
+        }
+        self._claims.update(won)
+        return [won.get((e, c)) == attempt for e, c, attempt in attempts]
 
     async def release_claims(self, execution_id: str, command_id: str | None = None) -> None:
         """Forget the execution's claims (only `command_id`'s when given)."""

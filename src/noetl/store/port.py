@@ -27,6 +27,7 @@ DONE = "done"
 FAILED = "failed"
 CANCELLED = "cancelled"
 EXECUTION_STATUSES = frozenset({RUNNING, DONE, FAILED, CANCELLED})
+ClaimAttempt = tuple[str, str, int]  # execution id, command id, delivery attempt
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,15 @@ class ExecutionSummary:
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (JSON-friendly when `result` and `error` are)."""
         return asdict(self)
+
+
+def latest_attempts(attempts: Sequence[ClaimAttempt]) -> dict[tuple[str, str], int]:
+    """The attempt of each command that may win a claim: its latest in `attempts`."""
+    latest: dict[tuple[str, str], int] = {}
+    for execution_id, command_id, attempt in attempts:
+        key = (execution_id, command_id)
+        latest[key] = max(attempt, latest.get(key, attempt))
+    return latest
 
 
 class EventStore(Protocol):
@@ -132,12 +142,14 @@ class EventStore(Protocol):
         `where` selects (an unknown `before` id selects nothing)."""
         ...
 
-    async def claim(self, execution_id: str, command_id: str, attempt: int) -> bool:
-        """Record that delivery `attempt` of a command is being run.
+    async def claim(self, attempts: Sequence[ClaimAttempt]) -> list[bool]:
+        """Record that these deliveries (execution id, command id, attempt) are being run, all
+        in one write; per attempt whether this caller won it.
 
         True for exactly one caller per attempt, and only when no equal or later attempt was
         claimed before (a redelivery after a lease ran out wins over the earlier holder). This
-        is what makes claims atomic across control planes sharing the store.
+        is what makes claims atomic across control planes sharing the store. When one command
+        comes several times, only its latest attempt can win.
         """
         ...
 

@@ -27,7 +27,7 @@ from psycopg_pool import AsyncConnectionPool
 from noetl.engine.events import TERMINAL_PLAYBOOK, Event
 from noetl.errors import ConflictError, NotFoundError, StoreError
 from noetl.store.columns import filtered_read, list_query
-from noetl.store.port import ExecutionFilter, ExecutionSummary
+from noetl.store.port import ClaimAttempt, ExecutionFilter, ExecutionSummary, latest_attempts
 from noetl.store.postgres import rows as codec
 from noetl.store.postgres.connection import connect, describe, failure, open_pool
 from noetl.store.postgres.schema import apply_migrations
@@ -290,10 +290,14 @@ class PostgresEventStore:
         for execution_id in execution_ids:
             self._last_seqs.pop(execution_id, None)
 
-    async def claim(self, execution_id: str, command_id: str, attempt: int) -> bool:
-        """One winner per attempt across replicas (an upsert that only raises the attempt)."""
-        rows = await self._query(QUERIES["claim"], (execution_id, command_id, attempt))
-        return bool(rows)
+    async def claim(self, attempts: Sequence[ClaimAttempt]) -> list[bool]:
+        """One winner per attempt across replicas (one upsert that only raises the attempts)."""
+        latest = latest_attempts(attempts)
+        if not latest:
+            return []
+        columns = ([e for e, _ in latest], [c for _, c in latest], list(latest.values()))
+        won = {(e, c) for e, c in await self._query(QUERIES["claim"], columns)}
+        return [(e, c) in won and latest[(e, c)] == a for e, c, a in attempts]
 
     async def release_claims(self, execution_id: str, command_id: str | None = None) -> None:
         """Forget the execution's claims (only `command_id`'s when given)."""

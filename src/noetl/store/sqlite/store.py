@@ -19,7 +19,7 @@ from noetl.engine.events import Event
 from noetl.errors import ConflictError, NotFoundError, StoreError
 from noetl.store import projection
 from noetl.store.columns import filtered_read, list_query
-from noetl.store.port import ExecutionFilter, ExecutionSummary
+from noetl.store.port import ClaimAttempt, ExecutionFilter, ExecutionSummary, latest_attempts
 from noetl.store.sqlite import rows as codec
 from noetl.store.sqlite.connect import open_database
 from noetl.store.sqlite.statements import QUERIES
@@ -129,16 +129,22 @@ class SqliteEventStore:
         rows = self._query(sql, [*params, limit, offset])
         return [codec.summary_from_row(row) for row in rows]
 
-    async def claim(self, execution_id: str, command_id: str, attempt: int) -> bool:
+    async def claim(self, attempts: Sequence[ClaimAttempt]) -> list[bool]:
         """One winner per attempt (an upsert that only raises the recorded attempt)."""
         conn = self._connection()
+        latest = latest_attempts(attempts)
+        won: set[tuple[str, str]] = set()
         try:
-            cursor = conn.execute(QUERIES["claim"], (execution_id, command_id, attempt))
+            conn.execute(QUERIES["begin_write"])  # one transaction for all
+            for (execution_id, command_id), attempt in latest.items():
+                cursor = conn.execute(QUERIES["claim"], (execution_id, command_id, attempt))
+                if cursor.rowcount == 1:
+                    won.add((execution_id, command_id))
+            conn.commit()
         except sqlite3.Error as exc:
-            raise StoreError(
-                f"claiming command {command_id} in {self._where} failed: {exc}"
-            ) from exc
-        return cursor.rowcount == 1
+            conn.rollback()
+            raise StoreError(f"claiming commands in {self._where} failed: {exc}") from exc
+        return [(e, c) in won and latest[(e, c)] == a for e, c, a in attempts]
 
     async def release_claims(self, execution_id: str, command_id: str | None = None) -> None:
         """Forget the execution's claims (only `command_id`'s when given)."""
