@@ -219,20 +219,22 @@ def peers_python(venv: Path) -> Path:
 
 
 def run_case(python: Path, source: str, runs: int, env: dict[str, str]) -> dict[str, Any]:
-    """Run one case body in a fresh `python`; its medians and peak RSS."""
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
-        script.write(source + _TAIL)
-    try:
+    """Run one case body in a fresh `python`; its medians and peak RSS.
+
+    The script goes in a folder of its own: Python puts the script's folder first on
+    `sys.path`, and any `timeit.py` or `yaml.py` left in the shared /tmp would shadow the
+    module of that name for the engine under test."""
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "case.py"
+        script.write_text(source + _TAIL)
         done = subprocess.run(
-            [str(python), script.name, str(runs)],
+            [str(python), str(script), str(runs)],
             capture_output=True,
             text=True,
             env=env,
             check=False,
             timeout=1800,
         )
-    finally:
-        os.unlink(script.name)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]}
     entry = json.loads(done.stdout.strip().splitlines()[-1])
