@@ -12,10 +12,11 @@ Starts a local cluster (`noetl dev up` machinery), then measures, as the medians
 Then, once each (they are long, or need clusters of their own):
 - `big_loop`: a 100,000-item parallel loop on the same cluster, with the server's resident
   memory before and after;
-- `replicas`: the `concurrent` case on one server + 4 workers, then on two server replicas
-  (same PostgreSQL and NATS) + 4 workers, two workers per replica, executions started on the
-  replicas in turn (no sticky routing: whichever worker fetches a command claims and reports
-  it through its own replica). `ratio` is the replicas' throughput over the one server's.
+- `replicas`: the `concurrent` case on one server + 4 workers and on two server replicas
+  (same PostgreSQL and NATS) + 4 workers, two workers per replica (both clusters up, measured
+  in turn in every run), executions started on the replicas in turn (no sticky routing:
+  whichever worker fetches a command claims and reports it through its own replica). `ratio`
+  is the replicas' throughput over the one server's.
 Prints one JSON object. `--scale` shrinks or grows every size.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -164,36 +166,43 @@ async def measure(cluster: DevCluster, cases: list[str], runs: int, scale: float
     return report
 
 
-async def run_on(cluster: DevCluster, urls: list[str], runs: int, scale: float) -> dict[str, Any]:
-    """The `concurrent` case `runs` times, executions started on the servers at `urls` in turn."""
-    starters = [ServerClient(url) for url in urls]
+Clusters = dict[str, tuple[DevCluster, list[str]]]  # name -> (cluster, its servers' URLs)
+
+
+async def alternate(clusters: Clusters, runs: int, scale: float) -> dict[str, Any]:
+    """The `concurrent` case `runs` times on each cluster, the clusters in turn within every
+    run (so a change of the machine's load hits both alike); on each, executions are started on
+    its servers in turn."""
+    starters = {name: [ServerClient(url) for url in urls] for name, (_, urls) in clusters.items()}
+    rows: dict[str, list[dict[str, float]]] = {name: [] for name in clusters}
     try:
-        await until_ready(cluster, starters[0])
-        rows = [
-            await run_concurrent(starters[0], max(1, int(500 * scale)), starters)
-            for _ in range(runs)
-        ]
+        for name, (cluster, _) in clusters.items():
+            await until_ready(cluster, starters[name][0])
+        for _ in range(runs):
+            for name, clients in starters.items():
+                count = max(1, int(500 * scale))
+                rows[name].append(await run_concurrent(clients[0], count, clients))
     finally:
-        for starter in starters:
-            await starter.aclose()
-    return median_of(rows)
+        for clients in starters.values():
+            for client in clients:
+                await client.aclose()
+    return {name: median_of(found) for name, found in rows.items()}
 
 
 def measure_replicas(runs: int, scale: float) -> dict[str, Any]:
-    """One server + 4 workers, then two replicas + 4 workers (two each), each on a fresh
-    cluster: the same work, so replicas that contend show up as a ratio under 1."""
-    report: dict[str, Any] = {}
-    for servers in (1, 2):
-        with tempfile.TemporaryDirectory() as home:
+    """One server + 4 workers and two replicas + 4 workers (two each), both clusters up at once
+    and measured in turn: the same work, so replicas that contend show up as a ratio under 1."""
+    with contextlib.ExitStack() as stack:
+        clusters: Clusters = {}
+        for name, servers in (("one_server", 1), ("two_replicas", 2)):
+            home = stack.enter_context(tempfile.TemporaryDirectory())
             cluster = DevCluster.start(Path(home), workers=0, durable=False)
-            try:
-                urls = [cluster.server_url] + [cluster.add_replica() for _ in range(servers - 1)]
-                for index in range(4):
-                    cluster.add_worker(server_url=urls[index % servers])
-                name = "one_server" if servers == 1 else "two_replicas"
-                report[name] = asyncio.run(run_on(cluster, urls, runs, scale))
-            finally:
-                cluster.stop()
+            stack.callback(cluster.stop)
+            urls = [cluster.server_url] + [cluster.add_replica() for _ in range(servers - 1)]
+            for index in range(4):
+                cluster.add_worker(server_url=urls[index % servers])
+            clusters[name] = (cluster, urls)
+        report = asyncio.run(alternate(clusters, runs, scale))
     rates = [report[n]["step_runs_per_s"]["median"] for n in ("one_server", "two_replicas")]
     report["ratio"] = rates[1] / rates[0]
     return report
