@@ -98,12 +98,22 @@ def run_job(settings: Settings, job: Job, as_json: bool, trace: Path | None = No
     raise typer.Exit(code)
 
 
+class ResumeRefused(ConflictError):
+    """`--resume` of an execution another process runs: refused, the execution untouched;
+    `status` is its status as the log has it (normally `running`), not this refusal's."""
+
+    def __init__(self, message: str, status: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 @contextlib.contextmanager
 def _outcome_on_error(as_json: bool, execution_id: str | None = None) -> Iterator[None]:
     """With `--json`, a refusal or a failure is still the one JSON object on stdout (status
-    `invalid` when nothing was started or resumed, else `failed`); `exits_on_error` then says
-    why on stderr and exits. An execution `--resume` names that the log does not have is
-    invalid input (exit 2); another process running it is a failure (exit 1)."""
+    `invalid` when nothing was started or resumed, the execution's own status when another
+    process runs the one `--resume` names, else `failed`); `exits_on_error` then says why on
+    stderr and exits. An execution `--resume` names that the log does not have is invalid input
+    (exit 2); another process running it is a refusal (exit 1, error kind `conflict`)."""
     try:
         yield
     except (NoetlError, OSError) as exc:
@@ -111,6 +121,8 @@ def _outcome_on_error(as_json: bool, execution_id: str | None = None) -> Iterato
         if as_json:
             error = {"kind": _kind(exc), "message": str(exc)}
             status = "invalid" if invalid else "failed"
+            if isinstance(exc, ResumeRefused):
+                status = exc.status
             outcome = {"execution_id": execution_id, "status": status, "result": None}
             typer.echo(json.dumps({**outcome, "error": error}))
         if isinstance(exc, NotFoundError):
@@ -212,7 +224,12 @@ async def _follow(runtime: Runtime, job: Job, live: bool) -> ExecutionSummary:
         runtime.control.listen(view)
     if job.resume is not None:
         execution_id = job.resume
-        with execution_lease(runtime.settings.db_path, execution_id):  # one resumer at a time
+        with contextlib.ExitStack() as held:
+            try:  # one resumer at a time
+                held.enter_context(execution_lease(runtime.settings.db_path, execution_id))
+            except ConflictError as refused:
+                summary = await runtime.store.get_execution(execution_id)
+                raise ResumeRefused(str(refused), summary.status) from None
             await runtime.control.resume(execution_id)
             return await _wait(runtime, execution_id, view)
     assert job.playbook is not None
