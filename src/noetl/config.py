@@ -88,6 +88,18 @@ def otlp_endpoint() -> str | None:
     return None
 
 
+def child_environment(changes: Mapping[str, str | None]) -> dict[str, str]:
+    """This process's environment with `changes` applied (None removes a variable): what a
+    subprocess gets when it must see settings its parent was not started with."""
+    environment = dict(os.environ)
+    for name, value in changes.items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+    return environment
+
+
 def read_env(name: str) -> str | None:
     """The value of environment variable `name` (None when unset): the `env` secrets provider."""
     return os.environ.get(name)

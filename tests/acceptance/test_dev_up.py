@@ -2,7 +2,9 @@
 
 The examples run through `noetl execute FILE --server URL --wait --json` and must give the
 results the embedded acceptance suite expects of `noetl run` (its expectations are reused), in
-the same JSON shape. Ctrl-C on `dev up` must stop every process it started.
+the same JSON shape. Ctrl-C on `dev up` must stop every process it started. The server
+requires the admin token `dev up` generated and printed (every CLI call here sends it); the
+workers hold only the worker token, which nothing prints.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +36,8 @@ class Cluster:
         command = [NOETL, "dev", "up", "--workers", "2", "--port", "0", "--home", str(home)]
         # What the examples need from the environment is what the workers need: they run them.
         env = dict(os.environ)
+        env.pop("NOETL_API_TOKEN", None)
+        env.pop("NOETL_WORKER_TOKEN", None)
         for needed in ENV.values():
             env.update(needed)
         self.process = subprocess.Popen(
@@ -47,10 +52,19 @@ class Cluster:
         self.addresses = dict(line.split(None, 1) for line in self.output if "  " in line)
         assert "server" in self.addresses, "".join(self.output)
         self.url = self.addresses["server"].split()[0]
+        [export] = [line for line in self.output if line.startswith("export NOETL_API_TOKEN=")]
+        self.token = export.strip().split("=", 1)[1]
+        self.home = home
 
     def cli(self, *arguments: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "NOETL_API_TOKEN": self.token}
         return subprocess.run(
-            [NOETL, *arguments], capture_output=True, text=True, timeout=TIMEOUT, check=False
+            [NOETL, *arguments],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+            env=env,
         )
 
 
@@ -165,6 +179,60 @@ def test_execute_refuses_bad_input_before_sending(cluster: Cluster, tmp_path: Pa
     assert invalid.returncode == 2 and f"{bad}:4:" in invalid.stderr
     unknown = cluster.cli("execute", "no/such/path", "--server", cluster.url)
     assert unknown.returncode == 2 and "no/such/path" in unknown.stderr
+
+
+def _get(url: str, token: str | None) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+def test_the_printed_token_opens_the_api_and_nothing_else_does(cluster: Cluster):
+    assert len(cluster.token) >= 32
+    executions = f"{cluster.url}/api/v2/executions"
+    assert _get(executions, cluster.token) == 200
+    assert _get(executions, None) == 401
+    assert _get(executions, cluster.token[:-1]) == 401
+    without = subprocess.run(
+        [NOETL, "executions", "list", "--server", cluster.url],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env={k: v for k, v in os.environ.items() if k != "NOETL_API_TOKEN"},
+    )
+    assert without.returncode != 0 and "401" in without.stderr + without.stdout
+
+
+def test_workers_hold_only_the_worker_token_and_no_log_shows_a_token(cluster: Cluster, outcomes):
+    workers = [
+        pid for pid in _descendants(cluster.process.pid) if b"worker\0start" in _cmdline(pid)
+    ]
+    assert len(workers) == 2
+    environments = [_environ(pid) for pid in workers]
+    assert all("NOETL_API_TOKEN" not in environment for environment in environments)
+    [worker_token] = {environment["NOETL_WORKER_TOKEN"] for environment in environments}
+    assert len(worker_token) >= 32 and worker_token != cluster.token
+    printed = "".join(cluster.output)
+    assert worker_token not in printed and printed.count(cluster.token) == 1
+    logs = {log.name: log.read_text() for log in (cluster.home / "logs").glob("*.log")}
+    assert {"server.log", "worker-1.log", "worker-2.log"} <= set(logs)
+    for name, text in logs.items():
+        assert worker_token not in text and cluster.token not in text, name
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().decode()
+    return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
 
 
 def test_ctrl_c_stops_every_process(cluster: Cluster, outcomes):

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from noetl.config import child_environment
 from noetl.errors import LocalServiceError
 
 READY = "ready; Ctrl-C stops everything"
@@ -45,15 +46,19 @@ def running_pid(home: Path) -> int | None:
     return None
 
 
-def start_detached(home: Path, args: list[str]) -> tuple[int, list[str]]:
-    """Run `noetl dev up ARGS` in its own session, output to home/logs/dev.log; wait until it
-    is ready. Its pid and what it printed; LocalServiceError when it exits or takes too long."""
+def start_detached(
+    home: Path, args: list[str], environment: dict[str, str | None]
+) -> tuple[int, list[str]]:
+    """Run `noetl dev up ARGS` in its own session, with `environment` changed in its
+    environment, output to home/logs/dev.log; wait until it is ready. Its pid and what it
+    printed; LocalServiceError when it exits or takes too long."""
     log_path = home / "logs" / "dev.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "noetl", "dev", "up", *args],
             stdin=subprocess.DEVNULL,
+            env=child_environment(environment),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in this terminal is not for it

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -238,7 +240,12 @@ def dev_up(
     log_format: LogFormatOption = None,
 ) -> None:
     """PostgreSQL, NATS, the server and N workers under ./.noetl/; Ctrl-C (or `noetl dev
-    down`) stops them all. A worker that dies is reported and replaced."""
+    down`) stops them all. A worker that dies is reported and replaced.
+
+    The server requires NOETL_API_TOKEN (the workers get NOETL_WORKER_TOKEN, never the admin
+    token). Unless NOETL_API_TOKEN is set, a token is generated and printed once, as an
+    `export` line; the worker token is generated unless NOETL_WORKER_TOKEN is set, and never
+    printed."""
     settings = Settings.load(
         home=home, ack_wait=ack_wait, log_level=log_level, log_format=log_format
     )
@@ -251,18 +258,48 @@ def dev_up(
             err=True,
         )
         raise typer.Exit(1)
+    tokens = _dev_tokens(settings)
     if background:
         args = ["--workers", str(workers), "--concurrency", str(concurrency), "--port", str(port)]
         args += ["--home", str(settings.home), "--ack-wait", str(settings.ack_wait)]
         args += [] if fsync else ["--no-fsync"]
         args += ["--log-level", settings.log_level, "--log-format", settings.log_format]
-        _start_in_background(settings.home, args)
+        _start_in_background(settings.home, args, tokens)
         return
-    _run_cluster(settings, workers, concurrency, port, fsync)
+    _run_cluster(settings, tokens, workers, concurrency, port, fsync)
+
+
+@dataclass(frozen=True)
+class DevTokens:
+    """The tokens of a dev cluster; `generated`: the admin token is new and must be shown."""
+
+    api_token: str
+    worker_token: str
+    generated: bool
+
+    def environment(self) -> dict[str, str | None]:
+        """The environment a `dev up` started by this one gets: the tokens as already set."""
+        return {"NOETL_API_TOKEN": self.api_token, "NOETL_WORKER_TOKEN": self.worker_token}
+
+
+def _show_generated(tokens: DevTokens) -> None:
+    """Print a generated admin token, the one place it is ever shown, ready to paste."""
+    if tokens.generated:
+        typer.echo("token     generated; the CLI and the API need it:")
+        typer.echo(f"export NOETL_API_TOKEN={tokens.api_token}")
+
+
+def _dev_tokens(settings: Settings) -> DevTokens:
+    """The tokens set in the environment, or fresh ones (256 random bits each)."""
+    return DevTokens(
+        api_token=settings.api_token or secrets.token_urlsafe(32),
+        worker_token=settings.worker_token or secrets.token_urlsafe(32),
+        generated=settings.api_token is None,
+    )
 
 
 def _run_cluster(
-    settings: Settings, workers: int, concurrency: int, port: int, fsync: bool
+    settings: Settings, tokens: DevTokens, workers: int, concurrency: int, port: int, fsync: bool
 ) -> None:
     from noetl.devservers.cluster import DevCluster
 
@@ -275,6 +312,8 @@ def _run_cluster(
             ack_wait=settings.ack_wait,
             durable=fsync,
             logging=("--log-level", settings.log_level, "--log-format", settings.log_format),
+            api_token=tokens.api_token,
+            worker_token=tokens.worker_token,
         )
     except NoetlError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -284,6 +323,7 @@ def _run_cluster(
     typer.echo(f"nats      {cluster.nats.url}")
     typer.echo(f"server    {cluster.server_url}  (API docs: {cluster.server_url}/docs)")
     typer.echo(f"workers   {len(cluster.workers)} x {concurrency}  (logs: {cluster.home}/logs)")
+    _show_generated(tokens)
     typer.echo(devprocess.READY, nl=True)
     # Both stop the cluster; SIGINT explicitly, as a shell may start us with it ignored.
     signal.signal(signal.SIGINT, _interrupt)
@@ -316,14 +356,17 @@ def _watch(cluster: Any) -> int:
             return 1
 
 
-def _start_in_background(home: Path, args: list[str]) -> None:
+def _start_in_background(home: Path, args: list[str], tokens: DevTokens) -> None:
+    """Start `dev up ARGS` detached, the tokens in its environment: its output goes to a log
+    file, so this process prints the generated token, not the detached one."""
     try:
-        process, lines = devprocess.start_detached(home, args)
+        process, lines = devprocess.start_detached(home, args, tokens.environment())
     except NoetlError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     for line in lines:
         typer.echo(line)
+    _show_generated(tokens)
     typer.echo(
         f"running in the background (pid {process}); `noetl dev down --home {home}` stops it"
     )

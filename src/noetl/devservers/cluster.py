@@ -18,6 +18,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from noetl.config import child_environment
 from noetl.devservers.services import LocalNats, LocalPostgres, die_with_parent, free_port
 from noetl.errors import LocalServiceError
 
@@ -39,6 +40,10 @@ class DevCluster:
     ack_wait: int = 30
     heartbeat: int = 5  # seconds between the workers' heartbeats
     logging: tuple[str, ...] = ()  # --log-level / --log-format of the server and the workers
+    # Tokens go to the processes in their environment (never as flags: flags show in `ps`);
+    # workers get only theirs. None: the processes inherit this one's environment unchanged.
+    api_token: str | None = None
+    worker_token: str | None = None
     server: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     replicas: list[tuple[subprocess.Popen[bytes], int]] = field(default_factory=list)
@@ -60,8 +65,11 @@ class DevCluster:
         durable: bool = True,
         heartbeat: int = 5,
         logging: tuple[str, ...] = (),
+        api_token: str | None = None,
+        worker_token: str | None = None,
     ) -> DevCluster:
-        """Start everything and wait until the server answers; `port` 0 picks a free one."""
+        """Start everything and wait until the server answers; `port` 0 picks a free one. With
+        `api_token` the server requires it (and accepts `worker_token`, which the workers send)."""
         home = Path(home).resolve()
         (home / "logs").mkdir(parents=True, exist_ok=True)
         postgres = LocalPostgres.start(home / "postgres", durable=durable)
@@ -71,7 +79,16 @@ class DevCluster:
             postgres.stop()
             raise
         cluster = cls(
-            home, postgres, nats, port or free_port(), concurrency, ack_wait, heartbeat, logging
+            home,
+            postgres,
+            nats,
+            port or free_port(),
+            concurrency,
+            ack_wait,
+            heartbeat,
+            logging,
+            api_token,
+            worker_token,
         )
         try:
             cluster.start_server()
@@ -87,7 +104,7 @@ class DevCluster:
         command = ["server", "start", "--host", _HOST, "--port", str(self.port)]
         command += ["--pg", self.postgres.dsn, "--nats", self.nats.url]
         command += ["--home", str(self.home), "--ack-wait", str(self.ack_wait), *self.logging]
-        self.server = self._spawn(command, "server.log")
+        self.server = self._spawn(command, "server.log", environment=self._server_tokens())
         self._wait_healthy(self.server, self.port)
 
     def add_replica(self) -> str:
@@ -99,7 +116,7 @@ class DevCluster:
         command += ["--pg", self.postgres.dsn, "--nats", self.nats.url]
         command += ["--home", str(self.home / f"replica-{index}"), "--ack-wait"]
         command += [str(self.ack_wait), *self.logging]
-        replica = self._spawn(command, f"replica-{index}.log")
+        replica = self._spawn(command, f"replica-{index}.log", environment=self._server_tokens())
         self.replicas.append((replica, port))
         self._wait_healthy(replica, port)
         return f"http://{_HOST}:{port}"
@@ -125,7 +142,8 @@ class DevCluster:
         index = len(self.workers)
         name = worker_id or f"worker-{index + 1}"
         log = self.worker_log(index) if worker_id is None else f"{name}.log"
-        worker = self._spawn(self._worker_command(name, pool, server_url), log, cwd)
+        command = self._worker_command(name, pool, server_url)
+        worker = self._spawn(command, log, cwd, self._worker_tokens())
         self.workers.append(worker)
         return worker
 
@@ -137,7 +155,8 @@ class DevCluster:
             code = worker.poll()
             if code is not None:
                 command = self._worker_command(f"worker-{index + 1}")
-                self.workers[index] = self._spawn(command, self.worker_log(index))
+                log = self.worker_log(index)
+                self.workers[index] = self._spawn(command, log, environment=self._worker_tokens())
                 replaced.append((index, code))
         return replaced
 
@@ -155,6 +174,14 @@ class DevCluster:
             *("--worker-id", name, "--heartbeat", str(self.heartbeat), *self.logging),
         ]
 
+    def _server_tokens(self) -> dict[str, str | None]:
+        """A server's token settings: both tokens."""
+        return {"NOETL_API_TOKEN": self.api_token, "NOETL_WORKER_TOKEN": self.worker_token}
+
+    def _worker_tokens(self) -> dict[str, str | None]:
+        """A worker's token settings: the worker token, never the admin one."""
+        return {"NOETL_API_TOKEN": None, "NOETL_WORKER_TOKEN": self.worker_token}
+
     def stop(self) -> None:
         """Stop the workers (they drain), the servers, NATS and PostgreSQL, in that order."""
         for worker in self.workers:
@@ -170,12 +197,19 @@ class DevCluster:
         self.postgres.stop()
 
     def _spawn(
-        self, arguments: list[str], log_name: str, cwd: Path | None = None
+        self,
+        arguments: list[str],
+        log_name: str,
+        cwd: Path | None = None,
+        environment: dict[str, str | None] | None = None,
     ) -> subprocess.Popen[bytes]:
+        # Without tokens the process inherits this one's environment as it is.
+        changed = environment if environment is not None and self.api_token else None
         with (self.home / "logs" / log_name).open("ab") as log:
             return subprocess.Popen(
                 [sys.executable, *_NOETL, *arguments],
                 cwd=cwd,
+                env=None if changed is None else child_environment(changed),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
