@@ -9,12 +9,15 @@ never at registry load time, so the embedded install stays light.
 The services a tool may use are seams: the embedded and the distributed runtime plug different
 objects into them (`CredentialResolver`: the local credential store or the server's API;
 `ChildRunner`: this process's control plane or the server). Both are declared here, by what
-tools consume.
+tools consume, with the `WorkerSlot` a task runs in: a tool that only waits for work needing a
+slot of its own (a child execution) lends its slot meanwhile (`slot_lent`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -48,6 +51,45 @@ class ChildRunner(Protocol):
     ) -> Any:
         """The child's result; `ToolError` when it fails, is cancelled or cannot start."""
         ...
+
+
+class WorkerSlot(Protocol):
+    """The worker slot the running task occupies (one of its pool's `concurrency`)."""
+
+    def lent(self) -> AbstractAsyncContextManager[None]:
+        """Within this block the slot is free for other work; after it, the task takes a slot
+        back (waiting for one, before any new work is taken)."""
+        ...
+
+
+_slot: ContextVar[WorkerSlot | None] = ContextVar("noetl_worker_slot", default=None)
+
+
+@contextmanager
+def occupying(slot: WorkerSlot) -> Iterator[None]:
+    """Within this block (and the tasks it starts) the running code occupies `slot`."""
+    token = _slot.set(slot)
+    try:
+        yield
+    finally:
+        _slot.reset(token)
+
+
+@asynccontextmanager
+async def slot_lent() -> AsyncIterator[None]:
+    """Lend the running task's worker slot for this block, in which the task only waits for
+    work that needs a slot itself (a child execution): waiting parents would otherwise hold
+    every slot their children need. Outside a worker, or nested, it lends nothing."""
+    slot = _slot.get()
+    if slot is None:
+        yield
+        return
+    token = _slot.set(None)  # a wait inside this one has no slot left to lend
+    try:
+        async with slot.lent():
+            yield
+    finally:
+        _slot.reset(token)
 
 
 @dataclass

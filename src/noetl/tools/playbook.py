@@ -4,6 +4,8 @@ Fields: `path` (a playbook file relative to the parent playbook's file, or a cat
 one rule of `noetl.dsl.locate`),
 `version` (catalog version; latest when absent), `args` (the child's payload). The child runs as
 its own execution with `parent_execution_id`; a failed or cancelled child is an error outcome.
+While the child runs, the task lends its worker slot (`slot_lent`): the child's commands, and
+those of other children, need slots of the same pools.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from noetl.errors import ToolError
-from noetl.tools.base import ToolContext
+from noetl.tools.base import ToolContext, slot_lent
 
 
 class PlaybookTool:
@@ -35,13 +37,14 @@ class PlaybookTool:
         children = ctx.resources.children
         if children is None:
             raise ToolError(f"{where}: this runtime cannot start child playbooks", kind="config")
-        return await children.run(
-            path=path,
-            version=version,
-            args=dict(args),
-            parent_execution_id=ctx.execution_id,
-            base_file=ctx.playbook.source_file,
-        )
+        async with slot_lent():
+            return await children.run(
+                path=path,
+                version=version,
+                args=dict(args),
+                parent_execution_id=ctx.execution_id,
+                base_file=ctx.playbook.source_file,
+            )
 
 
 def child_result(path: str, child: str, status: str, result: Any, error: Any) -> Any:

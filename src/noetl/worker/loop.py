@@ -5,6 +5,8 @@ source claims through the server's API). A worker: fetch a pointer -> claim the 
 its pipeline -> report the events -> ack. The report offers to run one more command: when the
 step leads to a next command of the same execution (a chain), the source hands it back with the
 answer and the worker runs it at once, without a bus delivery or a claim, then reports again.
+Each handler holds one of the pool's `concurrency` slots (`noetl.worker.capacity`); a task that
+only waits for a child execution lends its slot to the work that needs one.
 
 A lease heartbeat keeps long tasks from being given to another worker: `renew` at the source
 with the claim token (the server leases every command it hands out) and, for a delivered
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -25,8 +28,9 @@ from noetl.engine.commands import Command
 from noetl.engine.events import STEP_FAILED, Event
 from noetl.errors import NoetlError
 from noetl.store.results import ResultStore
-from noetl.tools.base import Resources
+from noetl.tools.base import Resources, occupying
 from noetl.worker import output
+from noetl.worker.capacity import Slot, SlotLimit
 from noetl.worker.pipeline import Runner, run_command
 from noetl.worker.references import externalize, resolve
 from noetl.worker.source import CommandSource, WorkItem, holding
@@ -60,12 +64,12 @@ class WorkerPool:
         self.inline_limit = inline_limit
         self.pool = pool
         self.concurrency = max(1, concurrency)
+        self._slots = SlotLimit(self.concurrency)
         self.heartbeat = heartbeat
         self._fetcher: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._running: dict[str, asyncio.Task[list[Event]]] = {}
         self._cancelled: dict[str, None] = {}  # insertion-ordered: the oldest are forgotten
-        self._slot_freed = asyncio.Event()
         self._stopping = False
         output.install()  # what tasks print is captured per attempt
 
@@ -88,8 +92,12 @@ class WorkerPool:
             await asyncio.wait(list(self._handlers))
 
     def running(self) -> list[str]:
-        """Ids of the commands running now."""
+        """Ids of the commands running now (those waiting for a child execution included)."""
         return list(self._running)
+
+    def busy(self) -> int:
+        """Slots in use now: lent slots (a task waiting for a child execution) are not."""
+        return self._slots.busy
 
     def cancel(self, command_ids: Sequence[str]) -> None:
         """Stop the commands with these ids where they run (their execution ended).
@@ -109,49 +117,48 @@ class WorkerPool:
         """One fetch for all free slots at a time (not one per slot): fewer pulls, no contention."""
         loop = asyncio.get_running_loop()
         while not self._stopping:
-            free = self.concurrency - len(self._handlers)
-            if free <= 0:
-                self._slot_freed.clear()
-                await self._slot_freed.wait()
-                continue
+            await self._slots.wait_free()
+            free = self._slots.free()
             for delivery in await self.bus.fetch(self.pool, batch=free, timeout=1.0):
-                handler = loop.create_task(self._handle(delivery))
+                slot = self._slots.take()
+                handler = loop.create_task(self._handle(delivery, slot))
                 self._handlers.add(handler)
-                handler.add_done_callback(self._handler_done)
+                handler.add_done_callback(functools.partial(self._handler_done, slot=slot))
 
-    def _handler_done(self, handler: asyncio.Task[None]) -> None:
+    def _handler_done(self, handler: asyncio.Task[None], slot: Slot) -> None:
         self._handlers.discard(handler)
-        self._slot_freed.set()
+        slot.free()
         if not handler.cancelled() and handler.exception() is not None:
             log.error("worker failed handling a command: %r", handler.exception())
 
-    async def _handle(self, delivery: Delivery) -> None:
+    async def _handle(self, delivery: Delivery, slot: Slot) -> None:
         item = await self.source.claim(delivery.pointer, delivery.attempt)
         handed: list[WorkItem] = []
         if item is not None:
             runner = Runner(self.worker_id, delivery.attempt, item.trace)
             keep = _both(delivery.in_progress, _renewal(self.source, item))
-            handed = await self._execute(item, keep, self.heartbeat, runner)
+            handed = await self._execute(item, slot, keep, self.heartbeat, runner)
         await delivery.ack()
         while handed:  # commands handed back with the report: this slot runs them next
             item = handed.pop(0)
             renew = _renewal(self.source, item)
             every = (item.lease or self.heartbeat) / 3
             runner = Runner(self.worker_id, trace=item.trace)
-            handed += await self._execute(item, renew, every, runner)
+            handed += await self._execute(item, slot, renew, every, runner)
 
     async def _execute(
         self,
         item: WorkItem,
+        slot: Slot,
         keep: Callable[[], Awaitable[None]],
         every: float,
         runner: Runner,
     ) -> list[WorkItem]:
-        """Run one command and report it; the commands handed back to run next."""
+        """Run one command on `slot` and report it; the commands handed back to run next."""
         command_id = item.command.command_id
         if command_id in self._cancelled:
             return []
-        task = asyncio.get_running_loop().create_task(self._run(item, runner))
+        task = asyncio.get_running_loop().create_task(self._run(item, slot, runner))
         self._running[command_id] = task
         beat = asyncio.get_running_loop().create_task(_keep_alive(keep, every))
         try:
@@ -166,10 +173,10 @@ class WorkerPool:
         take = 0 if self._stopping else 1
         return await self.source.report(events, item.token, pool=self.pool, take=take)
 
-    async def _run(self, item: WorkItem, runner: Runner) -> list[Event]:
+    async def _run(self, item: WorkItem, slot: Slot, runner: Runner) -> list[Event]:
         """Run one command; a failure of the machinery itself still ends the step (once)."""
         try:
-            with holding(item):
+            with holding(item), occupying(slot):
                 return await self._run_with_results(item, runner)
         except NoetlError as exc:
             return [_crashed(item.command, f"{exc}")]

@@ -37,7 +37,7 @@ class Presence:
             worker_id=self.pool.worker_id,
             pool=self.pool.pool,
             slots=self.pool.concurrency,
-            busy=len(running),
+            busy=self.pool.busy(),
             running=tuple(running),
             version=__version__,
             started_at=self.started_at,
