@@ -54,11 +54,13 @@ def test_check_reports_what_would_change_and_exits_1(cli, tmp_path: Path):
 
 def test_a_refused_construct_is_named_at_its_place(cli, tmp_path: Path):
     source = tmp_path / "bad.yaml"
+    # A cursor loop converts only with its claim query: without one it is refused, by name.
     cursor = "  - step: end\n    loop: {cursor: {}}\n"
     source.write_text(NOETL_FORM.replace("  - step: end\n", cursor))
     done = cli("import", str(source))
     assert done.returncode == 1 and done.stdout == ""
-    assert f"{source}:11:12: cannot convert 'loop.cursor'" in done.stderr
+    expected = f"{source}:11:12: a 'loop.cursor' needs a 'claim' query (SQL text)"
+    assert expected in done.stderr and "(workflow[1].loop.cursor)" in done.stderr
 
 
 def test_a_folder_needs_out_and_a_missing_file_is_named(cli, tmp_path: Path):
