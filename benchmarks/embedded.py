@@ -42,7 +42,8 @@ from harness import chain_playbook, loop_playbook, machine, run_isolated, scaled
 import noetl as noetl_package
 from noetl.config import Settings
 from noetl.engine.definition import PlaybookDef
-from noetl.runtime.assemble import Runtime, open_embedded
+from noetl.runtime.assemble import open_embedded
+from noetl.runtime.assembled import Runtime
 
 REPO = Path(__file__).resolve().parents[1]
 HELLO = REPO / "examples" / "hello.yaml"

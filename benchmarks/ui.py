@@ -34,7 +34,8 @@ from harness import machine, scaled, spread
 from noetl.config import Settings
 from noetl.engine import events as ev
 from noetl.engine.events import Event
-from noetl.runtime.assemble import ServerRuntime, open_server
+from noetl.runtime.assemble import open_server
+from noetl.runtime.assembled import ServerRuntime
 from noetl.server.app import create_app
 from noetl.server.progress import ProgressCache
 

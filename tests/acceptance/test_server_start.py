@@ -14,7 +14,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from noetl.devservers.services import free_port
+from noetl.devservers.processes import free_port
 
 NOETL = str(Path(sys.executable).with_name("noetl"))
 HELLO = Path(__file__).parents[2] / "examples" / "hello.yaml"

@@ -20,7 +20,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from noetl.devservers.services import LocalPostgres, free_port
+from noetl.devservers.processes import free_port
+from noetl.devservers.services import LocalPostgres
 from noetl.store.credentials import generate_key
 
 TOKEN = "fuzz-admin-token"

@@ -13,7 +13,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from noetl.devservers.services import free_port
+from noetl.devservers.processes import free_port
 from noetl.engine import events as ev
 from noetl.engine.events import Event
 from noetl.errors import ConflictError, NotFoundError, StoreError

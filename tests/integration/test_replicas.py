@@ -21,7 +21,7 @@ import pytest
 
 from noetl.client.transport import ServerClient
 from noetl.devservers.cluster import DevCluster
-from noetl.devservers.services import free_port
+from noetl.devservers.processes import free_port
 from noetl.errors import RemoteError
 from support.event_log import assert_one_ending_per_step_run
 

@@ -14,7 +14,7 @@ import httpx
 from test_replicas import _spawn, _until_healthy
 
 from noetl.devservers.cluster import DevCluster
-from noetl.devservers.services import free_port
+from noetl.devservers.processes import free_port
 
 NOETL = [sys.executable, "-c", "from noetl.cli.app import main; main()"]
 HELLO = Path(__file__).parents[2] / "examples" / "hello.yaml"

@@ -18,7 +18,7 @@ import pytest
 from noetl.client.results import RemoteResultStore
 from noetl.client.transport import ServerClient
 from noetl.config import Settings
-from noetl.devservers.services import free_port
+from noetl.devservers.processes import free_port
 from noetl.errors import NotFoundError, StoreError
 from noetl.store.results import REF_KEY, encode
 from support.live_server import LiveServer, api_client

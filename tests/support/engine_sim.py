@@ -13,7 +13,8 @@ from typing import Any
 
 from noetl.engine import events as ev
 from noetl.engine.commands import Command, expired_event
-from noetl.engine.decide import Decision, decide, start
+from noetl.engine.decide import decide, start
+from noetl.engine.decision import Decision
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
 from noetl.engine.reuse import plan_from_log

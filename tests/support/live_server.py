@@ -9,7 +9,8 @@ import httpx
 import uvicorn
 
 from noetl.config import Settings
-from noetl.runtime.assemble import ServerRuntime, open_server
+from noetl.runtime.assemble import open_server
+from noetl.runtime.assembled import ServerRuntime
 from noetl.server import create_app
 
 

@@ -13,8 +13,9 @@ from noetl.engine.commands import Command
 from noetl.engine.definition import EvalRule, PlaybookDef, StepDef, TaskDef
 from noetl.engine.events import Event
 from noetl.tools.base import Resources
-from noetl.worker import pipeline
-from noetl.worker.pipeline import Runner, run_command
+from noetl.worker import step_run
+from noetl.worker.pipeline import run_command
+from noetl.worker.step_run import Runner
 
 
 def task(label: str, kind: str = "noop", *, eval=(), args=None, timeout=None, **config) -> TaskDef:
@@ -380,7 +381,7 @@ def test_jump_to_an_unknown_task_fails_with_config_error():
 
 
 def test_runaway_jump_loop_is_stopped(monkeypatch):
-    monkeypatch.setattr(pipeline, "MAX_TASK_RUNS", 25)
+    monkeypatch.setattr(step_run, "MAX_TASK_RUNS", 25)
     events = run(playbook(task("a", eval=[EvalRule(do="jump", to="a")])))
     assert types(events) == ["task.done"] * 25 + ["step.failed"]
     assert ending(events)["error"]["kind"] == "runaway"

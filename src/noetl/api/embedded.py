@@ -16,7 +16,8 @@ from noetl.api.sync import run_sync
 from noetl.config import Settings
 from noetl.dsl.locate import load_located, locate
 from noetl.errors import ConfigError
-from noetl.runtime.assemble import Runtime, open_embedded
+from noetl.runtime.assemble import open_embedded
+from noetl.runtime.assembled import Runtime
 from noetl.runtime.retry import prepare_retry
 from noetl.tools.masking import masked_output
 

@@ -37,6 +37,19 @@ SUBJECT_ROOT = "noetl.commands"
 CONSUMER_PREFIX = "noetl-worker-"
 TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")  # what a pool or stream name may be
 ROOT = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")  # what a subject root may be
+ACK_TIMEOUT = 5.0  # seconds to wait for JetStream's acks of one round of publishes
+
+# Errors that mean "the server is away for now": retried (publish) or waited out (fetch).
+TRANSIENT = (
+    nats.errors.TimeoutError,
+    nats.errors.NoRespondersError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.OutboundBufferLimitError,
+    nats.errors.StaleConnectionError,
+    nats.js.errors.NoStreamResponseError,
+    nats.js.errors.ServiceUnavailableError,
+)
+
 _STREAM_KEYS = ("subjects", "retention", "storage")
 _CONSUMER_KEYS = ("filter_subject", "ack_policy", "deliver_subject")
 

@@ -14,10 +14,7 @@ consumer keeps `max_deliver` as given rather than `max_deliver + 1` with `fetch`
 extra delivery: that needs someone to fetch, and a last lease running out while nobody fetches
 would never be buried. All processes should use the same `max_deliver`: a consumer has one.
 
-Cancel notices go over core NATS (see `noetl.bus.jetstream`): every bus of the stream that
-listens hears each one; nats-py subscribes again after a reconnect, and a notice sent while
-the server is away is buffered by the client and sent on reconnection, or dropped (logged) when
-the buffer is full.
+Cancel notices go over core NATS, best effort: `noetl.bus.cancel_notices`.
 
 Faults. The connection reconnects forever. A fetch while the server is away returns [] after
 its timeout instead of raising; a publish retries until `publish_timeout` (safe: the message id
@@ -40,16 +37,16 @@ from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
 
 from noetl.bus import jetstream
+from noetl.bus.cancel_notices import CancelNotices
 from noetl.bus.dead_letters import DeadLetters
 from noetl.bus.jetstream import (
+    ACK_TIMEOUT,
     ROOT,
     SUBJECT_ROOT,
     TOKEN,
-    cancel_subject,
+    TRANSIENT,
     decode,
-    decode_cancel,
     encode,
-    encode_cancel,
     pool_subject,
 )
 from noetl.bus.nats_connection import open_client, redact
@@ -60,18 +57,6 @@ log = logging.getLogger(__name__)
 
 _PUBLISH_CHUNK = 1000  # pointers in flight at once: bounds the client's outbound buffer
 _RETRY_PAUSE = 0.25  # seconds between publish attempts while the server is away
-_ACK_TIMEOUT = 5.0  # seconds to wait for JetStream's acks of one round of publishes
-
-# Errors that mean "the server is away for now": retried (publish) or waited out (fetch).
-_TRANSIENT = (
-    nats.errors.TimeoutError,
-    nats.errors.NoRespondersError,
-    nats.errors.ConnectionReconnectingError,
-    nats.errors.OutboundBufferLimitError,
-    nats.errors.StaleConnectionError,
-    nats.js.errors.NoStreamResponseError,
-    nats.js.errors.ServiceUnavailableError,
-)
 
 
 class NatsDelivery:
@@ -128,6 +113,7 @@ class NatsBus:
         self._subs_lock = asyncio.Lock()
         self._fetching: set[asyncio.Future[list[Delivery]]] = set()
         self._dead = DeadLetters(client, self._js, stream, on_dead)
+        self._cancels = CancelNotices(client, stream, where)
         self._closed = False
 
     @classmethod
@@ -197,7 +183,7 @@ class NatsBus:
             while pending:
                 failed = await self._publish_round(pending, deadline)
                 for error in failed.values():
-                    if not isinstance(error, _TRANSIENT):
+                    if not isinstance(error, TRANSIENT):
                         raise self._failure("publishing a pointer", error)
                 if failed and asyncio.get_running_loop().time() >= deadline:
                     raise self._failure(
@@ -225,7 +211,7 @@ class NatsBus:
                 )
             except nats.errors.Error as exc:  # e.g. the reconnect buffer is full
                 failed[index] = exc
-        wait = min(_ACK_TIMEOUT, max(deadline - asyncio.get_running_loop().time(), _RETRY_PAUSE))
+        wait = min(ACK_TIMEOUT, max(deadline - asyncio.get_running_loop().time(), _RETRY_PAUSE))
         if acks:
             await asyncio.wait(acks.values(), timeout=wait)
         for index, ack in acks.items():
@@ -287,7 +273,7 @@ class NatsBus:
             return list(await sub.fetch(1, timeout=max(timeout, 0.001)))
         except TimeoutError:  # nothing came (nats-py raises both kinds of timeout)
             return None
-        except (*_TRANSIENT, nats.js.errors.NotFoundError) as exc:
+        except (*TRANSIENT, nats.js.errors.NotFoundError) as exc:
             # Server away (the subscription survives the reconnect), or the consumer vanished
             # (bound again on the next fetch). Wait out the timeout so that a caller's fetch
             # loop does not spin while the server is away.
@@ -342,41 +328,12 @@ class NatsBus:
     async def announce_cancel(self, command_ids: Sequence[str]) -> None:
         """Publish one notice with `command_ids` to the buses of this stream listening now."""
         self._check_open("announce a cancel")
-        if not command_ids:
-            return
-        try:
-            await self._nc.publish(cancel_subject(self.stream), encode_cancel(command_ids))
-        except nats.errors.Error as exc:
-            # Best effort by contract: the executions have ended either way.
-            log.warning(
-                "cancel notice for %d command(s) not sent to %s: %r",
-                len(command_ids),
-                self._where,
-                exc,
-            )
+        await self._cancels.announce(command_ids)
 
     async def on_cancel(self, listener: CancelListener) -> None:
         """Call `listener` with the ids of every cancel notice of this stream from now on."""
         self._check_open("listen for cancel notices")
-        subject = cancel_subject(self.stream)
-
-        async def heard(msg: Msg) -> None:
-            try:
-                listener(decode_cancel(msg.data, msg.subject))
-            except BusError as exc:
-                log.warning("ignoring a cancel notice: %s", exc)
-            except Exception:
-                log.exception("cancel listener failed on %s", subject)
-
-        try:
-            await self._nc.subscribe(subject, cb=heard)
-        except nats.errors.Error as exc:
-            raise self._failure(f"subscribing to {subject}", exc) from None
-        try:
-            await self._nc.flush(timeout=int(_ACK_TIMEOUT))  # the server has it: "from now on"
-        except (TimeoutError, *_TRANSIENT) as exc:
-            # The client sends the subscription again when it reconnects.
-            log.warning("subscription to %s not confirmed by %s: %r", subject, self._where, exc)
+        await self._cancels.listen(listener)
 
     # -- dead letters --------------------------------------------------------------------------
 

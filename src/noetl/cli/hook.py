@@ -16,7 +16,7 @@ from noetl.cli.terminal import bad_input_on_lookup, with_stores
 
 if TYPE_CHECKING:
     from noetl.runtime.admin import HookAdmin
-    from noetl.runtime.assemble import Stores
+    from noetl.runtime.assembled import Stores
 
 T = TypeVar("T")
 DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite file of the local store.")]

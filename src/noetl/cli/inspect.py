@@ -14,7 +14,7 @@ from rich.table import Table
 
 from noetl.cli.terminal import dump_json, fail, with_stores
 from noetl.engine.events import TERMINAL_PLAYBOOK, Event
-from noetl.runtime.assemble import Stores
+from noetl.runtime.assembled import Stores
 from noetl.runtime.task_logs import render, task_logs
 from noetl.store.results import step_result
 

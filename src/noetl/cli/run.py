@@ -28,7 +28,8 @@ from noetl.dsl.locate import Located, load_located, locate
 from noetl.engine.definition import PlaybookDef
 from noetl.errors import ConfigError, ConflictError, NoetlError, NotFoundError, PlaybookError
 from noetl.observe import tracing
-from noetl.runtime.assemble import Runtime, open_embedded, open_stores
+from noetl.runtime.assemble import open_embedded, open_stores
+from noetl.runtime.assembled import Runtime
 from noetl.store.port import ExecutionSummary
 from noetl.store.sqlite.lease import execution_lease
 from noetl.tools.masking import masked_output

@@ -17,7 +17,8 @@ from noetl.cli.remote import ServerOption
 from noetl.cli.terminal import bad_input_on_lookup, merged_payload, with_stores
 from noetl.config import Settings, parse_duration
 from noetl.errors import ConfigError, NoetlError
-from noetl.runtime.assemble import Stores, open_embedded
+from noetl.runtime.assemble import open_embedded
+from noetl.runtime.assembled import Stores
 from noetl.runtime.scheduler import Scheduler
 from noetl.store.schedules import Schedule
 

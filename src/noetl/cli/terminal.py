@@ -24,7 +24,7 @@ from noetl.errors import ConfigError, ConflictError, NoetlError, NotFoundError, 
 from noetl.store.port import ExecutionSummary
 
 if TYPE_CHECKING:
-    from noetl.runtime.assemble import Stores
+    from noetl.runtime.assembled import Stores
 
 T = TypeVar("T")
 EXIT_DONE, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 0, 1, 2, 130

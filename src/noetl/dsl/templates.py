@@ -6,35 +6,26 @@ returned as it is. Nested dicts/lists/tuples are rendered in one call. Compiled 
 cached by their text, because the engine renders the same few templates over and over.
 
 Failures never fall back to the raw text: they raise `noetl.errors.TemplateError`, naming the
-missing name, the caller's location (`where`) and the template.
+missing name, the caller's location (`where`) and the template. The Jinja environment they run
+in, sandboxed and budgeted, is `noetl.dsl.sandbox`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 from collections.abc import Iterator, Mapping
 from functools import _lru_cache_wrapper, lru_cache
 from types import GeneratorType
 from typing import Any, Protocol
 
-from jinja2 import StrictUndefined, Template, Undefined, meta, nodes
+from jinja2 import Template, Undefined, meta, nodes
 from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
-from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-from noetl.dsl.budget import (
-    Budget,
-    check_format,
-    check_power,
-    check_repeat,
-    check_size,
-    check_time,
-    counted,
-)
+from noetl.dsl.budget import Budget, check_size
+from noetl.dsl.sandbox import sandbox
 from noetl.errors import TemplateError
 
 __all__ = ["RENDERER", "JinjaRenderer", "is_template", "syntax_error"]
@@ -119,107 +110,11 @@ def _reject_nested_undefined(value: Any) -> None:
             _reject_nested_undefined(item)
 
 
-def _fromjson(text: Any) -> Any:
-    """Jinja filter: parse a JSON string (the inverse of `tojson`)."""
-    if not isinstance(text, str | bytes | bytearray):
-        raise TypeError(f"fromjson expects a JSON string, got {type(text).__name__}")
-    return json.loads(text)
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, with mapping keys winning over mapping methods in `a.b`, and a budget.
-
-    Jinja looks `a.b` up as an attribute first, so `workload.items` would be the dict's `items`
-    method; in a data DSL it must be the `items` key. Key values are data (the sandbox's own
-    `a['b']` returns them as they are); everything else goes through the sandbox's checks.
-
-    Every `for` loops through `budget.counted`, and the operators, calls and format strings
-    that could take unbounded time or memory in one step are checked first (`noetl.dsl.budget`).
-    """
-
-    intercepted_binops = frozenset({"*", "**", "%"})
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, Mapping) and attribute in obj:
-            return obj[attribute]
-        return super().getattr(obj, attribute)
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        check_time()
-        if operator == "*":
-            check_repeat(left, right)
-        elif operator == "**":
-            check_power(left, right)
-        else:
-            check_format(left)
-        return super().call_binop(context, operator, left, right)
-
-    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        check_time()
-        return super().call(__context, __obj, *args, **kwargs)
-
-    def wrap_str_format(self, value: Any) -> Any:
-        wrapped = super().wrap_str_format(value)
-        if wrapped is not None:
-            check_format(value.__self__)
-        return wrapped
-
-    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        tree = super()._parse(source, name, filename)
-        for loop in tree.find_all(nodes.For):
-            loop.iter = nodes.Filter(loop.iter, _COUNTED, [], [], None, None, lineno=loop.lineno)
-        return tree
-
-
-_COUNTED = "noetl_counted"  # the filter every `for` loops through (not a name users can type)
-
-
-def _install_budget(env: _Sandbox) -> None:
-    """Register the loop counter and bound the filters and globals whose arguments decide how
-    much they build."""
-    env.filters[_COUNTED] = counted
-    center, indent, fmt, slices = (env.filters[n] for n in ("center", "indent", "format", "slice"))
-
-    def bounded_center(value: Any, width: int = 80) -> Any:
-        check_size(width, "a center width")
-        return center(value, width)
-
-    def bounded_indent(value: Any, width: Any = 4, *args: Any, **kwargs: Any) -> Any:
-        lines = str(value).count("\n") + 1
-        check_size(lines * (width if isinstance(width, int) else len(str(width))), "an indent")
-        return indent(value, width, *args, **kwargs)
-
-    def bounded_format(value: Any, *args: Any, **kwargs: Any) -> Any:
-        check_format(value)
-        return fmt(value, *args, **kwargs)
-
-    def bounded_slice(value: Any, count: int, *args: Any) -> Any:
-        check_size(count, "a slice count")
-        return slices(value, count, *args)
-
-    env.filters.update(
-        center=bounded_center, indent=bounded_indent, format=bounded_format, slice=bounded_slice
-    )
-    lipsum: Any = env.globals["lipsum"]
-
-    def bounded_lipsum(n: int = 5, *args: Any, **kwargs: Any) -> Any:
-        check_size(n * 1000, "lipsum")
-        return lipsum(n, *args, **kwargs)
-
-    env.globals["lipsum"] = bounded_lipsum
-
-
 class JinjaRenderer:
     """Renders template values against a scope; satisfies `noetl.engine.definition.Renderer`."""
 
     def __init__(self, *, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
-        self._env = _Sandbox(
-            undefined=StrictUndefined,
-            autoescape=False,
-            keep_trailing_newline=True,  # text around the tags is kept exactly as written
-        )
-        self._env.filters["fromjson"] = _fromjson
-        _install_budget(self._env)
+        self._env = sandbox()
         self._compiled: _lru_cache_wrapper[Compiled] = lru_cache(maxsize=cache_size)(self._compile)
         # The control plane asks which names a template reads on every render of it.
         self._names_of = lru_cache(maxsize=cache_size)(self._read_names)

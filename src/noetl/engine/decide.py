@@ -4,47 +4,25 @@ The incoming event is applied with `evolve`; the engine then reacts: it activate
 received tokens (guard -> skipped or started), issues commands, runs loops, routes finished step
 runs through their `next` arcs, fires synchronizing joins and ends the execution. Every event the
 engine emits is applied to the state as it is emitted, so the returned state already reflects
-the whole decision. Nothing here reads a clock, the environment or does I/O.
+the whole decision. Nothing here reads a clock, the environment or does I/O. Routing through
+arcs is `arcs.py`'s; emitting and the decision's result are `decision.py`'s.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from noetl.engine import events as ev
+from noetl.engine.arcs import ArcRouter
 from noetl.engine.commands import Command, command_id_for
+from noetl.engine.decision import END_KEY, Decision
 from noetl.engine.definition import PlaybookDef, StepDef
 from noetl.engine.events import Event
-from noetl.engine.references import control_names, readable
 from noetl.engine.reuse import reuse_entry
 from noetl.engine.routing import base_scope, deep_merge, ready_joins, truthy
 from noetl.engine.state import ExecutionState, LoopProgress, Run, Token, evolve
 from noetl.errors import EngineError, TemplateError
-
-END_KEY = "playbook.end"  # one terminal playbook event per execution
-
-
-@dataclass(frozen=True, slots=True)
-class Routing:
-    """How one finished step run was routed: arcs whose guard was evaluated, arcs that fired."""
-
-    step: str
-    evaluated: int
-    taken: int
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What the engine decided for one incoming event."""
-
-    state: ExecutionState
-    events: tuple[Event, ...] = ()  # engine events to append after the incoming one, in order
-    commands: tuple[Command, ...] = ()  # work to hand to workers
-    cancelled: tuple[str, ...] = ()  # command ids whose work should stop (execution ended)
-    routed: tuple[Routing, ...] = ()  # the routings this decision made (the arc match rate)
 
 
 def start_event(
@@ -121,17 +99,8 @@ def decide(playbook: PlaybookDef, state: ExecutionState, event: Event) -> Decisi
     return _Decider(playbook, state).react(event)
 
 
-class _Decider:
-    """One decision in progress: accumulates emitted events and commands."""
-
-    def __init__(self, playbook: PlaybookDef, state: ExecutionState) -> None:
-        self.pb = playbook
-        self.s = state
-        self.events: list[Event] = []
-        self.commands: list[Command] = []
-        self.cancelled: list[str] = []
-        self.routed: list[Routing] = []
-        self.queue: deque[tuple[str, Token]] = deque()
+class _Decider(ArcRouter):
+    """One decision in progress: activates steps, issues commands, runs loops."""
 
     def react(self, event: Event) -> Decision:
         command = self.s.pending.get(event.command_id) if event.command_id else None
@@ -157,43 +126,6 @@ class _Decider:
             tuple(self.cancelled),
             tuple(self.routed),
         )
-
-    # -- emitting ---------------------------------------------------------------------------
-
-    def _emit(
-        self,
-        type_: str,
-        step: str | None,
-        payload: dict[str, Any],
-        key: str,
-        *,
-        iteration: int | None = None,
-        command_id: str | None = None,
-    ) -> None:
-        event = Event(
-            type_, self.s.execution_id, step, iteration, command_id, payload, "engine", key
-        )
-        evolve(self.s, event)
-        self.events.append(event)
-
-    def _token(self, args: dict[str, Any], source: str | None, fresh: bool = True) -> Token:
-        token = Token(self.s.next_token, args, source, fresh)
-        self.s.next_token += 1
-        return token
-
-    def _render(self, value: Any, scope: dict[str, Any], where: str) -> Any:
-        """Render a control-plane template; the step results it reads that are stored by
-        reference are given as the values the shell loaded (see `noetl.engine.references`)."""
-        stored = control_names(self.pb)
-        if stored and self.s.results:
-            names = self.pb.renderer.names(value) & stored
-            text = value if isinstance(value, str) else str(value)
-            scope = readable(scope, names, self.s.results, self.s.loaded, where, text)
-        return self.pb.renderer.render(value, scope, where=where)
-
-    def _fail_execution(self, error: dict[str, Any]) -> None:
-        self.cancelled.extend(self.s.pending)
-        self._emit(ev.PLAYBOOK_FAILED, error.get("step"), {"error": error}, END_KEY)
 
     # -- tokens, activation -------------------------------------------------------------------
 
@@ -435,118 +367,6 @@ class _Decider:
         )
         failed = self.events[-1]
         self._command_ended(command, run, failed)
-
-    # -- routing --------------------------------------------------------------------------------
-
-    def _route(
-        self,
-        run: Run,
-        status: str,
-        name: str,
-        error: Any,
-        step_vars: dict[str, Any],
-        *,
-        own_set_ctx: bool = False,
-    ) -> None:
-        """Fire the arcs of a step run that ended. A step's own `set_ctx` is applied here when
-        no worker ran its whole pipeline (`own_set_ctx`: a routing step, a loop); a worker
-        applies it otherwise, where large results are readable."""
-        step = self.pb.step(run.step)
-        scope: dict[str, Any] = {}
-        if step.set_ctx or any(
-            arc.when is not None or arc.args or arc.set_ctx for arc in step.next
-        ):
-            scope = base_scope(self.s, run.args)  # only built when a template will read it
-            scope["vars"] = step_vars
-            scope["event"] = {"name": name, "status": status, "error": error}
-        own_key = f"ctx.set|{step.name}|{run.token}"
-        if (
-            own_set_ctx
-            and status == "success"
-            and step.set_ctx
-            and not self._set_ctx(step, step.set_ctx, scope, own_key)
-        ):
-            return
-        fired = self._matching_arcs(step, status, scope)
-        if fired is None:
-            return
-        if step.next:
-            # Exclusive routing stops at the first match: the arcs after it were not evaluated.
-            exclusive = step.next_mode == "exclusive" and fired
-            evaluated = fired[0] + 1 if exclusive else len(step.next)
-            self.routed.append(Routing(step.name, evaluated, len(fired)))
-        if status == "error" and not fired:
-            detail = dict(error) if isinstance(error, Mapping) else {"message": str(error)}
-            detail.setdefault("kind", "step")
-            detail["step"] = step.name
-            message = str(detail.get("message", ""))
-            if f"step '{step.name}'" not in message:  # the step is named once, not twice
-                message = f"step '{step.name}' failed: {message}"
-            detail["message"] = message
-            self._fail_execution(detail)
-            return
-        for index in fired:
-            arc = step.next[index]
-            key = f"ctx.set|{step.name}|{run.token}|{index}"
-            if arc.set_ctx and not self._set_ctx(step, arc.set_ctx, scope, key, index):
-                return
-            where = f"step '{step.name}' next[{index}] (to '{arc.step}') args"
-            try:
-                args = self._render(dict(arc.args), scope, where) if arc.args else {}
-            except TemplateError as exc:
-                self._fail_execution({"kind": "template", "message": str(exc), "step": step.name})
-                return
-            self.queue.append((arc.step, self._token(dict(args), step.name, run.fresh)))
-
-    def _set_ctx(
-        self,
-        step: StepDef,
-        values: Mapping[str, Any],
-        scope: dict[str, Any],
-        key: str,
-        arc: int | None = None,
-    ) -> bool:
-        """Render and apply a step's (or one of its arcs') `set_ctx`; False when a template
-        failed (the execution has failed then)."""
-        where = (
-            f"step '{step.name}' set_ctx"
-            if arc is None
-            else f"step '{step.name}' next[{arc}] set_ctx"
-        )
-        try:
-            values = self._render(dict(values), scope, where)
-        except TemplateError as exc:
-            self._fail_execution({"kind": "template", "message": str(exc), "step": step.name})
-            return False
-        payload: dict[str, Any] = {"set_ctx": values}
-        if arc is not None:
-            payload["arc"] = arc
-        self._emit(ev.CTX_SET, step.name, payload, key)
-        return True
-
-    def _matching_arcs(self, step: StepDef, status: str, scope: dict[str, Any]) -> list[int] | None:
-        """Indexes of the arcs that fire; None when a guard failed to render (execution failed)."""
-        fired: list[int] = []
-        for index, arc in enumerate(step.next):
-            if arc.when is None:
-                match = status == "success"
-            else:
-                where = f"step '{step.name}' next[{index}] (to '{arc.step}') when"
-                try:
-                    match = truthy(self._render(arc.when, scope, where))
-                except TemplateError as exc:
-                    if status == "error":
-                        # A guard reading the result the failed step never produced: the step's
-                        # own error is what went wrong, so the arc simply does not match.
-                        continue
-                    error = {"kind": "template", "message": str(exc), "step": step.name}
-                    self._fail_execution(error)
-                    return None
-            if match:
-                fired.append(index)
-                if step.next_mode == "exclusive":
-                    break
-        return fired
 
 
 def _whole_number(value: Any) -> int | None:

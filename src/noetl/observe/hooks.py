@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from noetl.engine.decide import Routing
+from noetl.engine.decision import Routing
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
 

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from noetl.bus.port import Backlog
 from noetl.engine import events as ev
 from noetl.engine.commands import Command
-from noetl.engine.decide import Routing
+from noetl.engine.decision import Routing
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
 from noetl.observe.hooks import Observer, tool_kind

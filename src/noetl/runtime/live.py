@@ -17,7 +17,7 @@ from typing import Any
 
 from noetl.dsl.load import load_playbook
 from noetl.engine.commands import Command
-from noetl.engine.decide import Decision, Routing
+from noetl.engine.decision import Decision, Routing
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import COMMAND_ISSUED, Event
 from noetl.engine.routing import command_scope

@@ -23,7 +23,8 @@ from noetl import __version__
 from noetl.config import Settings
 from noetl.errors import ConfigError
 from noetl.observe.metrics import Metrics
-from noetl.runtime.assemble import ServerRuntime, open_server
+from noetl.runtime.assemble import open_server
+from noetl.runtime.assembled import ServerRuntime
 from noetl.server import errors, ui
 from noetl.server.feed import Feed
 from noetl.server.progress import ProgressCache

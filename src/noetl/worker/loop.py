@@ -31,9 +31,10 @@ from noetl.store.results import ResultStore
 from noetl.tools.base import Resources, occupying
 from noetl.worker import output
 from noetl.worker.capacity import Slot, SlotLimit
-from noetl.worker.pipeline import Runner, run_command
+from noetl.worker.pipeline import run_command
 from noetl.worker.references import externalize, resolve
 from noetl.worker.source import CommandSource, WorkItem, holding
+from noetl.worker.step_run import Runner
 
 log = logging.getLogger(__name__)
 # Cancelled command ids remembered for a notice that overtakes the answer to the claim.

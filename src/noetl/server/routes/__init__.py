@@ -15,7 +15,7 @@ from noetl.errors import PlaybookError, Problem
 
 if TYPE_CHECKING:
     from noetl.observe.metrics import Metrics
-    from noetl.runtime.assemble import ServerRuntime
+    from noetl.runtime.assembled import ServerRuntime
 
 
 # Bounds of numbers that reach the database (INTEGER and BIGINT columns): larger ones are 422.

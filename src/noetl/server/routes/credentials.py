@@ -27,7 +27,7 @@ from noetl.server.schemas import (
 from noetl.store.credentials import CREDENTIAL_TYPES, check_data, check_name, make_cipher
 
 if TYPE_CHECKING:
-    from noetl.runtime.assemble import ServerRuntime
+    from noetl.runtime.assembled import ServerRuntime
 
 router = APIRouter(route_class=StrictJsonRoute, prefix="/credentials", tags=["credentials"])
 
