@@ -25,6 +25,10 @@ workflow:
     next: [{step: end, args: {total: "{{ start.results | sum }}"}}]
   - step: end
 """
+ONE_STEP = """
+workflow:
+  - step: start
+"""
 SLOW = """
 workload: {flag: ""}
 workflow:
@@ -109,9 +113,21 @@ def test_resume_of_a_finished_execution_reports_it(cli):
 
 
 def test_resume_of_an_unknown_execution_is_invalid_input(cli):
+    # No log at all: refused naming the file, and no empty log is left behind.
+    missing = cli("run", "--resume", "123", "--json", "--db", str(cli.db))
+    assert missing.returncode == 2
+    outcome = json.loads(missing.stdout)  # --json: one object on stdout, whatever happened
+    assert (outcome["execution_id"], outcome["status"]) == ("123", "invalid")
+    assert outcome["error"] == {
+        "kind": "not_found",
+        "message": f"execution 123 not found: there is no event log at {cli.db}",
+    }
+    assert not cli.db.exists()
+    # A log that does not have it.
+    assert cli("run", cli.write("one", ONE_STEP), "--db", str(cli.db)).returncode == 0
     done = cli("run", "--resume", "123", "--json", "--db", str(cli.db))
     assert done.returncode == 2
-    outcome = json.loads(done.stdout)  # --json: one object on stdout, whatever happened
+    outcome = json.loads(done.stdout)
     assert (outcome["execution_id"], outcome["status"]) == ("123", "invalid")
     assert outcome["error"] == {"kind": "not_found", "message": "execution 123 not found"}
     assert "123" in done.stderr and "Traceback" not in done.stderr

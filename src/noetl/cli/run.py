@@ -71,7 +71,7 @@ def run(
     log_format: LogFormatOption = None,
 ) -> None:
     """Run a playbook to its end with an embedded event log (SQLite) and in-process workers."""
-    with exits_on_error(EXIT_INVALID), _outcome_on_error(as_json):
+    with exits_on_error(EXIT_INVALID), _outcome_on_error(as_json, resume):
         settings = Settings.load(db=db, workers=workers, log_level=log_level, log_format=log_format)
         setup_logging(settings)
         job = _prepare(file, set_ or [], payload, resume, settings, version)
@@ -187,6 +187,10 @@ def _prepare(
     if resume is not None:
         if file is not None or sets or payload or version is not None:
             raise ConfigError("--resume takes no playbook file, --version, --set or --payload")
+        if not settings.db_path.exists():  # opening it would create an empty log
+            raise NotFoundError(
+                f"execution {resume} not found: there is no event log at {settings.db_path}"
+            )
         return Job(resume=resume)
     if file is None:
         raise ConfigError("give a playbook file or catalog path to run (or --resume ID)")
