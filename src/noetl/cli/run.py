@@ -71,7 +71,7 @@ def run(
     log_format: LogFormatOption = None,
 ) -> None:
     """Run a playbook to its end with an embedded event log (SQLite) and in-process workers."""
-    with exits_on_error(EXIT_INVALID), _outcome_on_error(as_json, resume):
+    with exits_on_error(EXIT_INVALID), _outcome_on_error(as_json):
         settings = Settings.load(db=db, workers=workers, log_level=log_level, log_format=log_format)
         setup_logging(settings)
         job = _prepare(file, set_ or [], payload, resume, settings, version)
@@ -187,10 +187,6 @@ def _prepare(
     if resume is not None:
         if file is not None or sets or payload or version is not None:
             raise ConfigError("--resume takes no playbook file, --version, --set or --payload")
-        if not settings.db_path.exists():  # opening it would create an empty log
-            raise NotFoundError(
-                f"execution {resume} not found: there is no event log at {settings.db_path}"
-            )
         return Job(resume=resume)
     if file is None:
         raise ConfigError("give a playbook file or catalog path to run (or --resume ID)")
@@ -213,6 +209,10 @@ async def _load(located: Located, settings: Settings) -> tuple[PlaybookDef, str]
 
 
 async def _execute(settings: Settings, job: Job, live: bool, as_json: bool) -> ExecutionSummary:
+    if job.resume is not None and not settings.db_path.exists():  # opening would create one
+        raise NotFoundError(
+            f"execution {job.resume} not found: there is no event log at {settings.db_path}"
+        )
     runtime = await open_embedded(settings)
     try:
         # `print(secret)` in a task shows ***; with --json, prints go to stderr so that stdout
