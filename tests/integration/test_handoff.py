@@ -103,7 +103,7 @@ def test_a_chain_runs_on_reports_alone_after_its_first_delivery():
                 if not handed:
                     break
                 [item] = handed
-                assert item.lease == control.lease
+                assert item.lease == control.leases.lease
                 assert item.scope["workload"] == {}
                 assert await bus.fetch("default", timeout=0.05) == []  # not on the bus
                 steps.append(item.command.step)

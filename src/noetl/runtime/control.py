@@ -8,9 +8,9 @@ what keeps the per-step overhead low when many executions run at once).
 An execution's state is kept in memory while it runs; it is always equal to replaying its log.
 `resume` rebuilds it from the log after a crash.
 
-Workers get commands two ways: a pointer on the bus, then a `claim`; or handed back with the
-answer to their `report` of the previous command (the next step of a chain), on a lease this
-control plane keeps and puts on the bus when it runs out.
+Workers get commands two ways: a pointer on the bus, then a claim; or handed back with the
+answer to their `report` of the previous command (the next step of a chain). Either way they
+hold them on a lease this control plane keeps (`leases.py`: claims, renewals, lapses).
 """
 
 from __future__ import annotations
@@ -19,37 +19,23 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from noetl import ids
 from noetl.bus.port import CommandBus, Pointer
 from noetl.engine import events as ev
-from noetl.engine.commands import Command, claimed_event, dead_event, expired_event
+from noetl.engine.commands import Command, dead_event
 from noetl.engine.decide import cancel_event, decide, start_event
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
-from noetl.errors import ConflictError, NoetlError, NotFoundError, NotHeldError, StoreError
+from noetl.errors import ConflictError, NoetlError, NotFoundError, NotHeldError
 from noetl.observe import tracing
 from noetl.observe.hooks import Observer
-from noetl.runtime.claims import (
-    check_held,
-    check_renewal,
-    hand_off,
-    new_token,
-    plan_hand_off,
-    refusal,
-)
-from noetl.runtime.live import (
-    HANDED_OFF,
-    DecidedBatch,
-    LiveExecution,
-    Offer,
-    digest,
-    log_pages,
-    rebuild,
-)
+from noetl.runtime.claims import check_held, hand_off, plan_hand_off
+from noetl.runtime.leases import LEASE, Leases
+from noetl.runtime.live import DecidedBatch, LiveExecution, Offer, digest, log_pages, rebuild
 from noetl.runtime.publisher import Publisher
 from noetl.runtime.pump import Pump, Submission
 from noetl.runtime.reads import ControlReads
@@ -61,10 +47,7 @@ from noetl.worker.source import WorkItem
 log = logging.getLogger(__name__)
 EventListener = Callable[[Event], None]
 CONFLICT_RETRIES = 5
-LEASE = 30.0  # seconds a handed-off command stays with its worker without a report or renewal
 RUNNING = "running"
-BACKGROUND_WAIT = 5.0  # seconds `close` waits for claims still being forgotten
-FORGET_DELAY = 1.0  # seconds the claims of ended executions wait, to be deleted together
 
 
 class ControlPlane:
@@ -84,7 +67,6 @@ class ControlPlane:
         self.store = store
         self.reads = reads or ControlReads(None, 0)  # stored results its templates read
         self.bus = bus
-        self.lease = lease
         self.sweep = sweep  # replicas: look for executions others ended, every `sweep` s
         self._route = route or (lambda pool: pool)
         self._live: dict[str, LiveExecution] = {}
@@ -92,9 +74,17 @@ class ControlPlane:
         self._pump = Pump(self._process, self._refresh, self._invalidate)
         self._publisher = Publisher(bus)
         self._sweeper: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[None]] = set()  # lapsed commands' claims forgotten
-        self._ended: list[str] = []  # executions whose claims are to be deleted
-        self._forgetter: asyncio.Task[None] | None = None
+        self.leases = Leases(  # who holds which command, on what lease
+            store,
+            self._live,
+            self._pump,
+            self._publisher,
+            load=self._load,
+            write=self._write,
+            pointer=self._pointer,
+            lease=lease,
+            worker_id=worker_id,
+        )
         self._listeners: list[EventListener] = []
         self._observer = Observer()
 
@@ -114,13 +104,7 @@ class ControlPlane:
                 await self._sweeper
             self._sweeper = None
         await self._pump.stop()
-        if self._forgetter is not None:  # the claims of executions that just ended, now
-            self._forgetter.cancel()
-            self._background.add(asyncio.get_running_loop().create_task(self._forget_ended(0)))
-        if self._background:  # (a store that blinks does not hold the close up for long)
-            _, late = await asyncio.wait(list(self._background), timeout=BACKGROUND_WAIT)
-            for task in late:
-                task.cancel()
+        await self.leases.close()
         await self._publisher.close()
         for live in self._live.values():
             live.stop()
@@ -291,8 +275,8 @@ class ControlPlane:
 
         A handed-off command is claimed for the reporter and not published: the worker runs it
         next without a bus delivery or a claim (one round trip per step of a chain). The worker
-        holds it on a lease of `self.lease` seconds, renewed by `renew`; a lease that runs out
-        puts the command on the bus, as a delivery whose lease ran out would be.
+        holds it on a lease, renewed by `Leases.renew`; a lease that runs out puts the command
+        on the bus, as a delivery whose lease ran out would be.
         """
         if not events:
             return []
@@ -315,165 +299,16 @@ class ControlPlane:
         self._pump.put(events, offer)
         return await given
 
-    async def renew(self, held: Sequence[tuple[str, str, str]]) -> None:
-        """Extend the leases of held commands, given as (execution id, command id, claim token).
-        Raises `NotHeldError` naming the first one that token does not hold, and then extends
-        none: only the holder keeps a command from the others."""
-        lives = await self.check_holding(held)
-        for execution_id, command_id, _ in held:
-            live = lives[execution_id]
-            # Only the lease this process gave out: a replica that did not hand the command
-            # out starts none (it would run out there and put the command on the bus).
-            if live is not None and command_id in live.leases:
-                live.lease(live.state.pending[command_id], self.lease, self._lapse)
-
-    async def check_holding(
-        self, held: Sequence[tuple[str, str, str]]
-    ) -> dict[str, LiveExecution | None]:
-        """Raise `NotHeldError` naming `held[i]` unless each (execution id, command id, claim
-        token) names a pending command that token holds; the executions, by id."""
-        lives = {e: await self._load(e) for e, _, _ in held}
-        check_renewal(held, lives)
-        return lives
-
     async def claim(
         self, pointer: Pointer, attempt: int = 1, worker_id: str | None = None
     ) -> WorkItem | None:
         """The command behind `pointer` if it is pending and not running elsewhere; else None
-        (see `claim_many`)."""
-        return (await self.claim_many([(pointer, attempt)], worker_id))[0]
+        (see `Leases.claim_many`)."""
+        return (await self.leases.claim_many([(pointer, attempt)], worker_id))[0]
 
-    async def claim_many(
-        self, wanted: Sequence[tuple[Pointer, int]], worker_id: str | None = None
-    ) -> list[WorkItem | None]:
-        """Per (pointer, delivery attempt): its command for `worker_id`, or None when it is
-        finished, unknown or running elsewhere (and for a repeat within `wanted`).
-
-        A later delivery `attempt` wins over an earlier claim: the bus only redelivers once the
-        earlier holder's lease ran out, so that worker is gone or too late. The winners are
-        recorded in the log first (one write for all: `command.claimed` with a fresh claim
-        token, which only its reports may carry), so a claim that fails half-way can be asked
-        for again. A store that is broken (not a blink, not a conflict) ends the waits here.
-        """
-        try:
-            return await self._claim_many(wanted, worker_id or self.worker_id)
-        except StoreError as exc:
-            if type(exc) is StoreError:
-                self._store_broken(exc)
-            raise
-
-    async def _claim_many(
-        self, wanted: Sequence[tuple[Pointer, int]], worker_id: str
-    ) -> list[WorkItem | None]:
-        chosen: list[tuple[int, LiveExecution, Command, int, str]] = []
-        try:
-            for index, (pointer, attempt) in enumerate(wanted):
-                found = await self._claimable(pointer, attempt)
-                if found is not None:
-                    # Taken before the next await: another delivery of the same command (a
-                    # redelivery and a lapsed lease's re-issue come together) is refused while
-                    # this claim is decided, or each would void the other's.
-                    found[0].claiming.add(pointer.command_id)
-                    chosen.append((index, *found, attempt, new_token()))
-            return await self._record_claims(chosen, len(wanted), worker_id)
-        finally:
-            for _, live, command, *_ in chosen:
-                live.claiming.discard(command.command_id)
-
-    async def _record_claims(
-        self, chosen: list[tuple[int, LiveExecution, Command, int, str]], size: int, worker_id: str
-    ) -> list[WorkItem | None]:
-        """Write the chosen claims to the log and the store; the winners held, on a lease."""
-        answers: list[WorkItem | None] = [None] * size
-        if not chosen:
-            return answers
-        await self._write([claimed_event(c, worker_id, token) for *_, c, _, token in chosen])
-        # Recorded in the store (one write for all), so control planes sharing it agree on one
-        # winner per attempt.
-        won = await self.store.claim(
-            [(c.execution_id, c.command_id, attempt) for _, _, c, attempt, _ in chosen]
-        )
-        for (index, live, command, attempt, token), winner in zip(chosen, won, strict=True):
-            if winner and live.state.holders.get(command.command_id) == token:  # not replaced
-                answers[index] = live.hold(command, attempt, self._expire, token)
-                live.lease(command, self.lease, self._lapse)
-        return answers
-
-    async def _claimable(
-        self, pointer: Pointer, attempt: int
-    ) -> tuple[LiveExecution, Command] | None:
-        """The execution and pending command `pointer` names, unless `claims.refusal` says
-        this delivery `attempt` may not claim it now."""
-        live = self._live.get(pointer.execution_id) or await self._load(pointer.execution_id)
-        if live is None:
-            return None
-        command = live.state.pending.get(pointer.command_id)
-        if command is None and self._live.get(pointer.execution_id) is live:
-            # Another control plane sharing the log (a replica) may have issued it since this
-            # state was built: look again in the state the log gives now.
-            await self._pump.reload(pointer.execution_id)
-            command = live.state.pending.get(pointer.command_id)
-        if command is None:
-            return None
-        refused = refusal(live, command.command_id, attempt, self.lease, time.time())
-        if refused is not None:
-            log.info("claim of command %s refused: %s", command.command_id, refused)
-            return None
-        return live, command
-
-    def _holding(self, live: LiveExecution, command: Command, token: str) -> WorkItem:
-        """Hold a command handed to a reporter, on a lease."""
-        item = live.hold(command, HANDED_OFF, self._expire, token)
-        live.lease(command, self.lease, self._lapse)
-        return replace(item, lease=self.lease)
-
-    def _lapse(self, command: Command) -> None:
-        """A held command's worker neither reported nor renewed in time: the command goes on
-        the bus again, claimable by anyone (its claim in the store is forgotten, so the new
-        delivery's first attempt can win there too)."""
-        live = self._live.get(command.execution_id)
-        if live is None or live.leases.pop(command.command_id, None) is None:
-            return
-        live.release(command.command_id)
-        log.warning(
-            "lease of command %s (step '%s') ran out on its worker; delivering it again",
-            command.command_id,
-            command.step,
-        )
-        self._in_background(self._deliver_again(command))
-
-    async def _deliver_again(self, command: Command) -> None:
-        await self._forget_claims(command.execution_id, command.command_id)
-        # A new message, not a duplicate of the command's first one (NATS would drop that).
-        reissued = replace(self._pointer(command), reissue=time.time_ns())
-        self._publisher.send([reissued], [])
-
-    async def _forget_claims(self, execution_id: str, command_id: str) -> None:
-        """Delete the claim row of a command whose lease ran out."""
-        try:
-            await self.store.release_claims(execution_id, command_id)
-        except StoreError as exc:  # the bus's own redelivery of it can still win
-            log.warning("could not forget the claim of command %s: %s", command_id, exc)
-
-    async def _forget_ended(self, delay: float = FORGET_DELAY) -> None:
-        """Delete the claims of the executions that ended, those of a busy moment in one
-        statement (a write per execution would cost as much as a step)."""
-        await asyncio.sleep(delay)
-        ended, self._ended = self._ended, []
-        if not ended:
-            return
-        try:
-            await self.store.forget_claims(ended)
-        except StoreError as exc:  # `noetl prune` deletes them with their executions
-            log.warning("could not delete the claims of %d ended executions: %s", len(ended), exc)
-
-    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    def _expire(self, command: Command) -> None:
-        self._pump.put([expired_event(command)])
+    async def renew(self, held: Sequence[tuple[str, str, str]]) -> None:
+        """Extend the leases of held commands (see `Leases.renew`)."""
+        await self.leases.renew(held)
 
     async def dead_letter(self, pointer: Pointer) -> None:
         """The bus gave up delivering `pointer`: record `command.dead`."""
@@ -557,7 +392,7 @@ class ControlPlane:
                 live.release(command_id)
                 live.issued.pop(command_id, None)
         self._tell_observer(batch, written)
-        hand_off(batch, self._live, self._holding)
+        hand_off(batch, self._live, self.leases.hold_handed)
         self._announce(written)
         # Publishing waits for the bus; the log has the commands, so nobody waits for that.
         pointers = [self._pointer(c) for c in batch.commands if c.command_id not in batch.handed]
@@ -612,13 +447,6 @@ class ControlPlane:
                 except Exception as exc:  # the sweeper must outlive a store that blinks
                     log.warning("could not check whether execution %s ended: %s", execution_id, exc)
 
-    def _store_broken(self, exc: StoreError) -> None:
-        """The store fails on the workers' path in a way retrying does not mend (a corrupt
-        file): whoever waits for an execution here is told, rather than waiting forever."""
-        for live in self._live.values():
-            if not live.done.done():
-                live.done.set_exception(StoreError(f"the store could not be written: {exc}"))
-
     def _announce(self, written: Mapping[str, list[Event]]) -> None:
         if not self._listeners:
             return
@@ -632,11 +460,7 @@ class ControlPlane:
         if live is None:
             return
         live.stop()
-        # Its claims decide nothing any more (every claim of an ended execution is refused):
-        # the claims table holds only running executions' rows.
-        self._ended.append(execution_id)
-        if self._forgetter is None or self._forgetter.done():
-            self._forgetter = asyncio.get_running_loop().create_task(self._forget_ended())
+        self.leases.ended(execution_id)  # the claims table holds only running executions' rows
         tracing.end(live.span, live.state.status, live.state.error)
         if not live.done.done():
             live.done.set_result(None)

@@ -101,7 +101,7 @@ async def _require_hold(name: str, body: RevealRequest | None, runtime: ServerRu
             "execution_id, command_id and claim_token",
         )
     try:
-        await runtime.control.check_holding(
+        await runtime.control.leases.check_holding(
             [(body.execution_id, body.command_id, body.claim_token)]
         )
     except (NotHeldError, NotFoundError) as exc:

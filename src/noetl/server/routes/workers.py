@@ -72,7 +72,7 @@ async def renew(body: RenewRequest, runtime: RuntimeDep) -> Response:
 async def claim_many(body: BatchClaimRequest, runtime: RuntimeDep, metrics: MetricsDep) -> Response:
     """Several claims at once: `{"claimed": [{command, scope} | null, ...]}` in request order."""
     wanted = [(Pointer(c.execution_id, c.command_id, c.step), c.attempt) for c in body.claims]
-    items = await runtime.control.claim_many(wanted, body.claims[0].worker or None)
+    items = await runtime.control.leases.claim_many(wanted, body.claims[0].worker or None)
     answers: list[dict[str, Any] | None] = []
     for item, (_, attempt) in zip(items, wanted, strict=True):
         metrics.claimed(None if item is None else item.command, attempt)
