@@ -13,6 +13,7 @@ Every adapter (SQLite, PostgreSQL) passes `tests/contract/test_worker_registry.p
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -35,6 +36,21 @@ class WorkerBeat:
     version: str
     started_at: str  # UTC ISO-8601
     lost_after: float  # seconds without a beat after which the worker is lost
+
+    def params(self) -> tuple[object, ...]:
+        """The beat as every adapter's `worker_beat` statement takes it, in column order, the
+        running command ids as JSON (an adapter that stamps with its own clock appends it)."""
+        running = json.dumps(list(self.running))
+        return (
+            self.worker_id,
+            self.pool,
+            self.slots,
+            self.busy,
+            running,
+            self.version,
+            self.started_at,
+            self.lost_after,
+        )
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import json
 
 from noetl.store.postgres.pooled import PooledStore
 from noetl.store.postgres.rows import iso
@@ -18,17 +17,8 @@ class PostgresWorkerRegistry(PooledStore):
 
     async def beat(self, beat: WorkerBeat) -> None:
         """Record a heartbeat, stamped with the database's clock."""
-        params = (
-            beat.worker_id,
-            beat.pool,
-            beat.slots,
-            beat.busy,
-            json.dumps(list(beat.running)),
-            beat.version,
-            beat.started_at,
-            beat.lost_after,
-        )
-        await self._query(QUERIES["worker_beat"], params, f"recording worker {beat.worker_id!r}")
+        doing = f"recording worker {beat.worker_id!r}"
+        await self._query(QUERIES["worker_beat"], beat.params(), doing)
 
     async def leave(self, worker_id: str) -> None:
         """Forget a worker that stopped cleanly."""

@@ -22,17 +22,7 @@ class SqliteWorkerRegistry(SqliteStore):
 
     async def beat(self, beat: WorkerBeat) -> None:
         """Record a heartbeat, stamped with this machine's clock."""
-        params = (
-            beat.worker_id,
-            beat.pool,
-            beat.slots,
-            beat.busy,
-            json.dumps(list(beat.running)),
-            beat.version,
-            beat.started_at,
-            beat.lost_after,
-            time.time(),
-        )
+        params = (*beat.params(), time.time())
         self._write(QUERIES["worker_beat"], params, f"recording worker {beat.worker_id!r}")
 
     async def leave(self, worker_id: str) -> None:
