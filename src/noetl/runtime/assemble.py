@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from noetl.bus.inprocess import InProcessBus
 from noetl.bus.port import CommandBus, Pointer
@@ -46,6 +47,9 @@ from noetl.tools.credentials import MaskingCredentials
 from noetl.worker.loop import WorkerPool
 from noetl.worker.presence import Presence
 
+if TYPE_CHECKING:  # imported where it runs: cron parsing is no part of `noetl run`'s cold start
+    from noetl.runtime.scheduler import Scheduler
+
 EMBEDDED_POOL = "default"
 REPLICA_SWEEP = 30.0  # seconds between a server's looks for executions other replicas ended
 
@@ -54,13 +58,8 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
     """Everything in this process; every playbook's pool is served by the local workers."""
     budget.configure(settings)
     event_store = store if store is not None else SqliteEventStore.open(settings.db_path)
-    control: ControlPlane | None = None
-
-    async def dead(pointer: Pointer) -> None:
-        if control is not None:
-            await control.dead_letter(pointer)
-
-    bus = InProcessBus(ack_wait=settings.ack_wait, on_dead=dead)
+    dead_letters = _DeadLetters()
+    bus = InProcessBus(ack_wait=settings.ack_wait, on_dead=dead_letters)
     results = FileResultStore(settings.db_path.parent / "results")
     control = ControlPlane(
         event_store,
@@ -70,6 +69,7 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
         worker_id=settings.worker_id,
         reads=ControlReads(results, settings.control_read_limit),
     )
+    dead_letters.control = control
     resources = Resources()
     catalog = SqliteCatalogStore.open(settings.db_path)
     sealed = SqliteCredentialStore.open(settings.db_path)
@@ -217,44 +217,16 @@ async def _local_workers(runtime: ServerRuntime, count: int) -> WorkerPool:
 async def _assemble_server(
     settings: Settings, opened: contextlib.AsyncExitStack, *, local_pool: bool = False
 ) -> ServerRuntime:
+    """A server's stores, bus, control plane (its executions resumed), scheduler and pruner,
+    each one's closing pushed on `opened` as soon as it is open."""
     stores = await _open_stores(settings, opened)
     credentials = Credentials(stores.sealed, settings.secret_key)  # the key is checked on first use
-    control: ControlPlane | None = None
-
-    async def dead(pointer: Pointer) -> None:  # the bus gave up on a pointer: the step fails
-        if control is not None:
-            await control.dead_letter(pointer)
-
-    bus: CommandBus
-    if settings.nats_url:
-        from noetl.bus.nats import NatsBus
-
-        bus = await NatsBus.connect(settings.nats_url, ack_wait=settings.ack_wait, on_dead=dead)
-    else:
-        bus = InProcessBus(ack_wait=settings.ack_wait, on_dead=dead)
-    opened.push_async_callback(bus.close)
-    # A command handed to a worker with a report is leased as long as a bus delivery is.
-    # Replicas: an execution another server ended is noticed within REPLICA_SWEEP seconds.
+    dead_letters = _DeadLetters()
+    bus = await _open_bus(settings, opened, dead_letters)
     # In-process workers serve one pool: every playbook's commands go to it.
     route = (lambda _pool: EMBEDDED_POOL) if local_pool else None
-    control = ControlPlane(
-        stores.events,
-        bus,
-        route=route,
-        lease=settings.ack_wait,
-        sweep=REPLICA_SWEEP,
-        reads=ControlReads(stores.results, settings.control_read_limit),
-    )
-    control.open()
-    opened.push_async_callback(control.close)
-    await control.resume_all()
-    # Every replica runs a scheduler: the slot records make each slot fire once among them.
-    # Imported here, as pruning below: cron parsing is no part of `noetl run`'s cold start.
-    from noetl.runtime.scheduler import Scheduler
-
-    scheduler = Scheduler(stores.schedules, stores.catalog, control, stores.events)
-    scheduler.start()
-    opened.push_async_callback(scheduler.stop)
+    control = await _open_control(settings, opened, stores, bus, route)
+    dead_letters.control = control
     runtime = ServerRuntime(
         settings,
         stores.events,
@@ -267,16 +239,85 @@ async def _assemble_server(
         stores.hooks,
         stores.retention,
         stores.registry,
-        scheduler,
+        _start_scheduler(opened, stores, control),
     )
-    if settings.prune_after:
-        from noetl.runtime.retention import prune_forever
-
-        older_than = parse_duration(settings.prune_after, "NOETL_PRUNE_AFTER")
-        runtime.pruner = asyncio.get_running_loop().create_task(
-            prune_forever(stores.retention, older_than)
-        )
+    runtime.pruner = _start_pruner(settings, stores.retention)
     return runtime
+
+
+class _DeadLetters:
+    """Where the bus sends the pointers it gave up on: the control plane's `dead_letter` (the
+    step fails). The bus is opened first (the control plane publishes on it), so the control
+    plane is set here once it is made."""
+
+    control: ControlPlane | None = None
+
+    async def __call__(self, pointer: Pointer) -> None:
+        if self.control is not None:
+            await self.control.dead_letter(pointer)
+
+
+async def _open_bus(
+    settings: Settings, opened: contextlib.AsyncExitStack, dead_letters: _DeadLetters
+) -> CommandBus:
+    """NATS JetStream when `settings.nats_url` is set, else an in-process bus."""
+    bus: CommandBus
+    if settings.nats_url:
+        from noetl.bus.nats import NatsBus
+
+        bus = await NatsBus.connect(
+            settings.nats_url, ack_wait=settings.ack_wait, on_dead=dead_letters
+        )
+    else:
+        bus = InProcessBus(ack_wait=settings.ack_wait, on_dead=dead_letters)
+    return _kept(opened, bus)
+
+
+async def _open_control(
+    settings: Settings,
+    opened: contextlib.AsyncExitStack,
+    stores: _ServerStores,
+    bus: CommandBus,
+    route: Callable[[str], str] | None,
+) -> ControlPlane:
+    """The server's control plane, open, with the executions the log says are running resumed."""
+    # A command handed to a worker with a report is leased as long as a bus delivery is.
+    # Replicas: an execution another server ended is noticed within REPLICA_SWEEP seconds.
+    control = ControlPlane(
+        stores.events,
+        bus,
+        route=route,
+        lease=settings.ack_wait,
+        sweep=REPLICA_SWEEP,
+        reads=ControlReads(stores.results, settings.control_read_limit),
+    )
+    control.open()
+    opened.push_async_callback(control.close)
+    await control.resume_all()
+    return control
+
+
+def _start_scheduler(
+    opened: contextlib.AsyncExitStack, stores: _ServerStores, control: ControlPlane
+) -> Scheduler:
+    """Every replica runs a scheduler: the slot records make each slot fire once among them."""
+    # Imported here, as pruning: cron parsing is no part of `noetl run`'s cold start.
+    from noetl.runtime.scheduler import Scheduler
+
+    scheduler = Scheduler(stores.schedules, stores.catalog, control, stores.events)
+    scheduler.start()
+    opened.push_async_callback(scheduler.stop)
+    return scheduler
+
+
+def _start_pruner(settings: Settings, retention: Retention) -> asyncio.Task[None] | None:
+    """Automatic pruning, with `settings.prune_after` (else None)."""
+    if not settings.prune_after:
+        return None
+    from noetl.runtime.retention import prune_forever
+
+    older_than = parse_duration(settings.prune_after, "NOETL_PRUNE_AFTER")
+    return asyncio.get_running_loop().create_task(prune_forever(retention, older_than))
 
 
 @dataclass
