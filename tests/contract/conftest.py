@@ -8,9 +8,10 @@ pytest request that returns the opener (it may ask for other fixtures with
 `RESULT_STORE_ADAPTERS` (`DURABLE_RESULT_STORES`, and `CHECKED_RESULT_STORES` for the ones that
 verify a body's sha256 on read).
 
-The stores with a SQLite and a PostgreSQL adapter each (catalog, credentials, hooks, schedules)
-share one parametrized fixture, `database`: a test module's `open_store` fixture is
-`database.opener(SqliteXStore, PostgresXStore)`.
+The stores with a SQLite and a PostgreSQL adapter each (catalog, credentials, hooks, schedules,
+the worker registry, retention; the event store's two as well) share one parametrized fixture,
+`database`: a test module's `open_store` fixture is `database.opener(SqliteXStore,
+PostgresXStore)`.
 """
 
 from __future__ import annotations
@@ -42,36 +43,18 @@ from noetl.store.memory import MemoryEventStore
 from noetl.store.port import EventStore
 from noetl.store.postgres import PostgresEventStore
 from noetl.store.postgres.results import PostgresResultStore
-from noetl.store.postgres.workers import PostgresWorkerRegistry
 from noetl.store.results import FileResultStore, MemoryResultStore, ResultStore
 from noetl.store.sqlite import SqliteEventStore, SqliteResultStore
-from noetl.store.sqlite.workers import SqliteWorkerRegistry
-from noetl.store.workers import WorkerRegistry
 from support.live_server import LiveServer
 
 T = TypeVar("T")
 S = TypeVar("S")
 
-# Opens the adapter under test. Calling it again opens the same underlying store (a reopen).
-StoreOpener = Callable[[], Awaitable[EventStore]]
 # Makes a bus with the given delivery options (ack_wait, max_deliver, on_dead).
 BusMaker = Callable[..., Awaitable[CommandBus]]
 
 
-def _memory_store(request: pytest.FixtureRequest) -> StoreOpener:
-    async def open_store() -> EventStore:
-        return MemoryEventStore()
-
-    return open_store
-
-
-def _sqlite_store(request: pytest.FixtureRequest) -> StoreOpener:
-    path = request.getfixturevalue("tmp_path") / "state" / "noetl.db"
-
-    async def open_store() -> EventStore:
-        return SqliteEventStore.open(path)
-
-    return open_store
+# -- the databases a store adapter is written for ----------------------------------------------
 
 
 def _postgres_schema(request: pytest.FixtureRequest) -> str:
@@ -90,14 +73,84 @@ def _postgres_schema(request: pytest.FixtureRequest) -> str:
     return make_conninfo(dsn, options=f"-c search_path={schema}")
 
 
-def _postgres_store(request: pytest.FixtureRequest) -> StoreOpener:
-    """A store in a schema of its own, dropped afterwards."""
-    scoped = _postgres_schema(request)
+@dataclass
+class Opener(Generic[S]):
+    """Opens a new store each time it is called (on the test's database: like two processes or
+    replicas on one database); `run` opens one around a test body."""
 
+    open: Callable[[], Awaitable[S]]
+
+    async def __call__(self) -> S:
+        return await self.open()
+
+    def run(self, body: Callable[[S], Awaitable[T]]) -> T:
+        """Open a store, run `body(store)` in a fresh event loop, close the store."""
+
+        async def main() -> T:
+            store: Any = await self.open()
+            try:
+                return await body(store)
+            finally:
+                await store.close()
+
+        return asyncio.run(main())
+
+
+@dataclass
+class Database:
+    """Where the store under test lives: a SQLite file of the test, or a PostgreSQL schema of
+    the test (dropped afterwards)."""
+
+    name: str  # sqlite | postgres
+    location: Path | str  # the file, or the DSN
+
+    def opener(self, sqlite: Any, postgres: Any) -> Opener[Any]:
+        """Opens `sqlite.open(path)` or `await postgres.open(dsn)`, as this database is."""
+
+        async def open_store() -> Any:
+            if isinstance(self.location, Path):
+                return sqlite.open(self.location)
+            return await postgres.open(self.location, max_size=4)
+
+        return Opener(open_store)
+
+    def rows(self, query: str) -> list[tuple[Any, ...]]:
+        """What `query` reads from the database itself, past the adapter."""
+        if isinstance(self.location, Path):
+            with closing(sqlite3.connect(self.location)) as conn:
+                return conn.execute(query).fetchall()
+        with psycopg.connect(self.location) as conn:
+            return conn.execute(query).fetchall()
+
+
+def _database(request: pytest.FixtureRequest, name: str) -> Database:
+    """The test's SQLite file, or a PostgreSQL schema of its own (the test is then marked
+    `integration`)."""
+    if name == "sqlite":
+        return Database("sqlite", request.getfixturevalue("tmp_path") / "noetl.db")
+    request.applymarker(pytest.mark.integration)
+    return Database("postgres", _postgres_schema(request))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest) -> Database:
+    """Each database a store adapter is written for, in turn."""
+    return _database(request, request.param)
+
+
+# -- event stores and buses ---------------------------------------------------------------------
+
+
+def _memory_store(request: pytest.FixtureRequest) -> Opener[EventStore]:
     async def open_store() -> EventStore:
-        return await PostgresEventStore.open(scoped, max_size=2)
+        return MemoryEventStore()
 
-    return open_store
+    return Opener(open_store)
+
+
+def _database_store(request: pytest.FixtureRequest) -> Opener[EventStore]:
+    """An event store in the test's database (`request.param`: sqlite or postgres)."""
+    return _database(request, request.param).opener(SqliteEventStore, PostgresEventStore)
 
 
 def _inprocess_bus(request: pytest.FixtureRequest) -> BusMaker:
@@ -272,36 +325,16 @@ def checked_result_store(request: pytest.FixtureRequest) -> ResultHarness:
     return RESULT_STORE_ADAPTERS[request.param](request)
 
 
-STORE_ADAPTERS: dict[str, Callable[[pytest.FixtureRequest], StoreOpener]] = {
+STORE_ADAPTERS: dict[str, Callable[[pytest.FixtureRequest], Opener[EventStore]]] = {
     "memory": _memory_store,
-    "sqlite": _sqlite_store,
-    "postgres": _postgres_store,
+    "sqlite": _database_store,
+    "postgres": _database_store,
 }
 DURABLE_STORES = ("sqlite", "postgres")
 BUS_ADAPTERS: dict[str, Callable[[pytest.FixtureRequest], BusMaker]] = {
     "inprocess": _inprocess_bus,
     "nats": _nats_bus,
 }
-
-
-@dataclass
-class StoreHarness:
-    """One store adapter under test."""
-
-    name: str
-    open: StoreOpener
-
-    def run(self, body: Callable[[EventStore], Awaitable[T]]) -> T:
-        """Open the store, run `body(store)` in a fresh event loop, close the store."""
-
-        async def main() -> T:
-            store = await self.open()
-            try:
-                return await body(store)
-            finally:
-                await store.close()
-
-        return asyncio.run(main())
 
 
 @dataclass
@@ -325,136 +358,18 @@ class BusHarness:
 
 
 @pytest.fixture(params=list(STORE_ADAPTERS))
-def event_store(request: pytest.FixtureRequest) -> StoreHarness:
+def event_store(request: pytest.FixtureRequest) -> Opener[EventStore]:
     """Each event store adapter in turn."""
-    return StoreHarness(request.param, STORE_ADAPTERS[request.param](request))
+    return STORE_ADAPTERS[request.param](request)
 
 
 @pytest.fixture(params=list(DURABLE_STORES))
-def durable_event_store(request: pytest.FixtureRequest) -> StoreHarness:
+def durable_event_store(request: pytest.FixtureRequest) -> Opener[EventStore]:
     """Each event store adapter whose data survives close and reopen."""
-    return StoreHarness(request.param, STORE_ADAPTERS[request.param](request))
+    return STORE_ADAPTERS[request.param](request)
 
 
 @pytest.fixture(params=list(BUS_ADAPTERS))
 def bus(request: pytest.FixtureRequest) -> BusHarness:
     """Each command bus adapter in turn."""
     return BusHarness(request.param, BUS_ADAPTERS[request.param](request))
-
-
-# -- worker registries --------------------------------------------------------------------------
-
-# Opens the registry under test; calling it again opens the same underlying registry.
-RegistryOpener = Callable[[], Awaitable[WorkerRegistry]]
-
-
-def _sqlite_registry(request: pytest.FixtureRequest) -> RegistryOpener:
-    path = request.getfixturevalue("tmp_path") / "state" / "noetl.db"
-
-    async def open_registry() -> WorkerRegistry:
-        return SqliteWorkerRegistry.open(path)
-
-    return open_registry
-
-
-def _postgres_registry(request: pytest.FixtureRequest) -> RegistryOpener:
-    scoped = _postgres_schema(request)
-
-    async def open_registry() -> WorkerRegistry:
-        return await PostgresWorkerRegistry.open(scoped, max_size=2)
-
-    return open_registry
-
-
-REGISTRY_ADAPTERS: dict[str, Callable[[pytest.FixtureRequest], RegistryOpener]] = {
-    "sqlite": _sqlite_registry,
-    "postgres": _postgres_registry,
-}
-
-
-@dataclass
-class RegistryHarness:
-    """One worker registry adapter under test."""
-
-    name: str
-    open: RegistryOpener
-
-    def run(self, body: Callable[[WorkerRegistry], Awaitable[T]]) -> T:
-        """Open the registry, run `body(registry)` in a fresh event loop, close it."""
-
-        async def main() -> T:
-            registry = await self.open()
-            try:
-                return await body(registry)
-            finally:
-                await registry.close()
-
-        return asyncio.run(main())
-
-
-@pytest.fixture(params=list(REGISTRY_ADAPTERS))
-def worker_registry(request: pytest.FixtureRequest) -> RegistryHarness:
-    """Each worker registry adapter in turn."""
-    return RegistryHarness(request.param, REGISTRY_ADAPTERS[request.param](request))
-
-
-# -- stores with a SQLite and a PostgreSQL adapter: catalog, credentials, hooks, schedules -------
-
-
-@dataclass
-class Opener(Generic[S]):
-    """Opens a new store on the test's database each time it is called (like two processes or
-    replicas on one database); `run` opens one around a test body."""
-
-    open: Callable[[], Awaitable[S]]
-
-    async def __call__(self) -> S:
-        return await self.open()
-
-    def run(self, body: Callable[[S], Awaitable[T]]) -> T:
-        """Open a store, run `body(store)` in a fresh event loop, close the store."""
-
-        async def main() -> T:
-            store: Any = await self.open()
-            try:
-                return await body(store)
-            finally:
-                await store.close()
-
-        return asyncio.run(main())
-
-
-@dataclass
-class Database:
-    """Where the store under test lives: a SQLite file of the test, or a PostgreSQL schema of
-    the test (dropped afterwards)."""
-
-    name: str  # sqlite | postgres
-    location: Path | str  # the file, or the DSN
-
-    def opener(self, sqlite: Any, postgres: Any) -> Opener[Any]:
-        """Opens `sqlite.open(path)` or `await postgres.open(dsn)`, as this database is."""
-
-        async def open_store() -> Any:
-            if isinstance(self.location, Path):
-                return sqlite.open(self.location)
-            return await postgres.open(self.location, max_size=4)
-
-        return Opener(open_store)
-
-    def rows(self, query: str) -> list[tuple[Any, ...]]:
-        """What `query` reads from the database itself, past the adapter."""
-        if isinstance(self.location, Path):
-            with closing(sqlite3.connect(self.location)) as conn:
-                return conn.execute(query).fetchall()
-        with psycopg.connect(self.location) as conn:
-            return conn.execute(query).fetchall()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest) -> Database:
-    """Each database a store adapter is written for, in turn."""
-    if request.param == "sqlite":
-        return Database("sqlite", request.getfixturevalue("tmp_path") / "noetl.db")
-    request.applymarker(pytest.mark.integration)
-    return Database("postgres", _postgres_schema(request))

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from noetl.engine import events as ev
 from noetl.engine.events import Event
@@ -29,39 +24,19 @@ Stores = Callable[[], Awaitable[tuple[Any, Any, Any]]]  # event store, result st
 
 
 @pytest.fixture
-def schema_dsn(pg_dsn: str) -> Iterator[str]:
-    schema = f"prune_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    yield make_conninfo(pg_dsn, options=f"-c search_path={schema}")
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+def stores(database) -> Stores:
+    """Each adapter in turn, on the test's database: its event store, result store, retention."""
+    openers = [
+        database.opener(SqliteEventStore, PostgresEventStore),
+        database.opener(SqliteResultStore, PostgresResultStore),
+        database.opener(SqliteRetention, PostgresRetention),
+    ]
 
+    async def open_all() -> tuple[Any, Any, Any]:
+        store, results, retention = [await opener() for opener in openers]
+        return store, results, retention
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Stores:
-    if request.param == "sqlite":
-        path = tmp_path / "noetl.db"
-
-        async def sqlite() -> tuple[Any, Any, Any]:
-            return (
-                SqliteEventStore.open(path),
-                SqliteResultStore.open(path),
-                SqliteRetention.open(path),
-            )
-
-        return sqlite
-    request.applymarker(pytest.mark.integration)
-    dsn = request.getfixturevalue("schema_dsn")
-
-    async def postgres() -> tuple[Any, Any, Any]:
-        return (
-            await PostgresEventStore.open(dsn, max_size=2),
-            await PostgresResultStore.open(dsn, max_size=2),
-            await PostgresRetention.open(dsn, max_size=2),
-        )
-
-    return postgres
+    return open_all
 
 
 def started(eid: str, parent: str | None = None) -> Event:

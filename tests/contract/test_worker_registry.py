@@ -5,7 +5,17 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
+
+from noetl.store.postgres.workers import PostgresWorkerRegistry
+from noetl.store.sqlite.workers import SqliteWorkerRegistry
 from noetl.store.workers import FORGOTTEN_AFTER, WorkerBeat
+
+
+@pytest.fixture
+def worker_registry(database):
+    """Each adapter in turn, on the test's database."""
+    return database.opener(SqliteWorkerRegistry, PostgresWorkerRegistry)
 
 
 def beat(worker_id: str, *, busy: int = 0, running: tuple[str, ...] = (), lost_after=30.0):
