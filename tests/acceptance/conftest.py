@@ -102,6 +102,19 @@ class Cli:
             timeout=TIMEOUT,
         )
 
+    def start(
+        self, playbook: Path, *extra: str, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[str]:
+        """`noetl run PLAYBOOK --json --db DB EXTRA...` in the background."""
+        return subprocess.Popen(
+            [NOETL, "run", str(playbook), "--json", "--db", str(self.db), *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=self.folder,
+            env=self.env(env),
+        )
+
     def write(self, name: str, body: str, folder: Path | None = None) -> Path:
         """A playbook file `name`.yaml: the common head plus `body` (dedented)."""
         path = (folder or self.folder) / f"{name}.yaml"

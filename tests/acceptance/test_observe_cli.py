@@ -3,49 +3,19 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
-from datetime import datetime
-from itertools import pairwise
-from pathlib import Path
 
-SLOW = """
-workload: {flag: ""}
-workflow:
-  - step: start
-    tool:
-      kind: python
-      args: {flag: "{{ workload.flag }}"}
-      code: |
-        import pathlib, time
-        pathlib.Path(flag).write_text("running")
-        time.sleep(8)
-        result = "finished"
-"""
+from support.playbooks import BACKOFF, SLOW, assert_backoff_gaps
+from support.waiting import wait_for
 
-
-def start(cli, playbook: Path, *extra: str) -> subprocess.Popen[str]:
-    """`noetl run --json` in the background."""
-    return subprocess.Popen(
-        [cli.executable, "run", str(playbook), "--json", "--db", str(cli.db), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cli.folder,
-        env=cli.env({"NOETL_HEARTBEAT": "1"}),
-    )
-
-
-def wait_for(predicate, what: str, limit: float = 20.0) -> None:
-    deadline = time.monotonic() + limit
-    while not predicate():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
+HEARTBEAT = {"NOETL_HEARTBEAT": "1"}  # the in-process workers tell the registry every second
 
 
 def test_an_embedded_run_lists_its_in_process_workers_and_leaves_when_it_ends(cli):
     flag = cli.folder / "flag"
-    process = start(cli, cli.write("slow", SLOW), "--set", f"flag={flag}")
+    process = cli.start(
+        cli.write("slow", SLOW), "--set", f"flag={flag}", "--set", "seconds=8", env=HEARTBEAT
+    )
     try:
         wait_for(flag.exists, "the task to start")
         time.sleep(1.2)  # a heartbeat (every second) has told the registry about the task
@@ -71,45 +41,11 @@ def test_workers_list_without_a_database_says_where_it_looked(cli):
     assert "no NoETL database at" in done.stderr and "none.db" in done.stderr
 
 
-BACKOFF = """
-workflow:
-  - step: start
-    tool:
-      - flaky:
-          kind: python
-          args: {attempt: "{{ _attempt }}"}
-          code: |
-            if attempt <= 3:
-                raise ConnectionError("attempt " + str(attempt) + " failed")
-            result = attempt
-          eval:
-            - expr: "{{ outcome.status == 'error' }}"
-              do: retry
-              attempts: 5
-              backoff: exponential
-              delay: 300ms
-"""
-
-
-def attempt_times(log: list[dict]) -> list[datetime]:
-    """When each attempt of the task ended, from the log."""
-    tasks = [e for e in log if e["type"] in ("task.failed", "task.done")]
-    assert [e["payload"]["attempt"] for e in tasks] == [1, 2, 3, 4]
-    return [datetime.fromisoformat(e["created_at"]) for e in tasks]
-
-
-def assert_exponential_gaps(times: list[datetime]) -> None:
-    """Waits of 0.3, 0.6 and 1.2 s between the attempts (plus the attempts' own run time)."""
-    gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(times)]
-    for gap, wait in zip(gaps, (0.3, 0.6, 1.2), strict=True):
-        assert wait <= gap < wait + 0.5, gaps
-
-
 def test_retry_backoff_gaps_are_visible_in_event_times(cli):
     outcome = cli.run(cli.write("backoff", BACKOFF))
     assert outcome.result == 4
     log = cli.events(outcome)
-    assert_exponential_gaps(attempt_times(log))
+    assert_backoff_gaps(log)
     [started] = [e for e in log if e["type"] == "command.started"]
     [done] = [e for e in log if e["type"] == "step.done"]
     assert started["payload"]["attempt"] == 1
@@ -138,7 +74,7 @@ workflow:
 
 def test_events_follow_tails_a_running_execution_until_it_ends(cli):
     flag = cli.folder / "flag"
-    process = start(cli, cli.write("chain", CHAIN), "--set", f"flag={flag}")
+    process = cli.start(cli.write("chain", CHAIN), "--set", f"flag={flag}", env=HEARTBEAT)
     try:
         wait_for(flag.exists, "the first step to start")
         [row] = cli.executions(cli.db)

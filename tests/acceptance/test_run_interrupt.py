@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 from pathlib import Path
+
+from support.playbooks import SLOW
+from support.waiting import wait_for
 
 LOOP = """
 workload: {marks: "", n: 30}
@@ -29,39 +31,6 @@ ONE_STEP = """
 workflow:
   - step: start
 """
-SLOW = """
-workload: {flag: ""}
-workflow:
-  - step: start
-    tool:
-      kind: python
-      args: {flag: "{{ workload.flag }}"}
-      code: |
-        import pathlib, time
-        pathlib.Path(flag).write_text("running")
-        time.sleep(30)
-        result = "finished"
-"""
-
-
-def start(cli, playbook: Path, *extra: str) -> subprocess.Popen[str]:
-    """`noetl run --json` in the background."""
-    return subprocess.Popen(
-        [cli.executable, "run", str(playbook), "--json", "--db", str(cli.db), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cli.folder,
-        env=cli.env(),
-    )
-
-
-def wait_for(predicate, what: str, limit: float = 20.0) -> None:
-    """Poll `predicate` until it holds (the test fails after `limit` seconds)."""
-    deadline = time.monotonic() + limit
-    while not predicate():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.02)
 
 
 def lines(path: Path) -> list[int]:
@@ -70,9 +39,9 @@ def lines(path: Path) -> list[int]:
 
 def test_killed_run_resumes_without_rerunning_finished_iterations(cli):
     marks = cli.folder / "marks.txt"
-    process = start(cli, cli.write("loop", LOOP), "--set", f"marks={marks}")
+    process = cli.start(cli.write("loop", LOOP), "--set", f"marks={marks}")
     try:
-        wait_for(lambda: len(lines(marks)) >= 5, "five iterations")
+        wait_for(lambda: len(lines(marks)) >= 5, "five iterations", every=0.02)
     finally:
         process.kill()  # SIGKILL: no chance to write anything more
         process.communicate()
@@ -136,9 +105,9 @@ def test_resume_of_an_unknown_execution_is_invalid_input(cli):
 def test_two_resumes_of_one_execution_one_runs_the_other_is_refused(cli):
     """D9: the second resumer is refused at once (exit 1), so no step runs in both."""
     marks = cli.folder / "marks.txt"
-    process = start(cli, cli.write("loop", LOOP), "--set", f"marks={marks}")
+    process = cli.start(cli.write("loop", LOOP), "--set", f"marks={marks}")
     try:
-        wait_for(lambda: len(lines(marks)) >= 5, "five iterations")
+        wait_for(lambda: len(lines(marks)) >= 5, "five iterations", every=0.02)
     finally:
         process.kill()
         process.communicate()
@@ -171,9 +140,9 @@ def test_two_resumes_of_one_execution_one_runs_the_other_is_refused(cli):
 
 def test_ctrl_c_cancels_the_execution(cli):
     flag = cli.folder / "running.txt"
-    process = start(cli, cli.write("slow", SLOW), "--set", f"flag={flag}")
+    process = cli.start(cli.write("slow", SLOW), "--set", f"flag={flag}")
     try:
-        wait_for(flag.exists, "the task to start")
+        wait_for(flag.exists, "the task to start", every=0.02)
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=15)
     finally:

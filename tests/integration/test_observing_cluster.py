@@ -11,8 +11,6 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime
-from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -20,8 +18,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from noetl.client.transport import ServerClient
 from noetl.devservers.cluster import DevCluster
+from support.playbooks import BACKOFF, assert_backoff_gaps
+from support.waiting import wait_for
 
 HEARTBEAT = 1  # seconds: a worker is lost after 3 silent ones
+POLL = 0.2  # seconds between `noetl workers list` calls while waiting (each a subprocess)
 
 
 @pytest.fixture(scope="module")
@@ -48,16 +49,6 @@ def workers_cli(cluster: DevCluster) -> dict[str, dict[str, Any]]:
     return {w["worker_id"]: w for w in json.loads(answer.stdout)["workers"]}
 
 
-def wait_for(check, timeout: float = 30.0, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(every)
-
-
 VICTIM_POOL = """\
 apiVersion: noetl.io/v2
 kind: Playbook
@@ -71,7 +62,9 @@ workflow:
 
 def test_workers_register_and_a_sigkilled_one_is_lost_and_named_by_its_claims(cluster):
     victim = cluster.add_worker(worker_id="victim", pool="victims")
-    both = wait_for(lambda: (w := workers_cli(cluster)) and {"steady", "victim"} <= set(w) and w)
+    both = wait_for(
+        lambda: (w := workers_cli(cluster)) and {"steady", "victim"} <= set(w) and w, every=POLL
+    )
     for name, pool in (("steady", "default"), ("victim", "victims")):
         worker = both[name]
         assert worker["status"] == "alive"
@@ -87,12 +80,14 @@ def test_workers_register_and_a_sigkilled_one_is_lost_and_named_by_its_claims(cl
             await client.aclose()
 
     execution_id = asyncio.run(start())  # only the victim serves pool `victims`
-    wait_for(lambda: workers_cli(cluster)["victim"]["busy"] == 1)
+    wait_for(lambda: workers_cli(cluster)["victim"]["busy"] == 1, every=POLL)
     killed_at = time.monotonic()
     victim.send_signal(signal.SIGKILL)
     victim.wait(10)
     cluster.workers.remove(victim)
-    lost = wait_for(lambda: workers_cli(cluster)["victim"]["status"] == "lost", timeout=20)
+    lost = wait_for(
+        lambda: workers_cli(cluster)["victim"]["status"] == "lost", timeout=20, every=POLL
+    )
     waited = time.monotonic() - killed_at
     assert lost
     assert waited < 3 * HEARTBEAT + 10  # within its timeout (plus the CLI's own start-up)
@@ -144,41 +139,21 @@ workflow:
 
 def test_a_worker_that_stops_cleanly_leaves_the_registry(cluster):
     leaving = cluster.add_worker(worker_id="leaving")
-    wait_for(lambda: "leaving" in workers_cli(cluster))
+    wait_for(lambda: "leaving" in workers_cli(cluster), every=POLL)
     leaving.send_signal(signal.SIGTERM)
     leaving.wait(30)
     cluster.workers.remove(leaving)
     assert "leaving" not in workers_cli(cluster)
 
 
-BACKOFF = """\
-apiVersion: noetl.io/v2
-kind: Playbook
-metadata: {name: backoff}
-workflow:
-  - step: start
-    tool:
-      - flaky:
-          kind: python
-          args: {attempt: "{{ _attempt }}"}
-          code: |
-            if attempt <= 3:
-                raise ConnectionError("attempt " + str(attempt) + " failed")
-            result = attempt
-          eval:
-            - expr: "{{ outcome.status == 'error' }}"
-              do: retry
-              attempts: 5
-              backoff: exponential
-              delay: 300ms
-"""
+BACKOFF_PLAYBOOK = "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: backoff}\n" + BACKOFF
 
 
 def test_worker_events_keep_their_own_times_and_name_their_worker(cluster):
     async def scenario() -> tuple[str, dict[str, Any]]:
         client = ServerClient(cluster.server_url)
         try:
-            execution_id = await client.start(playbook=BACKOFF)
+            execution_id = await client.start(playbook=BACKOFF_PLAYBOOK)
             return execution_id, await client.wait(execution_id)
         finally:
             await client.aclose()
@@ -195,12 +170,7 @@ def test_worker_events_keep_their_own_times_and_name_their_worker(cluster):
     )
     log = [json.loads(line) for line in followed.stdout.splitlines()]
     assert log[-1]["type"] == "playbook.done"
-    attempts = [e for e in log if e["type"] in ("task.failed", "task.done")]
-    assert [e["payload"]["attempt"] for e in attempts] == [1, 2, 3, 4]
-    times = [datetime.fromisoformat(e["created_at"]) for e in attempts]
-    gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(times)]
-    for gap, wait in zip(gaps, (0.3, 0.6, 1.2), strict=True):
-        assert wait <= gap < wait + 0.5, gaps
+    attempts = assert_backoff_gaps(log)
     [started] = [e for e in log if e["type"] == "command.started"]
     [done] = [e for e in log if e["type"] == "step.done"]
     assert started["payload"] == {"worker_id": "steady", "attempt": 1}
