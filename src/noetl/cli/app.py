@@ -40,7 +40,7 @@ COMMAND_MODULES: dict[str, str] = {
     "scheduler": "schedule",
     "import": "import_playbooks",
     "server": "server",
-    "dev": "server",
+    "dev": "dev",
     "db": "server",
     "worker": "worker",
     "workers": "workers",
