@@ -3,6 +3,11 @@ dropped: forged, late and malformed events against a real server (SQLite log, AP
 
 from __future__ import annotations
 
+import hashlib
+import json
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +17,8 @@ import pytest
 
 from noetl.config import Settings
 from support.live_server import LiveServer, api_client
+
+NOETL = str(Path(sys.executable).with_name("noetl"))
 
 WAIT = """\
 apiVersion: noetl.io/v2
@@ -60,12 +67,49 @@ def _ending(command: dict[str, Any], result: Any, token: str | None, **extra: An
     return event if token is None else {**event, "claim_token": token}
 
 
-def test_a_claim_is_logged_with_its_worker_and_token(api: httpx.Client):
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def test_a_claim_is_logged_with_its_worker_and_only_the_digest_of_its_token(
+    api: httpx.Client, tmp_path: Path
+):
+    """The claim token is a bearer secret: whoever reads the log (REST, `noetl events` on the
+    file or through the server) sees its SHA-256, never the token, of a claim or a hand-off."""
     execution_id, issued, claim = _start_and_claim(api)
-    [claimed] = [e for e in _log(api, execution_id) if e["type"] == "command.claimed"]
-    assert claimed["command_id"] == issued["command_id"]
-    assert claimed["payload"] == {"worker_id": "w-1", "claim_token": claim["claim_token"]}
-    assert len(claim["claim_token"]) >= 20
+    token = claim["claim_token"]
+    assert len(token) >= 20
+    real = _ending(issued, "real", token)
+    body = {"events": [real], "pool": "default", "take": 1, "worker_id": "w-2"}
+    [handed] = api.post("/events", json=body).json()["handed"]
+    claims = [e for e in _log(api, execution_id) if e["type"] == "command.claimed"]
+    assert [c["payload"] for c in claims] == [
+        {"worker_id": "w-1", "claim_token_sha256": _sha256(token)},
+        {"worker_id": "w-2", "claim_token_sha256": _sha256(handed["claim_token"])},
+    ]
+    base = str(api.base_url).removesuffix("/").removesuffix("/api/v2")
+    db = tmp_path / "noetl.db"  # the `api` fixture's log
+    shown = [
+        api.get(f"/executions/{execution_id}/events", params={"limit": 1000}).text,
+        _noetl("events", execution_id, "--json", "--db", str(db)),
+        _noetl("events", execution_id, "--json", "--server", base),
+        _noetl("events", execution_id, "--db", str(db)),
+    ]
+    for text in shown:
+        assert "command.claimed" in text, text
+        for secret in (token, handed["claim_token"]):
+            assert secret not in text
+    wrong = _ending(handed["command"], "x", _sha256(handed["claim_token"]))  # the digest
+    assert api.post("/events", json={"events": [wrong]}).status_code == 409
+    done = _ending(handed["command"], "second saw real", handed["claim_token"])
+    assert api.post("/events", json={"events": [done]}).status_code == 200
+
+
+def _noetl(*args: str) -> str:
+    """stdout of the `noetl` CLI (which must succeed)."""
+    done = subprocess.run([NOETL, *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def test_forged_events_are_refused_and_never_written(api: httpx.Client):
@@ -119,7 +163,7 @@ def test_a_hand_off_is_logged_as_a_claim_of_the_reporter(api: httpx.Client):
     [handed] = api.post("/events", json=body).json()["handed"]
     claims = [e for e in _log(api, execution_id) if e["type"] == "command.claimed"]
     assert [c["payload"]["worker_id"] for c in claims] == ["w-1", "w-2"]
-    assert claims[-1]["payload"]["claim_token"] == handed["claim_token"]
+    assert claims[-1]["payload"]["claim_token_sha256"] == _sha256(handed["claim_token"])
     assert claims[-1]["command_id"] == handed["command"]["command_id"]
     stolen = _ending(handed["command"], "x", claim["claim_token"])  # the first claim's token
     assert api.post("/events", json={"events": [stolen]}).status_code == 409
@@ -166,3 +210,30 @@ def test_a_lease_is_renewed_only_with_its_claim_token(api: httpx.Client):
     real = _ending(issued, "real", claim["claim_token"])
     assert api.post("/events", json={"events": [real]}).status_code == 200
     assert api.post("/commands/renew", json=good).status_code == 409  # finished: not held
+
+
+@pytest.mark.parametrize("written", ["digest", "token in clear (before digests)"])
+def test_a_holder_still_reports_after_a_restart(tmp_path: Path, written: str):
+    """The state a restarted server rebuilds from the log holds the claim's digest, so the
+    worker that held a command before the restart reports on it; a log written before claims
+    were digested (the token in clear) still works for the commands claimed then."""
+    settings = Settings(home=tmp_path, db=tmp_path / "noetl.db")
+    with LiveServer(settings) as live, api_client(live, None) as api:
+        execution_id, issued, claim = _start_and_claim(api)
+    token = claim["claim_token"]
+    if written != "digest":
+        old = json.dumps({"worker_id": "w-1", "claim_token": token})
+        with sqlite3.connect(settings.db) as db:
+            changed = db.execute(
+                "UPDATE events SET payload = ? WHERE execution_id = ? AND type = ?",
+                (old, execution_id, "command.claimed"),
+            ).rowcount
+        assert changed == 1
+    with LiveServer(settings) as live, api_client(live, None) as api:
+        forged = _ending(issued, "FORGED", _sha256(token))
+        assert api.post("/events", json={"events": [forged]}).status_code == 409
+        real = _ending(issued, "real", token)
+        answer = api.post("/events", json={"events": [real]})
+        assert answer.status_code == 200, answer.text
+        second = [e for e in _log(api, execution_id) if e["type"] == "command.issued"][-1]
+        assert second["step"] == "second"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -109,18 +110,29 @@ def expired_event(command: Command) -> Event:
     )
 
 
+def claim_digest(token: str) -> str:
+    """The SHA-256 (hex) of a claim token: what the log keeps of it.
+
+    The token is a bearer secret (it authorizes reports, lease renewals and credential
+    reveals), and whoever reads the log must not learn it. A plain hash suffices: tokens are
+    128 random bits, so no digest can be reversed by guessing, and no server secret is needed
+    (replicas and restarts check digests without sharing one)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def claimed_event(command: Command, worker_id: str, token: str) -> Event:
     """The runtime's `command.claimed`: `worker_id` holds the command now, and only reports
-    that echo `token` are accepted for it."""
+    that echo `token` are accepted for it (the event keeps only its `claim_digest`)."""
+    digest = claim_digest(token)
     return Event(
         ev.COMMAND_CLAIMED,
         command.execution_id,
         command.step,
         command.iteration,
         command.command_id,
-        {"worker_id": worker_id, "claim_token": token},
+        {"worker_id": worker_id, "claim_token_sha256": digest},
         origin="runtime",
-        idempotency_key=f"command.claimed|{command.command_id}|{token}",
+        idempotency_key=f"command.claimed|{command.command_id}|{digest}",
     )
 
 

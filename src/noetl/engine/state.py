@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from noetl.engine import events as ev
-from noetl.engine.commands import Command
+from noetl.engine.commands import Command, claim_digest
 from noetl.engine.events import Event
 from noetl.engine.references import Loaded
 
@@ -79,7 +79,7 @@ class ExecutionState:
     runs: dict[int, Run] = field(default_factory=dict)  # active step runs by token id
     running: dict[str, int] = field(default_factory=dict)  # step -> active runs
     pending: dict[str, Command] = field(default_factory=dict)  # issued, not terminal
-    holders: dict[str, str] = field(default_factory=dict)  # command id -> its claim's token
+    holders: dict[str, str] = field(default_factory=dict)  # command id -> claim_digest
     held: dict[str, list[Token]] = field(default_factory=dict)  # join: all tokens waiting
     epochs: dict[str, int] = field(default_factory=dict)  # step -> activations so far
     seen: set[str] = field(default_factory=set)  # keys applied of events about no command
@@ -223,9 +223,14 @@ def _command_issued(state: ExecutionState, event: Event) -> None:
 
 
 def _command_claimed(state: ExecutionState, event: Event) -> None:
-    """The command is held by the claim whose token this is (a later claim replaces it)."""
+    """The command is held by the claim whose token digest this is (a later claim replaces
+    it). A log written before digests carries the token itself (`claim_token`): it is hashed
+    here, so a command claimed before an upgrade is still reported on by its holder."""
     if event.command_id in state.pending:
-        state.holders[event.command_id] = str(event.payload.get("claim_token") or "")
+        p = event.payload
+        old_token = p.get("claim_token")
+        digest = claim_digest(str(old_token)) if old_token else p.get("claim_token_sha256")
+        state.holders[event.command_id] = str(digest or "")
 
 
 def _step_ended(state: ExecutionState, event: Event) -> None:

@@ -1,9 +1,10 @@
 """Who may report on a command: the holder of its claim.
 
 A claim (a bus delivery claimed through the server, or a command handed back with a report) is
-written to the log as `command.claimed` with a fresh random token, and the token goes to the
-worker with the command. Reports echo it; the control plane accepts a worker's events only for
-a command that is pending and whose latest claim carries that token.
+written to the log as `command.claimed` with the digest of a fresh random token, and the token
+itself goes only to the worker, with the command (the log is readable by more than workers, and
+the token is a bearer secret). Reports echo it; the control plane accepts a worker's events only
+for a command that is pending and whose latest claim's digest is the digest of that token.
 
 The server's state decides who may claim: a command held by a worker is leased to it (`ack_wait`
 seconds, renewed only with its claim token), and nobody else may claim it until that lease runs
@@ -19,7 +20,7 @@ import hmac
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 
-from noetl.engine.commands import Command, claimed_event
+from noetl.engine.commands import Command, claim_digest, claimed_event
 from noetl.engine.events import WORKER_EVENT_TYPES, Event
 from noetl.engine.state import evolve
 from noetl.errors import NotHeldError
@@ -34,6 +35,13 @@ TOKEN_BYTES = 16
 def new_token() -> str:
     """A fresh claim token (unguessable: it is what proves a worker holds a command)."""
     return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def holds(holder: str, token: str) -> bool:
+    """Whether `token` is the claim token whose digest `holder` is (the state's holder of a
+    command; empty: nobody holds it), compared in constant time."""
+    given = claim_digest(token)
+    return bool(holder) and hmac.compare_digest(holder.encode(), given.encode())
 
 
 def refusal(
@@ -62,7 +70,7 @@ def check_renewal(
     for index, (execution_id, command_id, token) in enumerate(held):
         live = lives.get(execution_id)
         holder = "" if live is None else live.state.holders.get(command_id, "")
-        if not holder or not hmac.compare_digest(holder.encode(), token.encode()):
+        if not holds(holder, token):
             raise NotHeldError(
                 f"held[{index}]: command {command_id} of execution {execution_id} is not held "
                 "by this claim token (finished, unknown, taken over, or a wrong token)"
@@ -87,9 +95,7 @@ def check_held(
                 f"{where}: command {command_id} of execution {event.execution_id} is not "
                 "running (finished, unknown, or never issued)"
             )
-        holder = live.state.holders.get(command_id, "")
-        given = tokens.get(command_id, "")
-        if not holder or not hmac.compare_digest(holder.encode(), given.encode()):
+        if not holds(live.state.holders.get(command_id, ""), tokens.get(command_id, "")):
             raise NotHeldError(
                 f"{where}: command {command_id} is not held by this claim (its claim token is "
                 "missing, old, or another worker's)"

@@ -23,7 +23,7 @@ from noetl.bus.port import Pointer
 from noetl.engine.commands import Command, claimed_event, expired_event
 from noetl.engine.events import Event
 from noetl.errors import StoreError
-from noetl.runtime.claims import check_renewal, new_token, refusal
+from noetl.runtime.claims import check_renewal, holds, new_token, refusal
 from noetl.runtime.live import HANDED_OFF, LiveExecution
 from noetl.runtime.publisher import Publisher
 from noetl.runtime.pump import Pump
@@ -167,7 +167,8 @@ class Leases:
             [(c.execution_id, c.command_id, attempt) for _, _, c, attempt, _ in chosen]
         )
         for (index, live, command, attempt, token), winner in zip(chosen, won, strict=True):
-            if winner and live.state.holders.get(command.command_id) == token:  # not replaced
+            # A claim recorded meanwhile (another replica's) replaces this one.
+            if winner and holds(live.state.holders.get(command.command_id, ""), token):
                 answers[index] = live.hold(command, attempt, self._expire, token)
                 live.lease(command, self.lease, self._lapse)
         return answers

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from noetl.bus.port import Pointer
@@ -29,7 +29,9 @@ class WorkItem:
     scope: dict[str, Any]
     digest: str = ""  # sha256 of the playbook source: remote workers cache playbooks by it
     lease: float | None = None  # handed off with a report: renew within this many seconds
-    token: str = ""  # the claim token: reports on this command echo it
+    # The claim token: reports on this command echo it. A bearer secret, so kept out of repr
+    # (an item in a log line or an error message must not reveal it).
+    token: str = field(default="", repr=False)
     trace: str = ""  # W3C traceparent of the execution's span: the worker's spans join it
 
 
