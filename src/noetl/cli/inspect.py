@@ -15,7 +15,7 @@ from rich.table import Table
 from noetl.cli.terminal import dump_json, fail, with_stores
 from noetl.engine.events import TERMINAL_PLAYBOOK, Event
 from noetl.runtime.assembled import Stores
-from noetl.runtime.task_logs import render, task_logs
+from noetl.runtime.task_logs import each_task_log, render, task_logs
 from noetl.store.results import step_result
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite file of the event log.")]
@@ -130,17 +130,22 @@ def logs(
     server: ServerOption = None,
 ) -> None:
     """What an execution's tasks printed (stdout, stderr, logging), attempt by attempt."""
-    entries = with_stores(db, server, lambda stores: _logs(stores, execution_id, step))
     if as_json:
-        dump_json(entries)
+        dump_json(with_stores(db, server, lambda stores: _logs(stores, execution_id, step)))
         return
-    for entry in entries:
-        typer.echo(render(entry), nl=False)
+    with_stores(db, server, lambda stores: _print_logs(stores, execution_id, step))
 
 
 async def _logs(stores: Stores, execution_id: str, step: str | None) -> list[dict[str, Any]]:
     await stores.events.get_execution(execution_id)  # an unknown id is an error
     return await task_logs(stores.events, stores.results, execution_id, step)
+
+
+async def _print_logs(stores: Stores, execution_id: str, step: str | None) -> None:
+    """Each entry printed as it is read: a long log is never held whole."""
+    await stores.events.get_execution(execution_id)  # an unknown id is an error
+    async for entry in each_task_log(stores.events, stores.results, execution_id, step):
+        typer.echo(render(entry), nl=False)
 
 
 def results(

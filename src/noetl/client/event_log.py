@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from noetl.client.transport import ServerClient
 from noetl.engine.events import Event
 from noetl.store.port import ExecutionSummary
@@ -25,9 +27,17 @@ class RemoteEventLog:
         return ExecutionSummary(**await self.client.execution(execution_id))
 
     async def read(
-        self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
+        self,
+        execution_id: str,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+        types: Collection[str] | None = None,
+        step: str | None = None,
     ) -> list[Event]:
-        """Every event of the execution (`after_seq`/`limit` as in the store port)."""
-        rows = await self.client.events(execution_id, after_seq=after_seq)
-        found = [Event.from_dict(e) for e in rows]
-        return found if limit is None else found[:limit]
+        """The execution's events as in the store port (`after_seq`, `limit`, `types`,
+        `step`); the server filters them, and no more than `limit` are fetched."""
+        rows = await self.client.events(
+            execution_id, after_seq=after_seq, limit=limit, types=types, step=step
+        )
+        return [Event.from_dict(e) for e in rows]

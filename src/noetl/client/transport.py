@@ -14,7 +14,7 @@ import io
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -99,7 +99,7 @@ class ServerClient:
         headers: Mapping[str, str] | None = None,
     ) -> Answer:
         """One API request with a raw body; the successful response, or the NoETL error."""
-        query = None if params is None else {k: str(v) for k, v in params.items()}
+        query = None if params is None else _query(params)
         try:
             async with self._http().request(
                 method,
@@ -230,16 +230,33 @@ class ServerClient:
         return list(answer["executions"])
 
     async def events(
-        self, execution_id: str, *, after_seq: int = 0, page: int = 1000
+        self,
+        execution_id: str,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+        types: Collection[str] | None = None,
+        step: str | None = None,
+        page: int = 1000,
     ) -> list[dict[str, Any]]:
-        """Every event of an execution after `after_seq`, in order (fetched page by page)."""
+        """The events of an execution after `after_seq`, in order (fetched page by page), the
+        first `limit` when given; of `types` and `step` only, when given."""
         found: list[dict[str, Any]] = []
-        while True:
-            params = {"after_seq": found[-1]["seq"] if found else after_seq, "limit": page}
+        while limit is None or len(found) < limit:
+            size = page if limit is None else min(page, limit - len(found))
+            params: dict[str, Any] = {
+                "after_seq": found[-1]["seq"] if found else after_seq,
+                "limit": size,
+            }
+            if types is not None:
+                params["type"] = list(types)
+            if step is not None:
+                params["step"] = step
             answer = await self.call("GET", f"/executions/{execution_id}/events", params=params)
             found.extend(answer["events"])
-            if len(answer["events"]) < page:
-                return found
+            if len(answer["events"]) < size:
+                break
+        return found
 
     async def cancel(self, execution_id: str) -> dict[str, Any]:
         """Ask a running execution to stop."""
@@ -402,6 +419,15 @@ def _error(method: str, path: str, response: Answer, reason: str) -> Exception:
     if status == 422 and detail.get("problems"):
         return PlaybookError([Problem(**p) for p in detail["problems"]])
     return RemoteError(f"{method} {API}{path}: HTTP {status}: {message}", status=status)
+
+
+def _query(params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Query parameters as text; a list value repeats its name (`type=a&type=b`)."""
+    return [
+        (name, str(item))
+        for name, value in params.items()
+        for item in (value if isinstance(value, list) else [value])
+    ]
 
 
 def _body(content: bytes | None) -> bytes | io.BytesIO | None:

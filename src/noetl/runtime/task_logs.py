@@ -7,19 +7,30 @@ large, by reference to the result store.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Collection
 from typing import Any, Protocol
 
 from noetl.engine.events import TASK_DONE, TASK_FAILED, Event
 from noetl.store.results import ResultStore, is_ref
+
+LOG_PAGE = 1000  # task events per read: memory stays bounded however long the log is
+TASK_EVENTS = (TASK_DONE, TASK_FAILED)
 
 
 class EventLog(Protocol):
     """What is read: an event store's read side (local, or a server's)."""
 
     async def read(
-        self, execution_id: str, *, after_seq: int = 0, limit: int | None = None
+        self,
+        execution_id: str,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+        types: Collection[str] | None = None,
+        step: str | None = None,
     ) -> list[Event]:
-        """Events of one execution, in seq order."""
+        """Events of one execution after `after_seq`, in seq order, at most `limit`, of
+        `types` and `step` when given."""
         ...
 
 
@@ -32,32 +43,52 @@ async def task_logs(
 ) -> list[dict[str, Any]]:
     """One entry per task attempt that printed something (of `step`, when given), in order;
     the first `limit` of them when given."""
-    entries: list[dict[str, Any]] = []
-    for event in await log.read(execution_id):
-        if limit is not None and len(entries) >= limit:
-            break
-        if event.type not in (TASK_DONE, TASK_FAILED) or "output" not in event.payload:
-            continue
-        if step is not None and event.step != step:
-            continue
-        payload = event.payload
-        text = payload["output"]
-        if is_ref(text):
-            text = await results.get(text)
-        entries.append(
-            {
-                "step": event.step,
-                "iteration": event.iteration,
-                "task": payload.get("task"),
-                "attempt": payload.get("attempt"),
-                "worker_id": payload.get("worker_id"),
-                "status": "success" if event.type == TASK_DONE else "error",
-                "created_at": event.created_at,
-                "output": text,
-                "truncated": bool(payload.get("output_truncated")),
-            }
+    return [entry async for entry in each_task_log(log, results, execution_id, step, limit)]
+
+
+async def each_task_log(
+    log: EventLog,
+    results: ResultStore,
+    execution_id: str,
+    step: str | None = None,
+    limit: int | None = None,
+) -> AsyncIterator[dict[str, Any]]:
+    """The entries of `task_logs`, one at a time. The log is read a page of task events at a
+    time (the store filters them) and no further than `limit` needs, so memory stays bounded
+    however long the execution's log is."""
+    after, left = 0, limit
+    while left is None or left > 0:
+        size = LOG_PAGE if left is None else min(LOG_PAGE, left)
+        page = await log.read(
+            execution_id, after_seq=after, limit=size, types=TASK_EVENTS, step=step
         )
-    return entries
+        for event in page:  # no more than `left` (a page is no longer)
+            if "output" in event.payload:
+                left = None if left is None else left - 1
+                yield await _entry(event, results)
+        last = page[-1].seq if page else None
+        if len(page) < size or last is None:  # a stored event always has its seq
+            return
+        after = last
+
+
+async def _entry(event: Event, results: ResultStore) -> dict[str, Any]:
+    """What one task attempt printed (loaded from the result store when it is a reference)."""
+    payload = event.payload
+    text = payload["output"]
+    if is_ref(text):
+        text = await results.get(text)
+    return {
+        "step": event.step,
+        "iteration": event.iteration,
+        "task": payload.get("task"),
+        "attempt": payload.get("attempt"),
+        "worker_id": payload.get("worker_id"),
+        "status": "success" if event.type == TASK_DONE else "error",
+        "created_at": event.created_at,
+        "output": text,
+        "truncated": bool(payload.get("output_truncated")),
+    }
 
 
 def render(entry: dict[str, Any]) -> str:
