@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import time
 from collections import Counter
 from pathlib import Path
+
+from support.ui_server import UiProcess
+from support.waiting import wait_for
 
 HELLO = Path(__file__).parents[2] / "examples" / "hello.yaml"
 
@@ -93,3 +97,55 @@ def test_the_embedded_scheduler_fires_each_slot_once(cli):
         slots.append(log[0]["payload"]["trigger"]["slot"])
         assert log[0]["payload"]["trigger"]["schedule"] == "tick"
     assert slots == [line[0] for line in fired] and max(Counter(slots).values()) == 1
+
+
+def test_noetl_ui_fires_the_schedules_and_a_scheduler_beside_it_fires_no_slot_twice(cli):
+    """`noetl ui` runs its database's schedules with its own workers (as `noetl scheduler`
+    does); with a `noetl scheduler` on the same database too, each slot starts one execution."""
+    assert "runs the database's schedules" in cli("ui", "--help").stdout
+    db = ("--db", str(cli.db))
+    assert cli("catalog", "register", str(HELLO), *db).returncode == 0
+    assert cli("schedule", "add", "tick", "examples/hello", "--every", "1s", *db).returncode == 0
+    with UiProcess.start(["ui", *db], cli.folder):
+        by_ui = wait_for(lambda: len(f := _fired(cli.db)) >= 2 and f, "the ui to fire slots")
+        scheduler = subprocess.Popen(
+            [cli.executable, "scheduler", *db],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli.env(),
+        )
+        try:
+            wait_for(lambda: len(_fired(cli.db)) >= len(by_ui) + 4, "more slots", timeout=60)
+        finally:
+            scheduler.send_signal(signal.SIGINT)
+            _, err = scheduler.communicate(timeout=30)
+        assert scheduler.returncode == 0, err
+        wait_for(lambda: not _running(cli, db), "the executions to end")
+    slots = _fired(cli.db)
+    executions = json.loads(cli("executions", "list", "--limit", "100", "--json", *db).stdout)
+    # A process stopped between starting a slot's execution and noting it in the slot leaves
+    # the slot without its id (at most once): every id noted is an execution, though.
+    assert {e["execution_id"] for e in executions} >= {run for run in slots.values() if run}
+    assert len(executions) >= len(by_ui) + 3
+    assert {e["status"] for e in executions} == {"done"}
+    started = []
+    for execution in executions:
+        log = json.loads(cli("events", execution["execution_id"], "--json", *db).stdout)
+        started.append(log[0]["payload"]["trigger"]["slot"])
+    assert set(started) <= set(slots) and max(Counter(started).values()) == 1
+
+
+def _fired(db: Path) -> dict[str, str | None]:
+    """The schedule's fired slots and their executions (slots that passed before anything ran
+    are recorded skipped, by the misfire policy)."""
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute(
+            "SELECT slot, execution_id FROM schedule_slots WHERE status = 'fired'"
+        )
+        return dict(rows.fetchall())
+
+
+def _running(cli, db: tuple[str, str]) -> list[dict[str, str]]:
+    listed = cli("executions", "list", "--status", "running", "--json", *db)
+    return list(json.loads(listed.stdout))

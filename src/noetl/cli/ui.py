@@ -29,6 +29,8 @@ def ui(
 ) -> None:
     """Serve the web UI (and the REST API) over the embedded log; runs started there execute here.
 
+    It runs the database's schedules too, as `noetl scheduler` does; each slot fires once.
+
     With NOETL_API_TOKEN set, the page asks for the token once per browser session.
     """
     from noetl.cli.server import serve
