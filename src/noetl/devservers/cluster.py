@@ -48,6 +48,11 @@ class DevCluster:
     server: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     replicas: list[tuple[subprocess.Popen[bytes], int]] = field(default_factory=list)
+    # How each worker process was started (command, log file, folder): a replacement is
+    # started the same way, with the same server, pool and name.
+    _spawned: dict[subprocess.Popen[bytes], tuple[list[str], str, Path | None]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     @property
     def server_url(self) -> str:
@@ -142,28 +147,30 @@ class DevCluster:
         server; a replica's URL from `add_replica`)."""
         index = len(self.workers)
         name = worker_id or f"worker-{index + 1}"
-        log = self.worker_log(index) if worker_id is None else f"{name}.log"
+        log = f"{name}.log"
         command = self._worker_command(name, pool, server_url)
         worker = self._spawn(command, log, cwd, self._worker_tokens())
+        self._spawned[worker] = (command, log, cwd)
         self.workers.append(worker)
         return worker
 
     def replace_dead_workers(self) -> list[tuple[int, int]]:
-        """Start a new worker in place of each worker process that exited; the (index, exit
-        code) of those that did. Its log goes on in the same file."""
+        """Start a new worker in place of each worker process that exited, as that one was
+        started (its server, pool, name and folder); the (index, exit code) of those that
+        did. Its log goes on in the same file."""
         replaced = []
         for index, worker in enumerate(self.workers):
             code = worker.poll()
             if code is not None:
-                command = self._worker_command(f"worker-{index + 1}")
-                log = self.worker_log(index)
-                self.workers[index] = self._spawn(command, log, environment=self._worker_tokens())
+                command, log, cwd = self._spawned.pop(worker)
+                self.workers[index] = self._spawn(command, log, cwd, self._worker_tokens())
+                self._spawned[self.workers[index]] = (command, log, cwd)
                 replaced.append((index, code))
         return replaced
 
     def worker_log(self, index: int) -> str:
         """File name (under `home/logs`) of worker `index`'s output."""
-        return f"worker-{index + 1}.log"
+        return self._spawned[self.workers[index]][1]
 
     def _worker_command(
         self, name: str, pool: str = "default", server_url: str | None = None
@@ -190,6 +197,7 @@ class DevCluster:
         for worker in self.workers:
             _stop(worker, signal.SIGTERM)
         self.workers.clear()
+        self._spawned.clear()
         for replica, _ in self.replicas:
             _stop(replica, signal.SIGTERM)
         self.replicas.clear()
