@@ -3,7 +3,7 @@
 The code either assigns `result` or defines `main(**args)` (called with the task args; its
 return value is the result). The task args are also bound as variables, so `code: "result = a + b"`
 works with `args: {a: 1, b: 2}`. Each distinct code text is compiled once. The code runs in a
-thread (`asyncio.to_thread`) so a slow or blocking snippet never stalls the worker's event loop.
+thread (`noetl.tools.threads`) so a slow or blocking snippet never stalls the worker's event loop.
 Any exception becomes `ToolError(kind="python")` with the exception and the line of the user's
 code it came from, e.g. "ZeroDivisionError: division by zero (line 3)".
 
@@ -12,7 +12,6 @@ This is not a sandbox: playbook authors are trusted to run code on their workers
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import copy
 import functools
@@ -23,6 +22,7 @@ from typing import Any, ClassVar
 
 from noetl.errors import ToolError
 from noetl.tools.base import ToolContext
+from noetl.tools.threads import run_in_thread
 
 # The filename compiled snippets carry, so tracebacks can tell the user's frames from ours.
 _FILENAME = "<python task>"
@@ -48,7 +48,7 @@ class PythonTool:
         # A private copy: rendered args may be the execution's own objects (workload, results),
         # which user code must not be able to change behind the engine's back.
         args = copy.deepcopy(dict(config.get("args") or {}))
-        return await asyncio.to_thread(_execute, compiled, args, code)
+        return await run_in_thread(functools.partial(_execute, compiled, args, code))
 
 
 @functools.lru_cache(maxsize=2048)

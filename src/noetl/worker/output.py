@@ -2,7 +2,7 @@
 
 `install()` puts a tee in front of `sys.stdout` / `sys.stderr` and a handler on the root logger,
 once per process. While an attempt runs inside `capture()`, what its code writes (in the worker's
-event loop or in the thread a `python` task runs in: `asyncio.to_thread` carries the context)
+event loop or in the thread a `python` task runs in: `noetl.tools.threads` carries the context)
 goes to that attempt's `TaskOutput` as well as to the real stream, so `noetl run` still prints
 it live and a worker's log still has it. Other attempts and the worker's own code are not
 captured. At most `MAX_OUTPUT` characters are kept per attempt: the tail (the end of a long
