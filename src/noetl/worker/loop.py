@@ -69,7 +69,8 @@ class WorkerPool:
         self.heartbeat = heartbeat
         self._fetcher: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
-        self._running: dict[str, asyncio.Task[list[Event]]] = {}
+        self._running: dict[str, asyncio.Task[None]] = {}  # command id -> the task running it
+        self._cancelling: set[str] = set()  # commands whose task was cancelled by `cancel`
         self._cancelled: dict[str, None] = {}  # insertion-ordered: the oldest are forgotten
         self._stopping = False
         output.install()  # what tasks print is captured per attempt
@@ -87,8 +88,7 @@ class WorkerPool:
                 await self._fetcher
             self._fetcher = None
         if not drain:
-            for task in self._running.values():
-                task.cancel()
+            self.cancel(list(self._running))
         while self._handlers:
             await asyncio.wait(list(self._handlers))
 
@@ -108,7 +108,8 @@ class WorkerPool:
         """
         for command_id in command_ids:
             task = self._running.get(command_id)
-            if task is not None:
+            if task is not None and command_id not in self._cancelling:
+                self._cancelling.add(command_id)
                 task.cancel()
             self._cancelled[command_id] = None
         while len(self._cancelled) > _REMEMBERED_CANCELS:
@@ -155,22 +156,32 @@ class WorkerPool:
         every: float,
         runner: Runner,
     ) -> list[WorkItem]:
-        """Run one command on `slot` and report it; the commands handed back to run next."""
+        """Run one command on `slot` and report it; the commands handed back to run next.
+
+        The command runs in this handler's own task, not a task of its own (one costs turns of
+        the event loop to start and to collect, on every step): `cancel` cancels this task, and
+        only while the command runs."""
         command_id = item.command.command_id
         if command_id in self._cancelled:
             return []
-        task = asyncio.get_running_loop().create_task(self._run(item, slot, runner))
-        self._running[command_id] = task
-        beat = asyncio.get_running_loop().create_task(_keep_alive(keep, every))
+        me = asyncio.current_task()
+        assert me is not None  # a handler is a task
+        self._running[command_id] = me
+        beat = _Heartbeat(keep, every)
         try:
-            events = await task
+            events = await self._run(item, slot, runner)
         except asyncio.CancelledError:
-            if not task.cancelled():
-                raise
+            if command_id not in self._cancelling or me.uncancel() > 0:
+                raise  # not (only) this command's cancel: the handler itself is stopped
             return []  # its execution ended; nothing to report
+        else:
+            if command_id in self._cancelling:  # the run swallowed its cancel: ended all the same
+                me.uncancel()
+                return []
         finally:
-            beat.cancel()
+            beat.stop()
             self._running.pop(command_id, None)
+            self._cancelling.discard(command_id)
         take = 0 if self._stopping else 1
         return await self.source.report(events, item.token, pool=self.pool, take=take)
 
@@ -198,13 +209,33 @@ class WorkerPool:
         return events
 
 
-async def _keep_alive(keep: Callable[[], Awaitable[None]], every: float) -> None:
-    while True:
-        await asyncio.sleep(every)
+class _Heartbeat:
+    """Calls `keep` every `every` seconds while a command runs (a failed call is logged: the
+    next one may get through, the lease is not lost yet). A timer rather than a task per
+    command: most commands end long before their first beat."""
+
+    def __init__(self, keep: Callable[[], Awaitable[None]], every: float) -> None:
+        self._keep = keep
+        self._every = every
+        self._loop = asyncio.get_running_loop()
+        self._timer = self._loop.call_later(every, self._beat)
+        self._beating: asyncio.Task[None] | None = None
+
+    def stop(self) -> None:
+        """No more beats; one under way is cancelled."""
+        self._timer.cancel()
+        if self._beating is not None:
+            self._beating.cancel()
+
+    def _beat(self) -> None:
+        self._beating = self._loop.create_task(self._renew())
+
+    async def _renew(self) -> None:
         try:
-            await keep()
-        except Exception as exc:  # the next beat may get through: the lease is not lost yet
+            await self._keep()
+        except Exception as exc:
             log.warning("could not renew a lease: %s", exc)
+        self._timer = self._loop.call_later(self._every, self._beat)
 
 
 def _renewal(source: CommandSource, item: WorkItem) -> Callable[[], Awaitable[None]]:
