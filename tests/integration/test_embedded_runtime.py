@@ -335,3 +335,24 @@ def test_a_store_that_fails_on_the_workers_path_ends_the_wait_with_its_error(tmp
             await runtime.close()
 
     asyncio.run(scenario())
+
+
+def test_a_command_running_longer_than_its_lease_keeps_it_by_renewing(tmp_path):
+    """The worker renews the lease of a command it runs (every third of it): a step of 2.5 s
+    on a lease of 1 s runs once, on its first claim, and is never handed to anyone else."""
+    summary, log = run(
+        tmp_path,
+        """
+workflow:
+  - step: start
+    tool: {kind: noop}
+    next: [{step: slow}]
+  - step: slow
+    tool: {kind: python, code: "import time\\ntime.sleep(2.5)\\nresult = 'kept'"}
+""",
+        ack_wait=1,
+    )
+    assert summary.status == "done" and summary.result == "kept"
+    slow = [e.type for e in log if e.step == "slow"]
+    assert slow.count("command.claimed") == 1 and slow.count("command.started") == 1
+    assert "command.expired" not in slow
