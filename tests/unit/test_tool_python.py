@@ -11,8 +11,10 @@ import pytest
 from noetl.engine.definition import PlaybookDef
 from noetl.errors import ToolError
 from noetl.tools import python as python_tool
+from noetl.tools import threads
 from noetl.tools.base import Resources, ToolContext
 from noetl.tools.python import PythonTool
+from noetl.tools.threads import run_in_thread
 
 
 def run(code: Any, **args: Any) -> Any:
@@ -105,3 +107,68 @@ def test_runs_do_not_share_state():
     assert run("result = globals().get('leak')") is None
     run("leak = 1")
     assert run("result = globals().get('leak')") is None
+
+
+@pytest.mark.parametrize(
+    ("code", "on_the_loop"),
+    [
+        ("result = 1", True),
+        ("result = {'id': row['id'], 'tags': [a, b]}", True),
+        ("result = x['a'] if x is not None else (y or z)", True),
+        ("result = not a", True),
+        ("result = len(a)", False),  # a call: anything may run
+        ("result = a.b", False),  # an attribute: a property may run code
+        ("result = a + b", False),  # operators can grow values (a = a + a)
+        ("result = a * 3", False),
+        ("result = a == b", False),
+        ("result = a[1:]", False),  # slices can grow lists (a[:0] = a)
+        ("result = [*a, *a]", False),
+        ("result = (a, b)", False),
+        ("result = f'{a}'", False),
+        ("result = [i for i in a]", False),
+        ("while True:\n    pass", False),
+        ("import os", False),
+        ("def main():\n    return 1", False),
+    ],
+)
+def test_only_code_that_moves_data_runs_on_the_event_loop(code: str, on_the_loop: bool):
+    assert python_tool._compile(code)[1] is on_the_loop
+
+
+def test_code_that_moves_data_needs_no_free_thread_and_code_that_calls_waits_for_one():
+    """With every task thread busy, a snippet that only moves data still returns at once; a
+    snippet that calls something waits for a thread, and runs once one is free."""
+    release = threading.Event()
+    ctx = ToolContext(
+        execution_id="e",
+        step="s",
+        task="t",
+        attempt=1,
+        playbook=PlaybookDef(name="p", steps=(), renderer=None),  # type: ignore[arg-type]
+        scope={},
+        resources=Resources(),
+    )
+
+    async def main() -> tuple[Any, bool, Any]:
+        waits = [run_in_thread(lambda: release.wait(10)) for _ in range(threads.LIMIT)]
+        busy = [asyncio.ensure_future(wait) for wait in waits]
+        await asyncio.sleep(0.05)  # every thread taken
+        tool = PythonTool()
+        moved = await asyncio.wait_for(
+            tool.run({"code": "result = {'v': x['v']}", "args": {"x": {"v": 7}}}, ctx), 5
+        )
+        calling = asyncio.ensure_future(tool.run({"code": "result = len('abc')"}, ctx))
+        await asyncio.sleep(0.2)
+        waited = not calling.done()
+        release.set()
+        await asyncio.gather(*busy)
+        return moved, waited, await calling
+
+    assert asyncio.run(main()) == ({"v": 7}, True, 3)
+
+
+def test_a_main_left_by_code_that_moves_data_is_still_called():
+    assert run("main = dict", a=1, b=2) == {"a": 1, "b": 2}
+    with pytest.raises(ToolError) as info:
+        run("result = x['missing']", x={})
+    assert info.value.message == "KeyError: 'missing' (line 1)"
