@@ -5,8 +5,8 @@ return value is the result). The task args are also bound as variables, so `code
 works with `args: {a: 1, b: 2}`. Each distinct code text is compiled once. The code runs in a
 thread (`noetl.tools.threads`) so a slow or blocking snippet never stalls the worker's event loop,
 except code that only moves data (see `_moves_data_only`): it cannot run long, and runs on the
-loop at once (the hop to a thread and back cost ~0.2 ms of CPU, more than the rest of such a
-task). A callable `main` it leaves behind is still called in a thread.
+loop at once (the hop to a thread and back cost ~0.25 ms of CPU on a 2-vCPU VM, more than the
+rest of such a task). A callable `main` it leaves behind is still called in a thread.
 Any exception becomes `ToolError(kind="python")` with the exception and the line of the user's
 code it came from, e.g. "ZeroDivisionError: division by zero (line 3)".
 
