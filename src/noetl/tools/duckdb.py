@@ -41,6 +41,7 @@ from noetl.errors import ToolError
 from noetl.tools.base import ToolContext
 from noetl.tools.credentials import lookup_credential
 from noetl.tools.sql_values import json_value
+from noetl.tools.threads import run_in_thread
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -86,7 +87,7 @@ class DuckdbTool:
         )
         run = _Run(plan)
         try:
-            return await asyncio.to_thread(run.execute)
+            return await run_in_thread(run.execute)
         except asyncio.CancelledError:
             run.interrupt()  # the thread cannot be killed; stop its query instead
             raise

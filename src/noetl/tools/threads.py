@@ -1,4 +1,5 @@
-"""Blocking calls run off the event loop, on threads kept waiting for the next call.
+"""The tools' blocking calls (`python`, `duckdb`) run off the event loop, on threads kept
+waiting for the next call.
 
 `asyncio.to_thread` goes through the loop's `ThreadPoolExecutor` and two futures chained across
 threads; for a `python` task whose code returns at once that hop was most of the task's cost
