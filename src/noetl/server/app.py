@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,7 +26,7 @@ from noetl.errors import ConfigError
 from noetl.observe.metrics import Metrics
 from noetl.runtime.assemble import open_server
 from noetl.runtime.assembled import ServerRuntime
-from noetl.server import errors, ui
+from noetl.server import errors, lane, ui
 from noetl.server.feed import Feed
 from noetl.server.progress import ProgressCache
 from noetl.server.routes import (
@@ -105,13 +106,14 @@ def create_app(
     app.state.progress = ProgressCache()
     errors.install(app)
     # streams first: `/executions/stream` must not be taken for an execution id
-    routers = (catalog, credentials, streams, executions, views, workers, registry, results)
+    routers = (catalog, credentials, streams, executions, views, registry, results)
     for module in (*routers, schedules, hooks, retention, seed_doors):
         app.include_router(module.router, prefix=API)
     app.include_router(system.router, prefix=API, include_in_schema=True)
     app.add_api_route("/metrics", system.metrics, include_in_schema=False)
     ui.install(app, open_api=settings.api_token is None)
-    app.add_middleware(
+    _serve_lane(app)
+    app.add_middleware(  # outside the lane: the token, the limits and the metric hold there
         Guard,
         token=settings.api_token,
         worker_token=settings.worker_token,
@@ -119,6 +121,19 @@ def create_app(
         max_result_body=settings.max_result_bytes,
     )
     return app
+
+
+def _serve_lane(app: FastAPI) -> None:
+    """The worker routes on the lean lane, documented in the app's OpenAPI schema."""
+    app.add_middleware(lane.Lane, routes=workers.ROUTES, prefix=API)
+    schema_of = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            lane.document(schema_of(), workers.ROUTES, API)
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class Guard:

@@ -53,6 +53,17 @@ def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": {"kind": kind, "message": message, **extra}}, status)
 
 
+# The status of each expected error that is answered with its message alone.
+_STATUS: dict[type[Exception], int] = {
+    NotFoundError: 404,
+    ConflictError: 409,
+    StoreInputError: 422,
+    EventCodecError: 422,
+    TemplateError: 422,  # a workload rendered at start
+    ConfigError: 400,
+}
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn exceptions into error responses."""
     app.add_exception_handler(
@@ -60,14 +71,22 @@ def install(app: FastAPI) -> None:
     )
     app.add_exception_handler(HTTPException, _only(HTTPException, _http_error))
     app.add_exception_handler(PlaybookError, _only(PlaybookError, _invalid_playbook))
-    app.add_exception_handler(NotFoundError, _status(404))
-    app.add_exception_handler(ConflictError, _status(409))
-    app.add_exception_handler(StoreInputError, _status(422))
+    for kind, status in _STATUS.items():
+        app.add_exception_handler(kind, _status(status))
     app.add_exception_handler(StoreUnavailableError, _unavailable)
-    app.add_exception_handler(EventCodecError, _status(422))
-    app.add_exception_handler(TemplateError, _status(422))  # a workload rendered at start
-    app.add_exception_handler(ConfigError, _status(400))
     app.add_exception_handler(Exception, _internal)
+
+
+def answer(exc: Exception) -> JSONResponse | None:
+    """The error response of an expected error, None for anything else (for code that answers
+    outside FastAPI's handlers: the lean lane, `noetl.server.lane`)."""
+    if isinstance(exc, HTTPException):
+        return _http_answer(exc)
+    if isinstance(exc, StoreUnavailableError):
+        return _unavailable_answer(exc)
+    # the most specific registered class first, as Starlette looks handlers up
+    status = next((_STATUS[k] for k in type(exc).__mro__ if k in _STATUS), None)
+    return None if status is None else error_response(status, str(exc))
 
 
 def _only(kind: type[E], handle: Callable[[Request, E], Awaitable[JSONResponse]]) -> Handler:
@@ -93,12 +112,17 @@ def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
 
 
 async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-    fields = [_field_error(e) for e in exc.errors()]
+    return invalid_request([field_error(e) for e in exc.errors()])
+
+
+def invalid_request(fields: list[dict[str, str]]) -> JSONResponse:
+    """422 naming each field that is wrong and why (`{"field", "message"}` each)."""
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
     return error_response(422, summary or "invalid request", fields=fields)
 
 
-def _field_error(error: dict[str, Any]) -> dict[str, str]:
+def field_error(error: Any) -> dict[str, str]:
+    """A pydantic error as `{"field": "events[3].type", "message": ...}`."""
     if error.get("type") == "json_invalid":  # loc is (body, offset): say why and where
         why = (error.get("ctx") or {}).get("error", "")
         return {"field": "body", "message": f"not valid JSON at offset {error['loc'][-1]}: {why}"}
@@ -106,6 +130,10 @@ def _field_error(error: dict[str, Any]) -> dict[str, str]:
 
 
 async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    return _http_answer(exc)
+
+
+def _http_answer(exc: HTTPException) -> JSONResponse:
     response = error_response(exc.status_code, str(exc.detail))
     if exc.headers:
         response.headers.update(exc.headers)
@@ -125,6 +153,10 @@ def _status(status: int) -> Handler:
 
 
 async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+    return _unavailable_answer(exc)
+
+
+def _unavailable_answer(exc: Exception) -> JSONResponse:
     """The store is down or restarting: nothing was written; the client should retry."""
     log.warning("answered 503: %s", exc)
     response = error_response(503, str(exc))

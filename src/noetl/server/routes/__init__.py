@@ -70,9 +70,13 @@ class StrictJsonRequest(Request):
     async def json(self) -> Any:
         """The body as strict JSON (json.JSONDecodeError, which FastAPI answers with 422)."""
         if not hasattr(self, "_json"):
-            body = await self.body()
-            self._json = json.loads(body, parse_constant=_refuse_constant)
+            self._json = strict_json(await self.body())
         return self._json
+
+
+def strict_json(body: bytes) -> Any:
+    """`body` decoded as strict JSON: `NaN` and `(-)Infinity` are refused (JSONDecodeError)."""
+    return json.loads(body, parse_constant=_refuse_constant)
 
 
 def _refuse_constant(name: str) -> Any:

@@ -1,10 +1,11 @@
-"""Worker-facing routes: claim a command, report a batch of events.
+"""Worker-facing routes: claim a command, report a batch of events, renew leases.
 
 Workers have no database access: they claim through the server (atomic in the control plane,
 one winner per delivery) and post what happened; the log drops duplicates by idempotency key,
 so a batch posted twice (a retry after a lost response) is stored once. A report may ask for the
 next commands of its executions (`take`): they come back claimed in its answer, on a lease the
-worker renews while it runs them.
+worker renews while it runs them. Every step calls these, so they are served on the lean lane
+(`noetl.server.lane`), not through FastAPI; they are documented in the OpenAPI schema alike.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import Response
 
 from noetl.bus.port import Pointer
 from noetl.engine.events import (
@@ -22,8 +23,9 @@ from noetl.engine.events import (
     WORKER_EVENT_TYPES,
     Event,
 )
-from noetl.errors import EventCodecError
-from noetl.server.routes import MetricsDep, RuntimeDep, StrictJsonRoute, json_response
+from noetl.errors import ConflictError, EventCodecError
+from noetl.server.lane import LaneCall, LaneRoute
+from noetl.server.routes import json_response
 from noetl.server.schemas import (
     Accepted,
     BatchClaimRequest,
@@ -34,19 +36,19 @@ from noetl.server.schemas import (
 )
 from noetl.worker.source import WorkItem
 
-router = APIRouter(route_class=StrictJsonRoute, tags=["workers"])
 
-
-@router.post("/events", response_model=Accepted)
-async def post_events(body: EventBatch, runtime: RuntimeDep, metrics: MetricsDep) -> Response:
-    """Validate every event first (nothing is handed on when one is bad), then decide them;
-    answered once they are written, with the commands handed to the reporter."""
+async def post_events(call: LaneCall) -> Response:
+    """Report what happened on held commands (and take the next ones). Every event is
+    validated first (nothing is handed on when one is bad), then decided; answered once they
+    are written, with the commands handed to the reporter."""
+    body: EventBatch = call.body
     decoded = [_decode(i, raw) for i, raw in enumerate(body.events)]
     tokens: dict[str, str] = {}
     for index, (event, token) in enumerate(decoded):
         if tokens.setdefault(event.command_id or "", token) != token:
             raise EventCodecError(f"events[{index}].claim_token: differs for one command")
     events = [event for event, _ in decoded]
+    runtime = call.runtime
     for execution_id in {e.execution_id for e in events}:
         if not runtime.control.holds(execution_id):
             await runtime.store.get_execution(execution_id)  # unknown execution -> 404
@@ -54,50 +56,55 @@ async def post_events(body: EventBatch, runtime: RuntimeDep, metrics: MetricsDep
         events, tokens, worker_id=body.worker_id, pool=body.pool, take=body.take
     )
     if handed:
-        metrics.claims.labels("handed").inc(len(handed))
+        call.metrics.claims.labels("handed").inc(len(handed))
     return json_response({"accepted": len(events), "handed": [_claimed(i) for i in handed]})
 
 
-@router.post("/commands/renew", status_code=204)
-async def renew(body: RenewRequest, runtime: RuntimeDep) -> Response:
+async def renew(call: LaneCall) -> Response:
     """Keep the leases of commands a worker holds and is still running: 409 naming `held[i]`
     when its claim token does not hold it (finished, taken over, or a wrong token), and then
     no lease is extended."""
+    body: RenewRequest = call.body
     held = [(h.execution_id, h.command_id, h.claim_token) for h in body.held]
-    await runtime.control.renew(held)
+    await call.runtime.control.renew(held)
     return Response(status_code=204)
 
 
-@router.post("/commands/claim")
-async def claim_many(body: BatchClaimRequest, runtime: RuntimeDep, metrics: MetricsDep) -> Response:
-    """Several claims at once: `{"claimed": [{command, scope} | null, ...]}` in request order."""
+async def claim_many(call: LaneCall) -> Response:
+    """Claim several commands at once: `{"claimed": [{command, scope} | null, ...]}` in
+    request order."""
+    body: BatchClaimRequest = call.body
     wanted = [(Pointer(c.execution_id, c.command_id, c.step), c.attempt) for c in body.claims]
-    items = await runtime.control.leases.claim_many(wanted, body.claims[0].worker or None)
+    items = await call.runtime.control.leases.claim_many(wanted, body.claims[0].worker or None)
     answers: list[dict[str, Any] | None] = []
     for item, (_, attempt) in zip(items, wanted, strict=True):
-        metrics.claimed(None if item is None else item.command, attempt)
+        call.metrics.claimed(None if item is None else item.command, attempt)
         answers.append(None if item is None else _claimed(item))
     return json_response({"claimed": answers})
 
 
-@router.post("/commands/{command_id}/claim", response_model=Claimed)
-async def claim(
-    command_id: str,
-    body: ClaimRequest,
-    runtime: RuntimeDep,
-    metrics: MetricsDep,
-) -> Response:
-    """The command and its scope to the one claimant that wins; 409 to everyone else."""
+async def claim(call: LaneCall) -> Response:
+    """Claim one command: the command and its scope to the one claimant that wins; 409 to
+    everyone else."""
+    body: ClaimRequest = call.body
+    command_id = call.params["command_id"]
     pointer = Pointer(body.execution_id, command_id, body.step)
-    item = await runtime.control.claim(pointer, body.attempt, body.worker or None)
-    metrics.claimed(None if item is None else item.command, body.attempt)
+    item = await call.runtime.control.claim(pointer, body.attempt, body.worker or None)
+    call.metrics.claimed(None if item is None else item.command, body.attempt)
     if item is None:
-        raise HTTPException(
-            409,
+        raise ConflictError(
             f"command {command_id} may not be claimed: it is finished or unknown, held by a "
             "worker whose lease has not run out, or this attempt is not one the bus delivered",
         )
     return json_response(_claimed(item))
+
+
+ROUTES = (
+    LaneRoute("/events", post_events, EventBatch, Accepted),
+    LaneRoute("/commands/renew", renew, RenewRequest, status=204),
+    LaneRoute("/commands/claim", claim_many, BatchClaimRequest),
+    LaneRoute("/commands/{command_id}/claim", claim, ClaimRequest, Claimed),
+)
 
 
 def _claimed(item: WorkItem) -> dict[str, Any]:
