@@ -90,6 +90,18 @@ def test_oversized_body_is_413_and_stores_nothing(api: httpx.Client):
     assert executions(api) == []
 
 
+def test_oversized_worker_report_is_413(api: httpx.Client):
+    def chunks() -> Iterator[bytes]:
+        yield b'{"events": [{"payload": {"blob": "'
+        for _ in range(100):
+            yield b"x" * 1024
+        yield b'"}}]}'
+
+    answer = api.post("/events", content=chunks(), headers={"content-type": "application/json"})
+    assert answer.status_code == 413
+    assert "larger than" in answer.json()["error"]["message"]
+
+
 def test_streamed_oversized_body_is_413(api: httpx.Client):
     def chunks() -> Iterator[bytes]:
         yield b'{"playbook": "'
@@ -104,8 +116,20 @@ def test_streamed_oversized_body_is_413(api: httpx.Client):
 
 def test_openapi_docs_and_metrics(server: LiveServer, api: httpx.Client):
     assert httpx.get(f"{server.url}/docs").status_code == 200
-    paths = httpx.get(f"{server.url}/openapi.json").json()["paths"]
+    schema = httpx.get(f"{server.url}/openapi.json").json()
+    paths = schema["paths"]
     assert "/api/v2/commands/{command_id}/claim" in paths
+    # the worker routes are served on the lean lane, documented from the same models
+    for path, model in (
+        ("/api/v2/events", "EventBatch"),
+        ("/api/v2/commands/claim", "BatchClaimRequest"),
+        ("/api/v2/commands/renew", "RenewRequest"),
+        ("/api/v2/commands/{command_id}/claim", "ClaimRequest"),
+    ):
+        body = paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert body == {"$ref": f"#/components/schemas/{model}"}
+        assert model in schema["components"]["schemas"]
+    assert "HeldCommand" in schema["components"]["schemas"]  # a model RenewRequest refers to
     operations = {
         ("post", "/api/v2/executions/{execution_id}/retry"),
         ("post", "/api/v2/schedules"),
@@ -121,6 +145,9 @@ def test_openapi_docs_and_metrics(server: LiveServer, api: httpx.Client):
     metrics = api.get(f"{server.url}/metrics").text
     assert "noetl_executions_started_total 1.0" in metrics
     assert "noetl_request_seconds_count" in metrics
+    api.post("/events", json={"events": []})  # refused, and timed under its route
+    metrics = api.get(f"{server.url}/metrics").text
+    assert 'noetl_request_seconds_count{method="POST",route="/events"}' in metrics
 
 
 # -- catalog ------------------------------------------------------------------------------------
@@ -267,6 +294,9 @@ def test_malformed_event_batches_are_422_and_store_nothing(api: httpx.Client):
     )
     assert refused.status_code == 422 and "Infinity" in refused.text
     assert api.post("/events", content=b"{not json", headers={"content-type": "application/json"})
+    as_text = {"content-type": "text/plain"}
+    typed = api.post("/events", content=json.dumps({"events": [good]}), headers=as_text)
+    assert typed.status_code == 422 and "content-type" in typed.text
     unknown = api.post("/events", json={"events": [{**good, "execution_id": "999"}]})
     assert unknown.status_code == 404
     assert api.get(f"/executions/{execution_id}/events").json()["events"] == before

@@ -88,6 +88,9 @@ async def _serve(
 ) -> Response:
     """The handler's answer, or the error response of what went wrong (anything unexpected
     propagates, to the app's 500 handler)."""
+    if not _json_typed(scope):
+        why = "must be JSON (content-type: application/json)"
+        return errors.invalid_request([{"field": "body", "message": why}])
     try:
         data = strict_json(await _body(receive))
         body = route.body.model_validate(data)
@@ -103,6 +106,14 @@ async def _serve(
         if answer is None:
             raise
         return answer
+
+
+def _json_typed(scope: Scope) -> bool:
+    """Whether the body says it is JSON (a body that names no type is read as JSON)."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return b"json" in value.lower()
+    return True
 
 
 async def _body(receive: Receive) -> bytes:
