@@ -293,7 +293,10 @@ def test_malformed_event_batches_are_422_and_store_nothing(api: httpx.Client):
         "/events", content=not_a_number, headers={"content-type": "application/json"}
     )
     assert refused.status_code == 422 and "Infinity" in refused.text
-    assert api.post("/events", content=b"{not json", headers={"content-type": "application/json"})
+    as_json = {"content-type": "application/json"}
+    assert api.post("/events", content=b"{not json", headers=as_json).status_code == 422
+    garbled = api.post("/events", content=b'{"events": ["\xff"]}', headers=as_json)
+    assert garbled.status_code == 422 and "UTF-8" in garbled.text
     as_text = {"content-type": "text/plain"}
     typed = api.post("/events", content=json.dumps({"events": [good]}), headers=as_text)
     assert typed.status_code == 422 and "content-type" in typed.text

@@ -99,6 +99,9 @@ async def _serve(
     except json.JSONDecodeError as exc:
         why = f"not valid JSON at offset {exc.pos}: {exc.msg}"
         return errors.invalid_request([{"field": "body", "message": why}])
+    except UnicodeDecodeError as exc:
+        why = f"not text (UTF-8) at byte {exc.start}: {exc.reason}"
+        return errors.invalid_request([{"field": "body", "message": why}])
     except ValidationError as exc:
         return errors.invalid_request([errors.field_error(e) for e in exc.errors()])
     except Exception as exc:
