@@ -225,6 +225,71 @@ def test_read_narrows_to_types_and_a_step_in_seq_order(event_store):
     assert none == []
 
 
+def test_read_leaves_out_iterations_and_reads_newest_first(event_store):
+    async def body(store):
+        await store.append("e1", [started("e1"), step(ev.STEP_DONE, "e1", "a", result=1)])
+        await store.append("e1", [step(ev.STEP_DONE, "e1", "b", iteration=n) for n in range(3)])
+        again = Event(ev.STEP_DONE, "e1", step="a", command_id="c-a-again")  # a's second run
+        await store.append("e1", [step(ev.LOOP_DONE, "e1", "b"), again])
+        ends = {ev.STEP_DONE, ev.LOOP_DONE}
+        return (
+            await store.read("e1", types=ends, iterations=False),
+            await store.read("e1", types=ends, step="b", newest_first=True),
+            await store.read("e1", step="a", iterations=False, newest_first=True, limit=1),
+            await store.read("e1", newest_first=True, limit=2),
+            await store.read("e1", after_seq=6, iterations=False, newest_first=True),
+            await store.read("e1", types=ends, step="b", iterations=False, newest_first=True),
+        )
+
+    whole, of_b, latest_a, last_two, past, loop_end = event_store.run(body)
+    assert [(e.seq, e.step) for e in whole] == [(2, "a"), (6, "b"), (7, "a")]
+    assert [(e.seq, e.iteration) for e in of_b] == [(6, None), (5, 2), (4, 1), (3, 0)]
+    assert [e.seq for e in latest_a] == [7] and latest_a[0].payload == {}
+    assert [e.seq for e in last_two] == [7, 6]
+    assert [e.seq for e in past] == [7]
+    assert [(e.seq, e.type) for e in loop_end] == [(6, ev.LOOP_DONE)]
+
+
+def test_tally_iterations_counts_per_step_and_names_workers_in_the_order_they_ended(event_store):
+    def end(kind: str, name: str, n: int, worker: str | None) -> Event:
+        return step(
+            kind, "e1", name, iteration=n, **({} if worker is None else {"worker_id": worker})
+        )
+
+    async def body(store):
+        await store.append("e1", [started("e1"), step(ev.STEP_DONE, "e1", "a", worker_id="w0")])
+        await store.append(
+            "e1",
+            [
+                end(ev.STEP_DONE, "b", 0, "w2"),  # seq 3
+                end(ev.TASK_FAILED, "b", 1, "w9"),  # not an ending: names no worker
+                end(ev.STEP_FAILED, "b", 1, "w1"),
+                end(ev.STEP_DONE, "b", 2, "w2"),
+                end(ev.STEP_SKIPPED, "c", 0, None),
+                end(ev.COMMAND_ISSUED, "b", 3, "w3"),  # not a tallied type
+                end(ev.STEP_DONE, "b", 3, "w3"),  # seq 9
+            ],
+        )
+        kinds = {ev.STEP_DONE, ev.STEP_FAILED, ev.STEP_SKIPPED, ev.TASK_FAILED}
+        return (
+            await store.tally_iterations("e1", after_seq=0, upto_seq=9, types=kinds),
+            await store.tally_iterations("e1", after_seq=3, upto_seq=8, types=kinds),
+            await store.tally_iterations("e1", after_seq=9, upto_seq=20, types=kinds),
+            await store.tally_iterations("nobody", after_seq=0, upto_seq=20, types=kinds),
+        )
+
+    whole, middle, after_all, unknown = event_store.run(body)
+    assert set(whole) == {"b", "c"}  # step a ended as a whole: not an iteration
+    b = whole["b"]
+    assert b.counts == {ev.STEP_DONE: 3, ev.STEP_FAILED: 1, ev.TASK_FAILED: 1}
+    assert b.last_seq == {ev.STEP_DONE: 9, ev.STEP_FAILED: 5, ev.TASK_FAILED: 4}
+    assert b.workers == ("w2", "w1", "w3")
+    assert whole["c"].counts == {ev.STEP_SKIPPED: 1} and whole["c"].workers == ()
+    assert middle["b"].counts == {ev.STEP_DONE: 1, ev.STEP_FAILED: 1, ev.TASK_FAILED: 1}
+    assert middle["b"].workers == ("w1", "w2")
+    assert after_all == unknown == {}
+
+
 def test_read_gives_back_every_field_as_json(event_store):
     original = Event(
         ev.TASK_FAILED,

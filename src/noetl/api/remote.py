@@ -18,7 +18,7 @@ from noetl.client.results import RemoteResultStore
 from noetl.client.transport import ServerClient
 from noetl.config import Settings
 from noetl.dsl.locate import locate
-from noetl.store.results import step_result
+from noetl.runtime.step_results import step_result
 
 
 class AsyncClient:
@@ -95,9 +95,8 @@ class AsyncClient:
     async def results(self, execution_id: str, step: str) -> Any:
         """The result of `step` (a loop's: its iteration results), fetched from the server's
         result store when it was too large to travel in the event."""
-        events = await RemoteEventLog(self.transport).read(execution_id)
         store = RemoteResultStore(self.transport, patience=0)
-        return await step_result(events, store, execution_id, step)
+        return await step_result(RemoteEventLog(self.transport), store, execution_id, step)
 
     async def retry(
         self,

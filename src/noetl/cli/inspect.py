@@ -15,8 +15,8 @@ from rich.table import Table
 from noetl.cli.terminal import dump_json, fail, with_stores
 from noetl.engine.events import TERMINAL_PLAYBOOK, Event
 from noetl.runtime.assembled import Stores
+from noetl.runtime.step_results import step_result
 from noetl.runtime.task_logs import each_task_log, render, task_logs
-from noetl.store.results import step_result
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite file of the event log.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -159,8 +159,7 @@ def results(
 
 
 async def _find(stores: Stores, execution_id: str, step: str) -> Any:
-    events = await stores.events.read(execution_id)
-    return await step_result(events, stores.results, execution_id, step)
+    return await step_result(stores.events, stores.results, execution_id, step)
 
 
 def register(app: typer.Typer) -> None:

@@ -34,10 +34,19 @@ class RemoteEventLog:
         limit: int | None = None,
         types: Collection[str] | None = None,
         step: str | None = None,
+        iterations: bool = True,
+        newest_first: bool = False,
     ) -> list[Event]:
         """The execution's events as in the store port (`after_seq`, `limit`, `types`,
-        `step`); the server filters them, and no more than `limit` are fetched."""
+        `step`, `iterations`, `newest_first`); the server filters them, and no more than
+        `limit` are fetched."""
         rows = await self.client.events(
-            execution_id, after_seq=after_seq, limit=limit, types=types, step=step
+            execution_id,
+            after_seq=after_seq,
+            limit=limit,
+            types=types,
+            step=step,
+            iterations=iterations,
+            newest_first=newest_first,
         )
         return [Event.from_dict(e) for e in rows]

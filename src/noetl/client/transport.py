@@ -237,22 +237,32 @@ class ServerClient:
         limit: int | None = None,
         types: Collection[str] | None = None,
         step: str | None = None,
+        iterations: bool = True,
+        newest_first: bool = False,
         page: int = 1000,
     ) -> list[dict[str, Any]]:
         """The events of an execution after `after_seq`, in order (fetched page by page), the
-        first `limit` when given; of `types` and `step` only, when given."""
+        first `limit` when given; of `types` and `step` only, when given; none of a loop
+        iteration's without `iterations`. `newest_first`: the last `limit` (at most `page`)
+        in one request, newest first."""
+        narrowed: dict[str, Any] = {} if iterations else {"iterations": "false"}
+        if types is not None:
+            narrowed["type"] = list(types)
+        if step is not None:
+            narrowed["step"] = step
+        if newest_first:
+            if limit is None or limit > page:
+                raise ValueError(f"a newest-first read takes a limit of at most {page}")
+            params = {"after_seq": after_seq, "limit": limit, "order": "newest", **narrowed}
+            answer = await self.call("GET", f"/executions/{execution_id}/events", params=params)
+            return list(answer["events"])
         found: list[dict[str, Any]] = []
         while limit is None or len(found) < limit:
             size = page if limit is None else min(page, limit - len(found))
-            params: dict[str, Any] = {
-                "after_seq": found[-1]["seq"] if found else after_seq,
-                "limit": size,
-            }
-            if types is not None:
-                params["type"] = list(types)
-            if step is not None:
-                params["step"] = step
-            answer = await self.call("GET", f"/executions/{execution_id}/events", params=params)
+            params = {"after_seq": found[-1]["seq"] if found else after_seq, "limit": size}
+            answer = await self.call(
+                "GET", f"/executions/{execution_id}/events", params={**params, **narrowed}
+            )
             found.extend(answer["events"])
             if len(answer["events"]) < size:
                 break

@@ -28,9 +28,11 @@ class EventLog(Protocol):
         limit: int | None = None,
         types: Collection[str] | None = None,
         step: str | None = None,
+        iterations: bool = True,
+        newest_first: bool = False,
     ) -> list[Event]:
         """Events of one execution after `after_seq`, in seq order, at most `limit`, of
-        `types` and `step` when given."""
+        `types` and `step` when given (see `noetl.store.port.EventStore.read`)."""
         ...
 
 

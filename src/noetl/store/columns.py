@@ -13,7 +13,13 @@ from typing import Any
 
 from noetl.engine.events import Event, _json_default
 from noetl.errors import StoreError
-from noetl.store.port import ExecutionFilter, ExecutionSummary
+from noetl.store.port import (
+    MAX_TALLIED_WORKERS,
+    STEP_ENDINGS,
+    ExecutionFilter,
+    ExecutionSummary,
+    IterationTally,
+)
 
 Decode = Callable[[Any], Any]
 
@@ -143,23 +149,88 @@ def filtered_read(
     types: Collection[str] | None,
     step: str | None,
     mark: str,
+    iterations: bool = True,
+    newest_first: bool = False,
 ) -> tuple[str, list[Any]]:
-    """`select` (columns FROM events) narrowed to some types and/or one step, in seq order.
+    """`select` (columns FROM events) narrowed to some types and/or one step and/or no loop
+    iteration's, in seq order (`newest_first`: the reverse).
 
     The rows are still found by the (execution_id, seq) key; the conditions spare decoding the
     events nobody asked for (a 10,000-iteration loop's commands, when only step ends matter).
+    Newest first walks the key backwards, so a step's latest ending is found without reading
+    what came before it.
     """
-    sql = f"{select}\nWHERE execution_id = {mark} AND seq > {mark}"
-    params: list[Any] = [execution_id, after_seq]
-    if types is not None:
-        chosen = sorted(set(types)) or [""]  # no type: nothing matches
-        sql += f" AND type IN ({', '.join([mark] * len(chosen))})"
-        params += chosen
+    sql = f"{select}\nWHERE {_window(types, mark)}"
+    params: list[Any] = [execution_id, after_seq, *_chosen(types)]
     if step is not None:
         sql += f" AND step = {mark}"
         params.append(step)
-    sql += "\nORDER BY seq"
+    if not iterations:
+        sql += " AND iteration IS NULL"
+    sql += "\nORDER BY seq DESC" if newest_first else "\nORDER BY seq"
     if limit is not None:
         sql += f"\nLIMIT {mark}"
         params.append(max(limit, 0))
     return sql, params
+
+
+def _chosen(types: Collection[str] | None) -> list[str]:
+    return [] if types is None else sorted(set(types)) or [""]  # no type: nothing matches
+
+
+def _window(types: Collection[str] | None, mark: str) -> str:
+    """The conditions on execution, seq and type (parameters: id, after_seq, `_chosen`)."""
+    where = f"execution_id = {mark} AND seq > {mark}"
+    if types is not None:
+        where += f" AND type IN ({', '.join([mark] * len(_chosen(types)))})"
+    return where
+
+
+def tally_queries(
+    execution_id: str,
+    after_seq: int,
+    upto_seq: int,
+    types: Collection[str],
+    *,
+    mark: str,
+    worker: str,
+) -> tuple[tuple[str, list[Any]], tuple[str, list[Any]]]:
+    """The two queries of `EventStore.tally_iterations`: (step, type, count, last seq) of the
+    iterations' events of `types`, and (step, worker, first seq) of the workers their step
+    endings name, in the order they first ended. `worker` is the adapter's expression of
+    `payload.worker_id` as text (the database reads it; Python decodes no payload)."""
+    window = f"{_window(types, mark)} AND seq <= {mark} AND iteration IS NOT NULL"
+    params: list[Any] = [execution_id, after_seq, *_chosen(types), upto_seq]
+    counts = (
+        f"SELECT step, type, COUNT(*), MAX(seq) FROM events WHERE {window} GROUP BY step, type",
+        params,
+    )
+    ends = sorted(STEP_ENDINGS & set(types)) or [""]
+    end_window = f"{_window(ends, mark)} AND seq <= {mark} AND iteration IS NOT NULL"
+    workers = (
+        f"SELECT step, worker, MIN(seq) AS first FROM (SELECT step, seq, {worker} AS worker"
+        f" FROM events WHERE {end_window}) AS ended WHERE worker IS NOT NULL AND worker <> ''"
+        " GROUP BY step, worker ORDER BY first",
+        [execution_id, after_seq, *ends, upto_seq],
+    )
+    return counts, workers
+
+
+def tally_from_rows(
+    counted: list[tuple[Any, ...]], named: list[tuple[Any, ...]]
+) -> dict[str, IterationTally]:
+    """The tallies of `tally_queries`' rows, per step."""
+    counts: dict[str, dict[str, int]] = {}
+    last: dict[str, dict[str, int]] = {}
+    for step, kind, count, last_seq in counted:
+        counts.setdefault(step, {})[kind] = int(count)
+        last.setdefault(step, {})[kind] = int(last_seq)
+    workers: dict[str, list[str]] = {}
+    for step, worker, _first in named:
+        kept = workers.setdefault(step, [])
+        if len(kept) < MAX_TALLIED_WORKERS:
+            kept.append(str(worker))
+    return {
+        step: IterationTally(counts[step], last[step], tuple(workers.get(step, ())))
+        for step in counts
+    }

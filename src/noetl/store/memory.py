@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from noetl.engine.events import Event
 from noetl.errors import ConflictError, NotFoundError, StoreError
 from noetl.store import projection
-from noetl.store.port import ClaimAttempt, ExecutionFilter, ExecutionSummary, latest_attempts
+from noetl.store.columns import tally_from_rows
+from noetl.store.port import (
+    STEP_ENDINGS,
+    ClaimAttempt,
+    ExecutionFilter,
+    ExecutionSummary,
+    IterationTally,
+    latest_attempts,
+)
 from noetl.store.stamping import check_batch, fresh, stamp, utc_now
 
 
@@ -71,21 +79,50 @@ class MemoryEventStore:
         limit: int | None = None,
         types: Collection[str] | None = None,
         step: str | None = None,
+        iterations: bool = True,
+        newest_first: bool = False,
     ) -> list[Event]:
-        """Events with `seq > after_seq`, in order, at most `limit`; only `types` / `step`."""
+        """Events with `seq > after_seq`, in order, at most `limit`; only `types` / `step`,
+        no iteration's without `iterations`; the last ones first with `newest_first`."""
         self._check_open()
         log = self._logs.get(execution_id, [])
         # seq is gap-free from 1, so the event with seq n sits at index n - 1.
         start = max(after_seq, 0)
-        if types is None and step is None:
+        if types is None and step is None and iterations and not newest_first:
             end = None if limit is None else start + max(limit, 0)
             return log[start:end]
         chosen = [
             e
-            for e in log[start:]
-            if (types is None or e.type in types) and (step is None or e.step == step)
+            for e in (reversed(log[start:]) if newest_first else log[start:])
+            if (types is None or e.type in types)
+            and (step is None or e.step == step)
+            and (iterations or e.iteration is None)
         ]
         return chosen if limit is None else chosen[: max(limit, 0)]
+
+    async def tally_iterations(
+        self, execution_id: str, *, after_seq: int, upto_seq: int, types: Collection[str]
+    ) -> dict[str, IterationTally]:
+        """Loop iterations' events counted per step (see `EventStore.tally_iterations`)."""
+        self._check_open()
+        window = [
+            e
+            for e in self._logs.get(execution_id, [])[max(after_seq, 0) : max(upto_seq, 0)]
+            if e.iteration is not None and e.type in types
+        ]
+        counted: dict[tuple[str, str], list[int]] = {}
+        named: dict[tuple[str, str], int] = {}
+        for e in window:
+            step, seq = str(e.step), int(e.seq or 0)
+            seen = counted.setdefault((step, e.type), [0, seq])
+            seen[0], seen[1] = seen[0] + 1, seq
+            worker = e.payload.get("worker_id")
+            if e.type in STEP_ENDINGS and worker not in (None, ""):
+                named.setdefault((step, str(worker)), seq)
+        return tally_from_rows(
+            [(step, kind, n, last) for (step, kind), (n, last) in counted.items()],
+            [(step, worker, seq) for (step, worker), seq in named.items()],
+        )
 
     async def last_seq(self, execution_id: str) -> int:
         """Highest seq of the execution, 0 when none."""

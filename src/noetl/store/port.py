@@ -20,6 +20,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
+from noetl.engine import events as ev
 from noetl.engine.events import Event
 
 RUNNING = "running"
@@ -78,6 +79,23 @@ class ExecutionSummary:
         return asdict(self)
 
 
+MAX_TALLIED_WORKERS = 20  # workers an `IterationTally` names, the first ones
+STEP_ENDINGS = frozenset({ev.STEP_DONE, ev.STEP_FAILED, ev.STEP_SKIPPED})  # name the workers
+
+
+@dataclass(frozen=True)
+class IterationTally:
+    """What a stretch of one step's loop iterations says in sum (a 10,000-iteration loop
+    folds into counts, not 10,000 decoded events): how many events of each type, the seq of
+    the last one of each type, and the workers the iterations' step endings name
+    (`payload.worker_id`), distinct, in the order they first ended, at most
+    `MAX_TALLIED_WORKERS`."""
+
+    counts: dict[str, int]
+    last_seq: dict[str, int]
+    workers: tuple[str, ...]
+
+
 def latest_attempts(attempts: Sequence[ClaimAttempt]) -> dict[tuple[str, str], int]:
     """The attempt of each command that may win a claim: its latest in `attempts`."""
     latest: dict[tuple[str, str], int] = {}
@@ -117,9 +135,20 @@ class EventStore(Protocol):
         limit: int | None = None,
         types: Collection[str] | None = None,
         step: str | None = None,
+        iterations: bool = True,
+        newest_first: bool = False,
     ) -> list[Event]:
         """Events of one execution with `seq > after_seq`, in seq order, at most `limit`;
-        with `types` only events of those types, with `step` only that step's."""
+        with `types` only events of those types, with `step` only that step's, with
+        `iterations=False` none of a loop iteration's. `newest_first` reverses the order:
+        the last `limit` of them, newest first (a step's latest ending in one row)."""
+        ...
+
+    async def tally_iterations(
+        self, execution_id: str, *, after_seq: int, upto_seq: int, types: Collection[str]
+    ) -> dict[str, IterationTally]:
+        """Per step, the loop iterations' events of `types` with `after_seq < seq <=
+        upto_seq`, counted without decoding them (see `IterationTally`)."""
         ...
 
     async def last_seq(self, execution_id: str) -> int:

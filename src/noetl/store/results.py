@@ -18,12 +18,11 @@ import asyncio
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from noetl.engine.events import Event
 from noetl.engine.references import REF_KEY as REF_KEY  # the engine reads references too
 from noetl.engine.references import is_ref as is_ref
 from noetl.errors import NotFoundError, StoreError
@@ -117,24 +116,6 @@ class KeyedResultStore(ResultStore, Protocol):
     async def close(self) -> None:
         """Release the connection. Idempotent."""
         ...
-
-
-_RESULT_EVENTS = frozenset({"step.done", "loop.done"})
-
-
-async def step_result(
-    events: Sequence[Event], store: ResultStore, execution_id: str, step: str
-) -> Any:
-    """The last result of `step` among an execution's `events` (a loop's: its ordered iteration
-    results), loaded from `store` where it is a reference; NotFoundError when it has none."""
-    for event in reversed(events):
-        if event.step == step and event.iteration is None and event.type in _RESULT_EVENTS:
-            payload = event.payload
-            if "results" in payload:
-                return [await store.get(r) if is_ref(r) else r for r in payload["results"]]
-            value = payload.get("result")
-            return await store.get(value) if isinstance(value, Mapping) and is_ref(value) else value
-    raise NotFoundError(f"execution {execution_id} has no result for step '{step}'")
 
 
 def make_ref(store: str, key: str, body: bytes, sha: str, content_type: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response
 
@@ -168,6 +168,13 @@ async def events(
         list[str] | None, Query(alias="type", description="Only these types (repeatable).")
     ] = None,
     step: Annotated[str | None, Query(min_length=1, description="Only this step's.")] = None,
+    iterations: Annotated[
+        bool, Query(description="false: none of a loop iteration's events.")
+    ] = True,
+    order: Annotated[
+        Literal["oldest", "newest"],
+        Query(description="newest: the last `limit` events, newest first (no paging on)."),
+    ] = "oldest",
 ) -> Response:
     """Events with seq > after_seq, in order (page on with the last seq you got)."""
     unknown = sorted(set(types or ()) - EVENT_TYPES)
@@ -175,7 +182,13 @@ async def events(
         raise HTTPException(422, f"type: unknown event type {unknown[0]!r}")
     await runtime.store.get_execution(execution_id)  # unknown -> 404, not an empty page
     log = await runtime.store.read(
-        execution_id, after_seq=after_seq, limit=limit, types=types, step=step
+        execution_id,
+        after_seq=after_seq,
+        limit=limit,
+        types=types,
+        step=step,
+        iterations=iterations,
+        newest_first=order == "newest",
     )
     return json_response({"execution_id": execution_id, "events": [e.to_dict() for e in log]})
 

@@ -26,8 +26,14 @@ from psycopg_pool import AsyncConnectionPool
 
 from noetl.engine.events import TERMINAL_PLAYBOOK, Event
 from noetl.errors import ConflictError, NotFoundError, StoreError
-from noetl.store.columns import filtered_read, list_query
-from noetl.store.port import ClaimAttempt, ExecutionFilter, ExecutionSummary, latest_attempts
+from noetl.store.columns import filtered_read, list_query, tally_from_rows, tally_queries
+from noetl.store.port import (
+    ClaimAttempt,
+    ExecutionFilter,
+    ExecutionSummary,
+    IterationTally,
+    latest_attempts,
+)
 from noetl.store.postgres import rows as codec
 from noetl.store.postgres.connection import connect, describe, failure, open_pool
 from noetl.store.postgres.schema import apply_migrations
@@ -103,9 +109,12 @@ class PostgresEventStore:
         limit: int | None = None,
         types: Collection[str] | None = None,
         step: str | None = None,
+        iterations: bool = True,
+        newest_first: bool = False,
     ) -> list[Event]:
-        """Events with `seq > after_seq`, in order, at most `limit`; only `types` / `step`."""
-        if types is None and step is None:
+        """Events with `seq > after_seq`, in order, at most `limit`; only `types` / `step`,
+        no iteration's without `iterations`; the last ones first with `newest_first`."""
+        if types is None and step is None and iterations and not newest_first:
             bound = None if limit is None else max(limit, 0)
             rows = await self._query(QUERIES["read_events"], (execution_id, after_seq, bound))
         else:
@@ -117,9 +126,20 @@ class PostgresEventStore:
                 types=types,
                 step=step,
                 mark="%s",
+                iterations=iterations,
+                newest_first=newest_first,
             )
             rows = await self._query(sql, params)
         return [codec.event_from_row(row) for row in rows]
+
+    async def tally_iterations(
+        self, execution_id: str, *, after_seq: int, upto_seq: int, types: Collection[str]
+    ) -> dict[str, IterationTally]:
+        """Loop iterations' events counted per step (see `EventStore.tally_iterations`)."""
+        counts, workers = tally_queries(
+            execution_id, after_seq, upto_seq, types, mark="%s", worker="payload->>'worker_id'"
+        )
+        return tally_from_rows(await self._query(*counts), await self._query(*workers))
 
     async def last_seq(self, execution_id: str) -> int:
         """Highest seq of the execution, 0 when none (read from the database, not the cache)."""

@@ -18,13 +18,20 @@ from typing import Any
 from noetl.engine.events import Event
 from noetl.errors import ConflictError, NotFoundError, StoreError
 from noetl.store import projection
-from noetl.store.columns import filtered_read, list_query
-from noetl.store.port import ClaimAttempt, ExecutionFilter, ExecutionSummary, latest_attempts
+from noetl.store.columns import filtered_read, list_query, tally_from_rows, tally_queries
+from noetl.store.port import (
+    ClaimAttempt,
+    ExecutionFilter,
+    ExecutionSummary,
+    IterationTally,
+    latest_attempts,
+)
 from noetl.store.sqlite import rows as codec
 from noetl.store.sqlite.connect import open_database
 from noetl.store.sqlite.statements import QUERIES
 from noetl.store.stamping import check_batch, fresh, stamp, utc_now
 
+_WORKER_ID = "json_extract(payload, '$.worker_id')"  # read by SQLite, not decoded in Python
 _SEQ_CACHE_LIMIT = 10_000  # running executions whose last seq is kept in memory
 
 
@@ -83,9 +90,12 @@ class SqliteEventStore:
         limit: int | None = None,
         types: Collection[str] | None = None,
         step: str | None = None,
+        iterations: bool = True,
+        newest_first: bool = False,
     ) -> list[Event]:
-        """Events with `seq > after_seq`, in order, at most `limit`; only `types` / `step`."""
-        if types is None and step is None:
+        """Events with `seq > after_seq`, in order, at most `limit`; only `types` / `step`,
+        no iteration's without `iterations`; the last ones first with `newest_first`."""
+        if types is None and step is None and iterations and not newest_first:
             bound = -1 if limit is None else max(limit, 0)
             rows = self._query(QUERIES["read_events"], (execution_id, after_seq, bound))
         else:
@@ -97,9 +107,20 @@ class SqliteEventStore:
                 types=types,
                 step=step,
                 mark="?",
+                iterations=iterations,
+                newest_first=newest_first,
             )
             rows = self._query(sql, params)
         return [codec.event_from_row(row) for row in rows]
+
+    async def tally_iterations(
+        self, execution_id: str, *, after_seq: int, upto_seq: int, types: Collection[str]
+    ) -> dict[str, IterationTally]:
+        """Loop iterations' events counted per step (see `EventStore.tally_iterations`)."""
+        counts, workers = tally_queries(
+            execution_id, after_seq, upto_seq, types, mark="?", worker=_WORKER_ID
+        )
+        return tally_from_rows(self._query(*counts), self._query(*workers))
 
     async def last_seq(self, execution_id: str) -> int:
         """Highest seq of the execution, 0 when none (read from the file, not the cache)."""
