@@ -13,7 +13,8 @@ Cases (each in a fresh subprocess, so its peak RSS is its own):
 - `resume_1m`: an execution with 1,000,000 events in a SQLite log (parallel loops, written
   through the event store in batches of 5,000, left running), then in a fresh runtime: the
   time and peak RSS of resuming it (what `noetl run --resume` does), and the time to read one
-  page of 100 events of its event list at the start, the middle and the end of the log.
+  page of 100 events of its event list at the start, the middle and the end of the log, and
+  of `noetl results` of its first loop and of a step without a result (`step_result_ms`).
 
     .venv/bin/python benchmarks/long_executions.py [--runs 1] [--scale 1.0] [--case NAME]
 """
@@ -44,7 +45,9 @@ from noetl.engine import events as ev
 from noetl.engine.decide import decide, start
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
+from noetl.errors import NotFoundError
 from noetl.runtime.assemble import open_embedded
+from noetl.runtime.step_results import step_result
 from noetl.store.sqlite.store import SqliteEventStore
 
 WINDOW = 100  # steps per timing window of the chain
@@ -300,6 +303,7 @@ async def resume_once(path: Path, events: int) -> dict[str, Any]:
             pages[name] = round((time.perf_counter() - t) * 1000, 3)
             if len(page) != PAGE:
                 raise RuntimeError(f"page at {after} had {len(page)} events")
+        results = await step_results_ms(runtime, events)
         await runtime.control.cancel(EXECUTION_ID)
     finally:
         await runtime.close()
@@ -308,7 +312,24 @@ async def resume_once(path: Path, events: int) -> dict[str, Any]:
         "peak_rss_mb_before": round(rss_before, 1),
         "peak_rss_mb_after": round(rss_after, 1),
         "page_ms": pages,
+        "step_result_ms": results,
     }
+
+
+async def step_results_ms(runtime: Any, events: int) -> dict[str, float]:
+    """`noetl results` of the first loop (at full scale its 100,000 results, ended early in the
+    log; at small scales it is still running: no result) and of a step that never ran (the
+    whole log searched, newest first, by the store)."""
+    timed = {}
+    for name, step in (("first_loop", "l0"), ("no_result", "nope")):
+        t = time.perf_counter()
+        try:
+            await step_result(runtime.store, runtime.results, EXECUTION_ID, step)
+        except NotFoundError:
+            if step != "nope" and events >= 400_000:  # by then l0 has ended
+                raise
+        timed[name] = round((time.perf_counter() - t) * 1000, 3)
+    return timed
 
 
 def case_resume(runs: int, scale: float) -> dict[str, Any]:
@@ -336,6 +357,10 @@ def case_resume(runs: int, scale: float) -> dict[str, Any]:
         "page_ms": {
             name: round(statistics.median(r["page_ms"][name] for r in results), 3)
             for name in results[0]["page_ms"]
+        },
+        "step_result_ms": {
+            name: round(statistics.median(r["step_result_ms"][name] for r in results), 3)
+            for name in results[0]["step_result_ms"]
         },
     }
 

@@ -121,6 +121,7 @@ def test_long_executions_benchmark_prints_windows_items_and_the_resume():
     assert resume["events"] >= 1000 and resume["resume_peak_rss_mb"] > 0
     assert_spread(resume["resume_seconds"])
     assert set(resume["page_ms"]) == {"start", "middle", "end"}
+    assert set(resume["step_result_ms"]) == {"first_loop", "no_result"}
 
 
 def test_peers_benchmark_runs_the_noetl_side_of_every_shape():

@@ -2,27 +2,53 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from noetl.dsl.load import load_playbook
+from noetl.engine import events as ev
 from noetl.engine.events import Event
 from noetl.server.graph import NODE_H, playbook_graph
-from noetl.server.progress import Progress
+from noetl.server.progress import Progress, ProgressCache
+from noetl.store.memory import MemoryEventStore
 
 GOLDEN = Path(__file__).parents[1] / "golden"
 HEAD = "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: g, path: g}\nworkflow:\n"
 
 
+def recorded(name: str) -> list[Event]:
+    """A golden log, each event stamped with a time of its own (the same in every fold)."""
+    lines = (GOLDEN / f"{name}.jsonl").read_text().splitlines()
+    return [
+        replace(Event.from_dict(json.loads(line)), created_at=f"2026-12-06T00:00:00.{n:06d}Z")
+        for n, line in enumerate(lines)
+    ]
+
+
+async def fold_in_pieces(events: list[Event], piece: int) -> list[dict]:
+    """The progress after each `piece` events are appended to a store (one cache, so each
+    fold goes on from the last), through the event store port as the server folds it."""
+    store, cache, views = MemoryEventStore(), ProgressCache(), []
+    execution_id = events[0].execution_id
+    for at in range(0, len(events), piece):
+        await store.append(execution_id, events[at : at + piece])
+        views.append((await cache.get(store, execution_id)).to_dict())
+    return views
+
+
 def golden(name: str) -> tuple[dict, Progress]:
     playbook = load_playbook((GOLDEN / f"{name}.yaml").read_text())
-    events = [
-        Event.from_dict(json.loads(line))
-        for line in (GOLDEN / f"{name}.jsonl").read_text().splitlines()
-    ]
-    progress = Progress()
-    progress.apply(events)
-    return playbook_graph(playbook), progress
+    events = recorded(name)
+
+    async def fold() -> Progress:
+        store, progress = MemoryEventStore(), Progress()
+        await store.append(events[0].execution_id, events)
+        await progress.catch_up(store, events[0].execution_id)
+        return progress
+
+    return playbook_graph(playbook), asyncio.run(fold())
 
 
 def test_fan_out_and_joins_sit_in_layers_with_their_arcs():
@@ -97,12 +123,50 @@ def test_a_cancelled_loop_keeps_the_iterations_it_finished():
 
 
 def test_folding_in_pieces_equals_folding_at_once():
-    events = [
-        Event.from_dict(json.loads(line))
-        for line in (GOLDEN / "join_all.jsonl").read_text().splitlines()
+    for name in ("join_all", "loop_parallel", "cancel_mid_loop", "failure_routed"):
+        events = recorded(name)
+        (whole,) = asyncio.run(fold_in_pieces(events, len(events)))
+        for piece in (1, 3, 7):
+            assert asyncio.run(fold_in_pieces(events, piece))[-1] == whole, (name, piece)
+
+
+def loop_run_twice() -> list[Event]:
+    """A loop step that fails one iteration (after a failed attempt), ends, and runs again:
+    the iterations of each run are counted into that run, workers in the order they ended."""
+    eid = "e1"
+    at = iter(f"2026-12-06T00:00:{n:02d}.000000Z" for n in range(60))
+
+    def event(kind: str, iteration: int | None = None, n: int = 0, **payload: object) -> Event:
+        return Event(kind, eid, "s", iteration, f"c{n}", payload, created_at=next(at))
+
+    playbook = {"playbook": {"name": "p", "path": "p"}}
+    return [
+        Event(ev.PLAYBOOK_STARTED, eid, payload=playbook, created_at=next(at)),
+        event(ev.STEP_STARTED, n=1),
+        event(ev.LOOP_STARTED, n=1, count=4),
+        event(ev.STEP_DONE, 0, n=10, worker_id="w2", result=0),
+        event(ev.TASK_FAILED, 1, n=11, worker_id="w1"),
+        event(ev.STEP_FAILED, 1, n=11, worker_id="w1", error={"message": "one broke"}),
+        event(ev.STEP_DONE, 2, n=12, worker_id="w1"),
+        event(ev.STEP_DONE, 3, n=13, worker_id="w3"),
+        event(ev.LOOP_DONE, n=1, status="failed", stats={"total": 4, "done": 3, "failed": 1}),
+        event(ev.STEP_STARTED, n=2),
+        event(ev.LOOP_STARTED, n=2, count=2),
+        event(ev.STEP_DONE, 0, n=20, worker_id="w4"),
     ]
-    whole, pieces = Progress(), Progress()
-    whole.apply(events)
-    for at in range(0, len(events), 3):
-        pieces.apply(events[at : at + 3])
-    assert pieces.to_dict() == whole.to_dict()
+
+
+def test_a_loop_run_twice_counts_each_run_and_keeps_the_latest_error(tmp_path):
+    events = loop_run_twice()
+    (whole,) = asyncio.run(fold_in_pieces(events, len(events)))
+    for piece in (1, 2, 5):
+        assert asyncio.run(fold_in_pieces(events, piece))[-1] == whole, piece
+    step = whole["steps"]["s"]
+    first, second = step["runs"]
+    assert (first["state"], first["loop"]) == ("failed", {"total": 4, "done": 3, "failed": 1})
+    assert (first["workers"], first["failed_attempts"]) == (["w2", "w1", "w3"], 1)
+    assert (second["state"], second["loop"]) == ("running", {"total": 2, "done": 1, "failed": 0})
+    assert (second["workers"], second["failed_attempts"]) == (["w4"], 0)
+    assert step["error"] == {"message": "one broke"}
+    assert step["error_at"] == {"seq": 6, "iteration": 1, "at": "2026-12-06T00:00:05.000000Z"}
+    assert (step["args_seq"], step["result_seq"], step["run_count"]) == (10, None, 2)

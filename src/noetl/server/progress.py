@@ -1,9 +1,12 @@
 """Where an execution is, step by step, folded from its event log (what the UI draws).
 
-`Progress.apply` takes events in seq order; `Progress.to_dict` is the answer of
-`GET /executions/{id}/steps`. Loop iterations are counted, never listed, so a 10,000-iteration
-loop folds into one band. The fold is incremental: the server keeps the progress of recently
-viewed executions and only reads the events it has not seen (see `ProgressCache`).
+`Progress.catch_up` folds what the log holds; `Progress.to_dict` is the answer of
+`GET /executions/{id}/steps`. Loop iterations are counted, never listed: the events that are
+not an iteration's are read and folded one by one, the iterations' endings and failed
+attempts are counted by the store (`EventStore.tally_iterations`: no iteration's payload is
+decoded), so a 10,000-iteration loop folds into one band at the cost of a few queries. The
+fold is incremental: the server keeps the progress of recently viewed executions and only
+reads the events it has not seen (see `ProgressCache`).
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ from typing import Any
 
 from noetl.engine import events as ev
 from noetl.engine.events import Event
+from noetl.store.port import MAX_TALLIED_WORKERS, EventStore, IterationTally
 from noetl.store.projection import catalog_entry
 
 MAX_RUNS = 50  # runs kept per step (a step re-entered by a loop of arcs keeps its latest ones)
-MAX_WORKERS = 20  # workers named per run (a loop spread over a large pool names its first ones)
+MAX_WORKERS = MAX_TALLIED_WORKERS  # named per run (a loop over a large pool names its first)
 READ = 20_000  # events per read while folding
-# The events the fold reads: commands issued and tasks done are most of a loop's log and say
-# nothing here, so they are not even decoded.
+# The events the fold reads (none of a loop iteration's): commands issued and tasks done are
+# most of a log and say nothing here, so they are not even decoded.
 FOLDED = frozenset(
     {
         ev.PLAYBOOK_STARTED,
@@ -35,6 +39,11 @@ FOLDED = frozenset(
         ev.COMMAND_EXPIRED,
     }
     | ev.TERMINAL_PLAYBOOK
+)
+# The iterations' events the fold counts (the store counts them; only the latest failure of a
+# stretch is read, for its error).
+TALLIED = frozenset(
+    {ev.STEP_DONE, ev.STEP_FAILED, ev.STEP_SKIPPED, ev.TASK_FAILED, ev.COMMAND_EXPIRED}
 )
 _ENDS = {ev.STEP_DONE: "done", ev.STEP_FAILED: "failed", ev.STEP_SKIPPED: "skipped"}
 
@@ -94,20 +103,62 @@ class Progress:
     """The fold of one execution's log."""
 
     def __init__(self) -> None:
-        self.last_seq = 0  # of the last event folded (events of other types may follow)
+        self.last_seq = 0  # the log is folded up to this seq
+        self.counted_seq = 0  # iterations are counted up to this seq
         self.steps: dict[str, StepProgress] = {}
         self.playbook: dict[str, Any] = {}
 
-    def apply(self, events: list[Event]) -> None:
-        """Fold `events` (the next ones in seq order)."""
-        for event in events:
-            self.last_seq = event.seq or self.last_seq
-            if event.type == ev.PLAYBOOK_STARTED:
-                self.playbook = _playbook_info(event.payload.get("playbook") or {})
-            elif event.type in ev.TERMINAL_PLAYBOOK:
-                self._stop_running(event.created_at)
-            elif event.step is not None:
-                self._step_event(self.steps.setdefault(event.step, StepProgress()), event)
+    async def catch_up(self, store: EventStore, execution_id: str) -> None:
+        """Fold what the log holds now beyond `last_seq`: the events that are not an
+        iteration's one by one (a page at a time), the iterations counted by the store."""
+        end = await store.last_seq(execution_id)
+        while self.last_seq < end:
+            page = await store.read(
+                execution_id, after_seq=self.last_seq, limit=READ, types=FOLDED, iterations=False
+            )
+            upto = min(int(page[-1].seq or end), end) if len(page) == READ else end
+            for event in page:
+                if int(event.seq or 0) > upto:
+                    break
+                if self._ends_a_loop_run(event):  # its iterations so far belong to that run
+                    await self._count(store, execution_id, int(event.seq or 0) - 1)
+                self._apply(event)
+            await self._count(store, execution_id, upto)
+            self.last_seq = upto
+
+    def _ends_a_loop_run(self, event: Event) -> bool:
+        """Whether the iterations before `event` belong to a loop run it ends (loop.done) or
+        replaces (the step starts again)."""
+        if event.type == ev.LOOP_DONE:
+            return True
+        step = self.steps.get(event.step or "") if event.type == ev.STEP_STARTED else None
+        return step is not None and bool(step.runs) and step.runs[-1].loop is not None
+
+    async def _count(self, store: EventStore, execution_id: str, upto: int) -> None:
+        """Count the iterations' endings and failed attempts up to `upto` into the steps'
+        current runs; the error of the latest failed iteration is the one event read."""
+        if upto <= self.counted_seq:
+            return
+        tallies = await store.tally_iterations(
+            execution_id, after_seq=self.counted_seq, upto_seq=upto, types=TALLIED
+        )
+        self.counted_seq = upto
+        for name, tally in tallies.items():
+            step = self.steps.setdefault(name, StepProgress())
+            _counted(step.current(None), tally)
+            failed = tally.last_seq.get(ev.STEP_FAILED)
+            if failed is not None and failed > int((step.error_at or {}).get("seq") or 0):
+                for event in await store.read(execution_id, after_seq=failed - 1, limit=1):
+                    _failed(step, event)
+
+    def _apply(self, event: Event) -> None:
+        """Fold one event that is not an iteration's (the next in seq order)."""
+        if event.type == ev.PLAYBOOK_STARTED:
+            self.playbook = _playbook_info(event.payload.get("playbook") or {})
+        elif event.type in ev.TERMINAL_PLAYBOOK:
+            self._stop_running(event.created_at)
+        elif event.step is not None:
+            self._step_event(self.steps.setdefault(event.step, StepProgress()), event)
 
     def _stop_running(self, at: str | None) -> None:
         """The execution ended: runs still going were stopped with it (cancel, or a failure
@@ -142,12 +193,7 @@ class Progress:
         run.ran_on(event.payload.get("worker_id"))
         state = _ENDS[event.type]
         if event.type == ev.STEP_FAILED:
-            step.error = event.payload.get("error")
-            where = {"seq": event.seq, "iteration": event.iteration, "at": event.created_at}
-            step.error_at = where
-        if event.iteration is not None and run.loop is not None:
-            run.loop["done" if state == "done" else "failed"] += 1
-            return  # one iteration; the run ends with loop.done
+            _failed(step, event)
         if state == "done":
             step.result_seq = event.seq
         run.state, run.finished_at = state, event.created_at
@@ -159,6 +205,24 @@ class Progress:
             "playbook": self.playbook,
             "steps": {name: step.to_dict() for name, step in self.steps.items()},
         }
+
+
+def _counted(run: Run, tally: IterationTally) -> None:
+    """A stretch of a run's iterations, counted: who ran them, how they ended (skipped ones
+    count as failed), how many task attempts failed or expired."""
+    for worker in tally.workers:
+        run.ran_on(worker)
+    counts = tally.counts
+    run.failed_attempts += counts.get(ev.TASK_FAILED, 0) + counts.get(ev.COMMAND_EXPIRED, 0)
+    if run.loop is not None:
+        run.loop["done"] += counts.get(ev.STEP_DONE, 0)
+        run.loop["failed"] += counts.get(ev.STEP_FAILED, 0) + counts.get(ev.STEP_SKIPPED, 0)
+
+
+def _failed(step: StepProgress, event: Event) -> None:
+    """The step's error is this step.failed's (the latest one, an iteration's or not)."""
+    step.error = event.payload.get("error")
+    step.error_at = {"seq": event.seq, "iteration": event.iteration, "at": event.created_at}
 
 
 def _playbook_info(recorded: dict[str, Any]) -> dict[str, Any]:
@@ -178,19 +242,15 @@ class ProgressCache:
         self._kept: OrderedDict[str, Progress] = OrderedDict()
         self._folding = asyncio.Lock()  # two requests must not fold the same events twice
 
-    async def get(self, store: Any, execution_id: str) -> Progress:
+    async def get(self, store: EventStore, execution_id: str) -> Progress:
         """`execution_id`'s progress including every event now in `store`."""
         async with self._folding:
             return await self._bring_up(store, execution_id)
 
-    async def _bring_up(self, store: Any, execution_id: str) -> Progress:
+    async def _bring_up(self, store: EventStore, execution_id: str) -> Progress:
         progress = self._kept.pop(execution_id, None) or Progress()
         self._kept[execution_id] = progress
         while len(self._kept) > self.size:
             self._kept.popitem(last=False)
-        while True:
-            after = progress.last_seq
-            events = await store.read(execution_id, after_seq=after, limit=READ, types=FOLDED)
-            progress.apply(events)
-            if len(events) < READ:
-                return progress
+        await progress.catch_up(store, execution_id)
+        return progress
