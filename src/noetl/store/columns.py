@@ -186,7 +186,7 @@ def _window(types: Collection[str] | None, mark: str) -> str:
     return where
 
 
-def tally_queries(
+def tally_query(
     execution_id: str,
     after_seq: int,
     upto_seq: int,
@@ -194,43 +194,41 @@ def tally_queries(
     *,
     mark: str,
     worker: str,
-) -> tuple[tuple[str, list[Any]], tuple[str, list[Any]]]:
-    """The two queries of `EventStore.tally_iterations`: (step, type, count, last seq) of the
-    iterations' events of `types`, and (step, worker, first seq) of the workers their step
-    endings name, in the order they first ended. `worker` is the adapter's expression of
-    `payload.worker_id` as text (the database reads it; Python decodes no payload)."""
-    window = f"{_window(types, mark)} AND seq <= {mark} AND iteration IS NOT NULL"
-    params: list[Any] = [execution_id, after_seq, *_chosen(types), upto_seq]
-    counts = (
-        f"SELECT step, type, COUNT(*), MAX(seq) FROM events WHERE {window} GROUP BY step, type",
-        params,
+) -> tuple[str, list[Any]]:
+    """The query of `EventStore.tally_iterations`, one pass over the stretch: (step, type,
+    worker, count, last seq, first seq) of the iterations' events of `types`, the worker only
+    for step endings. `worker` is the adapter's expression of `payload.worker_id` as text
+    (the database reads it; Python decodes no payload)."""
+    ends = sorted(STEP_ENDINGS & set(types))
+    named = (
+        f"CASE WHEN type IN ({', '.join([mark] * len(ends))}) THEN {worker} END" if ends else "NULL"
     )
-    ends = sorted(STEP_ENDINGS & set(types)) or [""]
-    end_window = f"{_window(ends, mark)} AND seq <= {mark} AND iteration IS NOT NULL"
-    workers = (
-        f"SELECT step, worker, MIN(seq) AS first FROM (SELECT step, seq, {worker} AS worker"
-        f" FROM events WHERE {end_window}) AS ended WHERE worker IS NOT NULL AND worker <> ''"
-        " GROUP BY step, worker ORDER BY first",
-        [execution_id, after_seq, *ends, upto_seq],
+    sql = (
+        f"SELECT step, type, worker, COUNT(*), MAX(seq), MIN(seq) FROM (SELECT step, type, seq,"
+        f" {named} AS worker FROM events WHERE {_window(types, mark)} AND seq <= {mark}"
+        " AND iteration IS NOT NULL) AS stretch GROUP BY step, type, worker"
     )
-    return counts, workers
+    return sql, [*ends, execution_id, after_seq, *_chosen(types), upto_seq]
 
 
-def tally_from_rows(
-    counted: list[tuple[Any, ...]], named: list[tuple[Any, ...]]
-) -> dict[str, IterationTally]:
-    """The tallies of `tally_queries`' rows, per step."""
+def tally_from_rows(rows: list[tuple[Any, ...]]) -> dict[str, IterationTally]:
+    """The tallies of `tally_query`'s rows, per step."""
     counts: dict[str, dict[str, int]] = {}
     last: dict[str, dict[str, int]] = {}
-    for step, kind, count, last_seq in counted:
-        counts.setdefault(step, {})[kind] = int(count)
-        last.setdefault(step, {})[kind] = int(last_seq)
-    workers: dict[str, list[str]] = {}
-    for step, worker, _first in named:
-        kept = workers.setdefault(step, [])
-        if len(kept) < MAX_TALLIED_WORKERS:
-            kept.append(str(worker))
+    first_named: dict[str, dict[str, int]] = {}
+    for step, kind, worker, count, last_seq, first_seq in rows:
+        counts.setdefault(step, {})[kind] = counts.get(step, {}).get(kind, 0) + int(count)
+        kept = last.setdefault(step, {})
+        kept[kind] = max(kept.get(kind, 0), int(last_seq))
+        if worker not in (None, ""):
+            seen = first_named.setdefault(step, {})
+            seen[str(worker)] = min(seen.get(str(worker), int(first_seq)), int(first_seq))
     return {
-        step: IterationTally(counts[step], last[step], tuple(workers.get(step, ())))
+        step: IterationTally(counts[step], last[step], _first_workers(first_named.get(step, {})))
         for step in counts
     }
+
+
+def _first_workers(first_seen: dict[str, int]) -> tuple[str, ...]:
+    """The workers in the order they first ended an iteration, at most MAX_TALLIED_WORKERS."""
+    return tuple(sorted(first_seen, key=first_seen.__getitem__)[:MAX_TALLIED_WORKERS])

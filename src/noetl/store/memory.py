@@ -110,19 +110,11 @@ class MemoryEventStore:
             for e in self._logs.get(execution_id, [])[max(after_seq, 0) : max(upto_seq, 0)]
             if e.iteration is not None and e.type in types
         ]
-        counted: dict[tuple[str, str], list[int]] = {}
-        named: dict[tuple[str, str], int] = {}
-        for e in window:
-            step, seq = str(e.step), int(e.seq or 0)
-            seen = counted.setdefault((step, e.type), [0, seq])
-            seen[0], seen[1] = seen[0] + 1, seq
-            worker = e.payload.get("worker_id")
-            if e.type in STEP_ENDINGS and worker not in (None, ""):
-                named.setdefault((step, str(worker)), seq)
-        return tally_from_rows(
-            [(step, kind, n, last) for (step, kind), (n, last) in counted.items()],
-            [(step, worker, seq) for (step, worker), seq in named.items()],
-        )
+        rows = []
+        for e in window:  # one row per event: tally_from_rows sums them as it sums groups
+            worker = e.payload.get("worker_id") if e.type in STEP_ENDINGS else None
+            rows.append((e.step, e.type, worker, 1, e.seq, e.seq))
+        return tally_from_rows(rows)
 
     async def last_seq(self, execution_id: str) -> int:
         """Highest seq of the execution, 0 when none."""

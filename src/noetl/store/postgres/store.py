@@ -26,7 +26,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from noetl.engine.events import TERMINAL_PLAYBOOK, Event
 from noetl.errors import ConflictError, NotFoundError, StoreError
-from noetl.store.columns import filtered_read, list_query, tally_from_rows, tally_queries
+from noetl.store.columns import filtered_read, list_query, tally_from_rows, tally_query
 from noetl.store.port import (
     ClaimAttempt,
     ExecutionFilter,
@@ -136,10 +136,10 @@ class PostgresEventStore:
         self, execution_id: str, *, after_seq: int, upto_seq: int, types: Collection[str]
     ) -> dict[str, IterationTally]:
         """Loop iterations' events counted per step (see `EventStore.tally_iterations`)."""
-        counts, workers = tally_queries(
+        sql, params = tally_query(
             execution_id, after_seq, upto_seq, types, mark="%s", worker="payload->>'worker_id'"
         )
-        return tally_from_rows(await self._query(*counts), await self._query(*workers))
+        return tally_from_rows(await self._query(sql, params))
 
     async def last_seq(self, execution_id: str) -> int:
         """Highest seq of the execution, 0 when none (read from the database, not the cache)."""

@@ -18,7 +18,7 @@ from typing import Any
 from noetl.engine.events import Event
 from noetl.errors import ConflictError, NotFoundError, StoreError
 from noetl.store import projection
-from noetl.store.columns import filtered_read, list_query, tally_from_rows, tally_queries
+from noetl.store.columns import filtered_read, list_query, tally_from_rows, tally_query
 from noetl.store.port import (
     ClaimAttempt,
     ExecutionFilter,
@@ -117,10 +117,10 @@ class SqliteEventStore:
         self, execution_id: str, *, after_seq: int, upto_seq: int, types: Collection[str]
     ) -> dict[str, IterationTally]:
         """Loop iterations' events counted per step (see `EventStore.tally_iterations`)."""
-        counts, workers = tally_queries(
+        sql, params = tally_query(
             execution_id, after_seq, upto_seq, types, mark="?", worker=_WORKER_ID
         )
-        return tally_from_rows(self._query(*counts), self._query(*workers))
+        return tally_from_rows(self._query(sql, params))
 
     async def last_seq(self, execution_id: str) -> int:
         """Highest seq of the execution, 0 when none (read from the file, not the cache)."""
