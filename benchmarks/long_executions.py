@@ -48,6 +48,7 @@ from noetl.engine.events import Event
 from noetl.errors import NotFoundError
 from noetl.runtime.assemble import open_embedded
 from noetl.runtime.step_results import step_result
+from noetl.store.results import FileResultStore, ResultStore
 from noetl.store.sqlite.store import SqliteEventStore
 
 WINDOW = 100  # steps per timing window of the chain
@@ -303,7 +304,9 @@ async def resume_once(path: Path, events: int) -> dict[str, Any]:
             pages[name] = round((time.perf_counter() - t) * 1000, 3)
             if len(page) != PAGE:
                 raise RuntimeError(f"page at {after} had {len(page)} events")
-        results = await step_results_ms(runtime, events)
+        results = await step_results_ms(
+            runtime.store, FileResultStore(path.parent / "results"), events
+        )
         await runtime.control.cancel(EXECUTION_ID)
     finally:
         await runtime.close()
@@ -316,7 +319,7 @@ async def resume_once(path: Path, events: int) -> dict[str, Any]:
     }
 
 
-async def step_results_ms(runtime: Any, events: int) -> dict[str, float]:
+async def step_results_ms(store: Any, results: ResultStore, events: int) -> dict[str, float]:
     """`noetl results` of the first loop (at full scale its 100,000 results, ended early in the
     log; at small scales it is still running: no result) and of a step that never ran (the
     whole log searched, newest first, by the store)."""
@@ -324,7 +327,7 @@ async def step_results_ms(runtime: Any, events: int) -> dict[str, float]:
     for name, step in (("first_loop", "l0"), ("no_result", "nope")):
         t = time.perf_counter()
         try:
-            await step_result(runtime.store, runtime.results, EXECUTION_ID, step)
+            await step_result(store, results, EXECUTION_ID, step)
         except NotFoundError:
             if step != "nope" and events >= 400_000:  # by then l0 has ended
                 raise
