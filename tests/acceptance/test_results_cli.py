@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
+
 from noetl.config import Settings
 from support.live_server import LiveServer
 
@@ -72,3 +74,9 @@ def test_results_through_a_server(cli, tmp_path: Path):
         execution_id = json.loads(started.stdout)["execution_id"]
         listed = cli("events", execution_id, "--json", *where)
         check_results(cli, execution_id, json.loads(listed.stdout), *where)
+        api = f"{server.url}/api/v2/executions/{execution_id}/events"
+        narrowed = {"step": "each", "iterations": "false", "order": "newest", "limit": 3}
+        newest = httpx.get(api, params=narrowed).json()["events"]
+        assert [e["type"] for e in newest] == ["loop.done", "loop.started", "step.started"]
+        refused = httpx.get(api, params={**narrowed, "order": "sideways"})
+        assert refused.status_code == 422 and "order" in refused.text
