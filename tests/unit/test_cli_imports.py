@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 HELLO = Path(__file__).parents[2] / "examples" / "hello.yaml"
+V1_PLAYBOOK = Path(__file__).parent / "import_golden" / "v1_branching.input.yaml"
 
 # What only the distributed mode (or another command) needs.
 DISTRIBUTED = (
@@ -34,6 +35,22 @@ DISTRIBUTED = (
 # Not distributed, but no part of these commands either: rich draws for a person (`--json` is
 # for programs), croniter parses schedules, ruamel writes imported playbooks.
 NOT_FOR_JSON_RUN = ("rich", "croniter", "ruamel")
+# What a server or an admin command opens, never `noetl run`.
+SERVER_OR_ADMIN_ONLY = (
+    "noetl.store.hooks",
+    "noetl.store.retention",
+    "noetl.store.sqlite.hooks",
+    "noetl.store.sqlite.retention",
+    "noetl.runtime.admin",
+    "noetl.runtime.scheduler",
+)
+# Converting a playbook that is not canonical v2 (v1 or the NoETL form).
+CONVERTING = (
+    "noetl.dsl.importer.convert",
+    "noetl.dsl.importer.v1",
+    "noetl.dsl.importer.document",
+    "noetl.dsl.importer.context",
+)
 
 
 def _within(modules: set[str], packages: tuple[str, ...]) -> list[str]:
@@ -89,6 +106,22 @@ def test_run_json_imports_none_of_the_distributed_stack(tmp_path: Path) -> None:
         "noetl.cli.run",
         "noetl.cli.terminal",
     ]
+    assert _within(modules, SERVER_OR_ADMIN_ONLY) == []
+
+
+def test_a_canonical_playbook_imports_no_converter(tmp_path: Path) -> None:
+    done, modules = _imported_by("validate", "--json", str(HELLO), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert {"noetl.dsl.importer", "noetl.dsl.importer.forms"} <= modules
+    assert _within(modules, CONVERTING) == []
+
+
+def test_a_v1_playbook_still_loads_the_converter(tmp_path: Path) -> None:
+    # The guard above must not pass merely because conversion moved out of reach.
+    done, modules = _imported_by("validate", "--json", str(V1_PLAYBOOK), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "imported from NoETL v1" in json.loads(done.stdout)[0]["problems"][0]["message"]
+    assert set(CONVERTING) <= modules
 
 
 @pytest.mark.parametrize("command", [["validate"], ["validate", "--json"]])

@@ -26,10 +26,8 @@ from noetl.runtime.control import ControlPlane
 from noetl.runtime.reads import ControlReads
 from noetl.store.catalog import CatalogStore
 from noetl.store.credentials import Credentials, CredentialStore
-from noetl.store.hooks import HookStore
 from noetl.store.port import EventStore
 from noetl.store.results import FileResultStore, KeyedResultStore
-from noetl.store.retention import Retention
 from noetl.store.schedules import ScheduleStore
 from noetl.store.sqlite import (
     SqliteCatalogStore,
@@ -37,8 +35,6 @@ from noetl.store.sqlite import (
     SqliteEventStore,
     SqliteResultStore,
 )
-from noetl.store.sqlite.hooks import SqliteHookStore
-from noetl.store.sqlite.retention import SqliteRetention
 from noetl.store.sqlite.schedules import SqliteScheduleStore
 from noetl.store.sqlite.workers import SqliteWorkerRegistry
 from noetl.store.workers import WorkerRegistry
@@ -47,8 +43,11 @@ from noetl.tools.credentials import MaskingCredentials
 from noetl.worker.loop import WorkerPool
 from noetl.worker.presence import Presence
 
-if TYPE_CHECKING:  # imported where it runs: cron parsing is no part of `noetl run`'s cold start
+if TYPE_CHECKING:  # imported where they run: no part of `noetl run`'s cold start (cron parsing;
+    # the hook store and retention belong to servers and admin commands)
     from noetl.runtime.scheduler import Scheduler
+    from noetl.store.hooks import HookStore
+    from noetl.store.retention import Retention
 
 EMBEDDED_POOL = "default"
 REPLICA_SWEEP = 30.0  # seconds between a server's looks for executions other replicas ended
@@ -126,6 +125,7 @@ async def open_stores(
         raise NotFoundError(f"no NoETL database at {path} (nothing stored there yet; or pass --db)")
     # Imported here: schedules bring cron parsing, which `noetl run` does not need (cold start).
     from noetl.runtime.admin import LocalHooks, LocalSchedules
+    from noetl.store.sqlite.hooks import SqliteHookStore
 
     opened = contextlib.AsyncExitStack()
     events = _kept(opened, SqliteEventStore.open(path))
@@ -372,6 +372,9 @@ async def _open_stores(settings: Settings, opened: contextlib.AsyncExitStack) ->
             _kept(opened, await PostgresRetention.open(dsn)),
             _kept(opened, await PostgresWorkerRegistry.open(dsn)),
         )
+    from noetl.store.sqlite.hooks import SqliteHookStore
+    from noetl.store.sqlite.retention import SqliteRetention
+
     path = settings.db_path
     return _ServerStores(
         _kept(opened, SqliteEventStore.open(path)),

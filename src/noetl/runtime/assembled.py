@@ -21,10 +21,8 @@ from noetl.engine.definition import PlaybookDef
 from noetl.runtime.control import ControlPlane
 from noetl.store.catalog import CatalogStore
 from noetl.store.credentials import Credentials, CredentialStore
-from noetl.store.hooks import HookStore
 from noetl.store.port import EventStore, ExecutionSummary
 from noetl.store.results import KeyedResultStore, ResultStore
-from noetl.store.retention import Retention
 from noetl.store.schedules import ScheduleStore
 from noetl.store.workers import WorkerRegistry
 from noetl.tools.base import Resources
@@ -32,9 +30,11 @@ from noetl.worker.loop import WorkerPool
 from noetl.worker.presence import Presence
 from noetl.worker.source import CommandSource
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what only a server holds: no part of `noetl run`'s cold start
     from noetl.runtime.admin import HookAdmin, ScheduleAdmin
     from noetl.runtime.scheduler import Scheduler
+    from noetl.store.hooks import HookStore
+    from noetl.store.retention import Retention
 
 
 @dataclass
