@@ -28,6 +28,10 @@ def calls(module_cli):
     invalid = module_cli.write("invalid", INVALID)
     yaml_payload = module_cli.folder / "payload.yaml"
     yaml_payload.write_text("n: 41\n")
+    deep_payload = module_cli.folder / "deep.json"
+    deep_payload.write_text('{"n": ' + "[" * 200 + "]" * 200 + "}")
+    unparsable_payload = module_cli.folder / "very-deep.json"
+    unparsable_payload.write_text("[" * 100_000 + "]" * 100_000)
 
     def run(name: str, *args: str) -> list[str]:
         return ["run", *args, "--json", "--db", str(module_cli.folder / f"{name}.db")]
@@ -45,6 +49,12 @@ def calls(module_cli):
             ),
             "resume_with_file": run("resume_with_file", str(good), "--resume", "1"),
             "no_file": run("no_file"),
+            "payload_too_deep": run("payload_too_deep", str(good), "--payload", f"@{deep_payload}"),
+            "payload_unparsable": run(
+                "payload_unparsable", str(good), "--payload", f"@{unparsable_payload}"
+            ),
+            "payload_infinity": run("payload_infinity", str(good), "--payload", '{"n": 1e999}'),
+            "payload_nul": run("payload_nul", str(good), "--payload", '{"n": "a\\u0000b"}'),
             "payload_yaml_file": run(
                 "payload_yaml_file", str(good), "--payload", f"@{yaml_payload}"
             ),
@@ -62,6 +72,10 @@ BAD = [
     "payload_missing_file",
     "resume_with_file",
     "no_file",
+    "payload_too_deep",
+    "payload_unparsable",
+    "payload_infinity",
+    "payload_nul",
 ]
 
 
@@ -104,6 +118,11 @@ def test_invalid_playbook_names_file_line_and_column(calls, module_cli):
         ("payload_not_object", "must be a JSON object"),
         ("payload_missing_file", "/nonexistent/p.json"),
         ("resume_with_file", "--resume"),
+        ("payload_too_deep", "payload.n[0][0]"),
+        ("payload_too_deep", "nested deeper than 100 levels"),
+        ("payload_unparsable", "very-deep.json: nested too deeply"),
+        ("payload_infinity", "payload.n: inf is not a JSON number"),
+        ("payload_nul", "payload.n: holds a NUL character"),
     ],
 )
 def test_message_says_what_was_wrong(calls, name, says):

@@ -3,6 +3,7 @@ connection (D11)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,3 +65,23 @@ def test_numbers_beyond_the_database_columns_are_422(api: httpx.Client):
         assert answer.status_code == 422, answer.text
     ok = api.get("/executions", params={"offset": 2**63 - 1})
     assert ok.status_code == 200 and ok.json()["executions"] == []
+
+
+def test_payloads_no_event_store_can_keep_are_400_naming_the_field(api: httpx.Client):
+    """A payload nested too deeply, with a number JSON has not, a NUL or a lone surrogate is
+    refused by both stores alike, before anything is written (D11)."""
+    playbook = HELLO.read_text()
+    deep = '{"n": ' + "[" * 400 + "]" * 400 + "}"
+    bodies = {
+        "payload.n[0][0]": deep,
+        "payload.n: inf is not a JSON number": '{"n": 1e999}',
+        "payload.n: holds a NUL character": '{"n": "a\\u0000b"}',
+        "payload.n: holds a lone UTF-16 surrogate": '{"n": "a\\ud800b"}',
+    }
+    before = api.get("/executions").json()
+    for says, payload in bodies.items():
+        body = f'{{"playbook": {json.dumps(playbook)}, "payload": {payload}}}'
+        answer = api.post("/executions", content=body, headers={"content-type": "application/json"})
+        assert answer.status_code == 400, (says, answer.text)
+        assert says in answer.json()["error"]["message"], answer.text
+    assert api.get("/executions").json() == before  # nothing started

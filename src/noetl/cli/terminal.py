@@ -79,6 +79,8 @@ def parse_payload(text: str | None) -> dict[str, Any]:
         raise ConfigError(
             f"{where}: not valid {'JSON' if loader is json.loads else 'YAML'}: {exc}"
         ) from None
+    except RecursionError:  # the parsers recurse per level; the depth rule is the runtime's
+        raise ConfigError(f"{where}: nested too deeply to parse") from None
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: must be a JSON object, got {type(value).__name__}")
     return value

@@ -16,13 +16,21 @@ from typing import Any
 from noetl.dsl.templates import is_template
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.routing import deep_merge
+from noetl.errors import ConfigError
+from noetl.store.storable import unstorable
 
 
 def started_workload(
     playbook: PlaybookDef, payload: Mapping[str, Any] | None, execution_id: str
 ) -> dict[str, Any]:
     """The playbook's workload deep-merged with the request payload, its templates rendered
-    (TemplateError naming `workload.<key>` when one cannot be)."""
+    (TemplateError naming `workload.<key>` when one cannot be; ConfigError naming the field
+    when the payload or the workload holds what no event store can keep, see
+    `noetl.store.storable`)."""
+    for value, name in ((payload or {}, "payload"), (playbook.workload, "workload")):
+        problem = unstorable(value, name)
+        if problem is not None:
+            raise ConfigError(problem)
     merged = deep_merge(playbook.workload, payload or {})
     if not any(_has_template(value) for value in merged.values()):
         return merged
