@@ -28,6 +28,8 @@ def calls(module_cli):
     invalid = module_cli.write("invalid", INVALID)
     yaml_payload = module_cli.folder / "payload.yaml"
     yaml_payload.write_text("n: 41\n")
+    not_utf8 = module_cli.folder / "latin1.yaml"
+    not_utf8.write_bytes("metadata: {name: caf\u00e9}\n".encode("latin-1"))
     deep_payload = module_cli.folder / "deep.json"
     deep_payload.write_text('{"n": ' + "[" * 200 + "]" * 200 + "}")
     unparsable_payload = module_cli.folder / "very-deep.json"
@@ -49,6 +51,7 @@ def calls(module_cli):
             ),
             "resume_with_file": run("resume_with_file", str(good), "--resume", "1"),
             "no_file": run("no_file"),
+            "not_utf8": run("not_utf8", str(not_utf8)),
             "payload_too_deep": run("payload_too_deep", str(good), "--payload", f"@{deep_payload}"),
             "payload_unparsable": run(
                 "payload_unparsable", str(good), "--payload", f"@{unparsable_payload}"
@@ -72,6 +75,7 @@ BAD = [
     "payload_missing_file",
     "resume_with_file",
     "no_file",
+    "not_utf8",
     "payload_too_deep",
     "payload_unparsable",
     "payload_infinity",
@@ -118,6 +122,7 @@ def test_invalid_playbook_names_file_line_and_column(calls, module_cli):
         ("payload_not_object", "must be a JSON object"),
         ("payload_missing_file", "/nonexistent/p.json"),
         ("resume_with_file", "--resume"),
+        ("not_utf8", "latin1.yaml: file is not UTF-8 text"),
         ("payload_too_deep", "payload.n[0][0]"),
         ("payload_too_deep", "nested deeper than 100 levels"),
         ("payload_unparsable", "very-deep.json: nested too deeply"),

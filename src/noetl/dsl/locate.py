@@ -14,7 +14,7 @@ from typing import Protocol
 
 from noetl.dsl.load import load_playbook
 from noetl.engine.definition import PlaybookDef
-from noetl.errors import NotFoundError
+from noetl.errors import NotFoundError, PlaybookError, Problem
 
 CATALOG_PREFIX = "catalog:"  # the `file` of a playbook loaded from a catalog: `catalog:PATH@vN`
 
@@ -89,11 +89,15 @@ async def load_located(located: Located, catalog: CatalogLookup | None) -> tuple
     """The playbook and its YAML: read from the file, or looked up in `catalog`.
 
     NotFoundError naming the target when the catalog does not hold it (or there is no catalog);
-    PlaybookError with file:line:col problems when it is not a valid playbook; OSError when the
-    file cannot be read.
+    PlaybookError with file:line:col problems when it is not a valid playbook (or not UTF-8
+    text); OSError when the file cannot be read.
     """
     if located.file is not None:
-        source = located.file.read_text(encoding="utf-8")
+        try:
+            source = located.file.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            problem = Problem("file is not UTF-8 text", file=str(located.file))
+            raise PlaybookError([problem]) from None
         return load_playbook(source, file=str(located.file)), source
     if catalog is None:
         raise NotFoundError(located.not_found("no catalog to look it up in"))
