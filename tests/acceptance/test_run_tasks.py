@@ -170,6 +170,14 @@ JOBS: dict[str, tuple[str, list[str]]] = {
         """,
         [],
     ),
+    "unkeepable_result": (
+        """
+        workflow:
+          - step: start
+            tool: {kind: python, code: "print(chr(0))\\nresult = ['ok', float('nan')]"}
+        """,
+        [],
+    ),
     "execution_id": (
         """
         workflow:
@@ -250,3 +258,11 @@ def test_unencodable_result(runs):
     # a result that cannot be stored (it contains itself) fails the step; the run still ends
     error = runs["unencodable_result"].error
     assert error["step"] == "start"
+
+
+def test_unkeepable_result(runs):
+    # NaN, Infinity, NUL and lone surrogates: the SQLite log kept them (and `--json` printed
+    # NaN), PostgreSQL refused them; both modes now fail the step, naming where the value is
+    error = runs["unkeepable_result"].error
+    assert error["kind"] == "result"
+    assert "result[1]: nan is not a JSON number" in error["message"]

@@ -150,3 +150,39 @@ def test_a_loop_over_a_stored_result_runs_on_the_server(machines):
     ref = made["payload"]["result"]["result_ref"]
     assert ref["store"] == "db" and ref["size"] > 64 * 1024
     assert [e["payload"]["count"] for e in events if e["type"] == "loop.started"] == [LOOP_SIZE]
+
+
+UNKEEPABLE = """\
+apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: unkeepable, path: tests/unkeepable}
+workflow:
+  - step: start
+    tool:
+      kind: python
+      code: |
+        print("a" + chr(0) + "b")
+        result = {"value": float("inf")}
+"""
+
+
+def test_a_result_no_event_store_keeps_fails_its_step_at_once(machines):
+    # PostgreSQL refuses NaN/Infinity, NUL and lone surrogates: the worker's report used to be
+    # refused again and again: every lease expiry delivered the command anew, for ever
+    cluster, _ = machines
+
+    async def go() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        client = ServerClient(cluster.server_url)
+        try:
+            started = await client.start(playbook=UNKEEPABLE)
+            summary = await asyncio.wait_for(client.wait(started), 20)
+            return summary, await client.events(started)
+        finally:
+            await client.aclose()
+
+    summary, events = asyncio.run(go())
+    assert summary["status"] == "failed"
+    assert summary["error"]["kind"] == "result", summary["error"]
+    assert "result.value: inf is not a JSON number" in summary["error"]["message"]
+    (attempt,) = [e for e in events if e["type"] == "task.failed"]
+    assert attempt["payload"]["output"] == "a\\x00b\n"  # the output is kept, its NUL escaped

@@ -16,6 +16,7 @@ from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import STEP_DONE, STEP_FAILED, TASK_DONE, TASK_FAILED, Event
 from noetl.engine.routing import worker_names
 from noetl.store.results import ResultStore, encode, is_ref
+from noetl.store.storable import text_problem, unstorable
 
 _SCALARS = (type(None), bool, int, float)
 
@@ -30,14 +31,20 @@ async def externalize(events: list[Event], store: ResultStore, limit: int) -> li
             try:
                 ref = await _reference(value, event.execution_id, store, limit, stored)
             except (ValueError, TypeError, RecursionError) as exc:
-                out.append(_unstorable(event, exc))
-                continue
-            if ref is not value:
-                event = replace(event, payload={**event.payload, "result": ref})
+                event = _unstorable(event, exc)
+            else:
+                if ref is not value:
+                    event = replace(event, payload={**event.payload, "result": ref})
+        error = event.payload.get("error")
+        if event.type in (TASK_FAILED, STEP_FAILED) and isinstance(error, dict):
+            # what a tool raised may quote data: its message is kept like captured output
+            kept = {key: _keepable_text(value) for key, value in error.items()}
+            if any(kept[key] is not value for key, value in error.items()):
+                event = replace(event, payload={**event.payload, "error": kept})
         if event.type in (TASK_DONE, TASK_FAILED) and "output" in event.payload:
             # A task's captured output is kept like a result: by reference when large.
             text = event.payload["output"]
-            ref = await _reference(text, event.execution_id, store, limit, stored)
+            ref = await _reference(_keepable_text(text), event.execution_id, store, limit, stored)
             if ref is not text:
                 event = replace(event, payload={**event.payload, "output": ref})
         out.append(event)
@@ -45,7 +52,8 @@ async def externalize(events: list[Event], store: ResultStore, limit: int) -> li
 
 
 def _unstorable(event: Event, exc: Exception) -> Event:
-    """A result that cannot be written as JSON (a circular structure): the task or step fails."""
+    """A result that cannot be written as JSON (a circular structure) or kept in an event (see
+    `noetl.store.storable`): the task or step fails."""
     what = f"task '{event.payload.get('task')}'" if event.type == TASK_DONE else "result"
     message = f"step '{event.step}' {what}: the result cannot be stored as JSON ({exc})"
     error = {"kind": "result", "message": message, "retryable": False}
@@ -59,14 +67,43 @@ async def _reference(
     value: Any, execution_id: str, store: ResultStore, limit: int, stored: dict[int, Any]
 ) -> Any:
     if isinstance(value, _SCALARS) or (isinstance(value, str) and len(value) * 4 < limit):
+        if isinstance(value, (float, str)):
+            _check_inline(value, None)
         return value
     known = stored.get(id(value))
     if known is not None:
         return known
     body = encode(value)
-    ref = value if len(body) <= limit else await store.put(execution_id, body)
+    if len(body) <= limit:
+        _check_inline(value, body)
+        ref = value
+    else:  # the result store keeps any bytes
+        ref = await store.put(execution_id, body)
     stored[id(value)] = ref
     return ref
+
+
+# What the JSON of a value an event store refuses contains (`noetl.store.storable`); only a
+# body holding one of these is walked, so a plain result costs a few byte scans.
+_SUSPECT = (b"NaN", b"Infinity", b"\\u0000", b"\\ud")
+
+
+def _check_inline(value: Any, body: bytes | None) -> None:
+    """ValueError naming the problem when `value` (JSON `body`, None for a scalar) cannot be
+    kept in an event."""
+    if body is not None and not any(mark in body for mark in _SUSPECT):
+        return
+    problem = unstorable(value, "result")
+    if problem is not None:
+        raise ValueError(problem)
+
+
+def _keepable_text(text: Any) -> Any:
+    """Captured output an event can hold: NUL and lone surrogates written as escapes."""
+    if not isinstance(text, str) or text_problem(text) is None:
+        return text
+    text = text.replace("\x00", "\\x00")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 async def resolve(
