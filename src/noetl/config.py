@@ -125,6 +125,9 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# The longest duration an option takes: a time that far back or ahead is still a date, while
+# an unbounded one (`99999999999d`, `inf`) overflowed Python's datetime arithmetic.
+MAX_DURATION = 100 * 365 * 86400.0  # seconds (100 years)
 
 
 def parse_duration(text: str, option: str) -> float:
@@ -140,4 +143,6 @@ def parse_duration(text: str, option: str) -> float:
         ) from None
     if not value > 0:
         raise ConfigError(f"{option} {text!r}: must be more than 0")
+    if value > MAX_DURATION:
+        raise ConfigError(f"{option} {text!r}: must be at most 100 years (36500d)")
     return value

@@ -44,6 +44,7 @@ def test_prune_dry_run_then_for_real_leaving_a_running_execution(cli):
     assert json.loads(out)["status"] == "done"
     events = json.loads(cli("events", json.loads(out)["execution_id"], "--json", *db).stdout)
     assert events[0]["type"] == "playbook.started" and events[-1]["type"] == "playbook.done"
-    for args in (("--older-than", "soon"), ("--older-than", "1d", "--status", "old")):
+    refusals = [("--older-than", "soon"), ("--older-than", "99999999999d")]
+    for args in (*refusals, ("--older-than", "1d", "--status", "old")):
         refused = cli("prune", *args, *db)
         assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr

@@ -18,8 +18,9 @@ def test_prune_over_the_api(tmp_path: Path):
         ended = api.get(f"/executions/{execution_id}", params={"wait": 15}).json()
         assert ended["status"] == "done"
         time.sleep(1.1)
-        bad = api.post("/prune", json={"older_than": "soon"})
-        assert bad.status_code == 400 and "older_than" in bad.json()["error"]["message"]
+        for age in ("soon", "99999999999d", "inf"):  # the last two overflowed: a 500
+            bad = api.post("/prune", json={"older_than": age})
+            assert bad.status_code == 400 and "older_than" in bad.json()["error"]["message"]
         unknown = api.post("/prune", json={"older_than": "1s", "status": "old"})
         assert (
             unknown.status_code == 422 and unknown.json()["error"]["fields"][0]["field"] == "status"
@@ -48,3 +49,14 @@ def test_a_server_with_prune_after_prunes_by_itself(tmp_path: Path):
         while api.get(f"/executions/{execution_id}").status_code != 404:
             assert time.monotonic() < deadline, "the server did not prune"
             time.sleep(0.1)
+
+
+def test_a_schedule_interval_past_any_date_is_400_and_not_stored(tmp_path: Path):
+    settings = Settings(home=tmp_path, db=tmp_path / "noetl.db")
+    with LiveServer(settings) as server, api_client(server, None) as api:
+        assert api.post("/catalog", json={"content": HELLO}).status_code == 201
+        body = {"name": "never", "path": "examples/hello", "every": 1e300}
+        refused = api.post("/schedules", json=body)
+        assert refused.status_code == 400 and "every" in refused.json()["error"]["message"]
+        listed = api.get("/schedules")  # a stored one made every listing a 500
+        assert listed.status_code == 200 and listed.json()["schedules"] == []

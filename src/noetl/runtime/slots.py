@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
+from noetl.config import MAX_DURATION
 from noetl.errors import ConfigError
 from noetl.store.schedules import FIRED, MISFIRE_POLICIES, OVERLAP_POLICIES, SKIPPED, Schedule
 
@@ -57,8 +58,11 @@ def validate(schedule: Schedule) -> None:
     """ConfigError naming the field when the schedule cannot work."""
     if (schedule.cron is None) == (schedule.every is None):
         raise ConfigError("give exactly one of cron (an expression) or every (seconds)")
-    if schedule.every is not None and not schedule.every >= MIN_EVERY:
-        raise ConfigError(f"every: must be at least {MIN_EVERY:g} second, got {schedule.every}")
+    if schedule.every is not None and not MIN_EVERY <= schedule.every <= MAX_DURATION:
+        raise ConfigError(
+            f"every: must be between {MIN_EVERY:g} second and 100 years "
+            f"({MAX_DURATION:g} seconds), got {schedule.every}"
+        )
     if schedule.cron is not None:
         fields = len(schedule.cron.split())
         if fields not in (5, 6) or not croniter.is_valid(
