@@ -57,3 +57,11 @@ def test_catalog_lookup_names_the_file_it_looked_for(tmp_path: Path):
         asyncio.run(in_a_catalog(tmp_path, in_catalog("team/nope")))
     with pytest.raises(NotFoundError, match="no catalog to look it up in"):
         asyncio.run(load_located(locate("team/child"), None))
+
+
+def test_a_folder_is_named_as_one(tmp_path: Path):
+    (tmp_path / "team").mkdir()
+    located = locate("team", base_file=str(tmp_path / "parent.yaml"))
+    assert located.file is None
+    with pytest.raises(NotFoundError, match="team: a folder, not a playbook file, and catalog"):
+        asyncio.run(in_a_catalog(tmp_path, located))

@@ -54,9 +54,12 @@ class Located:
     file: Path | None  # the playbook file; None: look `target` up in a catalog
     version: int | None = None  # catalog version; None: the latest
     looked_for_a_file: bool = False  # the target could have been a file, and is not
+    folder: bool = False  # ... and is a folder
 
     def not_found(self, reason: str) -> str:
         """The message for a target neither a file nor in the catalog, `reason` saying why."""
+        if self.folder and self.version is None:
+            return f"{self.target}: a folder, not a playbook file, and {reason}"
         if self.looked_for_a_file and self.version is None:
             return f"{self.target}: no such playbook file, and {reason}"
         return f"{self.target}: {reason}"
@@ -64,7 +67,7 @@ class Located:
 
 def locate(target: str, version: int | None = None, *, base_file: str | None = None) -> Located:
     """Resolve `target` by the one rule (see the module docstring); reads nothing but the
-    file system's answer to "is this a file?"."""
+    file system's answer to "is this a file (or a folder)?"."""
     if base_file is not None and base_file.startswith(CATALOG_PREFIX):
         return Located(target, None, version)
     candidate = Path(target)
@@ -72,7 +75,8 @@ def locate(target: str, version: int | None = None, *, base_file: str | None = N
         candidate = Path(base_file).parent / candidate
     if version is None and candidate.is_file():
         return Located(target, candidate)
-    return Located(target, None, version, looked_for_a_file=version is None)
+    looked = version is None
+    return Located(target, None, version, looked, folder=looked and candidate.is_dir())
 
 
 def in_catalog(path: str, version: int | None = None) -> Located:
