@@ -73,6 +73,30 @@ def test_a_webhook_with_good_and_bad_secrets_and_bodies(server: LiveServer, tmp_
                 422,
             ),
             "a list": (anyone.post("/hooks/greet", json=[1, 2], headers=good), 422),
+            "too deep to parse": (  # json.loads raised RecursionError: a 500
+                anyone.post(
+                    "/hooks/greet",
+                    content=b"[" * 100_000 + b"]" * 100_000,
+                    headers={**good, "content-type": "application/json"},
+                ),
+                422,
+            ),
+            "too deep to keep": (
+                anyone.post(
+                    "/hooks/greet",
+                    content=b'{"who": ' + b"[" * 200 + b"]" * 200 + b"}",
+                    headers={**good, "content-type": "application/json"},
+                ),
+                400,
+            ),
+            "not a JSON number": (
+                anyone.post(
+                    "/hooks/greet",
+                    content=b'{"who": NaN}',
+                    headers={**good, "content-type": "application/json"},
+                ),
+                400,
+            ),
             "too large": (
                 anyone.post("/hooks/greet", json={"who": "x" * (1024 * 1024)}, headers=good),
                 413,

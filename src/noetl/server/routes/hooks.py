@@ -76,6 +76,8 @@ async def call(
         payload = json.loads(raw)
     except ValueError as exc:
         raise HTTPException(422, f"body: not valid JSON ({exc})") from None
+    except RecursionError:  # the parser recurses per level; the depth rule is the start's
+        raise HTTPException(422, "body: nested too deeply to parse") from None
     if not isinstance(payload, dict):
         raise HTTPException(422, f"body: must be a JSON object, got {type(payload).__name__}")
     entry = await runtime.catalog.get(hook.path, hook.version)
