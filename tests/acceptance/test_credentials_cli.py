@@ -94,6 +94,7 @@ def test_set_list_delete_never_print_values(keyed):
     [
         (["--data", '{"token": "half'], "--data: not valid JSON (line 1, column 11)"),
         (["--data", "[1, 2]"], "--data: expected a JSON object"),
+        (["--data", "[" * 5000 + "]" * 5000], "--data: nested too deeply to parse"),
         (["--data", "@missing.json"], "missing.json: cannot read: No such file or directory"),
         (["--type", "ftp", "--data", '{"a": "b"}'], "unknown type 'ftp'"),
         (["--type", "postgres", "--data", '{"password": "half-secret"}'], "needs `dsn` or `host`"),

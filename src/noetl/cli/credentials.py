@@ -118,6 +118,8 @@ def _parse_data(text: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         # Position only: the message of a JSON error could quote part of the secret.
         fail(f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno})", EXIT_INVALID)
+    except RecursionError:  # the parser recurses per level
+        fail(f"{source}: nested too deeply to parse", EXIT_INVALID)
     if not isinstance(value, dict):
         fail(f"{source}: expected a JSON object", EXIT_INVALID)
     return value
