@@ -25,6 +25,7 @@ from croniter import croniter
 from noetl.config import MAX_DURATION
 from noetl.errors import ConfigError
 from noetl.store.schedules import FIRED, MISFIRE_POLICIES, OVERLAP_POLICIES, SKIPPED, Schedule
+from noetl.store.storable import unstorable
 
 GRACE = timedelta(seconds=30)  # a slot older than this when first seen was missed
 MIN_EVERY = 1.0  # seconds: the shortest interval (and the finest cron resolution)
@@ -83,6 +84,9 @@ def validate(schedule: Schedule) -> None:
         )
     if schedule.catch_up_limit < 1:
         raise ConfigError(f"catch_up_limit: must be at least 1, got {schedule.catch_up_limit}")
+    problem = unstorable(schedule.payload, "payload")
+    if problem is not None:  # every slot's start would refuse it
+        raise ConfigError(problem)
 
 
 def zone(schedule: Schedule) -> ZoneInfo:
