@@ -85,3 +85,15 @@ def test_payloads_no_event_store_can_keep_are_400_naming_the_field(api: httpx.Cl
         assert answer.status_code == 400, (says, answer.text)
         assert says in answer.json()["error"]["message"], answer.text
     assert api.get("/executions").json() == before  # nothing started
+
+
+def test_a_catalog_path_no_client_could_address_is_422_naming_it(api: httpx.Client):
+    playbook = HELLO.read_text()
+    for path in ("../../etc/passwd", "a/b/", "a/./b", "a b"):
+        answer = api.post("/catalog", json={"content": playbook, "path": path})
+        assert answer.status_code == 422, (path, answer.text)
+        assert answer.json()["error"]["fields"][0]["field"] == "path", answer.text
+        declared = playbook.replace("path: examples/hello", f"path: {json.dumps(path)}")
+        answer = api.post("/catalog", json={"content": declared})
+        assert answer.status_code == 422 and "metadata.path" in answer.text, answer.text
+    assert api.get("/catalog").json() == []  # nothing registered

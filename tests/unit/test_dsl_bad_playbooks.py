@@ -5,6 +5,7 @@ Every document starts with the three header lines below, so the case body begins
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
@@ -584,3 +585,28 @@ def test_a_recursive_alias_is_a_problem_not_a_crash(workload, col):
     [problem] = problems
     assert "recursive alias" in problem.message
     assert (problem.file, problem.line, problem.col) == ("r.yaml", 4, col)
+
+
+KIND = "apiVersion: noetl.io/v2\nkind: Playbook\n"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["../../etc/passwd", "/", "a//b", "a/b/", ".", "a/../b", "a b", "a\u202eb", "x" * 256],
+)
+def test_a_catalog_path_that_is_no_address_is_refused_where_it_is_written(path):
+    # a catalog path is read back in URLs and on the command line: '..' or a trailing '/' made
+    # entries no client could address
+    source = f"{KIND}metadata: {{name: x, path: {json.dumps(path)}}}\nworkflow:\n  - step: start\n"
+    with pytest.raises(PlaybookError) as raised:
+        load_playbook(source, file="p.yaml")
+    (problem,) = raised.value.problems
+    assert (problem.line, problem.path) == (3, "metadata.path")
+    assert "a catalog path is names joined by '/'" in problem.message
+
+
+def test_a_catalog_path_may_be_any_words_joined_by_slashes():
+    source = f"{KIND}metadata: {{name: x, path: /team-a/etl_v2/load@1.0+b/\u00e9t\u00e9}}\n"
+    assert load_playbook(source + "workflow:\n  - step: start\n").path == (
+        "/team-a/etl_v2/load@1.0+b/\u00e9t\u00e9"
+    )

@@ -109,11 +109,35 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# A catalog path is its address in URLs (`/api/v2/catalog/{path}`) and on the command line:
+# names joined by "/" (NoETL's own playbooks may start with one), none empty, "." or "..", no
+# space, control or format character.
+_CATALOG_PATH = re.compile(r"/?[\w.@+-]+(?:/[\w.@+-]+)*")
+MAX_CATALOG_PATH = 255
+
+
+def catalog_path(path: str) -> str:
+    """`path` when it can be a catalog path ("" too: the default), else ValueError saying why."""
+    if path and (
+        len(path) > MAX_CATALOG_PATH
+        or not _CATALOG_PATH.fullmatch(path)
+        or any(part in (".", "..") for part in path.split("/"))
+    ):
+        raise ValueError(
+            "a catalog path is names joined by '/' (letters, digits and _ . @ + -; no empty, "
+            f"'.' or '..' part; at most {MAX_CATALOG_PATH} characters), got {path[:80]!r}"
+        )
+    return path
+
+
+CatalogPath = Annotated[str, AfterValidator(catalog_path)]
+
+
 class Metadata(_Strict):
     """`metadata:` identifies the playbook."""
 
     name: str
-    path: str = ""
+    path: CatalogPath = ""
     version: int | None = None
     description: str = ""
     labels: dict[str, Any] = Field(default_factory=_no_entries)

@@ -104,9 +104,9 @@ def _only(kind: type[E], handle: Callable[[Request, E], Awaitable[JSONResponse]]
 def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     """`("body", "events", 3, "type")` -> `events[3].type` (where the problem is)."""
     name = ""
-    for part in loc:
-        if part in ("body", "query", "path") and not name:
-            continue
+    # Only the first part says where (body, query, path): a body field may be named `path`.
+    skip = 1 if loc and loc[0] in ("body", "query", "path") else 0
+    for part in list(loc)[skip:]:
         name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
     return name or "body"
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from noetl.dsl.model import catalog_path
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -17,6 +19,11 @@ class RegisterPlaybook(BaseModel):
     path: str | None = Field(
         None, min_length=1, description="Catalog path (default: metadata.path, else the name)."
     )
+
+    @field_validator("path")
+    @classmethod
+    def _addressable(cls, path: str | None) -> str | None:
+        return None if path is None else catalog_path(path)
 
 
 class CatalogEntryOut(BaseModel):
