@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 import pytest
 
 from noetl.bus.inprocess import InProcessBus
-from noetl.bus.port import Pointer
+from noetl.bus.port import MAX_DELIVER, Pointer
 from noetl.dsl.load import load_playbook
 from noetl.errors import NotHeldError
 from noetl.runtime.control import ControlPlane
@@ -174,3 +174,32 @@ def test_two_deliveries_of_a_command_claiming_at_once_leave_one_holder():
             return [item is not None for item in race]
 
     assert sorted(asyncio.run(scenario())) == [False, True]
+
+
+def test_a_command_whose_lease_keeps_running_out_is_dead_after_max_deliver():
+    """Each lapsed lease re-issues the command as a new bus message, so the bus's own delivery
+    count never reaches `max_deliver`: the control plane counts the lapses, and the command
+    whose every holder goes silent is dead at the bus's bound (not delivered for ever)."""
+
+    async def scenario():
+        async with control_plane(lease=0.2) as (control, bus):
+            pointer = await _started(control, bus)
+            holders = [await control.claim(pointer, 1, "w-1")]
+            for _ in range(MAX_DELIVER + 2):  # bounded: before the fix it never stopped
+                deliveries = await bus.fetch("default", timeout=1.5)
+                if not deliveries:
+                    break
+                [again] = deliveries
+                holders.append(await control.claim(again.pointer, again.attempt, "w-2"))
+                await again.ack()
+            summary = await asyncio.wait_for(control.wait(pointer.execution_id), 5.0)
+            return holders, summary, await _log(control, summary.execution_id)
+
+    holders, summary, events = asyncio.run(scenario())
+    assert len(holders) == MAX_DELIVER and all(holder is not None for holder in holders)
+    assert summary.status == "failed"
+    types = [event["type"] for event in events]
+    assert types.count("command.claimed") == MAX_DELIVER
+    assert types.count("command.dead") == 1
+    [failed] = [event for event in events if event["type"] == "step.failed"]
+    assert failed["payload"]["error"]["kind"] == "delivery"

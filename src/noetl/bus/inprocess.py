@@ -15,7 +15,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
-from noetl.bus.port import Backlog, CancelListener, Delivery, Pointer
+from noetl.bus.port import MAX_DELIVER, Backlog, CancelListener, Delivery, Pointer
 from noetl.errors import BusError
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class InProcessBus:
     def __init__(
         self,
         ack_wait: float = 30.0,
-        max_deliver: int = 5,
+        max_deliver: int = MAX_DELIVER,
         on_dead: Callable[[Pointer], Awaitable[None]] | None = None,
     ) -> None:
         if ack_wait <= 0 or max_deliver < 1:

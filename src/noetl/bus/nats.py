@@ -50,7 +50,7 @@ from noetl.bus.jetstream import (
     pool_subject,
 )
 from noetl.bus.nats_connection import open_client, redact
-from noetl.bus.port import Backlog, CancelListener, Delivery, Pointer
+from noetl.bus.port import MAX_DELIVER, Backlog, CancelListener, Delivery, Pointer
 from noetl.errors import BusError
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class NatsBus:
         *,
         stream: str = "NOETL_COMMANDS",
         ack_wait: float = 30.0,
-        max_deliver: int = 5,
+        max_deliver: int = MAX_DELIVER,
         on_dead: Callable[[Pointer], Awaitable[None]] | None = None,
         publish_timeout: float = 30.0,
         connect_timeout: float = 10.0,

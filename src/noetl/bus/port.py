@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+MAX_DELIVER = 5  # deliveries of a command before it is dead (a worker it kills each time)
+
 
 @dataclass(frozen=True, slots=True)
 class Pointer:

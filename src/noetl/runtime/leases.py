@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from noetl.bus.port import Pointer
-from noetl.engine.commands import Command, claimed_event, expired_event
+from noetl.bus.port import MAX_DELIVER, Pointer
+from noetl.engine.commands import Command, claimed_event, dead_event, expired_event
 from noetl.engine.events import Event
 from noetl.errors import StoreError
 from noetl.runtime.claims import check_renewal, holds, new_token, refusal
@@ -205,11 +205,25 @@ class Leases:
     def _lapse(self, command: Command) -> None:
         """A held command's worker neither reported nor renewed in time: the command goes on
         the bus again, claimable by anyone (its claim in the store is forgotten, so the new
-        delivery's first attempt can win there too)."""
+        delivery's first attempt can win there too). The `MAX_DELIVER`th time, the command is
+        dead instead: its step fails with error kind `delivery`."""
         live = self._live.get(command.execution_id)
         if live is None or live.leases.pop(command.command_id, None) is None:
             return
         live.release(command.command_id)
+        lapses = live.lapses[command.command_id] = live.lapses.get(command.command_id, 0) + 1
+        if lapses >= MAX_DELIVER:
+            # Each re-issue is a new bus message, so the bus's own delivery count never gets
+            # there: a command whose worker is lost (or whose report is refused) every time
+            # would go round for ever. It is dead, as a poison pointer is on the bus.
+            log.warning(
+                "lease of command %s (step '%s') ran out %d times; the command is dead",
+                command.command_id,
+                command.step,
+                lapses,
+            )
+            self._pump.put([dead_event(command.execution_id, command.step, command.command_id)])
+            return
         log.warning(
             "lease of command %s (step '%s') ran out on its worker; delivering it again",
             command.command_id,

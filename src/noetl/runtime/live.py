@@ -44,6 +44,7 @@ class LiveExecution:
     touched: float = 0.0  # loop time of the last write or load here (replicas sweep idle ones)
     stale: bool = False  # a write failed after deciding: rebuilt from the log before deciding
     claimed: dict[str, int] = field(default_factory=dict)  # command id -> delivery attempt
+    lapses: dict[str, int] = field(default_factory=dict)  # command id -> leases run out
     claiming: set[str] = field(default_factory=set)  # commands whose claim is being written
     issued: dict[str, float] = field(default_factory=dict)  # command id -> epoch s it was issued
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)  # step timeouts
