@@ -1,10 +1,15 @@
 """The one JSON codec of events and commands."""
 
+import re
+from dataclasses import FrozenInstanceError, fields
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from noetl.engine.commands import Command, command_id_for
 from noetl.engine.events import STEP_DONE, Event
 from noetl.errors import EventCodecError
+from noetl.store.stamping import utc_now
 
 
 def test_event_round_trips_through_json():
@@ -62,3 +67,36 @@ def test_origin_defaults_to_who_produces_the_type(type_, command_id, origin):
     assert event.origin == origin
     assert Event.from_json(event.to_json()).origin == origin
     assert Event(type_, "1", command_id=command_id, origin="client").origin == "client"
+
+
+@pytest.mark.parametrize("created_at", [None, "2026-12-06T10:00:00.000001+00:00"])
+def test_a_stamped_event_is_the_checked_construction_with_the_stamp(created_at):
+    ev = Event(
+        STEP_DONE,
+        "42",
+        step="a",
+        iteration=3,
+        command_id="c1",
+        payload={"x": 1},
+        created_at=created_at,
+    )
+    stamped = ev.stamped(seq=7, event_id="99", created_at="2026-12-06T11:00:00.000002+00:00")
+    # Every field, so a field added to Event and forgotten by `stamped` fails here.
+    expected = Event(
+        **{f.name: getattr(ev, f.name) for f in fields(Event)}
+        | {"seq": 7, "event_id": "99", "idempotency_key": ev.key}
+        | {"created_at": created_at or "2026-12-06T11:00:00.000002+00:00"}
+    )
+    for f in fields(Event):
+        assert getattr(stamped, f.name) == getattr(expected, f.name), f.name
+    assert stamped == expected and stamped.to_json() == expected.to_json()
+    with pytest.raises(FrozenInstanceError):
+        stamped.seq = 8  # type: ignore[misc]
+
+
+def test_utc_now_is_isoformat_with_microseconds():
+    before = datetime.now(UTC)
+    text = utc_now()
+    after = datetime.now(UTC)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00", text)
+    assert before - timedelta(microseconds=1) <= datetime.fromisoformat(text) <= after

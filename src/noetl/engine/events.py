@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from noetl.errors import EventCodecError
@@ -67,6 +67,10 @@ WORKER_EVENT_TYPES = frozenset({TASK_DONE, TASK_FAILED, COMMAND_STARTED, STEP_DO
 TERMINAL_PLAYBOOK = frozenset({PLAYBOOK_DONE, PLAYBOOK_FAILED, PLAYBOOK_CANCELLED})
 ORIGINS = frozenset({"engine", "worker", "runtime", "client"})
 
+# How a frozen dataclass sets its own fields (see `Event.stamped`).
+_new = object.__new__
+_set = object.__setattr__
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -101,8 +105,28 @@ class Event:
         return f"{self.type}|{self.step}|{self.command_id}|{self.iteration}"
 
     def stamped(self, *, seq: int, event_id: str, created_at: str) -> Event:
-        """A copy carrying what the store assigns at append time."""
-        return replace(self, seq=seq, event_id=event_id, created_at=created_at)
+        """A copy carrying what the store assigns at append time: `seq`, `event_id` and, unless
+        the event says when it happened (a worker's task attempt), `created_at`; a derived
+        idempotency key is written out, so the event appended equals the one read back.
+
+        Built field by field rather than through `__init__` or `dataclasses.replace`: the
+        store stamps every event it appends, and this one was checked when it was made
+        (half the cost of a checked construction).
+        """
+        copy = _new(Event)
+        _set(copy, "type", self.type)
+        _set(copy, "execution_id", self.execution_id)
+        _set(copy, "step", self.step)
+        _set(copy, "iteration", self.iteration)
+        _set(copy, "command_id", self.command_id)
+        _set(copy, "payload", self.payload)
+        _set(copy, "origin", self.origin)
+        _set(copy, "idempotency_key", self.key)
+        _set(copy, "seq", seq)
+        _set(copy, "event_id", event_id)
+        _set(copy, "created_at", self.created_at or created_at)
+        _set(copy, "schema_version", self.schema_version)
+        return copy
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (the JSON object of the codec)."""

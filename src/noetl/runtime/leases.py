@@ -149,9 +149,9 @@ class Leases:
 
     def hold_handed(self, live: LiveExecution, command: Command, token: str) -> WorkItem:
         """Hold a command handed to a reporter, on a lease."""
-        item = live.hold(command, HANDED_OFF, self._expire, token)
+        item = live.hold(command, HANDED_OFF, self._expire, token, self.lease)
         live.lease(command, self.lease, self._lapse)
-        return replace(item, lease=self.lease)
+        return item
 
     async def _record_claims(
         self, chosen: list[Chosen], size: int, worker_id: str

@@ -52,9 +52,17 @@ class LiveExecution:
     span: Any = None  # the execution's trace span, while this process runs it
     trace: str = ""  # its traceparent, carried by every command handed to a worker
 
-    def hold(self, command: Command, attempt: int, expire: CommandTimer, token: str) -> WorkItem:
+    def hold(
+        self,
+        command: Command,
+        attempt: int,
+        expire: CommandTimer,
+        token: str,
+        lease: float | None = None,
+    ) -> WorkItem:
         """Mark `command` as running on one worker (`expire` is called past its timeout); what
-        that worker needs to run it, with the claim `token` its reports echo."""
+        that worker needs to run it, with the claim `token` its reports echo (and the `lease`
+        a handed-off command is renewed within)."""
         self.release(command.command_id)  # an earlier holder's lease and timer are void
         self.claimed[command.command_id] = attempt
         if command.timeout is not None:
@@ -62,7 +70,9 @@ class LiveExecution:
                 command.timeout + EXPIRY_GRACE, expire, command
             )
         scope = command_scope(self.playbook, self.state, command)
-        return WorkItem(self.playbook, command, scope, self.digest, token=token, trace=self.trace)
+        return WorkItem(
+            self.playbook, command, scope, self.digest, lease, token=token, trace=self.trace
+        )
 
     def lease(self, command: Command, seconds: float, lapse: CommandTimer) -> None:
         """(Re)start the lease of a handed-off command: `lapse` is called when it runs out."""

@@ -35,6 +35,16 @@ def dumps(value: Any, what: str) -> str:
         raise StoreError(f"{what} cannot be written as JSON: {exc}") from exc
 
 
+def payload_json(event: Event) -> str:
+    """JSON text of an event's payload (any mapping, encoded as the dict it holds); the error
+    names the event. The one encoding of a payload on its way into a row."""
+    try:
+        return _ENCODER.encode(event.payload)
+    except (TypeError, ValueError) as exc:
+        where = f"payload of event {event.type} (step {event.step!r})"
+        raise StoreError(f"{where} cannot be written as JSON: {exc}") from exc
+
+
 def event_from_row(row: tuple[Any, ...], *, time: Decode, value: Decode) -> Event:
     """Event from a row of `read_events.sql` (through the one codec, `Event.from_dict`)."""
     (eid, seq, event_id, kind, step, iteration, command_id, origin, key, payload, at, version) = row

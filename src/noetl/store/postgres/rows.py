@@ -19,7 +19,7 @@ from typing import Any
 from noetl.engine.events import Event
 from noetl.errors import StoreError
 from noetl.store import columns, projection
-from noetl.store.columns import dumps
+from noetl.store.columns import dumps, payload_json
 from noetl.store.port import RUNNING, ExecutionSummary
 from noetl.store.projection import ExecutionChange
 
@@ -88,7 +88,7 @@ def _event_rows(events: Sequence[Event]) -> str:
         return dumps(rows, "events")
     except StoreError:
         for event in events:
-            dumps(dict(event.payload), f"payload of event {event.type} (step {event.step!r})")
+            payload_json(event)
         raise
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from noetl.engine.events import TERMINAL_PLAYBOOK, Event
 from noetl.errors import StoreError
 from noetl.store import columns
-from noetl.store.columns import dumps
+from noetl.store.columns import dumps, payload_json
 from noetl.store.port import ExecutionSummary
 from noetl.store.projection import ExecutionChange
 
@@ -22,7 +22,6 @@ def loads(text: str | None) -> Any:
 
 def event_row(event: Event) -> tuple[Any, ...]:
     """Parameters of `insert_event.sql` for a stamped event."""
-    payload = dumps(dict(event.payload), f"payload of event {event.type} (step {event.step!r})")
     return (
         event.execution_id,
         event.seq,
@@ -33,7 +32,7 @@ def event_row(event: Event) -> tuple[Any, ...]:
         event.command_id,
         event.origin,
         event.key,
-        payload,
+        payload_json(event),
         event.created_at,
         event.schema_version,
     )
