@@ -63,6 +63,21 @@ def test_a_refused_construct_is_named_at_its_place(cli, tmp_path: Path):
     assert expected in done.stderr and "(workflow[1].loop.cursor)" in done.stderr
 
 
+def test_an_empty_or_invalid_canonical_file_is_refused_not_copied(cli, tmp_path: Path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing but a comment\n")
+    done = cli("import", str(empty))
+    assert done.returncode == 1 and done.stdout == ""
+    assert f"{empty}" in done.stderr and "empty document" in done.stderr
+    broken = tmp_path / "broken.yaml"  # canonical in form, but `next` names no step
+    broken.write_text(CANONICAL + "    next: [{step: nowhere}]\n")
+    out = tmp_path / "out"
+    refused = cli("import", str(broken), "--out", str(out))
+    assert refused.returncode == 1
+    assert "nowhere" in refused.stderr and "broken.yaml:" in refused.stderr
+    assert not (out / "broken.yaml").exists()
+
+
 def test_a_folder_needs_out_and_a_missing_file_is_named(cli, tmp_path: Path):
     (tmp_path / "c.yaml").write_text(CANONICAL)
     folder = cli("import", str(tmp_path))

@@ -27,8 +27,9 @@ def import_playbooks(
 ) -> None:
     """Write canonical v2 YAML for playbooks in NoETL's newer form or v1.
 
-    Without --out a single file is printed; a folder needs --out. A canonical file is copied
-    unchanged. A construct that cannot be converted is reported at FILE:LINE:COL (exit 1).
+    Without --out a single file is printed; a folder needs --out. A valid canonical file is
+    copied unchanged. A construct that cannot be converted, or a file that is not a valid
+    playbook once converted (an empty one too), is reported at FILE:LINE:COL (exit 1).
     """
     files = _playbook_files(source)
     if out is None and not check and (source.is_dir() or len(files) != 1):
@@ -42,14 +43,15 @@ def import_playbooks(
             for problem in problems:
                 typer.echo(str(problem), err=True)
             continue
-        if imported.converted:
-            _, checked = check_playbook(file)
-            errors = [p for p in checked if p.severity == "error"]
-            if errors:
-                failed = True
-                for problem in errors:
-                    typer.echo(str(problem), err=True)
-                continue
+        # A file taken as canonical is checked too: an empty or invalid one is not a
+        # playbook to copy (it would fail only later, at `run`).
+        _, checked = check_playbook(file)
+        errors = [p for p in checked if p.severity == "error"]
+        if errors:
+            failed = True
+            for problem in errors:
+                typer.echo(str(problem), err=True)
+            continue
         changed = changed or imported.converted
         if check:
             _report(file, imported.converted, FORM_NAMES[imported.form], len(imported.notes))
