@@ -84,6 +84,7 @@ def check_held(
 ) -> None:
     """Raise `NotHeldError` unless every event is a worker's event on a pending command whose
     claim token is the one given for it in `tokens`."""
+    verified: set[tuple[str, str]] = set()  # a report's events share few commands: hash once
     for index, event in enumerate(events):
         where = f"events[{index}]"
         if event.type not in WORKER_EVENT_TYPES:
@@ -95,11 +96,14 @@ def check_held(
                 f"{where}: command {command_id} of execution {event.execution_id} is not "
                 "running (finished, unknown, or never issued)"
             )
+        if (event.execution_id, command_id) in verified:
+            continue
         if not holds(live.state.holders.get(command_id, ""), tokens.get(command_id, "")):
             raise NotHeldError(
                 f"{where}: command {command_id} is not held by this claim (its claim token is "
                 "missing, old, or another worker's)"
             )
+        verified.add((event.execution_id, command_id))
 
 
 def plan_hand_off(
