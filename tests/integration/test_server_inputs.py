@@ -3,7 +3,10 @@ connection (D11)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,3 +100,46 @@ def test_a_catalog_path_no_client_could_address_is_422_naming_it(api: httpx.Clie
         answer = api.post("/catalog", json={"content": declared})
         assert answer.status_code == 422 and "metadata.path" in answer.text, answer.text
     assert api.get("/catalog").json() == []  # nothing registered
+
+
+def test_a_body_that_trickles_in_is_408_and_the_server_keeps_answering(tmp_path: Path):
+    """A client that sends its headers and then its body a byte at a time (slowloris) gets a
+    408 once the body deadline passes, naming the cause; other requests are answered meanwhile,
+    and a quick request on the same server is not affected by the deadline."""
+    settings = Settings(home=tmp_path, db=tmp_path / "noetl.db")
+    with LiveServer(settings, body_deadline=1.0) as live, api_client(live, None) as client:
+        host, port = live.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as slow:
+            head = (
+                "POST /api/v2/executions HTTP/1.1\r\nHost: x\r\n"
+                "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+            )
+            slow.sendall(head.encode() + b"{")
+            began = time.monotonic()
+            assert client.get("/health").status_code == 200  # not stalled by the slow body
+            answer = b""
+            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+                # A byte now and then: it never completes the body (once the server answered
+                # and closed its side, sending fails).
+                with contextlib.suppress(OSError):
+                    slow.sendall(b" ")
+                chunk = _recv_within(slow, 0.3)
+                if chunk == b"" and answer:
+                    break
+                answer += chunk or b""
+                assert time.monotonic() - began < 8, answer
+        status_line, _, rest = answer.partition(b"\r\n")
+        assert b" 408 " in status_line, answer
+        body = json.loads(rest.partition(b"\r\n\r\n")[2])
+        assert body["error"]["kind"] == "timeout" and "did not arrive" in body["error"]["message"]
+        started = client.post("/executions", json={"playbook": HELLO.read_text()})
+        assert started.status_code in (200, 201, 202), started.text
+
+
+def _recv_within(sock: socket.socket, seconds: float) -> bytes | None:
+    """What the socket has within `seconds` (b"" once closed); None when nothing came."""
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(65536)
+    except TimeoutError:
+        return None

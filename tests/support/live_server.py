@@ -12,13 +12,19 @@ from noetl.config import Settings
 from noetl.runtime.assemble import open_server
 from noetl.runtime.assembled import ServerRuntime
 from noetl.server import create_app
+from noetl.server.app import BODY_DEADLINE
 
 
 class LiveServer:
     """uvicorn serving the app in a thread with its own event loop."""
 
     def __init__(
-        self, settings: Settings, max_body: int = 64 * 1024, port: int = 0, local_workers: int = 0
+        self,
+        settings: Settings,
+        max_body: int = 64 * 1024,
+        port: int = 0,
+        local_workers: int = 0,
+        body_deadline: float = BODY_DEADLINE,
     ) -> None:
         """`local_workers` > 0: workers inside the server run the commands (as `noetl server
         start` without --nats); else the test claims and runs them itself."""
@@ -26,7 +32,7 @@ class LiveServer:
         async def opener(settings: Settings) -> ServerRuntime:
             return await open_server(settings, local_workers=local_workers)
 
-        app = create_app(settings, max_body=max_body, opener=opener)
+        app = create_app(settings, max_body=max_body, opener=opener, body_deadline=body_deadline)
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

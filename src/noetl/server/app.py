@@ -8,6 +8,7 @@ where the last one stopped.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import logging
@@ -47,6 +48,9 @@ from noetl.server.routes import (
 
 API = "/api/v2"
 MAX_BODY = 10 * 1024 * 1024  # bytes; larger request bodies are refused with 413
+# Seconds a request body may take to arrive in full; a slower one is answered 408, so a client
+# that trickles its body (slowloris) does not keep a connection and a handler waiting.
+BODY_DEADLINE = 60.0
 # Result uploads have their own limit (`max_result_bytes`): large results are what they are for.
 _RESULT_UPLOAD = re.compile(re.escape(API) + r"/executions/[^/]+/results/?")
 # What workers call: claims and reports, heartbeats, their playbooks, results, credentials for
@@ -76,7 +80,11 @@ Opener = Callable[[Settings], Awaitable[ServerRuntime]]
 
 
 def create_app(
-    settings: Settings, *, opener: Opener = open_server, max_body: int = MAX_BODY
+    settings: Settings,
+    *,
+    opener: Opener = open_server,
+    max_body: int = MAX_BODY,
+    body_deadline: float = BODY_DEADLINE,
 ) -> FastAPI:
     """The NoETL REST API over a runtime that `opener(settings)` builds at startup.
 
@@ -119,6 +127,7 @@ def create_app(
         worker_token=settings.worker_token,
         max_body=max_body,
         max_result_body=settings.max_result_bytes,
+        body_deadline=body_deadline,
     )
     return app
 
@@ -150,12 +159,14 @@ class Guard:
         max_body: int,
         max_result_body: int,
         worker_token: str | None = None,
+        body_deadline: float = BODY_DEADLINE,
     ) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode() if token else None
         self.worker = f"Bearer {worker_token}".encode() if worker_token else None
         self.max_body = max_body
         self.max_result_body = max_result_body
+        self.body_deadline = body_deadline
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the token and the body size of an HTTP request, time it, pass it on."""
@@ -184,7 +195,7 @@ class Guard:
             return
         started = time.perf_counter()
         try:
-            await self.app(scope, self._limited(receive, limit), send)
+            await self.app(scope, self._limited(receive, limit, self.body_deadline), send)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             metrics: Metrics = scope["app"].state.metrics
@@ -210,13 +221,26 @@ class Guard:
         return self.max_body
 
     @staticmethod
-    def _limited(receive: Receive, limit: int) -> Receive:
-        """`receive` that refuses a body without Content-Length once it outgrows `limit`."""
+    def _limited(receive: Receive, limit: int, deadline: float) -> Receive:
+        """`receive` that refuses a body without Content-Length once it outgrows `limit`, and
+        one that has not arrived in full `deadline` seconds after it was first asked for."""
         seen = 0
+        due: float | None = None  # loop time the body must have arrived by; None: not asked
+        complete = False
 
         async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, due, complete
+            if complete:  # after the body only a disconnect comes: a stream waits for it
+                return await receive()
+            if due is None:
+                due = asyncio.get_running_loop().time() + deadline
+            try:
+                async with asyncio.timeout_at(due):
+                    message = await receive()
+            except TimeoutError:
+                late = f"the request body did not arrive within {deadline:g} s"
+                raise HTTPException(408, late) from None
+            complete = message["type"] != "http.request" or not message.get("more_body")
             seen += len(message.get("body", b""))
             if seen > limit:
                 # An HTTPException, because FastAPI turns any other error while reading into 400.
