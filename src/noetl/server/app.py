@@ -195,7 +195,10 @@ class Guard:
             return
         started = time.perf_counter()
         try:
-            await self.app(scope, self._limited(receive, limit, self.body_deadline), send)
+            # A result upload may be large (up to its own limit): its deadline is per read.
+            per_read = _uploads_result(scope)
+            limited = self._limited(receive, limit, self.body_deadline, per_read=per_read)
+            await self.app(scope, limited, send)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             metrics: Metrics = scope["app"].state.metrics
@@ -215,15 +218,13 @@ class Guard:
 
     def _limit(self, scope: Scope) -> int:
         """The body limit of this request: result uploads have their own."""
-        uploading = scope["method"] in ("PUT", "POST")
-        if uploading and _RESULT_UPLOAD.fullmatch(scope["path"]):
-            return self.max_result_body
-        return self.max_body
+        return self.max_result_body if _uploads_result(scope) else self.max_body
 
     @staticmethod
-    def _limited(receive: Receive, limit: int, deadline: float) -> Receive:
+    def _limited(receive: Receive, limit: int, deadline: float, *, per_read: bool) -> Receive:
         """`receive` that refuses a body without Content-Length once it outgrows `limit`, and
-        one that has not arrived in full `deadline` seconds after it was first asked for."""
+        one that has not arrived in full `deadline` seconds after it was first asked for (with
+        `per_read`, one whose next part has not arrived `deadline` seconds after the last)."""
         seen = 0
         due: float | None = None  # loop time the body must have arrived by; None: not asked
         complete = False
@@ -232,7 +233,7 @@ class Guard:
             nonlocal seen, due, complete
             if complete:  # after the body only a disconnect comes: a stream waits for it
                 return await receive()
-            if due is None:
+            if due is None or per_read:
                 due = asyncio.get_running_loop().time() + deadline
             try:
                 async with asyncio.timeout_at(due):
@@ -248,6 +249,11 @@ class Guard:
             return message
 
         return limited
+
+
+def _uploads_result(scope: Scope) -> bool:
+    """Whether the request uploads a step's result (its body has its own limit)."""
+    return scope["method"] in ("PUT", "POST") and bool(_RESULT_UPLOAD.fullmatch(scope["path"]))
 
 
 def _open(scope: Scope) -> bool:
