@@ -143,3 +143,15 @@ def _recv_within(sock: socket.socket, seconds: float) -> bytes | None:
         return sock.recv(65536)
     except TimeoutError:
         return None
+
+
+def test_a_body_nested_too_deeply_to_decode_is_422_naming_the_body(api: httpx.Client):
+    """Python's JSON decoder recurses: a small body of 30,000 nested arrays raised a
+    RecursionError, a 500 on the worker routes and a 400 naming nothing on the others."""
+    deep = "[" * 30_000 + "]" * 30_000
+    for path in ("/events", "/commands/claim", "/executions", "/catalog"):
+        answer = api.post(path, content=deep, headers={"content-type": "application/json"})
+        assert answer.status_code == 422, (path, answer.text)
+        [field] = answer.json()["error"]["fields"]
+        assert field["field"] == "body" and "nested too deeply" in field["message"], path
+    assert api.get("/health").status_code == 200

@@ -80,8 +80,14 @@ class StrictJsonRequest(Request):
 
 def strict_json(body: bytes) -> Any:
     """`body` decoded as strict JSON: `NaN` and `(-)Infinity` are refused (JSONDecodeError);
-    UnicodeDecodeError when it is not text (read as `json.loads` reads bytes)."""
-    return _STRICT_DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
+    UnicodeDecodeError when it is not text (read as `json.loads` reads bytes). A document
+    nested deeper than the decoder's recursion allows is a JSONDecodeError too (a 422 naming
+    the body, not a 500 from the RecursionError)."""
+    text = body.decode(json.detect_encoding(body), "surrogatepass")
+    try:
+        return _STRICT_DECODER.decode(text)
+    except RecursionError:
+        raise json.JSONDecodeError("the JSON document is nested too deeply", "", 0) from None
 
 
 def _refuse_constant(name: str) -> Any:
