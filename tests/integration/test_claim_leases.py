@@ -7,8 +7,6 @@ play the workers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 
@@ -17,7 +15,7 @@ from noetl.bus.port import MAX_DELIVER, Pointer
 from noetl.dsl.load import load_playbook
 from noetl.errors import NotHeldError
 from noetl.runtime.control import ControlPlane
-from noetl.store.memory import MemoryEventStore
+from support.control_plane import control_plane
 from support.engine_sim import worker_event
 from support.event_log import assert_one_ending_per_step_run
 
@@ -29,18 +27,6 @@ workflow:
   - step: start
     tool: {kind: noop}
 """
-
-
-@asynccontextmanager
-async def control_plane(lease: float) -> AsyncIterator[tuple[ControlPlane, InProcessBus]]:
-    store, bus = MemoryEventStore(), InProcessBus(ack_wait=30.0)
-    control = ControlPlane(store, bus, lease=lease)
-    control.open()
-    try:
-        yield control, bus
-    finally:
-        await control.close()
-        await bus.close()
 
 
 async def _started(control: ControlPlane, bus: InProcessBus) -> Pointer:

@@ -7,8 +7,6 @@ they can report, go silent or renew at will, and look at what reached the bus.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 
@@ -17,8 +15,8 @@ from noetl.bus.port import Pointer
 from noetl.dsl.load import load_playbook
 from noetl.errors import NotHeldError
 from noetl.runtime.control import ControlPlane
-from noetl.store.memory import MemoryEventStore
 from noetl.worker.source import WorkItem
+from support.control_plane import control_plane
 from support.engine_sim import worker_event
 from support.event_log import assert_one_ending_per_step_run
 
@@ -58,19 +56,6 @@ GPU_CHAIN = CHAIN.replace(
     "metadata: {name: chain, path: tests/chain}",
     "metadata: {name: chain, path: tests/chain}\nexecutor: {spec: {pool: gpu}}",
 )
-
-
-@asynccontextmanager
-async def control_plane(lease: float = 30.0) -> AsyncIterator[tuple[ControlPlane, InProcessBus]]:
-    """A running control plane on a memory store and an in-process bus nobody reads."""
-    store, bus = MemoryEventStore(), InProcessBus(ack_wait=30.0)
-    control = ControlPlane(store, bus, lease=lease)
-    control.open()
-    try:
-        yield control, bus
-    finally:
-        await control.close()
-        await bus.close()
 
 
 async def _first(control: ControlPlane, bus: InProcessBus, pool: str = "default") -> WorkItem:
