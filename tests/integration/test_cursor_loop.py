@@ -80,24 +80,7 @@ def work_table(pg_dsn: str) -> str:
 def test_a_cursor_loop_processes_every_claimed_row_once(
     tmp_path: Path, pg_dsn: str, work_table: str
 ) -> None:
-    playbook = tmp_path / "cursor_drain.yaml"
-    playbook.write_text(PLAYBOOK.replace("TABLE", work_table))
-    payload = json.dumps({"dsn": pg_dsn, "table": work_table})
-    done = subprocess.run(
-        [
-            NOETL,
-            "run",
-            str(playbook),
-            "--json",
-            "--payload",
-            payload,
-            "--db",
-            str(tmp_path / "n.db"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _run_drain(tmp_path, work_table, {"dsn": pg_dsn, "table": work_table})
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout.splitlines()[-1])["status"] == "done"
     with psycopg.connect(pg_dsn) as conn:
@@ -108,27 +91,21 @@ def test_a_cursor_loop_processes_every_claimed_row_once(
 def test_a_cursor_loop_with_a_bad_width_fails_naming_the_field(
     tmp_path: Path, pg_dsn: str, work_table: str
 ) -> None:
-    playbook = tmp_path / "cursor_drain.yaml"
-    playbook.write_text(PLAYBOOK.replace("TABLE", work_table))
-    payload = json.dumps({"dsn": pg_dsn, "drainers": "many"})
-    done = subprocess.run(
-        [
-            NOETL,
-            "run",
-            str(playbook),
-            "--json",
-            "--payload",
-            payload,
-            "--db",
-            str(tmp_path / "n.db"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _run_drain(tmp_path, work_table, {"dsn": pg_dsn, "drainers": "many"})
     assert done.returncode == 1
     error = json.loads(done.stdout.splitlines()[-1])["error"]
     assert "step 'drain' loop.spec.max_in_flight must render to a whole number" in error["message"]
     with psycopg.connect(pg_dsn) as conn:
         (claimed,) = conn.execute(f"SELECT count(*) FROM {work_table} WHERE claims > 0").fetchone()
     assert claimed == 0
+
+
+def _run_drain(
+    tmp_path: Path, work_table: str, payload: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """`noetl run --json` of the drain playbook over `work_table` with `payload`."""
+    playbook = tmp_path / "cursor_drain.yaml"
+    playbook.write_text(PLAYBOOK.replace("TABLE", work_table))
+    command = [NOETL, "run", str(playbook), "--json", "--payload", json.dumps(payload)]
+    command += ["--db", str(tmp_path / "n.db")]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
