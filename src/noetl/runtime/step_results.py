@@ -12,7 +12,7 @@ from typing import Any
 
 from noetl.engine.events import LOOP_DONE, STEP_DONE
 from noetl.errors import NotFoundError
-from noetl.runtime.task_logs import EventLog
+from noetl.store.port import EventLog
 from noetl.store.results import ResultStore, is_ref
 
 RESULT_EVENTS = (STEP_DONE, LOOP_DONE)

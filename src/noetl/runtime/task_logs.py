@@ -7,33 +7,15 @@ large, by reference to the result store.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
-from typing import Any, Protocol
+from collections.abc import AsyncIterator
+from typing import Any
 
 from noetl.engine.events import TASK_DONE, TASK_FAILED, Event
+from noetl.store.port import EventLog
 from noetl.store.results import ResultStore, is_ref
 
 LOG_PAGE = 1000  # task events per read: memory stays bounded however long the log is
 TASK_EVENTS = (TASK_DONE, TASK_FAILED)
-
-
-class EventLog(Protocol):
-    """What is read: an event store's read side (local, or a server's)."""
-
-    async def read(
-        self,
-        execution_id: str,
-        *,
-        after_seq: int = 0,
-        limit: int | None = None,
-        types: Collection[str] | None = None,
-        step: str | None = None,
-        iterations: bool = True,
-        newest_first: bool = False,
-    ) -> list[Event]:
-        """Events of one execution after `after_seq`, in seq order, at most `limit`, of
-        `types` and `step` when given (see `noetl.store.port.EventStore.read`)."""
-        ...
 
 
 async def task_logs(

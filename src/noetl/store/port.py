@@ -105,7 +105,29 @@ def latest_attempts(attempts: Sequence[ClaimAttempt]) -> dict[tuple[str, str], i
     return latest
 
 
-class EventStore(Protocol):
+class EventLog(Protocol):
+    """The read side of an event log: what a reader of one execution's events needs (an
+    `EventStore`, or a server's log read over REST: `noetl.client.event_log`)."""
+
+    async def read(
+        self,
+        execution_id: str,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+        types: Collection[str] | None = None,
+        step: str | None = None,
+        iterations: bool = True,
+        newest_first: bool = False,
+    ) -> list[Event]:
+        """Events of one execution with `seq > after_seq`, in seq order, at most `limit`;
+        with `types` only events of those types, with `step` only that step's, with
+        `iterations=False` none of a loop iteration's. `newest_first` reverses the order:
+        the last `limit` of them, newest first (a step's latest ending in one row)."""
+        ...
+
+
+class EventStore(EventLog, Protocol):
     """Append-only event log of executions, with the execution projection kept beside it."""
 
     async def append(
@@ -125,23 +147,6 @@ class EventStore(Protocol):
         `expected` maps execution ids to the last seq the caller knows: any mismatch raises
         `ConflictError` and nothing is written (how two control planes share executions).
         """
-        ...
-
-    async def read(
-        self,
-        execution_id: str,
-        *,
-        after_seq: int = 0,
-        limit: int | None = None,
-        types: Collection[str] | None = None,
-        step: str | None = None,
-        iterations: bool = True,
-        newest_first: bool = False,
-    ) -> list[Event]:
-        """Events of one execution with `seq > after_seq`, in seq order, at most `limit`;
-        with `types` only events of those types, with `step` only that step's, with
-        `iterations=False` none of a loop iteration's. `newest_first` reverses the order:
-        the last `limit` of them, newest first (a step's latest ending in one row)."""
         ...
 
     async def tally_iterations(
