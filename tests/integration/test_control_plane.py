@@ -385,7 +385,7 @@ def test_the_sweeper_leaves_alone_an_execution_whose_first_write_is_on_its_way(c
             await control.close()
             await bus.close()
 
-    with caplog.at_level("WARNING", logger="noetl.runtime.control"):
+    with caplog.at_level("WARNING", logger="noetl.runtime.replicas"):
         execution_id = asyncio.run(scenario())
     assert execution_id
-    assert [r.getMessage() for r in caplog.records if r.name == "noetl.runtime.control"] == []
+    assert [r.getMessage() for r in caplog.records if r.name == "noetl.runtime.replicas"] == []

@@ -11,12 +11,12 @@ An execution's state is kept in memory while it runs; it is always equal to repl
 Workers get commands two ways: a pointer on the bus, then a claim; or handed back with the
 answer to their `report` of the previous command (the next step of a chain). Either way they
 hold them on a lease this control plane keeps (`leases.py`: claims, renewals, lapses).
+Executions other processes wrote are taken over or let go by `replicas.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +39,7 @@ from noetl.runtime.live import DecidedBatch, LiveExecution, Offer, digest, log_p
 from noetl.runtime.publisher import Publisher
 from noetl.runtime.pump import Pump, Submission
 from noetl.runtime.reads import ControlReads
+from noetl.runtime.replicas import Replicas
 from noetl.runtime.starts import request_digest, started_before
 from noetl.runtime.workload import started_workload
 from noetl.store.port import EventStore, ExecutionSummary
@@ -47,7 +48,6 @@ from noetl.worker.source import WorkItem
 log = logging.getLogger(__name__)
 EventListener = Callable[[Event], None]
 CONFLICT_RETRIES = 5
-RUNNING = "running"
 
 
 class ControlPlane:
@@ -67,13 +67,11 @@ class ControlPlane:
         self.store = store
         self.reads = reads or ControlReads(None, 0)  # stored results its templates read
         self.bus = bus
-        self.sweep = sweep  # replicas: look for executions others ended, every `sweep` s
         self._route = route or (lambda pool: pool)
         self._live: dict[str, LiveExecution] = {}
         self.worker_id = worker_id  # names this process's own workers in their claims
         self._pump = Pump(self._process, self._refresh, self._invalidate)
         self._publisher = Publisher(bus)
-        self._sweeper: asyncio.Task[None] | None = None
         self.leases = Leases(  # who holds which command, on what lease
             store,
             self._live,
@@ -85,6 +83,9 @@ class ControlPlane:
             lease=lease,
             worker_id=worker_id,
         )
+        self.replicas = Replicas(  # executions other processes wrote: taken over, let go
+            store, bus, self._live, self._pump, load=self._load, pointer=self._pointer, sweep=sweep
+        )
         self._listeners: list[EventListener] = []
         self._observer = Observer()
 
@@ -93,16 +94,11 @@ class ControlPlane:
     def open(self) -> None:
         """Start the pump task (inside a running event loop), and the sweeper with `sweep`."""
         self._pump.start()
-        if self._sweeper is None and self.sweep is not None:
-            self._sweeper = asyncio.get_running_loop().create_task(self._run_sweeper(self.sweep))
+        self.replicas.open()
 
     async def close(self) -> None:
         """Write what is pending and stop the pump."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+        await self.replicas.close()
         await self._pump.stop()
         await self.leases.close()
         await self._publisher.close()
@@ -200,22 +196,13 @@ class ControlPlane:
         await self.flush()
 
     async def resume(self, execution_id: str) -> PlaybookDef:
-        """Rebuild an execution from its log and re-issue its unfinished commands."""
-        live = await self._load(execution_id)
-        if live is None:
-            raise NotFoundError(f"execution {execution_id} not found")
-        if not live.state.terminal:
-            # Whoever held its commands is gone; their new deliveries start again at attempt 1.
-            await self.store.release_claims(execution_id)
-            await self.bus.publish([self._pointer(c) for c in live.state.pending.values()])
-        return live.playbook
+        """Rebuild an execution from its log and re-issue its unfinished commands (see
+        `Replicas.resume`)."""
+        return await self.replicas.resume(execution_id)
 
     async def resume_all(self) -> list[str]:
         """Resume every execution the log says is still running (after a restart)."""
-        running = await self.store.list_executions(status="running", limit=100_000)
-        for summary in running:
-            await self.resume(summary.execution_id)
-        return [s.execution_id for s in running]
+        return await self.replicas.resume_all()
 
     async def _load(self, execution_id: str) -> LiveExecution | None:
         """The live execution, rebuilt from the log when this process does not hold it."""
@@ -428,24 +415,6 @@ class ControlPlane:
             live.state = await self.reads.replay(live.playbook, log_pages(self.store, execution_id))
             if live.state.terminal:
                 self._finish(execution_id)
-
-    async def _run_sweeper(self, every: float) -> None:
-        """A replica learns of an end another replica wrote only from the log: executions idle
-        here for `every` seconds are looked up, and finished here when they ended (their
-        waiters answered, their memory freed)."""
-        while True:
-            await asyncio.sleep(every)
-            idle_since = asyncio.get_running_loop().time() - every
-            idle = [e for e, live in self._live.items() if live.touched <= idle_since]
-            for execution_id in idle:
-                try:
-                    summary = await self.store.get_execution(execution_id)
-                    if summary.status != RUNNING:
-                        await self._pump.reload(execution_id)
-                except NotFoundError:
-                    continue  # its first write is still on its way (a start waiting for the store)
-                except Exception as exc:  # the sweeper must outlive a store that blinks
-                    log.warning("could not check whether execution %s ended: %s", execution_id, exc)
 
     def _announce(self, written: Mapping[str, list[Event]]) -> None:
         if not self._listeners:
