@@ -20,14 +20,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
-from noetl import ids
 from noetl.bus.port import CommandBus, Pointer
 from noetl.engine import events as ev
 from noetl.engine.commands import Command, dead_event
-from noetl.engine.decide import cancel_event, decide, start_event
+from noetl.engine.decide import cancel_event, decide
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
 from noetl.errors import ConflictError, NoetlError, NotFoundError, NotHeldError
@@ -40,8 +38,7 @@ from noetl.runtime.publisher import Publisher
 from noetl.runtime.pump import Pump, Submission
 from noetl.runtime.reads import ControlReads
 from noetl.runtime.replicas import Replicas
-from noetl.runtime.starts import request_digest, started_before
-from noetl.runtime.workload import started_workload
+from noetl.runtime.starts import first_event, started_before
 from noetl.store.port import EventStore, ExecutionSummary
 from noetl.worker.source import WorkItem
 
@@ -149,26 +146,20 @@ class ControlPlane:
         started (ConflictError when the key was used for a different request). Its trace span
         goes under `trace` (a traceparent: a child joins its parent's trace).
         """
-        execution_id = ids.new_id() if request_key is None else ids.keyed_id(request_key)
-        first = start_event(
+        first, request = first_event(
             playbook,
-            execution_id,
             payload,
+            source=source,
+            request_key=request_key,
             parent_execution_id=parent_execution_id,
             retry=retry,
             trigger=trigger,
-            workload=started_workload(playbook, payload, execution_id),
         )
-        described = {**first.payload["playbook"], "source": source, "file": playbook.source_file}
-        request = {"key": request_key, "sha256": request_digest(first.payload, source)}
-        if request_key is not None and await started_before(self.store, execution_id, request):
+        execution_id = first.execution_id
+        if request is not None and await started_before(self.store, execution_id, request):
             return execution_id
         if execution_id in self._live:
             return execution_id  # the same key's first request is writing it now
-        if source is not None:
-            first = replace(first, payload={**first.payload, "playbook": described})
-        if request_key is not None:
-            first = replace(first, payload={**first.payload, "request": request})
         loop = asyncio.get_running_loop()
         live = LiveExecution(playbook, self.reads.new_state(), loop.create_future())
         live.digest = digest(source)
