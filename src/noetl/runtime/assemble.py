@@ -9,7 +9,6 @@ and `open_worker` build the processes of the distributed mode. What they return 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from noetl.bus.inprocess import InProcessBus
 from noetl.bus.port import CommandBus, Pointer
-from noetl.config import Settings, parse_duration
+from noetl.config import Settings
 from noetl.dsl import budget
 from noetl.errors import ConfigError, NotFoundError
 from noetl.runtime.assembled import Runtime, ServerRuntime, Stores, WorkerRuntime
@@ -241,7 +240,11 @@ async def _assemble_server(
         stores.registry,
         _start_scheduler(opened, stores, control),
     )
-    runtime.pruner = _start_pruner(settings, stores.retention)
+    if settings.prune_after:
+        # Imported here, as the scheduler: no part of `noetl run`'s cold start.
+        from noetl.runtime.retention import start_pruner
+
+        runtime.pruner = start_pruner(stores.retention, settings.prune_after)
     return runtime
 
 
@@ -308,16 +311,6 @@ def _start_scheduler(
     scheduler.start()
     opened.push_async_callback(scheduler.stop)
     return scheduler
-
-
-def _start_pruner(settings: Settings, retention: Retention) -> asyncio.Task[None] | None:
-    """Automatic pruning, with `settings.prune_after` (else None)."""
-    if not settings.prune_after:
-        return None
-    from noetl.runtime.retention import prune_forever
-
-    older_than = parse_duration(settings.prune_after, "NOETL_PRUNE_AFTER")
-    return asyncio.get_running_loop().create_task(prune_forever(retention, older_than))
 
 
 @dataclass

@@ -13,6 +13,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from noetl.config import parse_duration
 from noetl.errors import ConfigError, NoetlError
 from noetl.store.retention import FINISHED, PruneReport, Retention
 
@@ -61,3 +62,10 @@ async def prune_forever(retention: Retention, older_than: float, every: float = 
         except NoetlError as exc:
             log.warning("automatic prune failed: %s", exc)
         await asyncio.sleep(every)
+
+
+def start_pruner(retention: Retention, prune_after: str) -> asyncio.Task[None]:
+    """A server's automatic pruning of what ended longer than `prune_after` ago (`30d`, from
+    `NOETL_PRUNE_AFTER`), as a task on the running loop."""
+    older_than = parse_duration(prune_after, "NOETL_PRUNE_AFTER")
+    return asyncio.get_running_loop().create_task(prune_forever(retention, older_than))
