@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from noetl.bus.inprocess import InProcessBus
@@ -19,15 +18,13 @@ from noetl.bus.port import CommandBus, Pointer
 from noetl.config import Settings
 from noetl.dsl import budget
 from noetl.errors import ConfigError, NotFoundError
-from noetl.runtime.assembled import Runtime, ServerRuntime, Stores, WorkerRuntime
+from noetl.runtime.assembled import Runtime, ServerRuntime, ServerStores, Stores, WorkerRuntime
 from noetl.runtime.children import LocalChildren
 from noetl.runtime.control import ControlPlane
 from noetl.runtime.reads import ControlReads
-from noetl.store.catalog import CatalogStore
-from noetl.store.credentials import Credentials, CredentialStore
+from noetl.store.credentials import Credentials
 from noetl.store.port import EventStore
-from noetl.store.results import FileResultStore, KeyedResultStore
-from noetl.store.schedules import ScheduleStore
+from noetl.store.results import FileResultStore
 from noetl.store.sqlite import (
     SqliteCatalogStore,
     SqliteCredentialStore,
@@ -36,17 +33,13 @@ from noetl.store.sqlite import (
 )
 from noetl.store.sqlite.schedules import SqliteScheduleStore
 from noetl.store.sqlite.workers import SqliteWorkerRegistry
-from noetl.store.workers import WorkerRegistry
 from noetl.tools.base import Resources
 from noetl.tools.credentials import MaskingCredentials
 from noetl.worker.loop import WorkerPool
 from noetl.worker.presence import Presence
 
-if TYPE_CHECKING:  # imported where they run: no part of `noetl run`'s cold start (cron parsing;
-    # the hook store and retention belong to servers and admin commands)
+if TYPE_CHECKING:  # imported where it runs: cron parsing is no part of `noetl run`'s cold start
     from noetl.runtime.scheduler import Scheduler
-    from noetl.store.hooks import HookStore
-    from noetl.store.retention import Retention
 
 EMBEDDED_POOL = "default"
 REPLICA_SWEEP = 30.0  # seconds between a server's looks for executions other replicas ended
@@ -279,7 +272,7 @@ async def _open_bus(
 async def _open_control(
     settings: Settings,
     opened: contextlib.AsyncExitStack,
-    stores: _ServerStores,
+    stores: ServerStores,
     bus: CommandBus,
     route: Callable[[str], str] | None,
 ) -> ControlPlane:
@@ -301,7 +294,7 @@ async def _open_control(
 
 
 def _start_scheduler(
-    opened: contextlib.AsyncExitStack, stores: _ServerStores, control: ControlPlane
+    opened: contextlib.AsyncExitStack, stores: ServerStores, control: ControlPlane
 ) -> Scheduler:
     """Every replica runs a scheduler: the slot records make each slot fire once among them."""
     # Imported here, as pruning: cron parsing is no part of `noetl run`'s cold start.
@@ -311,20 +304,6 @@ def _start_scheduler(
     scheduler.start()
     opened.push_async_callback(scheduler.stop)
     return scheduler
-
-
-@dataclass
-class _ServerStores:
-    """The stores of a server, all in its database."""
-
-    events: EventStore
-    catalog: CatalogStore
-    sealed: CredentialStore
-    results: KeyedResultStore
-    schedules: ScheduleStore
-    hooks: HookStore
-    retention: Retention
-    registry: WorkerRegistry
 
 
 class _Closable(Protocol):
@@ -340,7 +319,7 @@ def _kept(opened: contextlib.AsyncExitStack, store: _C) -> _C:
     return store
 
 
-async def _open_stores(settings: Settings, opened: contextlib.AsyncExitStack) -> _ServerStores:
+async def _open_stores(settings: Settings, opened: contextlib.AsyncExitStack) -> ServerStores:
     """The event store, the catalog, the credential store, the result store, the schedule
     store, the hook store, retention and the worker registry, all in the server's database;
     each one's closing is pushed on `opened` as soon as it is open."""
@@ -355,7 +334,7 @@ async def _open_stores(settings: Settings, opened: contextlib.AsyncExitStack) ->
         from noetl.store.postgres.workers import PostgresWorkerRegistry
 
         dsn = settings.pg_dsn
-        return _ServerStores(
+        return ServerStores(
             _kept(opened, await PostgresEventStore.open(dsn)),
             _kept(opened, await PostgresCatalogStore.open(dsn)),
             _kept(opened, await PostgresCredentialStore.open(dsn)),
@@ -369,7 +348,7 @@ async def _open_stores(settings: Settings, opened: contextlib.AsyncExitStack) ->
     from noetl.store.sqlite.retention import SqliteRetention
 
     path = settings.db_path
-    return _ServerStores(
+    return ServerStores(
         _kept(opened, SqliteEventStore.open(path)),
         _kept(opened, SqliteCatalogStore.open(path)),
         _kept(opened, SqliteCredentialStore.open(path)),

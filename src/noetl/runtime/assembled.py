@@ -1,9 +1,9 @@
 """The assembled NoETL: what `runtime/assemble.py` builds and hands back.
 
 `Runtime` is a whole NoETL in one process, `ServerRuntime` the server process, `WorkerRuntime`
-a worker process, `Stores` what a command reads and writes outside an execution. Each holds its
-parts and knows how to close them; which adapters fill them (embedded or distributed) is
-`assemble.py`'s choice alone.
+a worker process, `Stores` what a command reads and writes outside an execution, `ServerStores`
+what a server keeps in its database. Each holds its parts and knows how to close them; which
+adapters fill them (embedded or distributed) is `assemble.py`'s choice alone.
 """
 
 from __future__ import annotations
@@ -94,6 +94,20 @@ class Stores:
     async def close(self) -> None:
         """Close what was opened."""
         await self.opened.aclose()
+
+
+@dataclass
+class ServerStores:
+    """The stores of a server, all in its database."""
+
+    events: EventStore
+    catalog: CatalogStore
+    sealed: CredentialStore
+    results: KeyedResultStore
+    schedules: ScheduleStore
+    hooks: HookStore
+    retention: Retention
+    registry: WorkerRegistry
 
 
 @dataclass
