@@ -22,9 +22,10 @@ from noetl.runtime.assembled import Runtime, ServerRuntime, ServerStores, Stores
 from noetl.runtime.children import LocalChildren
 from noetl.runtime.control import ControlPlane
 from noetl.runtime.reads import ControlReads
+from noetl.store.catalog import CatalogStore
 from noetl.store.credentials import Credentials
 from noetl.store.port import EventStore
-from noetl.store.results import FileResultStore
+from noetl.store.results import FileResultStore, ResultStore
 from noetl.store.sqlite import (
     SqliteCatalogStore,
     SqliteCredentialStore,
@@ -61,25 +62,13 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
         reads=ControlReads(results, settings.control_read_limit),
     )
     dead_letters.control = control
-    resources = Resources()
     catalog = SqliteCatalogStore.open(settings.db_path)
     sealed = SqliteCredentialStore.open(settings.db_path)
     # Credentials are decrypted on use, so a run that uses none needs no NOETL_SECRET_KEY.
     credentials = Credentials(sealed, settings.secret_key)
-    resources.credentials = MaskingCredentials(credentials, resources.masks)
-    workers = WorkerPool(
-        bus,
-        control,
-        resources,
-        results=results,
-        inline_limit=settings.inline_limit,
-        pool=EMBEDDED_POOL,
-        concurrency=settings.workers,
-        heartbeat=settings.ack_wait / 3,
-        worker_id=settings.worker_id,
+    workers = await _local_workers(
+        settings, control, catalog, credentials, results, settings.workers
     )
-    resources.children = LocalChildren(control, catalog)
-    await bus.on_cancel(workers.cancel)  # the control plane announces cancels on the bus
     control.open()
     workers.start()
     schedules = SqliteScheduleStore.open(settings.db_path)
@@ -93,7 +82,7 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
         event_store,
         control,
         workers,
-        resources,
+        workers.resources,
         bus,
         catalog,
         sealed,
@@ -179,30 +168,44 @@ async def open_server(settings: Settings, *, local_workers: int = 0) -> ServerRu
         local = 0 if settings.nats_url else local_workers
         runtime = await _assemble_server(settings, opened, local_pool=bool(local))
         if local:
-            runtime.workers = await _local_workers(runtime, local_workers)
+            runtime.workers = await _local_workers(
+                settings,
+                runtime.control,
+                runtime.catalog,
+                runtime.credentials,
+                runtime.results,
+                local,
+            )
+            runtime.workers.start()
         opened.pop_all()  # opened for good: the runtime closes them
         return runtime
 
 
-async def _local_workers(runtime: ServerRuntime, count: int) -> WorkerPool:
-    """Workers on the server's in-process bus, sharing its stores (as in the embedded mode)."""
-    settings = runtime.settings
+async def _local_workers(
+    settings: Settings,
+    control: ControlPlane,
+    catalog: CatalogStore,
+    credentials: Credentials,
+    results: ResultStore,
+    count: int,
+) -> WorkerPool:
+    """`count` workers in this process, on the control plane's in-process bus and sharing its
+    stores (the embedded mode, and a server without NATS); not started yet."""
     resources = Resources()
-    resources.credentials = MaskingCredentials(runtime.credentials, resources.masks)
-    resources.children = LocalChildren(runtime.control, runtime.catalog)
+    resources.credentials = MaskingCredentials(credentials, resources.masks)
+    resources.children = LocalChildren(control, catalog)
     workers = WorkerPool(
-        runtime.bus,
-        runtime.control,
+        control.bus,
+        control,
         resources,
-        results=runtime.results,
+        results=results,
         inline_limit=settings.inline_limit,
         pool=EMBEDDED_POOL,
         concurrency=count,
         heartbeat=settings.ack_wait / 3,
         worker_id=settings.worker_id,
     )
-    await runtime.bus.on_cancel(workers.cancel)
-    workers.start()
+    await control.bus.on_cancel(workers.cancel)  # the control plane announces cancels on it
     return workers
 
 
