@@ -22,6 +22,7 @@ from noetl.errors import (
 from noetl.runtime.control import ControlPlane
 from noetl.store.memory import MemoryEventStore
 from noetl.store.sqlite import SqliteEventStore
+from support.control_plane import control_plane
 from support.engine_sim import worker_event
 
 SLOW = """
@@ -36,10 +37,8 @@ workflow:
 
 def test_a_cancelled_parent_cancels_its_running_children():
     async def scenario():
-        store, bus = MemoryEventStore(), InProcessBus()
-        control = ControlPlane(store, bus)
-        control.open()
-        try:
+        store = MemoryEventStore()
+        async with control_plane(store=store) as (control, _bus):
             playbook = load_playbook(SLOW)
             parent = await control.start(playbook, source=SLOW)
             child = await control.start(playbook, source=SLOW, parent_execution_id=parent)
@@ -49,9 +48,6 @@ def test_a_cancelled_parent_cancels_its_running_children():
             summaries = [await store.get_execution(e) for e in (parent, child, other)]
             child_log = await store.read(child)
             return summaries, child_log
-        finally:
-            await control.close()
-            await bus.close()
 
     (parent, child, other), child_log = asyncio.run(scenario())
     assert (parent.status, child.status, other.status) == ("cancelled", "cancelled", "running")
@@ -76,18 +72,13 @@ class FlakyStore(MemoryEventStore):
 
 def test_the_pump_survives_a_failed_batch_and_the_caller_gets_an_error():
     async def scenario():
-        store, bus = FlakyStore(), InProcessBus()
-        control = ControlPlane(store, bus)
-        control.open()
-        try:
+        store = FlakyStore()
+        async with control_plane(store=store) as (control, _bus):
             playbook = load_playbook(SLOW)
             with pytest.raises(NoetlError, match="RuntimeError: disk on fire"):
                 await control.start(playbook, source=SLOW)
             kept = await control.start(playbook, source=SLOW)
             return await store.get_execution(kept)
-        finally:
-            await control.close()
-            await bus.close()
 
     assert asyncio.run(scenario()).status == "running"
 
@@ -222,10 +213,8 @@ def test_a_report_the_store_could_not_write_is_refused_and_taken_when_sent_again
     lease of its command; the report sent again is written and the execution goes on."""
 
     async def scenario():
-        store, bus = BlinkingStore(), InProcessBus()
-        control = ControlPlane(store, bus, lease=30.0)
-        control.open()
-        try:
+        store = BlinkingStore()
+        async with control_plane(store=store) as (control, bus):
             execution_id = await control.start(load_playbook(SLOW), source=SLOW)
             item = await _claimed(control, bus)
             report = [worker_event(item.command, ("done", 7))]
@@ -237,9 +226,6 @@ def test_a_report_the_store_could_not_write_is_refused_and_taken_when_sent_again
             await control.report(report, item.token)
             summary = await asyncio.wait_for(control.wait(execution_id), 5)
             return still_running, summary, await store.read(execution_id)
-        finally:
-            await control.close()
-            await bus.close()
 
     still_running, summary, events = asyncio.run(scenario())
     assert still_running
@@ -252,10 +238,8 @@ def test_one_bad_report_does_not_fail_the_reports_batched_with_it():
     one gets the error; the other is written."""
 
     async def scenario():
-        store, bus = BlinkingStore(), InProcessBus()
-        control = ControlPlane(store, bus)
-        control.open()
-        try:
+        store = BlinkingStore()
+        async with control_plane(store=store) as (control, bus):
             first = await control.start(load_playbook(SLOW), source=SLOW)
             bad = await _claimed(control, bus)
             second = await control.start(load_playbook(SLOW), source=SLOW)
@@ -267,9 +251,6 @@ def test_one_bad_report_does_not_fail_the_reports_batched_with_it():
             )
             summary = await asyncio.wait_for(control.wait(second), 5)
             return outcomes, summary, control.holds(first)
-        finally:
-            await control.close()
-            await bus.close()
 
     (refused, written), summary, first_still_running = asyncio.run(scenario())
     assert isinstance(refused, StoreInputError) and written == []
@@ -293,17 +274,12 @@ def test_a_start_written_to_the_log_is_answered_while_the_bus_is_down():
     the bus once the bus is back."""
 
     async def scenario():
-        store, bus = MemoryEventStore(), DownBus()
-        control = ControlPlane(store, bus)
-        control.open()
-        try:
+        store = MemoryEventStore()
+        async with control_plane(store=store, bus=DownBus()) as (control, bus):
             execution_id = await asyncio.wait_for(control.start(load_playbook(SLOW)), 5)
             bus.down = False
             [delivery] = await bus.fetch("default", timeout=5.0)
             return execution_id, delivery.pointer, await store.read(execution_id)
-        finally:
-            await control.close()
-            await bus.close()
 
     execution_id, pointer, events = asyncio.run(scenario())
     assert pointer.execution_id == execution_id
@@ -312,10 +288,8 @@ def test_a_start_written_to_the_log_is_answered_while_the_bus_is_down():
 
 def test_a_start_with_a_request_key_happens_once():
     async def scenario():
-        store, bus = MemoryEventStore(), InProcessBus()
-        control = ControlPlane(store, bus)
-        control.open()
-        try:
+        store = MemoryEventStore()
+        async with control_plane(store=store) as (control, _bus):
             playbook = load_playbook(SLOW)
             first = await control.start(playbook, {"n": 1}, source=SLOW, request_key="k-1")
             again = await control.start(playbook, {"n": 1}, source=SLOW, request_key="k-1")
@@ -323,9 +297,6 @@ def test_a_start_with_a_request_key_happens_once():
             with pytest.raises(ConflictError, match="used for a different request"):
                 await control.start(playbook, {"n": 2}, source=SLOW, request_key="k-1")
             return first, again, other, await store.list_executions()
-        finally:
-            await control.close()
-            await bus.close()
 
     first, again, other, listed = asyncio.run(scenario())
     assert first == again != other
@@ -337,18 +308,13 @@ def test_starts_failing_together_each_get_an_error_of_their_own():
     grew quadratically); each waiting request gets its own."""
 
     async def scenario():
-        store, bus = BlinkingStore(), InProcessBus()
+        store = BlinkingStore()
         store.down = True
-        control = ControlPlane(store, bus)
-        control.open()
-        try:
+        async with control_plane(store=store) as (control, _bus):
             playbook = load_playbook(SLOW)
             starts = [control.start(playbook, source=SLOW) for _ in range(5)]
             failures = await asyncio.gather(*starts, return_exceptions=True)
             return failures, await store.list_executions()
-        finally:
-            await control.close()
-            await bus.close()
 
     failures, listed = asyncio.run(scenario())
     assert all(isinstance(f, StoreUnavailableError) for f in failures)
@@ -373,17 +339,12 @@ def test_the_sweeper_leaves_alone_an_execution_whose_first_write_is_on_its_way(c
     """D14: no error per start while the store is slow to take its first events."""
 
     async def scenario():
-        store, bus = GatedStore(), InProcessBus()
-        control = ControlPlane(store, bus, sweep=0.02)
-        control.open()
-        try:
+        store = GatedStore()
+        async with control_plane(sweep=0.02, store=store) as (control, _bus):
             starting = asyncio.create_task(control.start(load_playbook(SLOW), source=SLOW))
             await asyncio.sleep(0.2)  # ten sweeps while the start waits
             store.gate.set()
             return await starting
-        finally:
-            await control.close()
-            await bus.close()
 
     with caplog.at_level("WARNING", logger="noetl.runtime.replicas"):
         execution_id = asyncio.run(scenario())
