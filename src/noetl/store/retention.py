@@ -11,7 +11,7 @@ A dry run counts what would go and removes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -58,3 +58,31 @@ class Retention(Protocol):
     async def close(self) -> None:
         """Release resources. Idempotent."""
         ...
+
+
+async def prune_in_batches(
+    candidates: Callable[[int], Awaitable[list[str]]],
+    count: Callable[[str, list[str]], Awaitable[int]],
+    remove: Callable[[list[str], PruneReport], Awaitable[None]],
+    *,
+    dry_run: bool,
+    batch: int,
+) -> PruneReport:
+    """The batches of a prune, for the adapters: `candidates(n)` names up to `n` finished
+    executions to prune; each batch of them is removed (`remove` adds what went to the report)
+    or, dry, counted (`count(query, ids)` per `prune_count_*` query of the adapter's)."""
+    report = PruneReport()
+    seen: set[str] = set()
+    while True:
+        ids = [i for i in await candidates(batch + len(seen)) if i not in seen]
+        if not ids:
+            return report
+        if dry_run:
+            seen.update(ids)  # nothing is removed: page past what was counted
+            report.events += await count("prune_count_events", ids)
+            report.claims += await count("prune_count_claims", ids)
+            report.results += await count("prune_count_results", ids)
+        else:
+            await remove(ids, report)
+        report.executions += len(ids)
+        report.execution_ids.extend(ids)

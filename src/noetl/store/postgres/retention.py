@@ -9,7 +9,7 @@ import psycopg
 from noetl.store.postgres.connection import failure
 from noetl.store.postgres.pooled import PooledStore
 from noetl.store.postgres.statements import QUERIES
-from noetl.store.retention import FINISHED, PruneReport
+from noetl.store.retention import FINISHED, PruneReport, prune_in_batches
 
 
 class PostgresRetention(PooledStore):
@@ -27,24 +27,17 @@ class PostgresRetention(PooledStore):
         chunk: int = 5000,
     ) -> PruneReport:
         """See `noetl.store.retention.Retention.prune`."""
-        report = PruneReport()
         wanted = sorted(statuses)
-        seen: set[str] = set()
-        while True:
-            params = (finished_before, wanted, batch + len(seen))
+
+        async def candidates(size: int) -> list[str]:
+            params = (finished_before, wanted, size)
             rows = await self._query(QUERIES["prune_candidates"], params, "pruning")
-            ids = [row[0] for row in rows if row[0] not in seen]
-            if not ids:
-                return report
-            if dry_run:
-                seen.update(ids)  # nothing is removed: page past what was counted
-                report.events += await self._count("prune_count_events", ids)
-                report.claims += await self._count("prune_count_claims", ids)
-                report.results += await self._count("prune_count_results", ids)
-            else:
-                await self._remove(ids, chunk, report)
-            report.executions += len(ids)
-            report.execution_ids.extend(ids)
+            return [row[0] for row in rows]
+
+        async def remove(ids: list[str], report: PruneReport) -> None:
+            await self._remove(ids, chunk, report)
+
+        return await prune_in_batches(candidates, self._count, remove, dry_run=dry_run, batch=batch)
 
     async def _count(self, query: str, ids: list[str]) -> int:
         rows = await self._query(QUERIES[query], (ids,), "counting what to prune")

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Collection
 
 from noetl.errors import StoreError
-from noetl.store.retention import FINISHED, PruneReport
+from noetl.store.retention import FINISHED, PruneReport, prune_in_batches
 from noetl.store.sqlite.connect import SqliteStore
 from noetl.store.sqlite.statements import QUERIES
 
@@ -27,29 +27,19 @@ class SqliteRetention(SqliteStore):
         chunk: int = 5000,
     ) -> PruneReport:
         """See `noetl.store.retention.Retention.prune`."""
-        report = PruneReport()
         wanted = json.dumps(sorted(statuses))
-        seen: set[str] = set()
-        while True:
-            rows = self._query(
-                QUERIES["prune_candidates"], (finished_before, wanted, batch + len(seen))
-            )
-            ids = [row[0] for row in rows if row[0] not in seen]
-            if not ids:
-                return report
-            listed = json.dumps(ids)
-            if dry_run:
-                seen.update(ids)  # nothing is removed: page past what was counted
-                report.events += self._count("prune_count_events", listed)
-                report.claims += self._count("prune_count_claims", listed)
-                report.results += self._count("prune_count_results", listed)
-            else:
-                self._remove(listed, chunk, report)
-            report.executions += len(ids)
-            report.execution_ids.extend(ids)
 
-    def _count(self, query: str, listed: str) -> int:
-        return int(self._query(QUERIES[query], (listed,))[0][0])
+        async def candidates(size: int) -> list[str]:
+            params = (finished_before, wanted, size)
+            return [row[0] for row in self._query(QUERIES["prune_candidates"], params)]
+
+        async def count(query: str, ids: list[str]) -> int:
+            return int(self._query(QUERIES[query], (json.dumps(ids),))[0][0])
+
+        async def remove(ids: list[str], report: PruneReport) -> None:
+            self._remove(json.dumps(ids), chunk, report)
+
+        return await prune_in_batches(candidates, count, remove, dry_run=dry_run, batch=batch)
 
     def _remove(self, listed: str, chunk: int, report: PruneReport) -> None:
         conn = self._connection()
