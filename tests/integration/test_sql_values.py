@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from noetl.engine.definition import PlaybookDef
-from noetl.tools.base import Resources, ToolContext
+from noetl.tools.base import Resources
 from noetl.tools.duckdb import DuckdbTool
 from noetl.tools.postgres import PostgresTool
 from noetl.tools.sql_values import json_value
+from support.tools import tool_context
 
 # (column, PostgreSQL expression, DuckDB expression, its JSON form). Compared as JSON text, so an
 # int and a float of equal value (10 and 10.0) are told apart.
@@ -54,15 +54,7 @@ def select(dialect: int) -> str:
 def run_tool(tool: Any, config: dict[str, Any]) -> dict[str, Any]:
     async def scenario() -> dict[str, Any]:
         resources = Resources()
-        ctx = ToolContext(
-            execution_id="e1",
-            step="values",
-            task="sql",
-            attempt=1,
-            playbook=PlaybookDef(name="p", steps=(), renderer=None),  # type: ignore[arg-type]
-            scope={},
-            resources=resources,
-        )
+        ctx = tool_context(resources, step="values", task="sql")
         try:
             result: dict[str, Any] = await tool.run(config, ctx)
             return result

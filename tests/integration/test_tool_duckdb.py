@@ -10,34 +10,14 @@ from typing import Any
 
 import pytest
 
-from noetl.engine.definition import PlaybookDef
-from noetl.errors import NotFoundError, ToolError
+from noetl.errors import ToolError
 from noetl.tools.base import Resources, ToolContext
 from noetl.tools.duckdb import DuckdbTool
-
-
-class Credentials:
-    """A minimal credential store: `get(name)` returns the stored mapping."""
-
-    def __init__(self, data: Mapping[str, Mapping[str, Any]]) -> None:
-        self.data = data
-
-    async def get(self, name: str) -> Mapping[str, Any]:
-        if name not in self.data:
-            raise NotFoundError(f"credential {name!r} not found")
-        return self.data[name]
+from support.tools import DictCredentials, tool_context
 
 
 def make_ctx(credentials: Any = None) -> ToolContext:
-    return ToolContext(
-        execution_id="e1",
-        step="transform",
-        task="sql",
-        attempt=1,
-        playbook=PlaybookDef(name="t", steps=(), renderer=None),  # type: ignore[arg-type]
-        scope={},
-        resources=Resources(credentials=credentials),
-    )
+    return tool_context(Resources(credentials=credentials), step="transform", task="sql")
 
 
 def call(config: Mapping[str, Any], *, credentials: Any = None) -> Any:
@@ -299,7 +279,7 @@ def test_attach_must_be_a_list():
 
 def test_attach_with_unknown_credential_is_a_credential_error():
     config = {"attach": [{"name": "pg", "credential": "nope"}], "query": "SELECT 1"}
-    err = fails(config, credentials=Credentials({}))
+    err = fails(config, credentials=DictCredentials({}))
     assert err.kind == "credential"
     assert "field 'attach[0].credential'" in err.message
     assert "credential 'nope' not found" in err.message
@@ -314,7 +294,7 @@ def test_failing_attach_names_the_field_and_hides_the_password():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    store = Credentials(
+    store = DictCredentials(
         {"pg": {"host": "127.0.0.1", "port": port, "user": "u", "password": "pa55-w0rd!"}}
     )
     err = fails(

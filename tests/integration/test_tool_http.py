@@ -15,35 +15,14 @@ import httpx
 import pytest
 from http_server import PAGES, LocalHttpServer
 
-from noetl.engine.definition import PlaybookDef
-from noetl.errors import NotFoundError, ToolError
+from noetl.errors import ToolError
 from noetl.tools.base import Resources, ToolContext
 from noetl.tools.http import HttpTool
-
-
-class Credentials:
-    """A minimal credential store: `get(name)` returns the stored mapping."""
-
-    def __init__(self, data: Mapping[str, Mapping[str, Any]]) -> None:
-        self.data = data
-
-    async def get(self, name: str) -> Mapping[str, Any]:
-        if name not in self.data:
-            raise NotFoundError(f"credential {name!r} not found")
-        return self.data[name]
+from support.tools import DictCredentials, tool_context
 
 
 def make_ctx(resources: Resources, timeout: float | None = None) -> ToolContext:
-    return ToolContext(
-        execution_id="e1",
-        step="fetch",
-        task="get",
-        attempt=1,
-        playbook=PlaybookDef(name="t", steps=(), renderer=None),  # type: ignore[arg-type]
-        scope={},
-        resources=resources,
-        timeout=timeout,
-    )
+    return tool_context(resources, step="fetch", task="get", timeout=timeout)
 
 
 def call(
@@ -227,13 +206,13 @@ def test_inline_auth_kinds(http_server: LocalHttpServer, auth, header, expected)
 
 
 def test_auth_by_credential_name(http_server: LocalHttpServer):
-    store = Credentials({"api": {"type": "bearer", "token": "from-store"}})
+    store = DictCredentials({"api": {"type": "bearer", "token": "from-store"}})
     echo = call({"url": f"{http_server.url}/echo", "auth": "api"}, credentials=store)["data"]
     assert echo["headers"]["authorization"] == "Bearer from-store"
 
 
 def test_unknown_credential_name_is_a_credential_error(http_server: LocalHttpServer):
-    err = fails({"url": f"{http_server.url}/echo", "auth": "nope"}, credentials=Credentials({}))
+    err = fails({"url": f"{http_server.url}/echo", "auth": "nope"}, credentials=DictCredentials({}))
     assert (err.kind, err.retryable) == ("credential", False)
     assert "step 'fetch' task 'get' field 'auth'" in err.message
     assert "credential 'nope' not found" in err.message
@@ -246,7 +225,7 @@ def test_credential_without_a_store_is_a_credential_error(http_server: LocalHttp
 
 
 def test_incomplete_credential_names_what_is_missing_without_values(http_server):
-    store = Credentials({"half": {"type": "basic", "username": "ann", "password": ""}})
+    store = DictCredentials({"half": {"type": "basic", "username": "ann", "password": ""}})
     err = fails({"url": f"{http_server.url}/echo", "auth": "half"}, credentials=store)
     assert err.kind == "credential"
     assert "['password']" in err.message

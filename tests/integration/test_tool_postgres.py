@@ -7,43 +7,21 @@ import base64
 import json
 import socket
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from noetl.engine.definition import PlaybookDef
-from noetl.errors import NotFoundError, ToolError
+from noetl.errors import ToolError
 from noetl.tools.base import Resources, ToolContext
 from noetl.tools.postgres import PostgresTool
+from support.tools import DictCredentials, tool_context
 
 pytestmark = pytest.mark.integration
 
 
-class Credentials:
-    """A credential store as the tool sees it: `async get(name)`."""
-
-    def __init__(self, entries: Mapping[str, Mapping[str, Any]]) -> None:
-        self.entries = dict(entries)
-
-    async def get(self, name: str) -> Mapping[str, Any]:
-        if name not in self.entries:
-            raise NotFoundError(f"no credential named {name!r}")
-        return self.entries[name]
-
-
 def context(resources: Resources, timeout: float | None = None) -> ToolContext:
-    return ToolContext(
-        execution_id="e1",
-        step="load",
-        task="sql",
-        attempt=1,
-        playbook=PlaybookDef(name="p", steps=(), renderer=None),  # type: ignore[arg-type]
-        scope={},
-        resources=resources,
-        timeout=timeout,
-    )
+    return tool_context(resources, step="load", task="sql", timeout=timeout)
 
 
 async def _run_all(
@@ -190,7 +168,7 @@ def test_credential_with_fields_is_resolved_by_name(pg_dsn: str) -> None:
         "password": parts.get("password"),
         "dbname": parts.get("dbname"),
     }
-    credentials = Credentials({"warehouse": fields, "by_dsn": {"dsn": pg_dsn}})
+    credentials = DictCredentials({"warehouse": fields, "by_dsn": {"dsn": pg_dsn}})
     by_fields = run(
         {"auth": "warehouse", "query": "SELECT current_user AS u"}, credentials=credentials
     )
@@ -204,7 +182,7 @@ def test_auth_may_be_a_dsn_string(pg_dsn: str) -> None:
 
 
 def test_unknown_credential_is_a_credential_error() -> None:
-    error = failure({"auth": "nope", "query": "SELECT 1"}, credentials=Credentials({}))
+    error = failure({"auth": "nope", "query": "SELECT 1"}, credentials=DictCredentials({}))
     assert error.kind == "credential"
     assert "'nope'" in error.message
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from noetl.engine.definition import PlaybookDef
 from noetl.errors import ToolError
 from noetl.store.credentials import Credentials, generate_key
 from noetl.store.sqlite import SqliteCredentialStore
@@ -21,6 +20,7 @@ from noetl.tools.duckdb import DuckdbTool
 from noetl.tools.http import HttpTool
 from noetl.tools.postgres import PostgresTool
 from noetl.tools.secrets import SecretsTool
+from support.tools import tool_context
 
 PASSWORD = "pw-very-secret-4242"
 DATA = {"type": "postgres", "host": "127.0.0.1", "user": "ann", "password": PASSWORD}
@@ -37,15 +37,7 @@ TASKS: list[tuple[Any, dict[str, Any], str]] = [
 
 
 def context(resolver: CredentialResolver | None) -> ToolContext:
-    return ToolContext(
-        execution_id="e1",
-        step="load",
-        task="get",
-        attempt=1,
-        playbook=PlaybookDef(name="p", steps=(), renderer=None),  # type: ignore[arg-type]
-        scope={},
-        resources=Resources(credentials=resolver),
-    )
+    return tool_context(Resources(credentials=resolver), step="load", task="get")
 
 
 @pytest.fixture

@@ -8,25 +8,16 @@ from typing import Any
 
 import pytest
 
-from noetl.engine.definition import PlaybookDef
 from noetl.errors import ToolError
 from noetl.tools import python as python_tool
 from noetl.tools import threads
-from noetl.tools.base import Resources, ToolContext
 from noetl.tools.python import PythonTool
 from noetl.tools.threads import run_in_thread
+from support.tools import tool_context
 
 
 def run(code: Any, **args: Any) -> Any:
-    ctx = ToolContext(
-        execution_id="e",
-        step="s",
-        task="t",
-        attempt=1,
-        playbook=PlaybookDef(name="p", steps=(), renderer=None),  # type: ignore[arg-type]
-        scope={},
-        resources=Resources(),
-    )
+    ctx = tool_context()
     return asyncio.run(PythonTool().run({"code": code, "args": args}, ctx))
 
 
@@ -139,15 +130,7 @@ def test_code_that_moves_data_needs_no_free_thread_and_code_that_calls_waits_for
     """With every task thread busy, a snippet that only moves data still returns at once; a
     snippet that calls something waits for a thread, and runs once one is free."""
     release = threading.Event()
-    ctx = ToolContext(
-        execution_id="e",
-        step="s",
-        task="t",
-        attempt=1,
-        playbook=PlaybookDef(name="p", steps=(), renderer=None),  # type: ignore[arg-type]
-        scope={},
-        resources=Resources(),
-    )
+    ctx = tool_context()
 
     async def main() -> tuple[Any, bool, Any]:
         waits = [run_in_thread(lambda: release.wait(10)) for _ in range(threads.LIMIT)]

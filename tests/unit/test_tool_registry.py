@@ -8,13 +8,12 @@ from importlib.metadata import EntryPoint
 import pytest
 
 from noetl.dsl.kinds import BUILTIN_KINDS, KindSpec
-from noetl.engine.definition import PlaybookDef
 from noetl.errors import ToolError
 from noetl.tools import registry
-from noetl.tools.base import Resources, ToolContext
 from noetl.tools.noop import NoopTool
 from noetl.tools.python import PythonTool
 from noetl.tools.workbook import WorkbookTool
+from support.tools import tool_context
 
 
 @pytest.fixture
@@ -50,15 +49,7 @@ def test_plugin_kind_from_an_entry_point(fresh_registry, monkeypatch):
     monkeypatch.setattr(registry, "_plugins", {"echo": plugin})
     assert "echo" in registry.known_kinds()
     tool = registry.get_tool("echo")
-    ctx = ToolContext(
-        execution_id="e",
-        step="s",
-        task="t",
-        attempt=1,
-        playbook=PlaybookDef(name="p", steps=(), renderer=None),  # type: ignore[arg-type]
-        scope={},
-        resources=Resources(),
-    )
+    ctx = tool_context()
     assert asyncio.run(tool.run({"result": 5}, ctx)) == 5
 
 
