@@ -102,7 +102,7 @@ def test_run_json_imports_none_of_the_distributed_stack(tmp_path: Path) -> None:
     # Only the commands that ran: not the server's, the scheduler's or the importer's.
     assert sorted(m for m in modules if m.startswith("noetl.cli.")) == [
         "noetl.cli.app",
-        "noetl.cli.log_options",
+        "noetl.cli.options",
         "noetl.cli.run",
         "noetl.cli.terminal",
     ]

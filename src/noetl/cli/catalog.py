@@ -11,15 +11,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from noetl.cli.options import DbOption, JsonOption
 from noetl.cli.terminal import EXIT_INVALID, exits_on_error, report_entry, with_stores
 from noetl.dsl.load import load_playbook
 from noetl.store.catalog import register_declared
 
-DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite file of the local store.")]
 ServerOption = Annotated[
     str | None, typer.Option("--server", help="Use this server's catalog, not the local one.")
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 catalog_app = typer.Typer(help="Register and read versioned playbooks.", no_args_is_help=True)
 

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from noetl.cli.options import DbOption
 from noetl.cli.terminal import EXIT_INVALID, fail, with_stores
 from noetl.config import Settings
 from noetl.errors import NoetlError
@@ -28,7 +29,6 @@ from noetl.store.credentials import (
 )
 
 T = TypeVar("T")
-DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite file of the local store.")]
 ServerOption = Annotated[
     str | None,
     typer.Option("--server", help="Manage this NoETL server's credentials, not the local ones."),

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from noetl.cli import devprocess
-from noetl.cli.log_options import LogFormatOption, LogLevelOption, setup_logging
+from noetl.cli.options import LogFormatOption, LogLevelOption, setup_logging
 from noetl.cli.server import AckWaitOption, HomeOption
 from noetl.config import Settings
 from noetl.errors import NoetlError

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+from noetl.cli.options import DbOption
 from noetl.cli.remote import ServerOption
 from noetl.cli.terminal import bad_input_on_lookup, with_stores
 
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from noetl.runtime.assembled import Stores
 
 T = TypeVar("T")
-DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite file of the local store.")]
 hook_app = typer.Typer(help="Webhooks that start catalog playbooks.", no_args_is_help=True)
 
 

@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from noetl.cli.options import DbOption, JsonOption
 from noetl.cli.terminal import dump_json, fail, with_stores
 from noetl.engine.events import TERMINAL_PLAYBOOK, Event
 from noetl.runtime.assembled import Stores
 from noetl.runtime.step_results import step_result
 from noetl.runtime.task_logs import each_task_log, render, task_logs
 
-DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite file of the event log.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ServerOption = Annotated[
     str | None, typer.Option("--server", help="Read from this NoETL server, not the local log.")
 ]

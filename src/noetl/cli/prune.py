@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from noetl.cli.options import DbOption
 from noetl.cli.remote import ServerOption, with_client
 from noetl.config import Settings, parse_duration
 from noetl.errors import ConfigError, NoetlError
@@ -24,7 +25,7 @@ def prune(
     ],
     status: Annotated[str, typer.Option(help="done | failed | cancelled | all")] = "all",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, remove nothing.")] = False,
-    db: Annotated[Path | None, typer.Option("--db", help="SQLite file of the event log.")] = None,
+    db: DbOption = None,
     server: ServerOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:

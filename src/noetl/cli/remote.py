@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from noetl.cli.options import PayloadOption, SetOption
 from noetl.cli.terminal import (
     EXIT_CANCELLED,
     EXIT_INVALID,
@@ -59,13 +60,8 @@ def execute(
     version: Annotated[int | None, typer.Option(help="Catalog version (default latest).")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the end and report it.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Payload value key=value (dotted keys nest). Repeatable."),
-    ] = None,
-    payload: Annotated[
-        str | None, typer.Option("--payload", help="Payload as JSON, or @file (JSON/YAML).")
-    ] = None,
+    set_: SetOption = None,
+    payload: PayloadOption = None,
 ) -> None:
     """Start an execution on a server; with --wait, report its end like `noetl run`."""
     with exits_on_error(EXIT_INVALID):

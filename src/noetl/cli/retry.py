@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from noetl.cli.options import DbOption, PayloadOption, SetOption
 from noetl.cli.remote import ServerOption, with_client
 from noetl.cli.run import Job, run_job
 from noetl.cli.terminal import EXIT_INVALID, exit_code, merged_payload, report_outcome
@@ -36,14 +37,9 @@ def retry(
     file: Annotated[
         Path | None, typer.Option("--file", help="A newer playbook file (same path) to run.")
     ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Change a payload value key=value (dotted keys nest)."),
-    ] = None,
-    payload: Annotated[
-        str | None, typer.Option("--payload", help="Payload changes as JSON, or @file.")
-    ] = None,
-    db: Annotated[Path | None, typer.Option("--db", help="SQLite file of the event log.")] = None,
+    set_: SetOption = None,
+    payload: PayloadOption = None,
+    db: DbOption = None,
     workers: Annotated[
         int | None, typer.Option("--workers", min=1, help="Concurrent workers in this process.")
     ] = None,
@@ -56,7 +52,8 @@ def retry(
     ] = False,
 ) -> None:
     """Start a new execution linked to a failed one (`retry_of`): the steps it finished are
-    reused (recorded as `step.reused`), the failed step (or --from STEP) and what follows run."""
+    reused (recorded as `step.reused`), the failed step (or --from STEP) and what follows run;
+    --payload and --set are deep-merged over the failed execution's payload."""
     try:
         if version is not None and file is not None:
             raise ConfigError("give --version or --file, not both")

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from noetl.cli.log_options import LogFormatOption, LogLevelOption, setup_logging
+from noetl.cli.options import (
+    DbOption,
+    LogFormatOption,
+    LogLevelOption,
+    PayloadOption,
+    SetOption,
+    setup_logging,
+)
 from noetl.cli.terminal import (
     EXIT_INVALID,
     exit_code,
@@ -46,14 +53,9 @@ def run(
     version: Annotated[
         int | None, typer.Option("--version", min=1, help="Catalog version (default: latest).")
     ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Payload value key=value (dotted keys nest). Repeatable."),
-    ] = None,
-    payload: Annotated[
-        str | None, typer.Option("--payload", help="Payload as JSON, or @file (JSON/YAML).")
-    ] = None,
-    db: Annotated[Path | None, typer.Option("--db", help="SQLite file of the event log.")] = None,
+    set_: SetOption = None,
+    payload: PayloadOption = None,
+    db: DbOption = None,
     workers: Annotated[
         int | None, typer.Option("--workers", min=1, help="Concurrent workers in this process.")
     ] = None,

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from noetl.cli.options import DbOption, JsonOption, PayloadOption, SetOption
 from noetl.cli.remote import ServerOption
 from noetl.cli.terminal import bad_input_on_lookup, merged_payload, with_stores
 from noetl.config import Settings, parse_duration
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from noetl.runtime.admin import ScheduleAdmin
 
 T = TypeVar("T")
-DbOption = Annotated[Path | None, typer.Option("--db", help="SQLite file of the local store.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 schedule_app = typer.Typer(help="Run catalog playbooks on a schedule.", no_args_is_help=True)
 
 
@@ -43,8 +42,8 @@ def add(
     version: Annotated[
         int | None, typer.Option(min=1, help="Catalog version (default latest).")
     ] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Payload key=value.")] = None,
-    payload: Annotated[str | None, typer.Option(help="Payload as JSON, or @file.")] = None,
+    set_: SetOption = None,
+    payload: PayloadOption = None,
     misfire: Annotated[str, typer.Option(help="skip | run_once | catch_up")] = "skip",
     catch_up_limit: Annotated[int, typer.Option(help="catch_up: most missed slots run.")] = 10,
     overlap: Annotated[str, typer.Option(help="allow | skip | cancel (while one runs)")] = "allow",

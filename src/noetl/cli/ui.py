@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from noetl.cli.log_options import LogFormatOption, LogLevelOption, setup_logging
+from noetl.cli.options import LogFormatOption, LogLevelOption, setup_logging
 from noetl.config import Settings
 
 

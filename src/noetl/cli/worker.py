@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from noetl.cli.eventloop import event_loop_runner
-from noetl.cli.log_options import LogFormatOption, LogLevelOption, setup_logging
+from noetl.cli.options import LogFormatOption, LogLevelOption, setup_logging
 from noetl.config import Settings, otlp_endpoint
 from noetl.errors import NoetlError
 from noetl.observe import tracing

@@ -10,7 +10,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from noetl.cli.inspect import DbOption, JsonOption, ServerOption, _console
+from noetl.cli.inspect import ServerOption, _console
+from noetl.cli.options import DbOption, JsonOption
 from noetl.config import Settings
 from noetl.errors import NoetlError
 from noetl.store.workers import WorkerStatus

@@ -1,7 +1,11 @@
-"""The `--log-level` and `--log-format` options every long-running command shares."""
+"""The options several commands share, defined once so that each reads and helps the same way
+everywhere: `--db` (the local SQLite file), `--json` (of the listing commands), the payload
+options `--set` and `--payload` (read by `terminal.merged_payload`), and the `--log-level` and
+`--log-format` of the long-running commands (applied by `setup_logging`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,6 +14,17 @@ from noetl.config import Settings
 from noetl.errors import ConfigError
 from noetl.observe import logsetup
 
+DbOption = Annotated[
+    Path | None, typer.Option("--db", help="SQLite file of the local store (event log included).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Payload value key=value (dotted keys nest). Repeatable."),
+]
+PayloadOption = Annotated[
+    str | None, typer.Option("--payload", help="Payload as JSON, or @file (JSON/YAML).")
+]
 LogLevelOption = Annotated[
     str | None,
     typer.Option(
