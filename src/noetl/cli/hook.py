@@ -34,7 +34,7 @@ def add(
     server: ServerOption = None,
 ) -> None:
     """Make a hook; prints its URL path and its secret (shown this once only)."""
-    made = _with_hooks(db, server, lambda hooks: hooks.add(name, path, version))
+    made = _with_hooks(db, server, lambda hooks: hooks.add_hook(name, path, version))
     typer.echo(f"hook      POST /api/v2/hooks/{made['name']}  (starts {made['path']})")
     typer.echo(f"secret    {made['secret']}  (send it as X-NoETL-Hook-Secret; shown only now)")
 
@@ -42,13 +42,13 @@ def add(
 @hook_app.command("list")
 def list_hooks(db: DbOption = None, server: ServerOption = None) -> None:
     """Every hook (JSON; never their secrets)."""
-    typer.echo(json.dumps(_with_hooks(db, server, lambda hooks: hooks.list()), indent=2))
+    typer.echo(json.dumps(_with_hooks(db, server, lambda hooks: hooks.hooks()), indent=2))
 
 
 @hook_app.command("delete")
 def delete(name: str, db: DbOption = None, server: ServerOption = None) -> None:
     """Remove a hook."""
-    _with_hooks(db, server, lambda hooks: hooks.delete(name))
+    _with_hooks(db, server, lambda hooks: hooks.delete_hook(name))
     typer.echo(f"deleted hook {name}")
 
 

@@ -69,7 +69,14 @@ def add(
         )
     except (ConfigError, OSError) as exc:
         _fail(str(exc), 2)
-    _print([_with_schedules(db, server, lambda schedules: schedules.add(schedule))], as_json)
+    _print(
+        [
+            _with_schedules(
+                db, server, lambda schedules: schedules.add_schedule(**schedule.to_dict())
+            )
+        ],
+        as_json,
+    )
 
 
 @schedule_app.command("list")
@@ -77,13 +84,13 @@ def list_schedules(
     db: DbOption = None, server: ServerOption = None, as_json: JsonOption = False
 ) -> None:
     """Every schedule with its next fire times."""
-    _print(_with_schedules(db, server, lambda schedules: schedules.list()), as_json)
+    _print(_with_schedules(db, server, lambda schedules: schedules.schedules()), as_json)
 
 
 @schedule_app.command("show")
 def show(name: str, db: DbOption = None, server: ServerOption = None) -> None:
     """One schedule with its next fire times and latest slots (JSON)."""
-    shown = _with_schedules(db, server, lambda schedules: schedules.show(name))
+    shown = _with_schedules(db, server, lambda schedules: schedules.schedule(name))
     typer.echo(json.dumps(shown, indent=2, default=str))
 
 
@@ -102,7 +109,7 @@ def resume(name: str, db: DbOption = None, server: ServerOption = None) -> None:
 @schedule_app.command("delete")
 def delete(name: str, db: DbOption = None, server: ServerOption = None) -> None:
     """Remove a schedule and its slot records."""
-    _with_schedules(db, server, lambda schedules: schedules.delete(name))
+    _with_schedules(db, server, lambda schedules: schedules.delete_schedule(name))
     typer.echo(f"deleted schedule {name}")
 
 
@@ -136,7 +143,7 @@ def scheduler(
 
 
 def _set_paused(name: str, paused: bool, db: Path | None, server: str | None) -> None:
-    _with_schedules(db, server, lambda schedules: schedules.set_paused(name, paused))
+    _with_schedules(db, server, lambda schedules: schedules.pause_schedule(name, paused))
     typer.echo(f"{'paused' if paused else 'resumed'} schedule {name}")
 
 

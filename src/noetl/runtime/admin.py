@@ -1,12 +1,15 @@
-"""Hooks and schedules as a person manages them (`noetl hook ...`, `noetl schedule ...`) on this
-machine's stores: `LocalHooks` and `LocalSchedules`. `noetl.client.admin` has the same methods
-for a server; `runtime.assemble.open_stores` hands out one or the other, so the CLI never knows
-which. Each method answers what the server's API answers for the same request.
+"""Hooks and schedules as a person manages them: `noetl hook ...`, `noetl schedule ...`, the
+server's /hooks and /schedules routes, and `noetl.Client`'s methods of the same names.
+
+`HookAdmin` and `ScheduleAdmin` have the names and answers of the server's API, so that the
+server's client (`noetl.client.transport.ServerClient`) is one of them as it is: the CLI's
+`--server` commands get it from `runtime.assemble.open_stores`, and the CLI never knows which.
+`LocalHooks` and `LocalSchedules` are them on a process's own stores: the local database's
+for the CLI, the server's for its routes, which is why each answer is the API's.
 """
 
 from __future__ import annotations
 
-import builtins
 from typing import Any, Protocol
 
 from noetl.errors import ConfigError, NotFoundError
@@ -19,15 +22,15 @@ from noetl.store.schedules import Schedule, ScheduleStore
 class HookAdmin(Protocol):
     """Webhooks as `noetl hook` manages them."""
 
-    async def add(self, name: str, path: str, version: int | None) -> dict[str, Any]:
+    async def add_hook(self, name: str, path: str, version: int | None = None) -> dict[str, Any]:
         """Make a hook for a catalog playbook; the answer holds its secret (shown only here)."""
         ...
 
-    async def list(self) -> builtins.list[dict[str, Any]]:
+    async def hooks(self) -> list[dict[str, Any]]:
         """Every hook (never their secrets)."""
         ...
 
-    async def delete(self, name: str) -> None:
+    async def delete_hook(self, name: str) -> None:
         """Remove a hook; NotFoundError when there is none."""
         ...
 
@@ -35,23 +38,24 @@ class HookAdmin(Protocol):
 class ScheduleAdmin(Protocol):
     """Schedules as `noetl schedule` manages them; each shown with its next fire times."""
 
-    async def add(self, schedule: Schedule) -> dict[str, Any]:
-        """Check and store a new schedule (ConfigError names a bad field)."""
+    async def add_schedule(self, **schedule: Any) -> dict[str, Any]:
+        """Check and store a new schedule, the fields of `noetl.store.schedules.Schedule`
+        (ConfigError names a bad field)."""
         ...
 
-    async def list(self) -> builtins.list[dict[str, Any]]:
+    async def schedules(self) -> list[dict[str, Any]]:
         """Every schedule."""
         ...
 
-    async def show(self, name: str) -> dict[str, Any]:
+    async def schedule(self, name: str) -> dict[str, Any]:
         """One schedule with its latest slots."""
         ...
 
-    async def set_paused(self, name: str, paused: bool) -> None:
-        """Pause or resume a schedule."""
+    async def pause_schedule(self, name: str, paused: bool = True) -> dict[str, Any]:
+        """Pause (or, with `paused=False`, resume) a schedule."""
         ...
 
-    async def delete(self, name: str) -> None:
+    async def delete_schedule(self, name: str) -> None:
         """Remove a schedule and its slot records; NotFoundError when there is none."""
         ...
 
@@ -60,9 +64,9 @@ class LocalHooks:
     """`HookAdmin` on a hook store and the catalog its playbooks come from."""
 
     def __init__(self, hooks: HookStore, catalog: CatalogStore) -> None:
-        self.hooks, self.catalog = hooks, catalog
+        self.store, self.catalog = hooks, catalog
 
-    async def add(self, name: str, path: str, version: int | None) -> dict[str, Any]:
+    async def add_hook(self, name: str, path: str, version: int | None = None) -> dict[str, Any]:
         """Make a hook for catalog playbook `path`; the answer holds its secret."""
         check_hook_name(name)
         try:
@@ -70,16 +74,16 @@ class LocalHooks:
         except NotFoundError as exc:
             raise ConfigError(f"path: {exc}") from None
         secret = new_secret()
-        hook = await self.hooks.add(Hook(name, path, version, hash_secret(secret)))
+        hook = await self.store.add(Hook(name, path, version, hash_secret(secret)))
         return {**hook.to_dict(), "secret": secret}
 
-    async def list(self) -> builtins.list[dict[str, Any]]:
+    async def hooks(self) -> list[dict[str, Any]]:
         """Every hook (never their secrets)."""
-        return [hook.to_dict() for hook in await self.hooks.list()]
+        return [hook.to_dict() for hook in await self.store.list()]
 
-    async def delete(self, name: str) -> None:
+    async def delete_hook(self, name: str) -> None:
         """Remove a hook; NotFoundError when there is none."""
-        if not await self.hooks.delete(name):
+        if not await self.store.delete(name):
             raise NotFoundError(f"hook {name!r} not found")
 
 
@@ -87,28 +91,27 @@ class LocalSchedules:
     """`ScheduleAdmin` on a schedule store and the catalog its playbooks come from."""
 
     def __init__(self, schedules: ScheduleStore, catalog: CatalogStore) -> None:
-        self.schedules, self.catalog = schedules, catalog
+        self.store, self.catalog = schedules, catalog
 
-    async def add(self, schedule: Schedule) -> dict[str, Any]:
+    async def add_schedule(self, **schedule: Any) -> dict[str, Any]:
         """Check and store a new schedule; shown with its next fire times."""
-        added = await add_schedule(self.schedules, self.catalog, schedule)
-        return await describe(self.schedules, added, utc_clock())
+        added = await add_schedule(self.store, self.catalog, Schedule(**schedule))
+        return await describe(self.store, added, utc_clock())
 
-    async def list(self) -> builtins.list[dict[str, Any]]:
+    async def schedules(self) -> list[dict[str, Any]]:
         """Every schedule with its next fire times."""
         now = utc_clock()
-        return [await describe(self.schedules, s, now) for s in await self.schedules.list()]
+        return [await describe(self.store, s, now) for s in await self.store.list()]
 
-    async def show(self, name: str) -> dict[str, Any]:
+    async def schedule(self, name: str) -> dict[str, Any]:
         """One schedule with its next fire times and its latest 20 slots."""
-        schedule = await self.schedules.get(name)
-        return await describe(self.schedules, schedule, utc_clock(), recent=20)
+        return await describe(self.store, await self.store.get(name), utc_clock(), recent=20)
 
-    async def set_paused(self, name: str, paused: bool) -> None:
-        """Pause or resume a schedule."""
-        await self.schedules.set_paused(name, paused)
+    async def pause_schedule(self, name: str, paused: bool = True) -> dict[str, Any]:
+        """Pause or resume a schedule; shown with its next fire times."""
+        return await describe(self.store, await self.store.set_paused(name, paused), utc_clock())
 
-    async def delete(self, name: str) -> None:
-        """Remove a schedule; NotFoundError when there is none."""
-        if not await self.schedules.delete(name):
+    async def delete_schedule(self, name: str) -> None:
+        """Remove a schedule and its slot records; NotFoundError when there is none."""
+        if not await self.store.delete(name):
             raise NotFoundError(f"schedule {name!r} not found")

@@ -127,7 +127,6 @@ async def open_stores(
 
 def _server_stores(settings: Settings, server: str) -> Stores:
     """The stores of the server at URL `server`, one API client for all of them."""
-    from noetl.client.admin import RemoteHooks, RemoteSchedules
     from noetl.client.catalog import RemoteCatalog
     from noetl.client.credentials import RemoteCredentials
     from noetl.client.event_log import RemoteEventLog
@@ -143,8 +142,8 @@ def _server_stores(settings: Settings, server: str) -> Stores:
         # No retrying while the server is away: a person is waiting for the answer.
         results=RemoteResultStore(client, patience=0),
         credentials=RemoteCredentials(client),
-        hooks=RemoteHooks(client),
-        schedules=RemoteSchedules(client),
+        hooks=client,  # the API's hooks and schedules calls are `HookAdmin`'s and `ScheduleAdmin`'s
+        schedules=client,
         opened=opened,
     )
 

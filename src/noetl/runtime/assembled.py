@@ -87,8 +87,8 @@ class Stores:
     catalog: Any  # noetl.store.catalog.CatalogStore: SqliteCatalogStore | RemoteCatalog
     results: ResultStore
     credentials: Any  # Credentials | RemoteCredentials
-    hooks: HookAdmin  # LocalHooks | RemoteHooks
-    schedules: ScheduleAdmin  # LocalSchedules | RemoteSchedules
+    hooks: HookAdmin  # LocalHooks | ServerClient
+    schedules: ScheduleAdmin  # LocalSchedules | ServerClient
     opened: contextlib.AsyncExitStack
 
     async def close(self) -> None:

@@ -9,15 +9,17 @@ routes (add, list, delete) need the API token like every other route.
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
 
 from noetl.dsl.load import load_playbook
-from noetl.errors import ConfigError, NotFoundError
+from noetl.runtime.admin import LocalHooks
 from noetl.server.routes import RuntimeDep, json_response
 from noetl.server.schemas import ExecutionStarted, HookIn
-from noetl.store.hooks import Hook, check_hook_name, hash_secret, new_secret
+
+if TYPE_CHECKING:
+    from noetl.runtime.assembled import ServerRuntime
 
 router = APIRouter(prefix="/hooks", tags=["hooks"])
 HOOK_MAX_BODY = 1024 * 1024  # bytes of a webhook's JSON body
@@ -27,28 +29,25 @@ SECRET_HEADER = "X-NoETL-Hook-Secret"
 @router.post("", status_code=201)
 async def add(body: HookIn, runtime: RuntimeDep) -> Response:
     """Make a hook for catalog playbook `path`; the answer holds its secret, shown only here."""
-    check_hook_name(body.name)
-    try:
-        await runtime.catalog.get(body.path, body.version)
-    except NotFoundError as exc:
-        raise ConfigError(f"path: {exc}") from None
-    secret = new_secret()
-    hook = await runtime.hooks.add(Hook(body.name, body.path, body.version, hash_secret(secret)))
-    return json_response({**hook.to_dict(), "secret": secret}, 201)
+    made = await _admin(runtime).add_hook(body.name, body.path, body.version)
+    return json_response(made, 201)
 
 
 @router.get("")
 async def list_hooks(runtime: RuntimeDep) -> Response:
     """Every hook (never their secrets)."""
-    return json_response({"hooks": [h.to_dict() for h in await runtime.hooks.list()]})
+    return json_response({"hooks": await _admin(runtime).hooks()})
 
 
 @router.delete("/{name}", status_code=204)
 async def delete(name: str, runtime: RuntimeDep) -> Response:
     """Remove a hook (404 when unknown)."""
-    if not await runtime.hooks.delete(name):
-        raise NotFoundError(f"hook {name!r} not found")
+    await _admin(runtime).delete_hook(name)
     return Response(status_code=204)
+
+
+def _admin(runtime: ServerRuntime) -> LocalHooks:
+    return LocalHooks(runtime.hooks, runtime.catalog)
 
 
 @router.post("/{name}", status_code=202)
