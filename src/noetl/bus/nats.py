@@ -1,10 +1,10 @@
 """NATS JetStream command bus (distributed mode): pointers on a durable work queue.
 
-The stream, consumers and pointer format are in `noetl.bus.jetstream`. A pointer is published to
-`noetl.commands.<pool>` with header `Nats-Msg-Id: <command_id>`, so one published twice within
-the stream's duplicate window (2 minutes) is stored once (a re-issue after a lease ran out has
-an id of its own, `<command_id>#reissue-<n>`); a fetch pulls from the pool's durable
-consumer, and a delivery's `attempt` is JetStream's delivery count.
+The stream, consumers and pointer format are in `noetl.bus.jetstream`. Publishing is
+`noetl.bus.nats_publisher`: a pointer goes to `noetl.commands.<pool>` with the command's id as
+its message id, so one published twice within the stream's duplicate window (2 minutes) is
+stored once. A fetch pulls from the pool's durable consumer, and a delivery's `attempt` is
+JetStream's delivery count.
 
 Dead letters. A pointer is dead after `max_deliver` deliveries. The bus given `on_dead` (the
 server) hears of it, buries it and awaits `on_dead(pointer)` (`noetl.bus.dead_letters`); a
@@ -40,23 +40,19 @@ from noetl.bus import jetstream
 from noetl.bus.cancel_notices import CancelNotices
 from noetl.bus.dead_letters import DeadLetters
 from noetl.bus.jetstream import (
-    ACK_TIMEOUT,
     ROOT,
     SUBJECT_ROOT,
     TOKEN,
     TRANSIENT,
     decode,
-    encode,
     pool_subject,
 )
 from noetl.bus.nats_connection import open_client, redact
+from noetl.bus.nats_publisher import PointerPublisher
 from noetl.bus.port import MAX_DELIVER, Backlog, CancelListener, Delivery, Pointer
 from noetl.errors import BusError
 
 log = logging.getLogger(__name__)
-
-_PUBLISH_CHUNK = 1000  # pointers in flight at once: bounds the client's outbound buffer
-_RETRY_PAUSE = 0.25  # seconds between publish attempts while the server is away
 
 
 class NatsDelivery:
@@ -108,13 +104,20 @@ class NatsBus:
         self.subject_root = subject_root
         self.ack_wait = ack_wait
         self.max_deliver = max_deliver
-        self._publish_timeout = publish_timeout
         self._subs: dict[str, JetStreamContext.PullSubscription] = {}
         self._subs_lock = asyncio.Lock()
         self._fetching: set[asyncio.Future[list[Delivery]]] = set()
         self._dead = DeadLetters(client, self._js, stream, on_dead)
         self._cancels = CancelNotices(client, stream, where)
         self._closed = False
+        self._publisher = PointerPublisher(
+            self._js,
+            stream=stream,
+            subject_root=subject_root,
+            timeout=publish_timeout,
+            where=where,
+            check_open=self._check_open,
+        )
 
     @classmethod
     async def connect(
@@ -169,58 +172,9 @@ class NatsBus:
     # -- publishing ----------------------------------------------------------------------------
 
     async def publish(self, pointers: Sequence[Pointer]) -> None:
-        """Store each pointer on its pool's subject; returns once JetStream has them all.
-
-        The pointers of a chunk go out together and their acks are awaited together; those
-        without an ack (server away) are sent again until `publish_timeout`.
-        """
-        self._check_open("publish")
-        for pointer in pointers:
-            pool_subject(pointer.pool)  # refuse a bad pool before publishing anything
-        deadline = asyncio.get_running_loop().time() + self._publish_timeout
-        for start in range(0, len(pointers), _PUBLISH_CHUNK):
-            pending = list(pointers[start : start + _PUBLISH_CHUNK])
-            while pending:
-                failed = await self._publish_round(pending, deadline)
-                for error in failed.values():
-                    if not isinstance(error, TRANSIENT):
-                        raise self._failure("publishing a pointer", error)
-                if failed and asyncio.get_running_loop().time() >= deadline:
-                    raise self._failure(
-                        f"publishing {len(failed)} pointer(s) for {self._publish_timeout:g} s",
-                        next(iter(failed.values())),
-                    )
-                pending = [pending[index] for index in failed]
-                if pending:
-                    await asyncio.sleep(_RETRY_PAUSE)
-                    self._check_open("publish")
-
-    async def _publish_round(
-        self, pointers: Sequence[Pointer], deadline: float
-    ) -> dict[int, BaseException]:
-        """Send each pointer once and wait for the acks; why each unacked one failed, by index."""
-        acks: dict[int, asyncio.Future[Any]] = {}
-        failed: dict[int, BaseException] = {}
-        for index, pointer in enumerate(pointers):
-            try:
-                acks[index] = await self._js.publish_async(
-                    pool_subject(pointer.pool, self.subject_root),
-                    encode(pointer),
-                    stream=self.stream,
-                    headers={"Nats-Msg-Id": _message_id(pointer)},
-                )
-            except nats.errors.Error as exc:  # e.g. the reconnect buffer is full
-                failed[index] = exc
-        wait = min(ACK_TIMEOUT, max(deadline - asyncio.get_running_loop().time(), _RETRY_PAUSE))
-        if acks:
-            await asyncio.wait(acks.values(), timeout=wait)
-        for index, ack in acks.items():
-            if not ack.done():
-                ack.cancel()
-                failed[index] = nats.errors.TimeoutError()
-            elif (error := ack.exception()) is not None:
-                failed[index] = error
-        return failed
+        """Store each pointer on its pool's subject; returns once JetStream has them all
+        (sent again while the server is away, until `publish_timeout`)."""
+        await self._publisher.publish(pointers)
 
     # -- fetching ------------------------------------------------------------------------------
 
@@ -391,10 +345,3 @@ class NatsBus:
 
     def _failure(self, doing: str, exc: BaseException) -> BusError:
         return jetstream.failure(self._where, doing, exc)
-
-
-def _message_id(pointer: Pointer) -> str:
-    """The id JetStream drops duplicates by: the command's, or its re-issue's."""
-    if pointer.reissue:
-        return f"{pointer.command_id}#reissue-{pointer.reissue}"
-    return pointer.command_id
