@@ -1,7 +1,8 @@
 """The options several commands share, defined once so that each reads and helps the same way
-everywhere: `--db` (the local SQLite file), `--json` (of the listing commands), the payload
-options `--set` and `--payload` (read by `terminal.merged_payload`), and the `--log-level` and
-`--log-format` of the long-running commands (applied by `setup_logging`)."""
+everywhere: `--db` (the local SQLite file), `--json` (of the listing commands, and of those
+that report how an execution ended), `--workers` (in this process), the payload options `--set`
+and `--payload` (read by `terminal.merged_payload`), and the `--log-level` and `--log-format` of
+the long-running commands (applied by `setup_logging`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,13 @@ DbOption = Annotated[
     Path | None, typer.Option("--db", help="SQLite file of the local store (event log included).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+OutcomeJsonOption = Annotated[
+    bool, typer.Option("--json", help="Print exactly one JSON object with the outcome.")
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option("--workers", min=1, help="Concurrent workers in this process (default 4)."),
+]
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="Payload value key=value (dotted keys nest). Repeatable."),

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from noetl.cli.options import DbOption, PayloadOption, SetOption
+from noetl.cli.options import DbOption, OutcomeJsonOption, PayloadOption, SetOption, WorkersOption
 from noetl.cli.remote import ServerOption, with_client
 from noetl.cli.run import Job, run_job
 from noetl.cli.terminal import EXIT_INVALID, exit_code, merged_payload, report_outcome
@@ -40,16 +40,12 @@ def retry(
     set_: SetOption = None,
     payload: PayloadOption = None,
     db: DbOption = None,
-    workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="Concurrent workers in this process.")
-    ] = None,
+    workers: WorkersOption = None,
     server: ServerOption = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="With --server: wait for the end and report it.")
     ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print exactly one JSON object with the outcome.")
-    ] = False,
+    as_json: OutcomeJsonOption = False,
 ) -> None:
     """Start a new execution linked to a failed one (`retry_of`): the steps it finished are
     reused (recorded as `step.reused`), the failed step (or --from STEP) and what follows run;

@@ -19,8 +19,10 @@ from noetl.cli.options import (
     DbOption,
     LogFormatOption,
     LogLevelOption,
+    OutcomeJsonOption,
     PayloadOption,
     SetOption,
+    WorkersOption,
     setup_logging,
 )
 from noetl.cli.terminal import (
@@ -56,15 +58,11 @@ def run(
     set_: SetOption = None,
     payload: PayloadOption = None,
     db: DbOption = None,
-    workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="Concurrent workers in this process.")
-    ] = None,
+    workers: WorkersOption = None,
     resume: Annotated[
         str | None, typer.Option("--resume", help="Continue an interrupted execution by id.")
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print exactly one JSON object with the outcome.")
-    ] = False,
+    as_json: OutcomeJsonOption = False,
     trace: Annotated[
         Path | None,
         typer.Option("--trace", help="Write the run's trace spans to this file as OTLP JSON."),

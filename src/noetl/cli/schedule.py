@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from noetl.cli.options import DbOption, JsonOption, PayloadOption, SetOption
+from noetl.cli.options import DbOption, JsonOption, PayloadOption, SetOption, WorkersOption
 from noetl.cli.remote import ServerOption
 from noetl.cli.terminal import bad_input_on_lookup, merged_payload, with_stores
 from noetl.config import Settings, parse_duration
@@ -115,7 +115,7 @@ def delete(name: str, db: DbOption = None, server: ServerOption = None) -> None:
 
 def scheduler(
     db: DbOption = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Concurrent workers.")] = None,
+    workers: WorkersOption = None,
 ) -> None:
     """Run the local database's schedules in this process until Ctrl-C (embedded mode)."""
     settings = Settings.load(db=db, workers=workers)

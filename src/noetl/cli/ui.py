@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from noetl.cli.options import LogFormatOption, LogLevelOption, setup_logging
+from noetl.cli.options import LogFormatOption, LogLevelOption, WorkersOption, setup_logging
 from noetl.config import Settings
 
 
@@ -21,9 +21,7 @@ def ui(
     home: Annotated[
         Path | None, typer.Option("--home", help="Directory for NoETL's local files (.noetl).")
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="In-process workers (default 4).")
-    ] = None,
+    workers: WorkersOption = None,
     log_level: LogLevelOption = None,
     log_format: LogFormatOption = None,
 ) -> None:
