@@ -5,21 +5,14 @@ or on a `--server`. The secret is printed once, by `add`; only its hash is store
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
 from noetl.cli.options import DbOption
 from noetl.cli.remote import ServerOption
-from noetl.cli.terminal import bad_input_on_lookup, with_stores
+from noetl.cli.terminal import with_stores_by_name
 
-if TYPE_CHECKING:
-    from noetl.runtime.admin import HookAdmin
-    from noetl.runtime.assembled import Stores
-
-T = TypeVar("T")
 hook_app = typer.Typer(help="Webhooks that start catalog playbooks.", no_args_is_help=True)
 
 
@@ -34,7 +27,7 @@ def add(
     server: ServerOption = None,
 ) -> None:
     """Make a hook; prints its URL path and its secret (shown this once only)."""
-    made = _with_hooks(db, server, lambda hooks: hooks.add_hook(name, path, version))
+    made = with_stores_by_name(db, server, lambda s: s.hooks.add_hook(name, path, version))
     typer.echo(f"hook      POST /api/v2/hooks/{made['name']}  (starts {made['path']})")
     typer.echo(f"secret    {made['secret']}  (send it as X-NoETL-Hook-Secret; shown only now)")
 
@@ -42,24 +35,14 @@ def add(
 @hook_app.command("list")
 def list_hooks(db: DbOption = None, server: ServerOption = None) -> None:
     """Every hook (JSON; never their secrets)."""
-    typer.echo(json.dumps(_with_hooks(db, server, lambda hooks: hooks.hooks()), indent=2))
+    typer.echo(json.dumps(with_stores_by_name(db, server, lambda s: s.hooks.hooks()), indent=2))
 
 
 @hook_app.command("delete")
 def delete(name: str, db: DbOption = None, server: ServerOption = None) -> None:
     """Remove a hook."""
-    _with_hooks(db, server, lambda hooks: hooks.delete_hook(name))
+    with_stores_by_name(db, server, lambda s: s.hooks.delete_hook(name))
     typer.echo(f"deleted hook {name}")
-
-
-def _with_hooks(db: Path | None, server: str | None, use: Callable[[HookAdmin], Awaitable[T]]) -> T:
-    """Run `use` with the hooks of the local database (made when missing) or of `server`; an
-    unknown or taken name is bad input (exit 2)."""
-
-    async def go(stores: Stores) -> T:
-        return await bad_input_on_lookup(use(stores.hooks))
-
-    return with_stores(db, server, go, create=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -15,18 +14,13 @@ from rich.table import Table
 
 from noetl.cli.options import DbOption, JsonOption, PayloadOption, SetOption, WorkersOption
 from noetl.cli.remote import ServerOption
-from noetl.cli.terminal import bad_input_on_lookup, merged_payload, with_stores
+from noetl.cli.terminal import merged_payload, with_stores_by_name
 from noetl.config import Settings, parse_duration
 from noetl.errors import ConfigError, NoetlError
 from noetl.runtime.assemble import open_embedded
-from noetl.runtime.assembled import Stores
 from noetl.runtime.scheduler import Scheduler
 from noetl.store.schedules import Schedule
 
-if TYPE_CHECKING:
-    from noetl.runtime.admin import ScheduleAdmin
-
-T = TypeVar("T")
 schedule_app = typer.Typer(help="Run catalog playbooks on a schedule.", no_args_is_help=True)
 
 
@@ -69,14 +63,10 @@ def add(
         )
     except (ConfigError, OSError) as exc:
         _fail(str(exc), 2)
-    _print(
-        [
-            _with_schedules(
-                db, server, lambda schedules: schedules.add_schedule(**schedule.to_dict())
-            )
-        ],
-        as_json,
+    added = with_stores_by_name(
+        db, server, lambda s: s.schedules.add_schedule(**schedule.to_dict())
     )
+    _print([added], as_json)
 
 
 @schedule_app.command("list")
@@ -84,13 +74,13 @@ def list_schedules(
     db: DbOption = None, server: ServerOption = None, as_json: JsonOption = False
 ) -> None:
     """Every schedule with its next fire times."""
-    _print(_with_schedules(db, server, lambda schedules: schedules.schedules()), as_json)
+    _print(with_stores_by_name(db, server, lambda s: s.schedules.schedules()), as_json)
 
 
 @schedule_app.command("show")
 def show(name: str, db: DbOption = None, server: ServerOption = None) -> None:
     """One schedule with its next fire times and latest slots (JSON)."""
-    shown = _with_schedules(db, server, lambda schedules: schedules.schedule(name))
+    shown = with_stores_by_name(db, server, lambda s: s.schedules.schedule(name))
     typer.echo(json.dumps(shown, indent=2, default=str))
 
 
@@ -109,7 +99,7 @@ def resume(name: str, db: DbOption = None, server: ServerOption = None) -> None:
 @schedule_app.command("delete")
 def delete(name: str, db: DbOption = None, server: ServerOption = None) -> None:
     """Remove a schedule and its slot records."""
-    _with_schedules(db, server, lambda schedules: schedules.delete_schedule(name))
+    with_stores_by_name(db, server, lambda s: s.schedules.delete_schedule(name))
     typer.echo(f"deleted schedule {name}")
 
 
@@ -143,20 +133,8 @@ def scheduler(
 
 
 def _set_paused(name: str, paused: bool, db: Path | None, server: str | None) -> None:
-    _with_schedules(db, server, lambda schedules: schedules.pause_schedule(name, paused))
+    with_stores_by_name(db, server, lambda s: s.schedules.pause_schedule(name, paused))
     typer.echo(f"{'paused' if paused else 'resumed'} schedule {name}")
-
-
-def _with_schedules(
-    db: Path | None, server: str | None, use: Callable[[ScheduleAdmin], Awaitable[T]]
-) -> T:
-    """Run `use` with the schedules of the local database (made when missing) or of `server`;
-    an unknown or taken name is bad input (exit 2)."""
-
-    async def go(stores: Stores) -> T:
-        return await bad_input_on_lookup(use(stores.schedules))
-
-    return with_stores(db, server, go, create=True)
 
 
 def _print(shown: list[dict[str, Any]], as_json: bool) -> None:

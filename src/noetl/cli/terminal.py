@@ -145,13 +145,20 @@ def with_stores(
         return asyncio.run(go())
 
 
-async def bad_input_on_lookup(work: Awaitable[T]) -> T:
-    """`work`, an unknown or a taken name (NotFoundError, ConflictError) being bad input
-    (ConfigError: exit 2), locally and on a server alike."""
-    try:
-        return await work
-    except (NotFoundError, ConflictError) as exc:
-        raise ConfigError(str(exc)) from None
+def with_stores_by_name(
+    db: Path | None, server: str | None, use: Callable[[Stores], Awaitable[T]]
+) -> T:
+    """`with_stores` for what `noetl hook` and `noetl schedule` manage by name: the local
+    database is made when missing, and an unknown or a taken name (NotFoundError,
+    ConflictError) is bad input (ConfigError: exit 2), locally and on a server alike."""
+
+    async def by_name(stores: Stores) -> T:
+        try:
+            return await use(stores)
+        except (NotFoundError, ConflictError) as exc:
+            raise ConfigError(str(exc)) from None
+
+    return with_stores(db, server, by_name, create=True)
 
 
 def exit_code(status: str) -> int:
