@@ -8,7 +8,6 @@ The JSON they print is the same as the embedded commands print (`noetl run --jso
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -20,16 +19,14 @@ from noetl.cli.terminal import (
     EXIT_CANCELLED,
     EXIT_INVALID,
     dump_json,
-    exit_code,
     exits_on_error,
     merged_payload,
-    report_outcome,
+    report_started,
 )
 from noetl.config import Settings
 from noetl.dsl.load import load_playbook
 from noetl.dsl.locate import Located, locate
 from noetl.errors import ConfigError, NotFoundError
-from noetl.store.port import ExecutionSummary
 
 T = TypeVar("T")
 ServerOption = Annotated[
@@ -76,12 +73,7 @@ def execute(
     except KeyboardInterrupt:
         typer.echo("interrupted: execution cancelled", err=True)
         raise typer.Exit(EXIT_CANCELLED) from None
-    if isinstance(outcome, str):
-        typer.echo(json.dumps({"execution_id": outcome}) if as_json else outcome)
-        return
-    summary = ExecutionSummary(**outcome)
-    report_outcome(summary, as_json)
-    raise typer.Exit(exit_code(summary.status))
+    report_started(outcome, as_json)
 
 
 async def _start(

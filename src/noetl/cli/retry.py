@@ -7,7 +7,6 @@ retry (`POST /api/v2/executions/{id}/retry`). The rules are in `noetl.runtime.re
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,12 +15,11 @@ import typer
 from noetl.cli.options import DbOption, OutcomeJsonOption, PayloadOption, SetOption, WorkersOption
 from noetl.cli.remote import ServerOption, with_client
 from noetl.cli.run import Job, run_job
-from noetl.cli.terminal import EXIT_INVALID, exit_code, merged_payload, report_outcome
+from noetl.cli.terminal import EXIT_INVALID, merged_payload, report_started
 from noetl.config import Settings
 from noetl.errors import ConfigError, ConflictError, NotFoundError, PlaybookError, RemoteError
 from noetl.runtime.assemble import open_stores
 from noetl.runtime.retry import RetryJob, prepare_retry
-from noetl.store.port import ExecutionSummary
 
 
 def retry(
@@ -124,12 +122,7 @@ def _retry_remote(
         return dict(await client.wait(new_id)) if wait else str(new_id)
 
     outcome = with_client(server, go)
-    if isinstance(outcome, str):
-        typer.echo(json.dumps({"execution_id": outcome}) if as_json else outcome)
-        return
-    summary = ExecutionSummary(**outcome)
-    report_outcome(summary, as_json)
-    raise typer.Exit(exit_code(summary.status))
+    report_started(outcome, as_json)
 
 
 def register(app: typer.Typer) -> None:

@@ -166,6 +166,17 @@ def exit_code(status: str) -> int:
     return {"done": EXIT_DONE, "cancelled": EXIT_CANCELLED}.get(status, EXIT_FAILED)
 
 
+def report_started(outcome: Mapping[str, Any] | str, as_json: bool) -> None:
+    """What a start on a server answered: the new execution's id, or (with `--wait`) how it
+    ended, exiting with its status's code."""
+    if isinstance(outcome, str):
+        typer.echo(json.dumps({"execution_id": outcome}) if as_json else outcome)
+        return
+    summary = ExecutionSummary(**outcome)
+    report_outcome(summary, as_json)
+    raise typer.Exit(exit_code(summary.status))
+
+
 def report_outcome(summary: ExecutionSummary, as_json: bool) -> None:
     """How an execution ended: one JSON object, or a status line and the result (or error)."""
     outcome = {
