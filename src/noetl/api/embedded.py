@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any
 
 from noetl.api.outcome import Outcome
-from noetl.api.playbooks import Playbook, PlaybookSource, Target, is_text, load_playbook
+from noetl.api.playbooks import Playbook, PlaybookSource, Target, as_playbook, is_text
 from noetl.api.sync import run_sync
 from noetl.config import Settings
 from noetl.dsl.locate import load_located, locate
@@ -70,10 +70,8 @@ class Embedded:
         """Start an execution; its id. `playbook`: a `Playbook`, a file, YAML text, or a path
         (and `version`) in this runtime's catalog. `payload` is deep-merged into the workload."""
         runtime = self._open()
-        if isinstance(playbook, Playbook):
-            loaded = playbook
-        elif is_text(playbook):
-            loaded = load_playbook(playbook)
+        if isinstance(playbook, Playbook) or is_text(playbook):
+            loaded = as_playbook(playbook)
         else:  # the one rule of `noetl run`: a file, else a catalog path
             definition, source = await load_located(locate(str(playbook), version), runtime.catalog)
             loaded = Playbook(definition, source)
@@ -91,14 +89,11 @@ class Embedded:
         reuses the steps the failed one finished and runs from the failed step (or `from_step`),
         on `playbook` (a newer version) or the same one (see docs/operations.md)."""
         runtime = self._open()
-        loaded = None
-        if playbook is not None:
-            loaded = playbook if isinstance(playbook, Playbook) else load_playbook(playbook)
         job = await prepare_retry(
             runtime.store,
             execution_id,
             from_step=from_step,
-            source=None if loaded is None else loaded.source,
+            source=None if playbook is None else as_playbook(playbook).source,
             overrides=payload,
         )
         return await runtime.control.start(

@@ -57,6 +57,11 @@ def load_playbook(source: PlaybookSource) -> Playbook:
     return Playbook(load_definition(text, file=file), text)
 
 
+def as_playbook(playbook: Playbook | PlaybookSource) -> Playbook:
+    """`playbook` itself when it is loaded already, else `load_playbook(playbook)`."""
+    return playbook if isinstance(playbook, Playbook) else load_playbook(playbook)
+
+
 def validate(source: PlaybookSource) -> list[Problem]:
     """Every problem of a playbook (errors and warnings), in document order; empty when clean.
 

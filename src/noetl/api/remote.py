@@ -11,7 +11,14 @@ from types import TracebackType
 from typing import Any
 
 from noetl.api.outcome import Outcome
-from noetl.api.playbooks import Playbook, PlaybookSource, Target, is_text, load_playbook
+from noetl.api.playbooks import (
+    Playbook,
+    PlaybookSource,
+    Target,
+    as_playbook,
+    is_text,
+    load_playbook,
+)
 from noetl.api.sync import LoopThread
 from noetl.client.event_log import RemoteEventLog
 from noetl.client.results import RemoteResultStore
@@ -45,7 +52,7 @@ class AsyncClient:
         `path` (default: its metadata.path, else its name). The entry: `path`, `version`,
         `name`, `sha256`, `created_at`, and `created` (False when the content was already the
         latest version)."""
-        loaded = playbook if isinstance(playbook, Playbook) else load_playbook(playbook)
+        loaded = as_playbook(playbook)
         return await self.transport.register(loaded.source, path=path or loaded.path)
 
     async def start(
@@ -59,8 +66,7 @@ class AsyncClient:
         here, sent inline), or a catalog path (and `version`) on the server."""
         body: dict[str, Any] = {"payload": dict(payload or {})}
         if isinstance(playbook, Playbook) or is_text(playbook):
-            loaded = playbook if isinstance(playbook, Playbook) else load_playbook(playbook)
-            return await self.transport.start(playbook=loaded.source, **body)
+            return await self.transport.start(playbook=as_playbook(playbook).source, **body)
         located = locate(str(playbook), version)  # the one rule of `noetl execute`
         if located.file is not None:
             return await self.transport.start(playbook=load_playbook(located.file).source, **body)
@@ -111,7 +117,7 @@ class AsyncClient:
         which reuses the steps the failed one finished and runs from the failed step (or
         `from_step`), on catalog `version` or `playbook` (a newer version of it), with
         `payload` deep-merged over the failed execution's."""
-        source = None if playbook is None else _loaded(playbook).source
+        source = None if playbook is None else as_playbook(playbook).source
         return await self.transport.retry(
             execution_id,
             from_step=from_step,
@@ -165,10 +171,6 @@ class AsyncClient:
     async def aclose(self) -> None:
         """Close the connections. Idempotent."""
         await self.transport.aclose()
-
-
-def _loaded(playbook: Playbook | PlaybookSource) -> Playbook:
-    return playbook if isinstance(playbook, Playbook) else load_playbook(playbook)
 
 
 class Client:
