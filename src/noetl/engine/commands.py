@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from noetl.engine import events as ev
-from noetl.engine.events import SCHEMA_VERSION, Event, _json_default
+from noetl.engine.events import SCHEMA_VERSION, Event, _json_default, json_object
 from noetl.errors import EventCodecError
 
 
@@ -87,13 +87,7 @@ class Command:
     @classmethod
     def from_json(cls, text: str) -> Command:
         """Decode JSON."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise EventCodecError(f"command is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise EventCodecError("command JSON must be an object")
-        return cls.from_dict(data)
+        return cls.from_dict(json_object(text, "command"))
 
 
 def expired_event(command: Command) -> Event:

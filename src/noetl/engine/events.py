@@ -175,13 +175,7 @@ class Event:
     @classmethod
     def from_json(cls, text: str) -> Event:
         """Decode one JSON line."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise EventCodecError(f"event is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise EventCodecError("event JSON must be an object")
-        return cls.from_dict(data)
+        return cls.from_dict(json_object(text, "event"))
 
 
 _WORKER_TYPES = frozenset({TASK_DONE, TASK_FAILED, COMMAND_STARTED})
@@ -199,6 +193,17 @@ def default_origin(type_: str, command_id: str | None) -> str:
     if type_ == PLAYBOOK_CANCELLED:
         return "client"
     return "engine"
+
+
+def json_object(text: str, what: str) -> dict[str, Any]:
+    """`text` decoded, when it is one JSON object; else EventCodecError naming `what`."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EventCodecError(f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise EventCodecError(f"{what} JSON must be an object")
+    return data
 
 
 def _json_default(value: Any) -> Any:
