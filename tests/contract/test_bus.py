@@ -124,13 +124,20 @@ def test_nack_redelivers_after_the_delay(bus):
     assert bus.run(body) == ([], 2, 3)
 
 
-def test_after_max_deliver_the_pointer_is_dead_and_not_delivered_again(bus):
-    dead: list[Pointer] = []
-    buried = asyncio.Event()
+class Graveyard:
+    """An `on_dead` handler: keeps each dead pointer and wakes whoever waits for a burial."""
 
-    async def on_dead(pointer: Pointer) -> None:
-        dead.append(pointer)
-        buried.set()
+    def __init__(self) -> None:
+        self.dead: list[Pointer] = []
+        self.buried = asyncio.Event()
+
+    async def __call__(self, pointer: Pointer) -> None:
+        self.dead.append(pointer)
+        self.buried.set()
+
+
+def test_after_max_deliver_the_pointer_is_dead_and_not_delivered_again(bus):
+    graveyard = Graveyard()
 
     async def body(b):
         await b.publish([P1])
@@ -139,31 +146,26 @@ def test_after_max_deliver_the_pointer_is_dead_and_not_delivered_again(bus):
             [delivery] = await b.fetch("default", timeout=LONG)
             attempts.append(delivery.attempt)
             await delivery.nack()
-        await asyncio.wait_for(buried.wait(), LONG)
+        await asyncio.wait_for(graveyard.buried.wait(), LONG)
         return attempts, await b.fetch("default", timeout=0.3)
 
-    attempts, after = bus.run(body, max_deliver=3, on_dead=on_dead)
+    attempts, after = bus.run(body, max_deliver=3, on_dead=graveyard)
     assert attempts == [1, 2, 3]
     assert after == []
-    assert dead == [P1]
+    assert graveyard.dead == [P1]
 
 
 def test_lease_expiry_counts_towards_max_deliver(bus):
-    dead: list[Pointer] = []
-    buried = asyncio.Event()
-
-    async def on_dead(pointer: Pointer) -> None:
-        dead.append(pointer)
-        buried.set()
+    graveyard = Graveyard()
 
     async def body(b):
         await b.publish([P2])
         [delivery] = await b.fetch("default", timeout=LONG)
-        await asyncio.wait_for(buried.wait(), LONG)  # never acked: the lease runs out
+        await asyncio.wait_for(graveyard.buried.wait(), LONG)  # never acked: the lease runs out
         return delivery.attempt, await b.fetch("default", timeout=0.3)
 
-    assert bus.run(body, ack_wait=0.1, max_deliver=1, on_dead=on_dead) == (1, [])
-    assert dead == [P2]
+    assert bus.run(body, ack_wait=0.1, max_deliver=1, on_dead=graveyard) == (1, [])
+    assert graveyard.dead == [P2]
 
 
 def test_closing_wakes_waiting_fetchers_and_refuses_more_work(bus):
