@@ -22,7 +22,6 @@ case (each case runs in a fresh subprocess).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import compileall
 import json
@@ -37,7 +36,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from harness import chain_playbook, loop_playbook, machine, run_isolated, scaled, spread
+from harness import case_options, chain_playbook, loop_playbook, print_cases, scaled, spread
 
 import noetl as noetl_package
 from noetl.config import Settings
@@ -205,24 +204,8 @@ def targets(cases: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def main() -> None:
     """Run every case (or one, with --case) and print the JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="runs per case (median reported)")
-    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every size")
-    parser.add_argument("--case", choices=sorted(CASES), help="run one case in this process")
-    args = parser.parse_args()
-    if args.case:
-        print(json.dumps(run_case(args.case, args.runs, args.scale)))
-        return
-    cases = {name: run_isolated(__file__, name, args.runs, args.scale) for name in CASES}
-    result = {
-        "benchmark": "embedded",
-        "runs": args.runs,
-        "scale": args.scale,
-        "machine": machine(),
-        "cases": cases,
-        "targets": targets(cases),
-    }
-    print(json.dumps(result, indent=2))
+    args = case_options(__doc__.splitlines()[0], CASES).parse_args()
+    print_cases(__file__, "embedded", args, CASES, run_case, lambda c: {"targets": targets(c)})
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ the three loop sizes (`linearity.ratio`, largest over smallest, should stay near
 
 from __future__ import annotations
 
-import argparse
-import json
 import resource
 import statistics
 import time
@@ -23,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from harness import chain_playbook, loop_playbook, machine, run_isolated, scaled
+from harness import case_options, chain_playbook, loop_playbook, print_cases, scaled
 
 from noetl.engine import events as ev
 from noetl.engine.commands import Command
@@ -182,24 +180,8 @@ def summarize(cases: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     """Run every case (or one, with --case) and print the JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="runs per case (median reported)")
-    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every size")
-    parser.add_argument("--case", choices=sorted(CASES), help="run one case in this process")
-    args = parser.parse_args()
-    if args.case:
-        print(json.dumps(run_case(args.case, args.runs, args.scale)))
-        return
-    cases = {name: run_isolated(__file__, name, args.runs, args.scale) for name in CASES}
-    result = {
-        "benchmark": "engine",
-        "runs": args.runs,
-        "scale": args.scale,
-        "machine": machine(),
-        "cases": cases,
-        **summarize(cases),
-    }
-    print(json.dumps(result, indent=2))
+    args = case_options(__doc__.splitlines()[0], CASES).parse_args()
+    print_cases(__file__, "engine", args, CASES, run_case, summarize)
 
 
 if __name__ == "__main__":

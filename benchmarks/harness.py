@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: generated playbooks, statistics, isolated runs, the machine.
+"""What the benchmark scripts share: generated playbooks, statistics, isolated runs, the machine,
+and the command line and JSON of a benchmark of named cases.
 
 The scripts run as `python benchmarks/NAME.py`, so this folder is on `sys.path` and they import
 this module as `harness`.
@@ -6,12 +7,14 @@ this module as `harness`.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +93,40 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "processor": platform.machine(),
     }
+
+
+def case_options(
+    description: str, cases: Collection[str], runs: int = 5
+) -> argparse.ArgumentParser:
+    """The options of a benchmark of named `cases`: --runs, --scale, and --case (that case
+    only, run in this process); add a script's own before parsing."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--runs", type=int, default=runs, help="runs per case (median reported)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every size")
+    parser.add_argument("--case", choices=sorted(cases), help="run one case in this process")
+    return parser
+
+
+def print_cases(
+    script: str,
+    benchmark: str,
+    args: argparse.Namespace,
+    cases: Collection[str],
+    run_case: Callable[[str, int, float], dict[str, Any]],
+    summary: Callable[[dict[str, dict[str, Any]]], dict[str, Any]] = lambda cases: {},
+) -> None:
+    """Print the JSON of `script`: with --case, that case's entry (`run_case` here); else every
+    case, each in a fresh interpreter, with what ran them and the `summary` of their entries."""
+    if args.case:
+        print(json.dumps(run_case(args.case, args.runs, args.scale)))
+        return
+    measured = {name: run_isolated(script, name, args.runs, args.scale) for name in cases}
+    result = {
+        "benchmark": benchmark,
+        "runs": args.runs,
+        "scale": args.scale,
+        "machine": machine(),
+        "cases": measured,
+        **summary(measured),
+    }
+    print(json.dumps(result, indent=2))

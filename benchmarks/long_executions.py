@@ -36,7 +36,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness import MAX_IN_FLIGHT, document, loop_playbook, machine, run_isolated, scaled, spread
+from harness import (
+    MAX_IN_FLIGHT,
+    case_options,
+    document,
+    loop_playbook,
+    print_cases,
+    scaled,
+    spread,
+)
 
 import noetl.runtime.live as live_module
 from noetl.config import Settings
@@ -386,28 +394,14 @@ def run_case(name: str, runs: int, scale: float) -> dict[str, Any]:
 
 def main() -> None:
     """Run every case (or one, with --case) and print the JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=1, help="runs per case (median reported)")
-    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every size")
-    parser.add_argument("--case", choices=sorted(CASES), help="run one case in this process")
+    parser = case_options(__doc__.splitlines()[0], CASES, runs=1)
     parser.add_argument("--resume-db", type=Path, help=argparse.SUPPRESS)  # resume_1m's child
     parser.add_argument("--events", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.resume_db:
         print(json.dumps(asyncio.run(resume_once(args.resume_db, args.events))))
         return
-    if args.case:
-        print(json.dumps(run_case(args.case, args.runs, args.scale)))
-        return
-    cases = {name: run_isolated(__file__, name, args.runs, args.scale) for name in CASES}
-    result = {
-        "benchmark": "long_executions",
-        "runs": args.runs,
-        "scale": args.scale,
-        "machine": machine(),
-        "cases": cases,
-    }
-    print(json.dumps(result, indent=2))
+    print_cases(__file__, "long_executions", args, CASES, run_case)
 
 
 if __name__ == "__main__":
