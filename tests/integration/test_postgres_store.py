@@ -4,6 +4,7 @@ database, migrations, and errors. Runs against the session's real PostgreSQL (`p
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
@@ -14,10 +15,12 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from noetl.devservers.processes import free_port
+from noetl.devservers.services import LocalPostgres
 from noetl.engine import events as ev
 from noetl.engine.events import Event
-from noetl.errors import ConflictError, NotFoundError, StoreError
+from noetl.errors import ConflictError, NotFoundError, StoreError, StoreUnavailableError
 from noetl.store.postgres import PostgresEventStore, migrate
+from noetl.store.postgres.connection import describe
 from noetl.store.postgres.statements import MIGRATIONS
 
 pytestmark = pytest.mark.integration
@@ -229,3 +232,44 @@ def test_a_closed_store_refuses_work(schema_dsn):
             await store.read("e1")
 
     with_stores(schema_dsn, 1, body)
+
+
+def test_reads_fail_fast_while_the_database_is_down_and_recover_by_themselves(tmp_path):
+    """While PostgreSQL is down a read is refused at once (StoreUnavailableError, a 503 at the
+    server) saying the database cannot be reached and why, instead of waiting out the pool's
+    30 s; once it is back, reads succeed again without reopening the store."""
+    postgres = LocalPostgres.start(tmp_path / "pg", durable=False)
+
+    async def scenario() -> list[str]:
+        store = await PostgresEventStore.open(postgres.dsn, max_size=2)
+        try:
+            await store.append("e1", [started("e1")])
+            outage = asyncio.create_task(
+                asyncio.to_thread(postgres.restart, signal.SIGKILL, down=4.0)
+            )
+            refusals: list[str] = []
+            while not outage.done():
+                try:  # a read may not hang while the database is away
+                    await asyncio.wait_for(store.read("e1"), timeout=5.0)
+                except StoreUnavailableError as exc:
+                    refusals.append(str(exc))
+                await asyncio.sleep(0.1)
+            await outage
+            for _ in range(150):  # back within the pool's reconnect bound, by itself
+                try:
+                    assert len(await store.read("e1")) == 1
+                    return refusals
+                except StoreUnavailableError:
+                    await asyncio.sleep(0.1)
+            raise AssertionError("reads did not recover after the database came back")
+        finally:
+            await store.close()
+
+    try:
+        refusals = asyncio.run(scenario())
+    finally:
+        postgres.stop()
+    unreachable = [m for m in refusals if "the database cannot be reached" in m]
+    assert unreachable, refusals
+    assert "Connection refused" in unreachable[-1]
+    assert unreachable[-1].startswith(f"reading on {describe(postgres.dsn)} failed")

@@ -7,15 +7,25 @@ hold a password. Driver messages are passed through with any password scrubbed o
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from noetl.errors import StoreError, StoreInputError, StoreUnavailableError
 
 # Seconds to wait for a connection from the pool before an operation fails.
 POOL_TIMEOUT = 30.0
+# ... and while the database cannot be reached (the pool's latest attempt to connect failed):
+# a request is then answered at once (503) instead of after POOL_TIMEOUT, when every route
+# would hang; a restarted database is noticed by the pool's next attempt to connect.
+UNREACHABLE_WAIT = 1.0
+# How long psycopg_pool retries one lost connection, its delay doubling, before it gives up and
+# leaves the next request to start again from a 1 s delay. Its default (5 minutes) lets the
+# delay grow past 2 minutes, so a pool could stay broken that long after the database is back.
+RECONNECT_TIMEOUT = 10.0
 
 
 def describe(dsn: str) -> str:
@@ -62,6 +72,37 @@ async def connect(dsn: str, where: str) -> psycopg.AsyncConnection[TupleRow]:
         raise failure("connecting", where, exc, dsn) from None
 
 
+class _Pool(AsyncConnectionPool):
+    """psycopg's pool, failing fast while its database cannot be reached.
+
+    It remembers why its latest attempt to connect failed (cleared by the next success); while
+    it does, a request waits `UNREACHABLE_WAIT` for a connection, not `POOL_TIMEOUT`, and is
+    told that the database cannot be reached and why.
+    """
+
+    _unreachable: str | None = None
+
+    async def _connect(self, timeout: float | None = None) -> psycopg.AsyncConnection[Any]:
+        # psycopg_pool's one place that opens a connection (initial, replacing, growing).
+        try:
+            conn = await super()._connect(timeout)
+        except psycopg.Error as exc:
+            self._unreachable = " ".join(str(exc).split()) or type(exc).__name__
+            raise
+        self._unreachable = None
+        return conn
+
+    async def getconn(self, timeout: float | None = None) -> psycopg.AsyncConnection[Any]:
+        """A connection; see `AsyncConnectionPool.getconn`."""
+        reason = self._unreachable
+        if reason is None:
+            return await super().getconn(timeout)
+        try:
+            return await super().getconn(min(timeout or UNREACHABLE_WAIT, UNREACHABLE_WAIT))
+        except PoolTimeout:
+            raise PoolTimeout(f"the database cannot be reached: {reason}") from None
+
+
 async def open_pool(dsn: str, where: str, min_size: int, max_size: int) -> AsyncConnectionPool:
     """An open pool of autocommit connections (writes open their own transactions)."""
     if min_size < 0 or max_size < max(min_size, 1):
@@ -69,13 +110,14 @@ async def open_pool(dsn: str, where: str, min_size: int, max_size: int) -> Async
             f"{where}: pool sizes need 0 <= min_size <= max_size and max_size >= 1, "
             f"got min_size={min_size}, max_size={max_size}"
         )
-    pool = AsyncConnectionPool(
+    pool = _Pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         kwargs={"autocommit": True},
         open=False,
         timeout=POOL_TIMEOUT,
+        reconnect_timeout=RECONNECT_TIMEOUT,
         name="noetl-event-store",
     )
     try:
