@@ -86,3 +86,22 @@ workflow:
           args: {key: "{{ _prev.value }}"}
           code: "print('signing with ' + key)\\nresult = 'the key is ' + key"
 """
+
+# Markup and bidi controls (U+202E RIGHT-TO-LEFT OVERRIDE) in a name, a result and an error.
+HOSTILE = """\
+apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: "<img src=x onerror=window.pwned=1>", path: ui/hostile}
+workflow:
+  - step: start
+    tool:
+      kind: python
+      code: |
+        result = {"<script>window.pwned=2</script>": "<img src=x onerror=window.pwned=3>",
+                  "name": "invoice\\u202etxt.exe"}
+    next: [{step: boom}]
+  - step: boom
+    tool:
+      kind: python
+      code: raise ValueError("<svg onload=window.pwned=4> \\u202eevil")
+"""

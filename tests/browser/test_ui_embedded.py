@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import yaml
-from playbooks import FAILING, GREET, MANY, SECRET, WAIT
+from playbooks import FAILING, GREET, HOSTILE, MANY, SECRET, WAIT
 from playwright.sync_api import Page, expect
 
 from support.ui_server import UiProcess
@@ -440,3 +440,24 @@ def test_secrets_stay_masked_on_every_view(page: Page, ui: UiProcess) -> None:
         summary.click()  # every payload open
     page.get_by_role("tab", name="Timeline").click()
     assert value not in page.content()
+
+
+def test_text_from_the_log_is_shown_as_text_and_bidi_controls_reorder_nothing(
+    page: Page, ui: UiProcess
+) -> None:
+    """Markup in names, results and errors is text; a right-to-left override in an error is
+    written out, so it cannot turn the words after it around ("evil (line 1)" drawn as
+    "(1 enil) live")."""
+    ui.register(HOSTILE)
+    execution_id = ui.start_run("ui/hostile")
+    page.goto(f"{ui.url}/executions/{execution_id}")
+    expect(graph_node(page, "boom")).to_have_class("node s-failed", timeout=PATIENCE)
+    banner = page.locator(".error-box").first
+    expect(banner).to_contain_text("<svg onload=window.pwned=4> <U+202E>evil (line 1)")
+    graph_node(page, "start").click()
+    expect(page.locator(".panel")).to_contain_text('"name": "invoice<U+202E>txt.exe"')
+    expect(page.locator(".panel")).to_contain_text("<img src=x onerror=window.pwned=3>")
+    page.goto(ui.url)
+    expect(page.locator("tbody")).to_contain_text("<img src=x onerror=window.pwned=1>")
+    assert page.evaluate("window.pwned") is None
+    assert "\u202e" not in page.locator("body").inner_text()

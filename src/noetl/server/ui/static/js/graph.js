@@ -1,6 +1,8 @@
 // The playbook graph as SVG: nodes where the server's layered layout put them, arcs with their
 // guards, node colours by state. `update` recolours in place (no re-layout on live updates).
 
+import { visible } from "./ui.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 const PAD = 24;
 
@@ -9,7 +11,7 @@ function s(tag, attrs = {}, ...children) {
   for (const [key, value] of Object.entries(attrs)) {
     if (value !== null && value !== undefined) element.setAttribute(key, value);
   }
-  element.append(...children);
+  element.append(...children.map((child) => (typeof child === "string" ? visible(child) : child)));
   return element;
 }
 

@@ -7,14 +7,25 @@ export function h(tag, attrs = {}, ...children) {
     if (value === null || value === undefined || value === false) continue;
     if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
     else if (key === "class") element.className = value;
-    else if (key === "text") element.textContent = value;
+    else if (key === "text") element.textContent = visible(String(value));
     else element.setAttribute(key, value === true ? "" : value);
   }
   for (const child of children.flat()) {
     if (child === null || child === undefined || child === false) continue;
-    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    element.append(child instanceof Node ? child : document.createTextNode(visible(String(child))));
   }
   return element;
+}
+
+// Bidi embedding, override and isolate controls reorder the text after them, up to the end of
+// its paragraph: text from the log (an error message, a result, a step name) could make the page
+// show what it does not say, the words NoETL adds included ("evil (line 1)" drawn as
+// "(1 enil) live"). Every text the pages draw shows them as visible code points instead.
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
+
+/** `text` with bidi controls written out (`<U+202E>`), so they reorder nothing. */
+export function visible(text) {
+  return text.replace(BIDI_CONTROLS, (c) => `<U+${c.codePointAt(0).toString(16).toUpperCase()}>`);
 }
 
 export const main = () => document.getElementById("main");
