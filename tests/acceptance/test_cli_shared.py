@@ -3,7 +3,10 @@ alike, and `--server` on every read command (the same answers as the local store
 
 from __future__ import annotations
 
+import http.server
 import json
+import socketserver
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,3 +79,43 @@ def test_execution_reads_from_a_server(cli, server):
     unknown = cli("results", execution_id, "start", "--server", server.url)
     assert unknown.returncode == 1
     assert "has no result for step 'start'" in unknown.stderr
+
+
+@pytest.fixture
+def not_noetl() -> Iterator[str]:
+    """A plain web server (404 "File not found" for every API path) and, on another port, a
+    TCP server that greets in another protocol (as NATS does): URLs a person may mistype."""
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    banner = socketserver.TCPServer(("127.0.0.1", 0), _Banner)
+    for server in (web, banner):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield (
+            f"http://127.0.0.1:{web.server_address[1]}",
+            f"http://127.0.0.1:{banner.server_address[1]}",
+        )
+    finally:
+        for server in (web, banner):
+            server.shutdown()
+            server.server_close()
+
+
+class _Banner(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        self.request.sendall(b'INFO {"server_id":"NXYZ","version":"2.10.0","xkey":"XKEY"}\r\n')
+
+
+def test_a_server_url_that_is_not_a_noetl_server_is_named_as_such(cli, not_noetl):
+    web, banner = not_noetl
+    shown = cli("status", "123", "--server", web)
+    assert shown.returncode == 1
+    assert shown.stderr.strip() == (
+        f"error: GET {web}/api/v2/executions/123: HTTP 404 File not found, not an answer of a "
+        f"NoETL server (is {web} the server's URL?)"
+    )
+    listed = cli("executions", "list", "--server", banner)
+    assert listed.returncode == 1
+    assert listed.stderr.strip() == (
+        f"error: cannot reach the NoETL server at {banner}: its answer is not HTTP "
+        "(Bad status line)"
+    )

@@ -123,7 +123,7 @@ class ServerClient(OperatorCalls):
             ) from None
         if 200 <= answer.status < 300:
             return answer
-        raise _error(method, path, answer, reason)
+        raise _error(method, path, answer, reason, self.base_url)
 
     async def start(
         self, *, idempotency_key: str | None = None, patience: float = START_PATIENCE, **body: Any
@@ -291,17 +291,29 @@ def _why(exc: Exception) -> str:
         return f"{exc.os_error.strerror or exc.os_error}"
     if isinstance(exc, TimeoutError):
         return "no answer in time"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        # The parser's message quotes what came back (a whole banner of another protocol).
+        first = str(exc.message).strip().splitlines()[:1] or [""]
+        return f"its answer is not HTTP ({first[0].rstrip(':')})"
     return f"{type(exc).__name__} {exc}".strip()
 
 
-def _error(method: str, path: str, response: Answer, reason: str) -> Exception:
+def _error(method: str, path: str, response: Answer, reason: str, base_url: str) -> Exception:
     """The NoETL error behind an error response (its `{"error": {...}}` body)."""
     try:
-        detail = response.json().get("error", {})
+        detail = response.json().get("error")
     except (ValueError, AttributeError):
-        detail = {}
-    message = str(detail.get("message") or reason or "error")
+        detail = None
     status = response.status
+    if not isinstance(detail, dict) or not detail.get("message"):
+        # Not a NoETL server's answer (every error of one has this body): a web server or a
+        # proxy at that URL. Say so, rather than pass on its words ("File not found") as ours.
+        message = (
+            f"{method} {base_url}{API}{path}: HTTP {status} {reason}".rstrip()
+            + f", not an answer of a NoETL server (is {base_url} the server's URL?)"
+        )
+        return NotFoundError(message) if status == 404 else RemoteError(message, status=status)
+    message = str(detail["message"])
     if status == 404:
         return NotFoundError(message)
     if status == 409:
