@@ -91,3 +91,26 @@ def test_a_slot_is_claimed_once_across_stores(open_store):
         ("2026-12-07T01:00:00+00:00", SKIPPED, None, "overlap"),
         (slot, FIRED, "42", None),
     ]
+
+
+def test_the_latest_execution_is_found_behind_any_number_of_skipped_slots(open_store):
+    async def record() -> list[str | None]:
+        store = await open_store()
+        try:
+            await store.add(NIGHTLY)
+            seen = [await store.latest_execution("nightly")]
+            await store.claim_slot("nightly", "2026-12-01T01:00:00+00:00", FIRED, None)
+            seen.append(await store.latest_execution("nightly"))  # no execution recorded yet
+            await store.set_slot_execution("nightly", "2026-12-01T01:00:00+00:00", "41")
+            for day in range(2, 12):
+                slot = f"2026-12-{day:02d}T01:00:00+00:00"
+                await store.claim_slot("nightly", slot, SKIPPED, "overlap")
+            seen.append(await store.latest_execution("nightly"))
+            await store.claim_slot("nightly", "2026-12-12T01:00:00+00:00", FIRED, None)
+            await store.set_slot_execution("nightly", "2026-12-12T01:00:00+00:00", "42")
+            seen.append(await store.latest_execution("nightly"))
+            return seen
+        finally:
+            await store.close()
+
+    assert asyncio.run(record()) == [None, None, "41", "42"]

@@ -98,3 +98,33 @@ def test_overlap_policies_while_the_last_execution_runs(tmp_path, overlap, secon
     if second == SKIPPED:
         assert "still runs" in str(slots[0].reason)
     assert ended == statuses
+
+
+def test_skip_holds_while_the_last_execution_runs_however_many_slots_pass(tmp_path):
+    """With `overlap: skip`, every slot that comes while the execution runs is skipped, not
+    only the first few: the skipped slots recorded since do not hide the running execution."""
+    gate = tmp_path / "gate"
+
+    async def go() -> list[str]:
+        runtime = await open_embedded(Settings.load(env={}, db=tmp_path / "n.db"))
+        try:
+            await runtime.catalog.register("tests/wait", "wait", WAIT)
+            schedule = Schedule(
+                "s", "tests/wait", every=60, overlap="skip", payload={"gate": str(gate)}
+            )
+            added = await add_schedule(runtime.schedules, runtime.catalog, schedule)
+            clock = FakeClock()
+            scheduler = Scheduler(
+                runtime.schedules, runtime.catalog, runtime.control, runtime.store, clock=clock
+            )
+            start = parse_slot(added.created_at)
+            handled = []
+            for minute in range(1, 12):  # one slot a minute, while the first run waits
+                clock.now = start + timedelta(seconds=60 * minute + 1)
+                handled += [decision.status for _, decision in await scheduler.run_due()]
+            return handled
+        finally:
+            gate.write_text("open")
+            await runtime.close()
+
+    assert asyncio.run(go()) == [FIRED] + [SKIPPED] * 10

@@ -141,14 +141,14 @@ class Scheduler:
 
     async def _running(self, schedule: Schedule) -> str | None:
         """The schedule's last execution when it still runs."""
-        for slot in await self.schedules.slots(schedule.name, 5):
-            if slot.status == FIRED and slot.execution_id:
-                try:
-                    summary = await self.store.get_execution(slot.execution_id)
-                except NotFoundError:
-                    return None
-                return slot.execution_id if summary.status == RUNNING else None
-        return None
+        execution_id = await self.schedules.latest_execution(schedule.name)
+        if execution_id is None:
+            return None
+        try:
+            summary = await self.store.get_execution(execution_id)
+        except NotFoundError:
+            return None
+        return execution_id if summary.status == RUNNING else None
 
 
 async def add_schedule(schedules: ScheduleStore, catalog: Any, schedule: Schedule) -> Schedule:

@@ -108,6 +108,11 @@ class ScheduleStore(Protocol):
         """The schedule's handled slots, newest first."""
         ...
 
+    async def latest_execution(self, name: str) -> str | None:
+        """The execution of the schedule's latest fired slot (skipped slots after it, however
+        many, do not hide it); None before the first."""
+        ...
+
     async def close(self) -> None:
         """Release resources. Idempotent."""
         ...

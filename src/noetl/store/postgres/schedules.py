@@ -12,7 +12,7 @@ from noetl.store.postgres.connection import failure
 from noetl.store.postgres.pooled import PooledStore
 from noetl.store.postgres.rows import iso
 from noetl.store.postgres.statements import QUERIES
-from noetl.store.schedules import Schedule, Slot
+from noetl.store.schedules import FIRED, Schedule, Slot
 
 
 class PostgresScheduleStore(PooledStore):
@@ -74,6 +74,13 @@ class PostgresScheduleStore(PooledStore):
         """Handled slots, newest first."""
         rows = await self._query(QUERIES["slot_list"], (name, limit), "reading slots")
         return [Slot(s, slot, st, e, r, iso(c) or "") for s, slot, st, e, r, c in rows]
+
+    async def latest_execution(self, name: str) -> str | None:
+        """The execution of the latest fired slot."""
+        rows = await self._query(
+            QUERIES["slot_latest_execution"], (name, FIRED), "reading the latest fired slot"
+        )
+        return str(rows[0][0]) if rows else None
 
     async def _count(self, sql: str, params: tuple[object, ...], doing: str) -> int:
         self._check_open()

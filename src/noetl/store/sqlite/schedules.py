@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from noetl.errors import ConflictError, NotFoundError, StoreError
-from noetl.store.schedules import Schedule, Slot
+from noetl.store.schedules import FIRED, Schedule, Slot
 from noetl.store.sqlite.connect import SqliteStore
 from noetl.store.sqlite.statements import QUERIES
 from noetl.store.stamping import utc_now
@@ -63,6 +63,11 @@ class SqliteScheduleStore(SqliteStore):
     async def slots(self, name: str, limit: int = 20) -> builtins.list[Slot]:
         """Handled slots, newest first."""
         return [Slot(*row) for row in self._query(QUERIES["slot_list"], (name, limit))]
+
+    async def latest_execution(self, name: str) -> str | None:
+        """The execution of the latest fired slot."""
+        rows = self._query(QUERIES["slot_latest_execution"], (name, FIRED))
+        return str(rows[0][0]) if rows else None
 
     def _write(self, sql: str, params: Sequence[Any]) -> int:
         try:
