@@ -10,6 +10,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from support.ui_server import UiProcess
 from support.waiting import wait_for
 
@@ -153,3 +155,55 @@ def _fired(db: Path) -> dict[str, str | None]:
 def _running(cli, db: tuple[str, str]) -> list[dict[str, str]]:
     listed = cli("executions", "list", "--status", "running", "--json", *db)
     return list(json.loads(listed.stdout))
+
+
+SLOW = """\
+apiVersion: noetl.io/v2
+kind: Playbook
+metadata: {name: slow, path: tests/slow}
+workflow:
+  - step: start
+    tool: {kind: python, code: "import time\\ntime.sleep(600)\\nresult = 1"}
+"""
+
+
+def _ignore_sigint() -> None:
+    # What a non-interactive shell does to a command started with `&`.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_a_stopped_scheduler_cancels_what_it_runs_and_leaves_nothing_running(cli, sig):
+    """SIGINT (even when the shell started it with SIGINT ignored) and SIGTERM stop the
+    scheduler cleanly: the execution it still runs is cancelled, saying why, so no execution
+    of it stays `running` in the log (where an `overlap: skip` schedule would wait for ever)."""
+    db = ("--db", str(cli.db))
+    playbook = cli.folder / "slow.yaml"
+    playbook.write_text(SLOW)
+    assert cli("catalog", "register", str(playbook), *db).returncode == 0
+    added = cli("schedule", "add", "slow", "tests/slow", "--every", "1s", "--overlap", "skip", *db)
+    assert added.returncode == 0, added.stderr
+    scheduler = subprocess.Popen(
+        [cli.executable, "scheduler", *db],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli.env(),
+        preexec_fn=_ignore_sigint,
+    )
+    try:
+        wait_for(lambda: _running(cli, db), "the first slot's execution to run")
+    finally:
+        scheduler.send_signal(sig)
+        try:
+            out, err = scheduler.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            scheduler.kill()
+            raise AssertionError(f"the scheduler did not stop on {sig!r}") from None
+    assert scheduler.returncode == 0, err
+    assert err.strip().endswith("stopped")
+    [execution_id] = [line.split()[3] for line in out.splitlines() if line.strip()]
+    executions = json.loads(cli("executions", "list", "--json", *db).stdout)
+    assert [(e["execution_id"], e["status"]) for e in executions] == [(execution_id, "cancelled")]
+    shown = json.loads(cli("executions", "show", execution_id, *db).stdout)
+    assert shown["error"]["reason"] == "the scheduler stopped"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -107,29 +108,50 @@ def scheduler(
     db: DbOption = None,
     workers: WorkersOption = None,
 ) -> None:
-    """Run the local database's schedules in this process until Ctrl-C (embedded mode)."""
+    """Run the local database's schedules in this process until Ctrl-C or SIGTERM (embedded
+    mode); the executions it still runs then are cancelled."""
     settings = Settings.load(db=db, workers=workers)
-
-    def fired(name: str, slot: str, execution_id: str) -> None:
-        typer.echo(f"{slot}  {name}  execution {execution_id}")
 
     async def main() -> None:
         runtime = await open_embedded(settings)
+        started: set[str] = set()  # what it fired and may still run
+
+        def fired(name: str, slot: str, execution_id: str) -> None:
+            started.difference_update([e for e in started if not runtime.control.holds(e)])
+            started.add(execution_id)
+            typer.echo(f"{slot}  {name}  execution {execution_id}")
+
         try:
             loop = Scheduler(
                 runtime.schedules, runtime.catalog, runtime.control, runtime.store, on_fire=fired
             )
             typer.echo(f"scheduler on {settings.db_path}; Ctrl-C stops it", err=True)
-            await loop.run_forever()
+            loop.start()
+            await _until_stopped()
+            await loop.stop()
+            # No other process runs them: left running, they would stay so in the log (and an
+            # `overlap: skip` schedule would skip for ever). Stopped like `noetl run`'s.
+            for execution_id in sorted(started):
+                if runtime.control.holds(execution_id):
+                    await runtime.control.cancel(execution_id, "the scheduler stopped")
         finally:
             await runtime.close()
 
     try:
         asyncio.run(main())
-    except KeyboardInterrupt:
-        typer.echo("stopped", err=True)
     except NoetlError as exc:
         _fail(str(exc), 1)
+    typer.echo("stopped", err=True)
+
+
+async def _until_stopped() -> None:
+    """Return on SIGINT or SIGTERM (handled here: a shell starts a background process with
+    SIGINT ignored, and SIGTERM's default would end it before it cleans up)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
 
 
 def _set_paused(name: str, paused: bool, db: Path | None, server: str | None) -> None:
