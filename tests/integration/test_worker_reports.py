@@ -3,6 +3,7 @@ dropped: forged, late and malformed events against a real server (SQLite log, AP
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import sqlite3
@@ -15,7 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from noetl.client.source import RemoteSource
+from noetl.client.transport import ServerClient
 from noetl.config import Settings
+from noetl.engine.events import STEP_DONE, Event
 from support.live_server import LiveServer, api_client
 
 NOETL = str(Path(sys.executable).with_name("noetl"))
@@ -237,3 +241,40 @@ def test_a_holder_still_reports_after_a_restart(tmp_path: Path, written: str):
         assert answer.status_code == 200, answer.text
         second = [e for e in _log(api, execution_id) if e["type"] == "command.issued"][-1]
         assert second["step"] == "second"
+
+
+def test_reports_of_one_command_under_two_claims_do_not_sink_the_others(tmp_path: Path):
+    """A worker may hold two reports of one command at once, under two claim tokens (its first
+    report waited out a database outage until the lease ran out, and it claimed the command
+    again). Posted in one request they made the server refuse the whole batch (422), and every
+    report in it failed; now the stale one is refused alone and the others are stored."""
+    settings = Settings(home=tmp_path, db=tmp_path / "noetl.db")
+    with LiveServer(settings) as live, api_client(live, None) as api:
+        (first, issued, claim), (other, other_issued, other_claim) = [
+            _start_and_claim(api) for _ in range(2)
+        ]
+
+        def ending(command: dict[str, Any], result: str) -> Event:
+            return Event(
+                STEP_DONE,
+                command["execution_id"],
+                step=command["step"],
+                command_id=command["command_id"],
+                payload={"result": result, "vars": {}, "set_ctx": {}},
+            )
+
+        async def report_together() -> list[Any]:
+            source = RemoteSource(ServerClient(live.url), worker="w-1", patience=5)
+            try:
+                return await asyncio.gather(
+                    source.report([ending(issued, "stale")], "an-old-claim-token"),
+                    source.report([ending(other_issued, "other")], other_claim["claim_token"]),
+                    source.report([ending(issued, "current")], claim["claim_token"]),
+                )
+            finally:
+                await source.close()
+
+        assert asyncio.run(report_together()) == [[], [], []]
+        for execution_id, result in ((first, "current"), (other, "other")):
+            endings = [e for e in _log(api, execution_id) if e["type"] == "step.done"]
+            assert [e["payload"]["result"] for e in endings] == [result]

@@ -109,8 +109,7 @@ class RemoteSource:
     async def _send_outbox(self) -> None:
         while self._outbox:
             pool = self._outbox[0].pool  # one request per pool (a worker process has one)
-            batch = [r for r in self._outbox if r.pool == pool]
-            self._outbox = [r for r in self._outbox if r.pool != pool]
+            batch, self._outbox = _next_batch(self._outbox, pool)
             take = sum(r.take for r in batch)
             try:
                 handed = await self._post([e for r in batch for e in r.events], pool, take)
@@ -160,6 +159,27 @@ class RemoteSource:
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         return await retrying(call, self.patience, lambda: self._closed)
+
+
+def _next_batch(outbox: list[_Report], pool: str | None) -> tuple[list[_Report], list[_Report]]:
+    """The reports of `pool` to post in one request, and those left for the next.
+
+    A command may be reported under two claims at once: its first report waited (the server
+    answering 503) until its lease ran out, and this worker claimed it again. The server refuses
+    a request naming one command with two claim tokens (422), which would fail every report in
+    it, so the later one waits for the next request (where the stale one has been refused).
+    """
+    tokens: dict[str, str] = {}
+    batch: list[_Report] = []
+    rest: list[_Report] = []
+    for report in outbox:
+        commands = {event.command_id or "": token for event, token in report.events}
+        if report.pool == pool and all(tokens.get(c, t) == t for c, t in commands.items()):
+            tokens.update(commands)
+            batch.append(report)
+        else:
+            rest.append(report)
+    return batch, rest
 
 
 async def _settle(
