@@ -20,6 +20,7 @@ from noetl.engine import events as ev
 from noetl.engine.events import Event
 from noetl.errors import ConflictError, NotFoundError, StoreError, StoreUnavailableError
 from noetl.store.postgres import PostgresEventStore, migrate
+from noetl.store.postgres.catalog import PostgresCatalogStore
 from noetl.store.postgres.connection import describe
 from noetl.store.postgres.statements import MIGRATIONS
 
@@ -273,3 +274,24 @@ def test_reads_fail_fast_while_the_database_is_down_and_recover_by_themselves(tm
     assert unreachable, refusals
     assert "Connection refused" in unreachable[-1]
     assert unreachable[-1].startswith(f"reading on {describe(postgres.dsn)} failed")
+
+
+def test_a_quiet_store_reads_at_once_after_the_database_restarted(tmp_path):
+    """The catalog's idle connection lost its server in a restart nobody saw: the first read
+    after it still succeeds (a connection is tested before use), rather than failing once
+    per stale connection."""
+    postgres = LocalPostgres.start(tmp_path / "pg", durable=False)
+
+    async def scenario() -> str:
+        catalog = await PostgresCatalogStore.open(postgres.dsn)
+        try:
+            await catalog.register("team/etl", "etl", "workflow: []")
+            await asyncio.to_thread(postgres.restart, signal.SIGKILL, down=1.0)
+            return (await catalog.get("team/etl")).name
+        finally:
+            await catalog.close()
+
+    try:
+        assert asyncio.run(scenario()) == "etl"
+    finally:
+        postgres.stop()

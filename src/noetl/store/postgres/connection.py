@@ -103,8 +103,17 @@ class _Pool(AsyncConnectionPool):
             raise PoolTimeout(f"the database cannot be reached: {reason}") from None
 
 
-async def open_pool(dsn: str, where: str, min_size: int, max_size: int) -> AsyncConnectionPool:
-    """An open pool of autocommit connections (writes open their own transactions)."""
+async def open_pool(
+    dsn: str, where: str, min_size: int, max_size: int, *, checked: bool = False
+) -> AsyncConnectionPool:
+    """An open pool of autocommit connections (writes open their own transactions).
+
+    `checked`: each connection is tested (an empty query) before it is handed out, for the
+    pools of the less busy stores, whose idle connections may have lost their server (a
+    restarted database) long before anyone notices: without it, the first request of each of
+    them after a restart fails. The event store's pool is too busy to pay a round trip per
+    use, and its connections are in use all the time (a lost one fails one report, retried).
+    """
     if min_size < 0 or max_size < max(min_size, 1):
         raise StoreError(
             f"{where}: pool sizes need 0 <= min_size <= max_size and max_size >= 1, "
@@ -118,6 +127,7 @@ async def open_pool(dsn: str, where: str, min_size: int, max_size: int) -> Async
         open=False,
         timeout=POOL_TIMEOUT,
         reconnect_timeout=RECONNECT_TIMEOUT,
+        check=_Pool.check_connection if checked else None,
         name="noetl-event-store",
     )
     try:

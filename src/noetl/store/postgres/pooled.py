@@ -38,7 +38,7 @@ class PooledStore:
             raise failure("migrating", where, exc, dsn) from None
         finally:
             await conn.close()
-        return cls(await open_pool(dsn, where, 1, max_size), where, dsn)
+        return cls(await open_pool(dsn, where, 1, max_size, checked=True), where, dsn)
 
     async def close(self) -> None:
         """Close the pool. Idempotent."""
