@@ -281,6 +281,16 @@ def test_malformed_event_batches_are_422_and_store_nothing(api: httpx.Client):
         "events[0].surprise": [{**good, "surprise": 1}],
         "events[0].created_at": [{**good, "created_at": "yesterday"}],
         "events[1].created_at": [good, {**good, "created_at": "2026-01-01T10:00:00"}],
+        # Shaped as workers stamp times (checked by shape once its second is known valid).
+        "events[2].created_at": [
+            {**good, "created_at": "2026-02-27T10:00:00.000000+00:00"},
+            {**good, "created_at": "2026-02-27T10:00:00.000001+00:00"},
+            {**good, "created_at": "2026-02-30T10:00:00.000000+00:00"},
+        ],
+        "events[3].created_at": [
+            *[{**good, "created_at": "2026-02-27T10:00:00.000000+00:00"}] * 3,
+            {**good, "created_at": "2026-02-27T10:00:00.00000x+00:00"},
+        ],
         "events": [],
     }
     for where, batch in cases.items():
@@ -361,6 +371,27 @@ def test_batch_claim_answers_in_order_with_one_winner_per_command(api: httpx.Cli
     refused = api.post("/commands/claim", json={"claims": []})
     assert refused.status_code == 422
     assert "claims" in refused.text
+
+
+def test_a_reported_event_keeps_the_time_it_happened_in_utc(api: httpx.Client):
+    started = api.post("/executions", json={"playbook": HELLO.read_text()})
+    execution_id = started.json()["execution_id"]
+    command = issued(api, execution_id)[-1]
+    claim = {"command_id": command["command_id"], "execution_id": execution_id}
+    claim |= {"step": command["step"], "attempt": 1, "worker": "w"}
+    held = api.post("/commands/claim", json={"claims": [claim]}).json()["claimed"][0]
+    about = {"execution_id": execution_id, "step": "start", "command_id": command["command_id"]}
+    about |= {"origin": "worker", "claim_token": held["claim_token"]}
+    times = ["2026-01-02T03:04:05.000006+00:00", "2026-01-02T05:04:05.5+02:00"]
+    reported = [
+        {**about, "type": "command.started", "created_at": times[0], "payload": {}},
+        {**about, "type": "task.done", "created_at": times[1], "payload": {"result": 1}},
+    ]
+    assert api.post("/events", json={"events": reported}).status_code == 200
+    stored = api.get(f"/executions/{execution_id}/events").json()["events"]
+    found = {e["type"]: e["created_at"] for e in stored}
+    assert found["command.started"] == times[0]
+    assert found["task.done"] == "2026-01-02T03:04:05.500000+00:00"
 
 
 def test_a_report_that_offers_to_run_more_gets_the_next_command_on_a_lease(server: LiveServer):
