@@ -119,8 +119,10 @@ def test_openapi_docs_and_metrics(server: LiveServer, api: httpx.Client):
     schema = httpx.get(f"{server.url}/openapi.json").json()
     paths = schema["paths"]
     assert "/api/v2/commands/{command_id}/claim" in paths
-    # the worker routes are served on the lean lane, documented from the same models
+    # the worker routes and the start are served on the lean lane, documented from the same
+    # models
     for path, model in (
+        ("/api/v2/executions", "StartExecution"),
         ("/api/v2/events", "EventBatch"),
         ("/api/v2/commands/claim", "BatchClaimRequest"),
         ("/api/v2/commands/renew", "RenewRequest"),
@@ -130,6 +132,11 @@ def test_openapi_docs_and_metrics(server: LiveServer, api: httpx.Client):
         assert body == {"$ref": f"#/components/schemas/{model}"}
         assert model in schema["components"]["schemas"]
     assert "HeldCommand" in schema["components"]["schemas"]  # a model RenewRequest refers to
+    start = paths["/api/v2/executions"]["post"]
+    assert start["tags"] == ["executions"] and "201" in start["responses"]
+    assert [(p["name"], p["in"]) for p in start["parameters"]] == [("Idempotency-Key", "header")]
+    assert start["parameters"][0]["schema"]["maxLength"] == 256
+    assert "get" in paths["/api/v2/executions"]  # the listing stays FastAPI's
     operations = {
         ("post", "/api/v2/executions/{execution_id}/retry"),
         ("post", "/api/v2/schedules"),
