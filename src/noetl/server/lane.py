@@ -114,8 +114,9 @@ async def _serve(
         why = "must be JSON (content-type: application/json)"
         return errors.invalid_request([{"field": "body", "message": why}])
     try:
+        raw = await _body(receive)  # read before the headers are judged, as FastAPI does
         headers = _headers(route, scope)
-        data = strict_json(await _body(receive))
+        data = strict_json(raw)
         body = route.body.model_validate(data)
         state = scope["app"].state
         return await route.handle(LaneCall(body, params, state.runtime, state.metrics, headers))
@@ -146,7 +147,9 @@ def _headers(route: LaneRoute, scope: Scope) -> dict[str, Any]:
     """The values of the headers `route` declares that the request sends, validated."""
     if not route.headers:
         return {}
-    sent = {name.decode("latin-1").lower(): value for name, value in scope["headers"]}
+    sent: dict[str, bytes] = {}
+    for name, value in scope["headers"]:  # a header sent twice counts once: the first
+        sent.setdefault(name.decode("latin-1").lower(), value)
     found: dict[str, Any] = {}
     problems: list[dict[str, str]] = []
     for header in route.headers:
