@@ -119,8 +119,10 @@ def test_openapi_docs_and_metrics(server: LiveServer, api: httpx.Client):
     schema = httpx.get(f"{server.url}/openapi.json").json()
     paths = schema["paths"]
     assert "/api/v2/commands/{command_id}/claim" in paths
-    # the worker routes are served on the lean lane, documented from the same models
+    # the worker routes and the start are served on the lean lane, documented from the same
+    # models
     for path, model in (
+        ("/api/v2/executions", "StartExecution"),
         ("/api/v2/events", "EventBatch"),
         ("/api/v2/commands/claim", "BatchClaimRequest"),
         ("/api/v2/commands/renew", "RenewRequest"),
@@ -130,6 +132,11 @@ def test_openapi_docs_and_metrics(server: LiveServer, api: httpx.Client):
         assert body == {"$ref": f"#/components/schemas/{model}"}
         assert model in schema["components"]["schemas"]
     assert "HeldCommand" in schema["components"]["schemas"]  # a model RenewRequest refers to
+    start = paths["/api/v2/executions"]["post"]
+    assert start["tags"] == ["executions"] and "201" in start["responses"]
+    assert [(p["name"], p["in"]) for p in start["parameters"]] == [("Idempotency-Key", "header")]
+    assert start["parameters"][0]["schema"]["maxLength"] == 256
+    assert "get" in paths["/api/v2/executions"]  # the listing stays FastAPI's
     operations = {
         ("post", "/api/v2/executions/{execution_id}/retry"),
         ("post", "/api/v2/schedules"),
@@ -281,6 +288,16 @@ def test_malformed_event_batches_are_422_and_store_nothing(api: httpx.Client):
         "events[0].surprise": [{**good, "surprise": 1}],
         "events[0].created_at": [{**good, "created_at": "yesterday"}],
         "events[1].created_at": [good, {**good, "created_at": "2026-01-01T10:00:00"}],
+        # Shaped as workers stamp times (checked by shape once its second is known valid).
+        "events[2].created_at": [
+            {**good, "created_at": "2026-02-27T10:00:00.000000+00:00"},
+            {**good, "created_at": "2026-02-27T10:00:00.000001+00:00"},
+            {**good, "created_at": "2026-02-30T10:00:00.000000+00:00"},
+        ],
+        "events[3].created_at": [
+            *[{**good, "created_at": "2026-02-27T10:00:00.000000+00:00"}] * 3,
+            {**good, "created_at": "2026-02-27T10:00:00.00000x+00:00"},
+        ],
         "events": [],
     }
     for where, batch in cases.items():
@@ -361,6 +378,27 @@ def test_batch_claim_answers_in_order_with_one_winner_per_command(api: httpx.Cli
     refused = api.post("/commands/claim", json={"claims": []})
     assert refused.status_code == 422
     assert "claims" in refused.text
+
+
+def test_a_reported_event_keeps_the_time_it_happened_in_utc(api: httpx.Client):
+    started = api.post("/executions", json={"playbook": HELLO.read_text()})
+    execution_id = started.json()["execution_id"]
+    command = issued(api, execution_id)[-1]
+    claim = {"command_id": command["command_id"], "execution_id": execution_id}
+    claim |= {"step": command["step"], "attempt": 1, "worker": "w"}
+    held = api.post("/commands/claim", json={"claims": [claim]}).json()["claimed"][0]
+    about = {"execution_id": execution_id, "step": "start", "command_id": command["command_id"]}
+    about |= {"origin": "worker", "claim_token": held["claim_token"]}
+    times = ["2026-01-02T03:04:05.000006+00:00", "2026-01-02T05:04:05.5+02:00"]
+    reported = [
+        {**about, "type": "command.started", "created_at": times[0], "payload": {}},
+        {**about, "type": "task.done", "created_at": times[1], "payload": {"result": 1}},
+    ]
+    assert api.post("/events", json={"events": reported}).status_code == 200
+    stored = api.get(f"/executions/{execution_id}/events").json()["events"]
+    found = {e["type"]: e["created_at"] for e in stored}
+    assert found["command.started"] == times[0]
+    assert found["task.done"] == "2026-01-02T03:04:05.500000+00:00"
 
 
 def test_a_report_that_offers_to_run_more_gets_the_next_command_on_a_lease(server: LiveServer):

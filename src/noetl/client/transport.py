@@ -24,7 +24,7 @@ import aiohttp
 
 from noetl.bus.port import Pointer
 from noetl.client.operator import OperatorCalls
-from noetl.engine.events import Event
+from noetl.engine.events import Event, _json_default
 from noetl.errors import (
     ConflictError,
     NotFoundError,
@@ -275,14 +275,20 @@ class _RawEvents:
 
 def _encode(body: Any) -> bytes:
     if isinstance(body, _RawEvents):
-        offer = f',"pool":{json.dumps(body.pool)},"take":{body.take}' if body.take else ""
-        offer += f',"worker_id":{json.dumps(body.worker_id)}' if body.worker_id else ""
-        events = ",".join(
-            e.to_json()[:-1] + ',"claim_token":' + json.dumps(token) + "}"
-            for e, token in body.events
-        )
-        return ('{"events":[' + events + "]" + offer + "}").encode()
+        # The whole report in one call of one encoder: an event at a time (`json.dumps` with
+        # options builds an encoder per call) was a sixth of a worker's CPU in a loop.
+        report: dict[str, Any] = {
+            "events": [{**e.to_dict(), "claim_token": token} for e, token in body.events]
+        }
+        if body.take:
+            report.update(pool=body.pool, take=body.take)
+        if body.worker_id:
+            report["worker_id"] = body.worker_id
+        return _EVENTS.encode(report).encode()
     return json.dumps(body, separators=(",", ":"), default=str).encode()
+
+
+_EVENTS = json.JSONEncoder(separators=(",", ":"), default=_json_default)  # the events' codec
 
 
 def _why(exc: Exception) -> str:

@@ -160,12 +160,19 @@ async def log_pages(store: EventStore, execution_id: str) -> AsyncIterator[list[
 
 
 def issued_times(events: Sequence[Event]) -> dict[str, float]:
-    """When (epoch seconds) each `command.issued` among `events` happened, by command id."""
-    return {
-        event.command_id: datetime.fromisoformat(event.created_at).timestamp()
-        for event in events
-        if event.type == COMMAND_ISSUED and event.command_id and event.created_at
-    }
+    """When (epoch seconds) each `command.issued` among `events` happened, by command id.
+
+    The events of one append share their time: each distinct time is parsed once."""
+    parsed: dict[str, float] = {}
+    issued: dict[str, float] = {}
+    for event in events:
+        at = event.created_at
+        if event.type == COMMAND_ISSUED and event.command_id and at:
+            seconds = parsed.get(at)
+            if seconds is None:
+                seconds = parsed[at] = datetime.fromisoformat(at).timestamp()
+            issued[event.command_id] = seconds
+    return issued
 
 
 def digest(source: str | None) -> str:

@@ -133,13 +133,15 @@ def create_app(
 
 
 def _serve_lane(app: FastAPI) -> None:
-    """The worker routes on the lean lane, documented in the app's OpenAPI schema."""
-    app.add_middleware(lane.Lane, routes=workers.ROUTES, prefix=API)
+    """The worker routes and the start of an execution on the lean lane, documented in the
+    app's OpenAPI schema."""
+    routes = (*workers.ROUTES, *executions.ROUTES)
+    app.add_middleware(lane.Lane, routes=routes, prefix=API)
     schema_of = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            lane.document(schema_of(), workers.ROUTES, API)
+            lane.document(schema_of(), routes, API)
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -85,6 +85,8 @@ def answer(exc: Exception) -> JSONResponse | None:
         return _http_answer(exc)
     if isinstance(exc, StoreUnavailableError):
         return _unavailable_answer(exc)
+    if isinstance(exc, PlaybookError):
+        return _playbook_answer(exc)
     # the most specific registered class first, as Starlette looks handlers up
     status = next((_STATUS[k] for k in type(exc).__mro__ if k in _STATUS), None)
     return None if status is None else error_response(status, str(exc))
@@ -142,6 +144,10 @@ def _http_answer(exc: HTTPException) -> JSONResponse:
 
 
 async def _invalid_playbook(_: Request, exc: PlaybookError) -> JSONResponse:
+    return _playbook_answer(exc)
+
+
+def _playbook_answer(exc: PlaybookError) -> JSONResponse:
     problems = [p.to_dict() for p in exc.problems]
     return error_response(422, str(exc), kind="invalid_playbook", problems=problems)
 

@@ -5,8 +5,10 @@ Through FastAPI's middleware, routing and dependency solving such a request cost
 about 250 us of CPU before its handler ran; this lane costs about 30 us: it matches the path,
 decodes the body once (strict JSON), validates it with the route's pydantic model and calls the
 handler. It sits inside `Guard` (token, body limits, latency metric) and answers errors with the
-same bodies as the rest of the API (`noetl.server.errors`): 422 naming the field, 404, 409,
-503. The routes stay documented in the OpenAPI schema (`document`), from the same models.
+same bodies as the rest of the API (`noetl.server.errors`): 422 naming the field (a header as
+`header.<name>`), 404, 409, 503. The routes stay documented in the OpenAPI schema
+(`document`), from the same models. Starting an execution (`POST /executions`, one per
+execution: a fifth of the requests of a 5-step run) is served here too.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -32,27 +34,47 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class LaneCall:
-    """One request on the lane: its validated body, path parameters, and the server's parts."""
+    """One request on the lane: its validated body, path parameters, validated headers (those
+    its route declares, by name; absent ones are not there), and the server's parts."""
 
     body: Any
     params: dict[str, str]
     runtime: ServerRuntime
     metrics: Metrics
+    headers: dict[str, Any] = field(default_factory=dict)
 
 
 Handler = Callable[[LaneCall], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
+class LaneHeader:
+    """An optional request header a lane route reads: its name, the type its value must have
+    (422 naming `header.<name>` otherwise) and what it means (for the OpenAPI schema)."""
+
+    name: str
+    kind: Any  # a type pydantic validates, with its constraints (`Annotated[str, ...]`)
+    description: str
+    adapter: TypeAdapter[Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "adapter", TypeAdapter(self.kind))
+
+
+@dataclass(frozen=True)
 class LaneRoute:
     """A POST route of the lane: `path` below the API prefix (`{name}` for a path segment),
-    the model its body must be, and the model of its answer (None: 204, no body)."""
+    the model its body must be, and the model of its answer (None: 204, no body); the headers
+    it reads, its OpenAPI tag and, when it must keep one it had, its operation id."""
 
     path: str
     handle: Handler
     body: type[BaseModel]
     answer: type[BaseModel] | None = None
     status: int = 200
+    headers: tuple[LaneHeader, ...] = ()
+    tag: str = "workers"
+    operation_id: str = ""
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -92,10 +114,14 @@ async def _serve(
         why = "must be JSON (content-type: application/json)"
         return errors.invalid_request([{"field": "body", "message": why}])
     try:
-        data = strict_json(await _body(receive))
+        raw = await _body(receive)  # read before the headers are judged, as FastAPI does
+        headers = _headers(route, scope)
+        data = strict_json(raw)
         body = route.body.model_validate(data)
         state = scope["app"].state
-        return await route.handle(LaneCall(body, params, state.runtime, state.metrics))
+        return await route.handle(LaneCall(body, params, state.runtime, state.metrics, headers))
+    except _HeaderError as exc:
+        return errors.invalid_request(exc.fields)
     except json.JSONDecodeError as exc:
         why = f"not valid JSON at offset {exc.pos}: {exc.msg}"
         return errors.invalid_request([{"field": "body", "message": why}])
@@ -109,6 +135,35 @@ async def _serve(
         if answer is None:
             raise
         return answer
+
+
+class _HeaderError(Exception):
+    def __init__(self, fields: list[dict[str, str]]) -> None:
+        super().__init__("invalid headers")
+        self.fields = fields
+
+
+def _headers(route: LaneRoute, scope: Scope) -> dict[str, Any]:
+    """The values of the headers `route` declares that the request sends, validated."""
+    if not route.headers:
+        return {}
+    sent: dict[str, bytes] = {}
+    for name, value in scope["headers"]:  # a header sent twice counts once: the first
+        sent.setdefault(name.decode("latin-1").lower(), value)
+    found: dict[str, Any] = {}
+    problems: list[dict[str, str]] = []
+    for header in route.headers:
+        raw = sent.get(header.name.lower())
+        if raw is None:
+            continue
+        try:
+            found[header.name] = header.adapter.validate_python(raw.decode("latin-1"))
+        except ValidationError as exc:
+            where = f"header.{header.name}"
+            problems += [{"field": where, "message": e["msg"]} for e in exc.errors()]
+    if problems:
+        raise _HeaderError(problems)
+    return found
 
 
 def _json_typed(scope: Scope) -> bool:
@@ -143,19 +198,20 @@ def document(openapi: dict[str, Any], routes: tuple[LaneRoute, ...], prefix: str
         answers["422"] = {"description": "Invalid request: the body's problems, by field."}
         body = {"application/json": {"schema": _reference(route.body, schemas)}}
         operation: dict[str, Any] = {
-            "tags": ["workers"],
+            "tags": [route.tag],
             "summary": doc.split("\n\n")[0].split(". ")[0].rstrip("."),
             "description": doc,
-            "operationId": f"{route.handle.__name__}_lane",
+            "operationId": route.operation_id or f"{route.handle.__name__}_lane",
             "requestBody": {"required": True, "content": body},
             "responses": answers,
         }
-        names = route.pattern.groupindex
-        if names:
-            operation["parameters"] = [
-                {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-                for n in names
-            ]
+        parameters = [
+            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+            for n in route.pattern.groupindex
+        ]
+        parameters += [_header_parameter(h) for h in route.headers]
+        if parameters:
+            operation["parameters"] = parameters
         openapi.setdefault("paths", {}).setdefault(prefix + route.path, {})["post"] = operation
 
 
@@ -165,3 +221,14 @@ def _reference(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str
     schemas.update(schema.pop("$defs", {}))
     schemas[model.__name__] = schema
     return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _header_parameter(header: LaneHeader) -> dict[str, Any]:
+    schema = {**header.adapter.json_schema(), "description": header.description}
+    return {
+        "name": header.name,
+        "in": "header",
+        "required": False,
+        "description": header.description,
+        "schema": schema,
+    }

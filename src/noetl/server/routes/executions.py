@@ -1,19 +1,23 @@
-"""/executions: start (catalog path or inline YAML), list, get, events, playbook, cancel, retry."""
+"""/executions: start (catalog path or inline YAML), list, get, events, playbook, cancel, retry.
+
+The start is served on the lean lane (`ROUTES`), the rest through FastAPI (`router`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Response
+from pydantic import StringConstraints
 
 from noetl.dsl.locate import in_catalog, load_located
 from noetl.engine.decide import cancel_event
 from noetl.engine.events import EVENT_TYPES
 from noetl.runtime.retry import prepare_retry
 from noetl.runtime.task_logs import task_logs
+from noetl.server.lane import LaneCall, LaneHeader, LaneRoute
 from noetl.server.routes import (
     MAX_INT64,
     RuntimeDep,
@@ -32,27 +36,25 @@ from noetl.server.schemas import (
 )
 from noetl.store.port import EXECUTION_STATUSES, RUNNING, ExecutionFilter
 
+if TYPE_CHECKING:
+    from noetl.runtime.assembled import ServerRuntime
+
 router = APIRouter(route_class=StrictJsonRoute, prefix="/executions", tags=["executions"])
 
 
-@router.post("", status_code=201)
-async def start(
-    body: StartExecution,
-    runtime: RuntimeDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=256,
-            pattern=r"^[\x21-\x7e]+$",
-            description="Start once: a repeat with the same key returns the same execution.",
-        ),
-    ] = None,
-) -> ExecutionStarted:
-    """Start an execution; answers once its first events are in the log (publishing its
-    commands is retried in the background)."""
-    # NotFoundError -> 404, PlaybookError -> 422 with file:line:col problems; nothing stored.
+async def start(call: LaneCall) -> Response:
+    """Start an execution. It is answered once its first events are in the log (publishing
+    its commands is retried in the background); a repeat with the same `Idempotency-Key`
+    returns the execution the first one started."""
+    key = call.headers.get(IDEMPOTENCY_KEY.name)
+    execution_id = await start_execution(call.body, call.runtime, key)
+    return json_response({"execution_id": execution_id}, 201)
+
+
+async def start_execution(body: StartExecution, runtime: ServerRuntime, key: str | None) -> str:
+    """Start the execution `body` asks for (once per `key`, when given); its id.
+
+    NotFoundError -> 404, PlaybookError -> 422 with file:line:col problems; nothing stored."""
     if body.path is not None:  # never a file: the server reads no path a request names
         located = in_catalog(body.path, body.version)
         playbook, source = await load_located(located, runtime.catalog)
@@ -65,15 +67,35 @@ async def start(
         playbook = await load_off_loop(source, "<request>", seconds)
     if body.parent_execution_id is not None:
         await runtime.store.get_execution(body.parent_execution_id)  # unknown parent -> 404
-    execution_id = await runtime.control.start(
+    return await runtime.control.start(
         playbook,
         body.payload,
         source=source,
         parent_execution_id=body.parent_execution_id,
-        request_key=idempotency_key,
+        request_key=key,
         trace=body.trace,
     )
-    return ExecutionStarted(execution_id=execution_id)
+
+
+IDEMPOTENCY_KEY = LaneHeader(
+    "Idempotency-Key",
+    Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[\x21-\x7e]+$")],
+    "Start once: a repeat with the same key returns the same execution.",
+)
+# Served on the lean lane (`noetl.server.lane`): every execution starts here, and FastAPI's
+# layers cost more than the start's own work on a short run.
+ROUTES = (
+    LaneRoute(
+        "/executions",
+        start,
+        StartExecution,
+        ExecutionStarted,
+        status=201,
+        headers=(IDEMPOTENCY_KEY,),
+        tag="executions",
+        operation_id="start_api_v2_executions_post",
+    ),
+)
 
 
 @router.get("")

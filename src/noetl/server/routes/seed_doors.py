@@ -46,7 +46,9 @@ async def execute(body: SeedExecute, runtime: RuntimeDep) -> ExecutionStarted:
     request = StartExecution(
         path=body.path, version=body.version, playbook=None, payload=body.payload, trace=None
     )
-    return await execution_routes.start(request, runtime)
+    return ExecutionStarted(
+        execution_id=await execution_routes.start_execution(request, runtime, None)
+    )
 
 
 @router.post("/engine/register-playbook", status_code=201)

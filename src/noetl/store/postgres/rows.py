@@ -1,8 +1,9 @@
 """Conversions between events / projections and the rows of the PostgreSQL tables.
 
 An append is written by one statement (`append.sql`) whose parameters are JSON arrays of rows,
-one object per row, for the events and for the projection's changes: one text parameter each,
-which psycopg sends as is (column arrays, one per column, cost far more to adapt per append).
+for the events (each row an array, by position) and for the projection's changes (each an
+object): one text parameter each, which psycopg sends as is (column arrays, one per column,
+cost far more to adapt per append).
 
 JSON columns are JSONB: values are written as JSON text (cast in the SQL) and psycopg decodes
 them on read. Times are TIMESTAMPTZ: written as the ISO text the store stamps, read back as the
@@ -63,25 +64,42 @@ def append_params(written: Sequence[tuple[str, Sequence[Event]]]) -> dict[str, s
     return {"events": _event_rows(events), **params}
 
 
+# The position of each column in an event's row (`append.sql` reads them by position).
+EVENT_COLUMNS = (
+    "execution_id",
+    "seq",
+    "event_id",
+    "type",
+    "step",
+    "iteration",
+    "command_id",
+    "origin",
+    "idempotency_key",
+    "created_at",
+    "schema_version",
+    "payload",
+)
+
+
 def _event_rows(events: Sequence[Event]) -> str:
-    """The events as one JSON array of rows, encoded in one call (a call per event, or per
-    column, was a tenth of the server's time in a loop); a payload that cannot be encoded is
-    named by its event."""
+    """The events as one JSON array of rows, each an array in the order of `EVENT_COLUMNS`,
+    encoded in one call (a call per event, or per column, was a tenth of the server's time in
+    a loop); a payload that cannot be encoded is named by its event."""
     rows = [
-        {
-            "execution_id": event.execution_id,
-            "seq": event.seq,
-            "event_id": event.event_id,
-            "type": event.type,
-            "step": event.step,
-            "iteration": event.iteration,
-            "command_id": event.command_id,
-            "origin": event.origin,
-            "idempotency_key": event.key,
-            "created_at": event.created_at,
-            "schema_version": event.schema_version,
-            "payload": dict(event.payload),
-        }
+        (
+            event.execution_id,
+            event.seq,
+            event.event_id,
+            event.type,
+            event.step,
+            event.iteration,
+            event.command_id,
+            event.origin,
+            event.key,
+            event.created_at,
+            event.schema_version,
+            event.payload if type(event.payload) is dict else dict(event.payload),
+        )
         for event in events
     ]
     try:

@@ -1,6 +1,9 @@
 -- One append (to one or several executions) as ONE statement: atomic without BEGIN/COMMIT and
--- one round trip. Each set of rows comes as one JSON array of objects (one per row): a single
--- parameter is far cheaper to send than one array per column (see rows.append_params).
+-- one round trip. Each set of rows comes as one JSON parameter: a single parameter is far
+-- cheaper to send than one array per column (see rows.append_params). The events, by far the
+-- most rows, are arrays read by position (the order of `rows.EVENT_COLUMNS`): a quarter fewer
+-- bytes to encode and parse than objects naming twelve keys in every row; the projection's few
+-- rows are objects.
 --
 -- written: the stamped events. A taken (execution_id, seq) or (execution_id, idempotency_key)
 --   fails the whole statement; the adapter tells the two apart by constraint name.
@@ -14,13 +17,9 @@ WITH written AS (
         idempotency_key, payload, created_at, schema_version
     )
     SELECT
-        e.execution_id, e.seq, e.event_id, e.type, e.step, e.iteration, e.command_id, e.origin,
-        e.idempotency_key, e.payload, e.created_at, e.schema_version
-    FROM jsonb_to_recordset(%(events)s::jsonb) AS e (
-        execution_id text, seq bigint, event_id text, type text, step text, iteration integer,
-        command_id text, origin text, idempotency_key text, payload jsonb,
-        created_at timestamptz, schema_version integer
-    )
+        e->>0, (e->>1)::bigint, e->>2, e->>3, e->>4, (e->>5)::integer, e->>6, e->>7,
+        e->>8, e->11, (e->>9)::timestamptz, (e->>10)::integer
+    FROM jsonb_array_elements(%(events)s::jsonb) AS e
     RETURNING 1
 ),
 started AS (
