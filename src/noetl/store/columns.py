@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from noetl.engine.events import Event, _json_default
@@ -25,6 +26,13 @@ Decode = Callable[[Any], Any]
 
 # One encoder for every column: `json.dumps` with options builds a new encoder per call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)
+# An event's payload (five or six per step) goes straight to the C encoder, made once:
+# `JSONEncoder.encode` makes a new one on every call, a third of a small payload's cost. Without
+# circular-reference markers it keeps no state between calls (any thread may use it); a circular
+# payload recurses until Python's recursion limit stops it. The text is `_ENCODER`'s.
+_PAYLOAD_ENCODER = c_make_encoder(
+    None, _json_default, encode_basestring_ascii, None, ":", ",", False, False, True
+)
 
 
 def dumps(value: Any, what: str) -> str:
@@ -39,10 +47,13 @@ def payload_json(event: Event) -> str:
     """JSON text of an event's payload (any mapping, encoded as the dict it holds); the error
     names the event. The one encoding of a payload on its way into a row."""
     try:
-        return _ENCODER.encode(event.payload)
+        return "".join(_PAYLOAD_ENCODER(event.payload, 0))
+    except RecursionError:
+        why = "it refers to itself, or nests too deeply"
     except (TypeError, ValueError) as exc:
-        where = f"payload of event {event.type} (step {event.step!r})"
-        raise StoreError(f"{where} cannot be written as JSON: {exc}") from exc
+        why = str(exc)
+    where = f"payload of event {event.type} (step {event.step!r})"
+    raise StoreError(f"{where} cannot be written as JSON: {why}")
 
 
 def event_from_row(row: tuple[Any, ...], *, time: Decode, value: Decode) -> Event:
