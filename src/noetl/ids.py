@@ -21,18 +21,27 @@ _seq = 0
 
 def new_id() -> str:
     """Return a new unique, time-sortable id as a string."""
+    return new_ids(1)[0]
+
+
+def new_ids(count: int) -> list[str]:
+    """Return `count` new ids, in order, from one reading of the clock (the store stamps each
+    event of a batch with an id: one lock and one clock call for all of them)."""
     global _last_ms, _seq
+    made = []
     with _lock:
         now = int(time.time() * 1000) - _EPOCH_MS
-        if now <= _last_ms:
-            _seq = (_seq + 1) & 0xFFF
-            if _seq == 0:
-                _last_ms += 1  # borrow the next millisecond rather than repeat an id
-            now = _last_ms
-        else:
-            _seq = 0
-            _last_ms = now
-        return str((now << 22) | (_NODE << 12) | _seq)
+        for _ in range(count):
+            if now <= _last_ms:
+                _seq = (_seq + 1) & 0xFFF
+                if _seq == 0:
+                    _last_ms += 1  # borrow the next millisecond rather than repeat an id
+                now = _last_ms
+            else:
+                _seq = 0
+                _last_ms = now
+            made.append(str((now << 22) | (_NODE << 12) | _seq))
+    return made
 
 
 def keyed_id(key: str) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 
 from noetl.engine.events import Event
 from noetl.errors import StoreError
-from noetl.ids import new_id
+from noetl.ids import new_ids
 
 _second: tuple[int, str] = (-1, "")  # the last whole second formatted, and its text
 
@@ -52,7 +52,8 @@ def stamp(events: Sequence[Event], after_seq: int, created_at: str) -> list[Even
     """Copies of `events` numbered `after_seq + 1 ...`, each with a new id; an event that says
     when it happened (a worker's task attempt) keeps its time, the others get `created_at`
     (see `Event.stamped`)."""
+    ids = new_ids(len(events))
     return [
-        event.stamped(seq=after_seq + offset, event_id=new_id(), created_at=created_at)
-        for offset, event in enumerate(events, start=1)
+        event.stamped(seq=after_seq + offset, event_id=event_id, created_at=created_at)
+        for offset, (event, event_id) in enumerate(zip(events, ids, strict=True), start=1)
     ]
