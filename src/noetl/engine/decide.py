@@ -92,11 +92,22 @@ def decide(playbook: PlaybookDef, state: ExecutionState, event: Event) -> Decisi
         raise EngineError(
             f"event for execution {event.execution_id} given to execution {state.execution_id}"
         )
+    if event.type in _RECORDS and event.command_id in state.pending:
+        # Only recorded (who holds the command, that it started, a task's attempt): the runs,
+        # tokens and pending commands routing reads stay as they were, the command is still
+        # pending, so there is no step to route, no join to fire and no end to reach.
+        evolve(state, event)
+        return Decision(state)
     if state.terminal or (state.status == "new" and event.type != ev.PLAYBOOK_STARTED):
         if event.type not in ev.TERMINAL_PLAYBOOK:
             evolve(state, event)  # recorded for the log; it decides nothing any more
         return Decision(state)
     return _Decider(playbook, state).react(event)
+
+
+# Facts about a pending command that route nothing (most of a step's events): decided by
+# recording them alone.
+_RECORDS = frozenset({ev.COMMAND_CLAIMED, ev.COMMAND_STARTED, ev.TASK_DONE, ev.TASK_FAILED})
 
 
 class _Decider(ArcRouter):
