@@ -13,13 +13,12 @@ per `REPEAT_WINDOW` seconds with the count of those held back in between, instea
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -35,14 +34,20 @@ REPEAT_WINDOW = 10.0  # seconds: an identical warning or error is written at mos
 _REPEATS_KEPT = 1000  # distinct repeated messages remembered (beyond: all forgotten at once)
 
 
-@contextlib.contextmanager
-def context(**fields: Any) -> Iterator[None]:
-    """Add `fields` (execution_id, step, command_id, worker_id) to records logged in the block."""
-    token = _context.set({**(_context.get() or {}), **fields})
-    try:
-        yield
-    finally:
-        _context.reset(token)
+class context:  # lower case: read as a call, `with logsetup.context(step=...):`
+    """Add `fields` (execution_id, step, command_id, worker_id) to records logged in the block.
+    A class, not a generator context manager: it is entered on every command."""
+
+    __slots__ = ("_fields", "_token")
+
+    def __init__(self, **fields: Any) -> None:
+        self._fields = fields
+
+    def __enter__(self) -> None:
+        self._token = _context.set({**(_context.get() or {}), **self._fields})
+
+    def __exit__(self, *exc: object) -> None:
+        _context.reset(self._token)
 
 
 class _ContextFilter(logging.Filter):

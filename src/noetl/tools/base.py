@@ -15,8 +15,8 @@ slot of its own (a child execution) lends its slot meanwhile (`slot_lent`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -65,14 +65,20 @@ class WorkerSlot(Protocol):
 _slot: ContextVar[WorkerSlot | None] = ContextVar("noetl_worker_slot", default=None)
 
 
-@contextmanager
-def occupying(slot: WorkerSlot) -> Iterator[None]:
-    """Within this block (and the tasks it starts) the running code occupies `slot`."""
-    token = _slot.set(slot)
-    try:
-        yield
-    finally:
-        _slot.reset(token)
+class occupying:  # lower case: read as a call, `with occupying(slot):`
+    """Within this block (and the tasks it starts) the running code occupies `slot`. A class,
+    not a generator context manager: it is entered on every command."""
+
+    __slots__ = ("_slot", "_token")
+
+    def __init__(self, slot: WorkerSlot) -> None:
+        self._slot = slot
+
+    def __enter__(self) -> None:
+        self._token = _slot.set(self._slot)
+
+    def __exit__(self, *exc: object) -> None:
+        _slot.reset(self._token)
 
 
 @asynccontextmanager

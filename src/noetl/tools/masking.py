@@ -68,15 +68,21 @@ _CONNINFO_PASSWORD = re.compile(r"password\s*=\s*(?:'((?:[^'\\]|\\.)*)'|(\S+))")
 _current_execution: ContextVar[str | None] = ContextVar("noetl_masked_execution", default=None)
 
 
-@contextmanager
-def masking_execution(execution_id: str) -> Iterator[None]:
+class masking_execution:  # lower case: read as a call, `with masking_execution(id):`
     """Within this block, credentials fetched through `MaskingCredentials` are registered for
-    `execution_id` (asyncio tasks and threads started inside inherit it)."""
-    token = _current_execution.set(execution_id)
-    try:
-        yield
-    finally:
-        _current_execution.reset(token)
+    `execution_id` (asyncio tasks and threads started inside inherit it). A class, not a
+    generator context manager: it is entered on every command."""
+
+    __slots__ = ("_execution_id", "_token")
+
+    def __init__(self, execution_id: str) -> None:
+        self._execution_id = execution_id
+
+    def __enter__(self) -> None:
+        self._token = _current_execution.set(self._execution_id)
+
+    def __exit__(self, *exc: object) -> None:
+        _current_execution.reset(self._token)
 
 
 def current_execution() -> str | None:

@@ -11,10 +11,8 @@ output is where the error usually is), with `truncated` set.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
-from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any, TextIO
 
@@ -92,12 +90,16 @@ def install() -> None:
         logging.getLogger().addHandler(_CaptureHandler())
 
 
-@contextlib.contextmanager
-def capture() -> Iterator[TaskOutput]:
-    """Capture the output of the block (one task attempt)."""
-    output = TaskOutput()
-    token = _current.set(output)
-    try:
-        yield output
-    finally:
-        _current.reset(token)
+class capture:  # lower case: read as a call, `with output.capture() as printed:`
+    """Capture the output of the block (one task attempt). A class, not a generator context
+    manager: it is entered on every task attempt."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> TaskOutput:
+        output = TaskOutput()
+        self._token = _current.set(output)
+        return output
+
+    def __exit__(self, *exc: object) -> None:
+        _current.reset(self._token)

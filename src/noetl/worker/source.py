@@ -8,8 +8,7 @@ server, reached through `noetl.client.source.RemoteSource`. The worker loop
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -38,15 +37,20 @@ class WorkItem:
 _held: ContextVar[WorkItem | None] = ContextVar("noetl_held_command", default=None)
 
 
-@contextmanager
-def holding(item: WorkItem) -> Iterator[None]:
+class holding:  # lower case: read as a call, `with holding(item):`
     """Within this block (and the tasks and threads started in it), `item` is the command the
-    code runs for."""
-    token = _held.set(item)
-    try:
-        yield
-    finally:
-        _held.reset(token)
+    code runs for. A class, not a generator context manager: it is entered on every command."""
+
+    __slots__ = ("_item", "_token")
+
+    def __init__(self, item: WorkItem) -> None:
+        self._item = item
+
+    def __enter__(self) -> None:
+        self._token = _held.set(self._item)
+
+    def __exit__(self, *exc: object) -> None:
+        _held.reset(self._token)
 
 
 def held_command() -> WorkItem | None:
