@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -104,13 +105,16 @@ def expired_event(command: Command) -> Event:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def claim_digest(token: str) -> str:
     """The SHA-256 (hex) of a claim token: what the log keeps of it.
 
     The token is a bearer secret (it authorizes reports, lease renewals and credential
     reveals), and whoever reads the log must not learn it. A plain hash suffices: tokens are
     128 random bits, so no digest can be reversed by guessing, and no server secret is needed
-    (replicas and restarts check digests without sharing one)."""
+    (replicas and restarts check digests without sharing one). Kept for the tokens of the
+    commands running now: each is hashed when its claim is written and again for every report
+    and renewal its holder sends."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
