@@ -208,10 +208,18 @@ class DecidedBatch:
     routed: list[tuple[str, Routing]] = field(default_factory=list)  # (execution id, routing)
 
     def add(self, execution_id: str, incoming: Sequence[Event], decision: Decision) -> None:
-        """Add one event's decision."""
-        self.events.setdefault(execution_id, []).extend([*incoming, *decision.events])
-        self.commands.extend(decision.commands)
-        self.cancelled.extend(decision.cancelled)
-        self.routed.extend((execution_id, routing) for routing in decision.routed)
+        """Add one event's decision (most decide nothing: a worker's record of a command)."""
+        events = self.events.get(execution_id)
+        if events is None:
+            events = self.events[execution_id] = []
+        events.extend(incoming)
+        if decision.events:
+            events.extend(decision.events)
+        if decision.commands:
+            self.commands.extend(decision.commands)
+        if decision.cancelled:  # a cancel decides no event of its own: it is the incoming one
+            self.cancelled.extend(decision.cancelled)
+        if decision.routed:
+            self.routed.extend((execution_id, routing) for routing in decision.routed)
         if decision.state.terminal:
             self.finished.append(execution_id)

@@ -36,7 +36,9 @@ class ControlReads:
     async def before(self, playbook: PlaybookDef, state: ExecutionState, event: Event) -> None:
         """Load what `event` brings for the control plane, unless the event is a duplicate."""
         if event.key not in state.seen:
-            await self._load(state.loaded, wanted(playbook, event))
+            refs = wanted(playbook, event)
+            if refs:  # most events bring none: no read to start
+                await self._load(state.loaded, refs)
 
     async def replay(
         self, playbook: PlaybookDef, pages: AsyncIterable[Sequence[Event]]
