@@ -134,40 +134,43 @@ class WorkerPool:
             log.error("worker failed handling a command: %r", handler.exception())
 
     async def _handle(self, delivery: Delivery, slot: Slot) -> None:
-        item = await self.source.claim(delivery.pointer, delivery.attempt)
-        handed: list[WorkItem] = []
-        if item is not None:
-            runner = Runner(self.worker_id, delivery.attempt, item.trace)
-            keep = _both(delivery.in_progress, _renewal(self.source, item))
-            handed = await self._execute(item, slot, keep, self.heartbeat, runner)
-        await delivery.ack()
-        while handed:  # commands handed back with the report: this slot runs them next
-            item = handed.pop(0)
-            renew = _renewal(self.source, item)
-            every = (item.lease or self.heartbeat) / 3
-            runner = Runner(self.worker_id, trace=item.trace)
-            handed += await self._execute(item, slot, renew, every, runner)
+        beat = _Heartbeat()
+        try:
+            item = await self.source.claim(delivery.pointer, delivery.attempt)
+            handed: list[WorkItem] = []
+            if item is not None:
+                runner = Runner(self.worker_id, delivery.attempt, item.trace)
+                beat.watch(_both(delivery.in_progress, _renewal(self.source, item)), self.heartbeat)
+                handed = await self._execute(item, slot, beat, runner)
+            await delivery.ack()
+            while handed:  # commands handed back with the report: this slot runs them next
+                item = handed.pop(0)
+                beat.watch(_renewal(self.source, item), (item.lease or self.heartbeat) / 3)
+                runner = Runner(self.worker_id, trace=item.trace)
+                handed += await self._execute(item, slot, beat, runner)
+        finally:
+            beat.stop()
 
     async def _execute(
         self,
         item: WorkItem,
         slot: Slot,
-        keep: Callable[[], Awaitable[None]],
-        every: float,
+        beat: _Heartbeat,
         runner: Runner,
     ) -> list[WorkItem]:
-        """Run one command on `slot` and report it; the commands handed back to run next.
+        """Run one command on `slot` (its lease kept by `beat`, told what to renew) and report
+        it; the commands handed back to run next.
 
         The command runs in this handler's own task, not a task of its own (one costs turns of
         the event loop to start and to collect, on every step): `cancel` cancels this task, and
         only while the command runs."""
         command_id = item.command.command_id
         if command_id in self._cancelled:
+            beat.idle()
             return []
         me = asyncio.current_task()
         assert me is not None  # a handler is a task
         self._running[command_id] = me
-        beat = _Heartbeat(keep, every)
         try:
             events = await self._run(item, slot, runner)
         except asyncio.CancelledError:
@@ -179,7 +182,7 @@ class WorkerPool:
                 me.uncancel()
                 return []
         finally:
-            beat.stop()
+            beat.idle()
             self._running.pop(command_id, None)
             self._cancelling.discard(command_id)
         take = 0 if self._stopping else 1
@@ -210,32 +213,67 @@ class WorkerPool:
 
 
 class _Heartbeat:
-    """Calls `keep` every `every` seconds while a command runs (a failed call is logged: the
-    next one may get through, the lease is not lost yet). A timer rather than a task per
-    command: most commands end long before their first beat."""
+    """Calls the running command's `keep` every `every` seconds while it runs (a failed call is
+    logged: the next one may get through, the lease is not lost yet).
 
-    def __init__(self, keep: Callable[[], Awaitable[None]], every: float) -> None:
-        self._keep = keep
-        self._every = every
+    One per handler, not per command: its timer is made when the first command starts and made
+    again only when it fires (then it beats, or waits for the command that runs now), so a
+    command that ends before its first beat, as most do, costs no timer made and cancelled."""
+
+    __slots__ = ("_beating", "_due", "_every", "_keep", "_loop", "_timer")
+
+    def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._timer = self._loop.call_later(every, self._beat)
+        self._keep: Callable[[], Awaitable[None]] | None = None  # the running command's renewal
+        self._every = 0.0
+        self._due = 0.0  # loop time of its next beat
+        self._timer: asyncio.TimerHandle | None = None
         self._beating: asyncio.Task[None] | None = None
 
-    def stop(self) -> None:
-        """No more beats; one under way is cancelled."""
-        self._timer.cancel()
+    def watch(self, keep: Callable[[], Awaitable[None]], every: float) -> None:
+        """A command starts: call `keep` `every` seconds from now, and every `every` after."""
+        self._keep = keep
+        self._every = every
+        self._due = self._loop.time() + every
+        if self._timer is not None and self._timer.when() > self._due:
+            self._timer.cancel()  # armed for a later beat than this command's first
+            self._timer = None
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._due, self._fire)
+
+    def idle(self) -> None:
+        """The command ended: no more beats for it; one under way is cancelled."""
+        self._keep = None
         if self._beating is not None:
             self._beating.cancel()
+            self._beating = None
 
-    def _beat(self) -> None:
-        self._beating = self._loop.create_task(self._renew())
+    def stop(self) -> None:
+        """The handler ends: no more beats at all."""
+        self.idle()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
-    async def _renew(self) -> None:
+    def _fire(self) -> None:
+        self._timer = None
+        keep = self._keep
+        if keep is None:
+            return  # nothing runs: the next command's `watch` arms it again
+        if self._loop.time() < self._due:  # armed for an earlier command
+            self._timer = self._loop.call_at(self._due, self._fire)
+            return
+        self._beating = self._loop.create_task(self._renew(keep))
+
+    async def _renew(self, keep: Callable[[], Awaitable[None]]) -> None:
         try:
-            await self._keep()
+            await keep()
         except Exception as exc:
             log.warning("could not renew a lease: %s", exc)
-        self._timer = self._loop.call_later(self._every, self._beat)
+        self._beating = None
+        if self._keep is keep:  # the same command still runs
+            self._due = self._loop.time() + self._every
+            self._timer = self._loop.call_at(self._due, self._fire)
 
 
 def _renewal(source: CommandSource, item: WorkItem) -> Callable[[], Awaitable[None]]:
