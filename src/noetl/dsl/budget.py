@@ -65,7 +65,9 @@ class BudgetExceeded(Exception):
     """A render went over one of its limits."""
 
 
-@dataclass
+# eq=False, repr=False: one render's spending, never compared or printed; each method @dataclass
+# generates is compiled when `noetl run` starts (benchmarks/README.md).
+@dataclass(eq=False, repr=False)
 class _Spending:
     deadline: float  # thread CPU time at which the render must stop
     iterations_left: int

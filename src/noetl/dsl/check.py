@@ -49,7 +49,9 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-@dataclass
+# eq=False, repr=False: one document's positions, never compared or printed; each method @dataclass
+# generates is compiled when `noetl run` starts (benchmarks/README.md).
+@dataclass(eq=False, repr=False)
 class Locator:
     """Positions of the nodes of one YAML document, and the file it came from."""
 

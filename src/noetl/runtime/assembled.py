@@ -37,7 +37,9 @@ if TYPE_CHECKING:  # what only a server holds: no part of `noetl run`'s cold sta
     from noetl.store.retention import Retention
 
 
-@dataclass
+# eq=False, repr=False: a holder of live parts, compared by identity and never printed; each
+# method @dataclass generates is compiled when `noetl run` starts (benchmarks/README.md).
+@dataclass(eq=False, repr=False)
 class Runtime:
     """A running NoETL: store, bus, control plane and workers."""
 
@@ -77,7 +79,7 @@ class Runtime:
         await self.store.close()
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Stores:
     """What a command reads and writes outside an execution: the event log's read side, the
     catalog, the result store, the credentials, the hooks and the schedules, of this machine or
@@ -96,7 +98,7 @@ class Stores:
         await self.opened.aclose()
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class ServerStores:
     """The stores of a server, all in its database."""
 
@@ -110,7 +112,7 @@ class ServerStores:
     registry: WorkerRegistry
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class ServerRuntime:
     """What the server process runs: the event store, the catalog, the credentials (sealed with
     the server's NOETL_SECRET_KEY, served to workers over the API), the result store (large
@@ -155,7 +157,7 @@ class ServerRuntime:
         await self.store.close()
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class WorkerRuntime:
     """A worker process: a pool of workers on the NATS bus, claiming through the server."""
 

@@ -33,7 +33,9 @@ HANDED_OFF = 0  # the claim attempt of a handed-off command: any bus delivery of
 CommandTimer = Callable[[Command], None]
 
 
-@dataclass
+# eq=False, repr=False: a holder of live parts, compared by identity and never printed; each
+# method @dataclass generates is compiled when `noetl run` starts (benchmarks/README.md).
+@dataclass(eq=False, repr=False)
 class LiveExecution:
     """A running execution in memory: equal to replaying its log, plus its commands' holders."""
 
@@ -180,7 +182,7 @@ def digest(source: str | None) -> str:
     return hashlib.sha256(source.encode()).hexdigest() if source is not None else ""
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Offer:
     """A reporting worker's offer to run up to `take` of the next commands (of `pool`) of the
     executions it reports on; answered with those commands once the report is written."""
@@ -193,7 +195,7 @@ class Offer:
     worker_id: str = ""  # who reports (named in the `command.claimed` of handed commands)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class DecidedBatch:
     """Decisions waiting to be written: events per execution, commands, cancellations."""
 

@@ -39,7 +39,9 @@ RETRY_DELAY = 1.0  # seconds before the server's own events of a failed batch ar
 RETRIES = 300  # how often they are (about five minutes: as long as workers retry reports)
 
 
-@dataclass
+# eq=False, repr=False: a holder of live parts, compared by identity and never printed; each
+# method @dataclass generates is compiled when `noetl run` starts (benchmarks/README.md).
+@dataclass(eq=False, repr=False)
 class Submission:
     """Events queued together, with the offer that waits for them (None: the server's own)."""
 

@@ -98,7 +98,9 @@ async def slot_lent() -> AsyncIterator[None]:
         _slot.reset(token)
 
 
-@dataclass
+# eq=False, repr=False: a holder of live parts, compared by identity and never printed; each
+# method @dataclass generates is compiled when `noetl run` starts (benchmarks/README.md).
+@dataclass(eq=False, repr=False)
 class Resources:
     """Per-worker shared services and pooled clients, created once and reused across tasks.
 
@@ -118,7 +120,7 @@ class Resources:
             await self.closers.pop()()
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class ToolContext:
     """Everything about the running task that is not its config."""
 
