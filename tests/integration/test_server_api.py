@@ -216,10 +216,11 @@ def test_start_refusals_store_nothing(api: httpx.Client):
     orphan = api.post("/executions", json={"playbook": SLOW, "parent_execution_id": "123"})
     assert orphan.status_code == 404
     # Workload templates are rendered once at start: one that cannot be is the request's fault.
-    unrenderable = SLOW.replace("workflow:", "workload: {stamp: '{{ nope.x }}'}\nworkflow:")
+    stamp = "workload: {stamp: '{{ workload.nope.x }}'}\nworkflow:"
+    unrenderable = SLOW.replace("workflow:", stamp)
     refused = api.post("/executions", json={"playbook": unrenderable})
     assert refused.status_code == 422
-    assert "workload.stamp: undefined name 'nope'" in refused.json()["error"]["message"]
+    assert "workload.stamp: undefined name 'workload.nope'" in refused.json()["error"]["message"]
     assert executions(api) == []
 
 
