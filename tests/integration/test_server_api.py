@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,12 @@ import httpx
 import pytest
 
 from noetl.bus.port import Pointer
+from noetl.client.catalog import RemoteCatalog
 from noetl.client.source import RemoteSource
 from noetl.client.transport import ServerClient
 from noetl.config import Settings
 from noetl.engine.events import Event
+from noetl.store.catalog import MAX_PAGE
 from noetl.tools.base import Resources
 from noetl.worker.pipeline import run_command
 from support.event_log import assert_one_ending_per_step_run
@@ -177,6 +180,50 @@ def test_catalog_versions(api: httpx.Client):
     assert api.get("/catalog/tests/slow").json()["content"] == changed
     assert api.get("/catalog/tests/slow", params={"version": 1}).json()["content"] == SLOW
     assert [(e["path"], e["version"]) for e in api.get("/catalog").json()] == [("tests/slow", 2)]
+
+
+def test_catalog_list_pages_and_names_a_bad_limit_or_offset(api: httpx.Client):
+    for name in ("c", "a", "b"):
+        source = SLOW.replace("path: tests/slow", f"path: tests/page/{name}")
+        assert api.post("/catalog", json={"content": source}).status_code == 201
+    pages = [
+        [e["path"] for e in api.get("/catalog", params={"limit": 2, "offset": at}).json()]
+        for at in (0, 2)
+    ]
+    assert pages == [["tests/page/a", "tests/page/b"], ["tests/page/c"]]
+    refused = {
+        "limit": [{"limit": 0}, {"limit": 1001}, {"limit": "x"}],
+        "offset": [{"offset": -1}, {"offset": 2**63}],
+    }
+    for field, queries in refused.items():
+        for params in queries:
+            answer = api.get("/catalog", params=params)
+            assert answer.status_code == 422, (params, answer.text)
+            assert answer.json()["error"]["fields"][0]["field"] == field, answer.text
+
+
+def test_the_remote_catalog_pages_through_more_than_a_page(
+    server: LiveServer, api: httpx.Client, tmp_path: Path
+):
+    rows = [(f"p/{i:04}", SLOW) for i in range(MAX_PAGE + 5)]
+    with sqlite3.connect(tmp_path / "noetl.db") as conn:  # the server's catalog, filled fast
+        conn.executemany(
+            "INSERT INTO catalog (path, version, name, source, sha256, created_at) "
+            "VALUES (?, 1, 'slow', ?, 'x', '2026-01-01T00:00:00.000000+00:00')",
+            rows,
+        )
+
+    async def listed() -> list[list[str]]:
+        catalog = RemoteCatalog(ServerClient(server.url, token=TOKEN))
+        try:
+            pages = [await catalog.list(), await catalog.list(limit=3, offset=MAX_PAGE + 3)]
+            return [[entry.path for entry in page] for page in pages]
+        finally:
+            await catalog.client.aclose()
+
+    whole, last = asyncio.run(listed())
+    assert whole == [path for path, _ in rows]  # two requests, every path, in order
+    assert last == [path for path, _ in rows[MAX_PAGE + 3 :]]
 
 
 def test_catalog_refusals(api: httpx.Client):
