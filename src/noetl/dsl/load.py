@@ -114,8 +114,11 @@ def import_text(text: str, file: str | None = None) -> tuple[Imported | None, li
 
 def _validate(data: Any, where: Locator) -> tuple[PlaybookModel | None, list[Problem]]:
     if not isinstance(data, Mapping):
-        got = "an empty document" if data is None else f"a {_type_name(data)}"
         message = "a playbook is a mapping with apiVersion, kind, metadata and workflow"
+        if data is None and where.position(()) is None:  # no node at all: 1:1 is the place
+            message = f"nothing to load: the file is empty (or holds only comments); {message}"
+            return None, [Problem(message, file=where.file, line=1, col=1)]
+        got = "an empty document" if data is None else f"a {_type_name(data)}"
         return None, [where.problem(f"{message}; got {got}", ())]
     try:
         return PlaybookModel.model_validate(data), []
