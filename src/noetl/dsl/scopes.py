@@ -129,10 +129,26 @@ def _workbook_call(task: TaskModel) -> str | None:
     return name if isinstance(name, str) else None
 
 
+# Names NoETL's templates offer that have no counterpart here, and what to write instead.
+_NOETL_NAMES = {
+    "env": "environment variables are not readable from templates: pass the value in the "
+    "payload (`--set NAME=value`) or give it in `workload`",
+    "secret": "read a secret with a `secrets` task, or name a credential in `auth`",
+    "keychain": "credentials are named credentials (`noetl credentials set`) read by `auth` "
+    "or a `secrets` task",
+    "payload": "the request payload is merged over `workload` (its keys replace workload "
+    "values), and steps read them as `workload.NAME`",
+    "token": "no `token()` function: fetch a token with an `http` task (or name a credential "
+    "in `auth`)",
+}
+
+
 def _hint(name: str, known: frozenset[str]) -> str:
     """What the name could have been: a close known name, else what the names are."""
     if name in WORKLOAD_SCOPES:
         return f": '{name}' is only known to workload templates, rendered once at start"
+    if name in _NOETL_NAMES:
+        return f": {_NOETL_NAMES[name]}"
     close = did_you_mean(name, known - _functions())
     if close:
         return close
