@@ -68,3 +68,16 @@ def test_a_retry_on_name_without_counterpart_is_refused_at_its_place(cli, tmp_pa
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"{bad}:15:9: " in done.stderr
     assert "cannot convert retry_on 'cosmic_ray' (known: " in done.stderr
+
+
+def test_a_kind_without_counterpart_is_refused_at_its_kind_not_at_its_fields(cli, tmp_path):
+    container = tmp_path / "container.yaml"  # modelled on container_callback_happy_path
+    container.write_text(
+        "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: c}\nworkflow:\n"
+        "  - step: start\n    tool:\n      kind: container\n      image: busybox\n"
+        "      args: ['echo hi']\n      input: {}\n"
+    )
+    done = cli("import", str(container))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"{container}:7:13: tool kind 'container' has no counterpart")
+    assert "expected a mapping" not in done.stderr  # its list of args is not what is wrong

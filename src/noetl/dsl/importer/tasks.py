@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from noetl.dsl.check import DocPath
+from noetl.dsl.check import DocPath, did_you_mean, known_kinds
 from noetl.dsl.importer.context import Conversion
 from noetl.dsl.importer.expressions import Names, rewrite_value
 from noetl.dsl.importer.python import convert_python, script_text
 from noetl.dsl.importer.rules import convert_rules, split_set
+from noetl.dsl.kinds import BUILTIN_KINDS
 
 # NoETL field -> canonical field, per kind ("*" for every kind).
 _ALIASES: dict[str, dict[str, str]] = {
@@ -50,6 +51,16 @@ def convert_task(
     """The canonical task labelled `label`, and the bare names its `set` defines
     (name -> `vars.name`). Inside its rules, `label` names the attempt's own result."""
     kind = str(task.get("kind", ""))
+    if kind and kind not in BUILTIN_KINDS and kind not in known_kinds():
+        # Refused here, not by validation: a kind's other fields (a `container`'s list of
+        # `args`) would otherwise be reported instead of the kind itself.
+        conv.refuse(
+            (*old, "kind"),
+            f"tool kind '{kind}' has no counterpart here{did_you_mean(kind, known_kinds())} "
+            f"(known kinds: {', '.join(known_kinds())})",
+            key=False,
+        )
+        return dict(task), {}
     sql = names.sql | ({"output", label} if kind in SQL_KINDS else set())
     rule_names = Names(
         {**names.roots, label: "outcome.result"},
