@@ -127,6 +127,42 @@ def test_a_workload_template_sees_only_the_start_scope():
     assert message.startswith("template of the workload (rendered once, at start)")
 
 
+def test_a_workload_value_the_payload_must_give_only_warns():
+    text = doc(
+        """
+        workload:
+          password: "{{ password }}"
+          user: {id: "{{ payload.user_id }}"}
+          other: "{{ password }}"
+        workflow:
+          - step: start
+        """
+    )
+    _, problems = check_playbook(text, file="p.yaml")
+    found = [(p.severity, p.path, p.message) for p in problems if p.path.startswith("workload")]
+    assert found == [
+        (
+            "warning",
+            "workload.password",
+            "workload.password reads 'password': a start whose payload gives 'password' "
+            "replaces this template, one without it fails",
+        ),
+        (
+            "warning",
+            "workload.user.id",
+            "workload.user reads 'payload': a start whose payload gives 'user' replaces this "
+            "template, one without it fails",
+        ),
+        (
+            "error",
+            "workload.other",
+            "template of the workload (rendered once, at start) reads unknown name 'password'"
+            ": no step has that name, and it is no scope (workload, ctx, vars, iter, args, "
+            "results, _prev, outcome, event...)",
+        ),
+    ]
+
+
 def test_a_workbook_task_no_step_calls_only_warns():
     text = doc(
         """

@@ -61,10 +61,7 @@ def unknown_names(model: PlaybookModel, data: Any, where: Locator) -> list[Probl
     if not isinstance(data, Mapping):
         return []
     steps = {step.step for step in model.workflow}
-    problems: list[Problem] = []
-    known = WORKLOAD_SCOPES | _functions()
-    for path, text in _templates(data.get("workload"), ("workload",)):
-        problems += _check(text, path, known, "the workload (rendered once, at start)", where)
+    problems = _workload_names(data.get("workload"), where)
     known = STEP_SCOPES | steps | _functions()
     called = _called_workbook_tasks(model)
     for section, name_field, label in _OWNERS:
@@ -81,6 +78,29 @@ def unknown_names(model: PlaybookModel, data: Any, where: Locator) -> list[Probl
             fields = {key: value for key, value in entry.items() if key not in _NOT_RENDERED}
             for path, text in _templates(fields, (section, i)):
                 problems += _check(text, path, known, owner, where, severity)
+    return problems
+
+
+def _workload_names(workload: Any, where: Locator) -> list[Problem]:
+    """Unknown names of the workload's templates. One the payload may hide is a warning: a
+    value reading its own key (`password: "{{ password }}"`) or `payload` is NoETL's way of
+    saying "give it in the payload", and the payload's value replaces the template."""
+    problems: list[Problem] = []
+    known = WORKLOAD_SCOPES | _functions()
+    for path, text in _templates(workload, ("workload",)):
+        key = str(path[1])
+        unknown = RENDERER.required_names(text) - known
+        for name in sorted(unknown & {key, "payload"}):
+            problems.append(
+                where.problem(
+                    f"workload.{key} reads '{name}': a start whose payload gives '{key}' "
+                    "replaces this template, one without it fails",
+                    path,
+                    severity="warning",
+                )
+            )
+        owner = "the workload (rendered once, at start)"
+        problems += _check(text, path, known | {key, "payload"}, owner, where)
     return problems
 
 
