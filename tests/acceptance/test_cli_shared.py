@@ -67,6 +67,25 @@ def test_catalog_commands_read_a_server_like_the_local_catalog(cli, server):
         assert "no version 7 of playbook 't'" in missing.stderr
 
 
+def test_catalog_list_pages_locally_and_on_a_server_alike(cli, server):
+    for name in ("c", "a", "b"):
+        playbook = cli.write(name, MERGED)
+        playbook.write_text(playbook.read_text().replace("name: t", f"name: {name}"))
+        for where in (("--db", str(cli.db)), ("--server", server.url)):
+            assert cli("catalog", "register", str(playbook), *where).returncode == 0
+    for where in (("--db", str(cli.db)), ("--server", server.url)):
+        pages = []
+        for offset in ("0", "2"):
+            listed = cli("catalog", "list", "--json", "--limit", "2", "--offset", offset, *where)
+            assert listed.returncode == 0, listed.stderr
+            pages.append([e["path"] for e in json.loads(listed.stdout)])
+            full = "more may follow: --offset 2" in listed.stderr
+            assert full == (offset == "0"), listed.stderr
+        assert pages == [["a", "b"], ["c"]]
+        refused = cli("catalog", "list", "--limit", "0", *where)
+        assert refused.returncode == 2 and "--limit" in refused.stderr
+
+
 def test_execution_reads_from_a_server(cli, server):
     playbook = cli.write("merged", MERGED)
     started = cli("execute", str(playbook), "--server", server.url)

@@ -66,9 +66,17 @@ def test_a_refused_construct_is_named_at_its_place(cli, tmp_path: Path):
 def test_an_empty_or_invalid_canonical_file_is_refused_not_copied(cli, tmp_path: Path):
     empty = tmp_path / "empty.yaml"
     empty.write_text("# nothing but a comment\n")
-    done = cli("import", str(empty))
-    assert done.returncode == 1 and done.stdout == ""
-    assert f"{empty}" in done.stderr and "empty document" in done.stderr
+    for text in ("", "\n\n", "# nothing but a comment\n"):
+        empty.write_text(text)
+        done = cli("import", str(empty))
+        assert done.returncode == 1 and done.stdout == ""
+        assert done.stderr.startswith(f"{empty}:1:1: nothing to load: the file is empty")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "empty.yaml").write_text("")
+    converted = cli("import", str(folder), "--out", str(tmp_path / "converted"))
+    assert converted.returncode == 1 and "empty.yaml:1:1: nothing to load" in converted.stderr
+    assert not (tmp_path / "converted" / "empty.yaml").exists()
     broken = tmp_path / "broken.yaml"  # canonical in form, but `next` names no step
     broken.write_text(CANONICAL + "    next: [{step: nowhere}]\n")
     out = tmp_path / "out"

@@ -209,7 +209,7 @@ JOBS: dict[str, tuple[str, list[str]]] = {
           - step: start
             next: guarded
           - step: guarded
-            when: "{{ missing_name.value > 1 }}"
+            when: "{{ workload.missing_name.value > 1 }}"
             tool: {kind: noop, result: never}
         """,
         [],
@@ -219,7 +219,7 @@ JOBS: dict[str, tuple[str, list[str]]] = {
         workflow:
           - step: start
             tool: {kind: noop, result: 1}
-            next: [{step: end, when: "{{ nowhere > 1 }}"}]
+            next: [{step: end, when: "{{ workload.nowhere > 1 }}"}]
           - step: end
         """,
         [],

@@ -132,3 +132,21 @@ def test_schema_prints_a_json_schema():
         "workflow",
     }
     assert schema["additionalProperties"] is False
+
+
+def test_validate_refuses_the_workload_values_a_run_refuses(tmp_path):
+    deep = "x"
+    for _ in range(101):
+        deep = f"[{deep}]"
+    cases = {
+        "nan.yaml": ("workload:\n  a: {b: [1, .nan]}\n", "5:14", "nan is not a JSON number"),
+        "inf.yaml": ("workload:\n  c: -.inf\n", "5:6", "-inf is not a JSON number"),
+        "deep.yaml": (f"workload:\n  d: {deep}\n", "5:105", "nested deeper than 100 levels"),
+    }
+    for name, (workload, place, why) in cases.items():
+        path = write(tmp_path, name, HEAD + workload + "workflow:\n  - step: start\n")
+        checked = noetl("validate", str(path))
+        assert checked.returncode == 1, checked.stdout
+        assert checked.stdout.startswith(f"{path}:{place}: {why}: an execution cannot start")
+        ran = noetl("run", str(path))  # the run refuses the same value, saying the same
+        assert ran.returncode == 2 and why in ran.stderr + ran.stdout

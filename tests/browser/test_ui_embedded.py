@@ -461,3 +461,29 @@ def test_text_from_the_log_is_shown_as_text_and_bidi_controls_reorder_nothing(
     expect(page.locator("tbody")).to_contain_text("<img src=x onerror=window.pwned=1>")
     assert page.evaluate("window.pwned") is None
     assert "\u202e" not in page.locator("body").inner_text()
+
+
+def test_the_playbooks_page_pages_through_a_long_catalog(page: Page, ui: UiProcess) -> None:
+    source = "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: p}\nworkflow: []\n"
+    with sqlite3.connect(ui.home_db()) as conn:  # after every other path ("zz-"), 2 pages
+        conn.executemany(
+            "INSERT INTO catalog (path, version, name, source, sha256, created_at) "
+            "VALUES (?, 1, 'p', ?, 'x', '2026-01-01T00:00:00.000000+00:00')",
+            [(f"zz-paging/p{i:03}", source) for i in range(150)],
+        )
+    listed = [e["path"] for e in ui.api("GET", "/catalog", params={"limit": 1000})]
+    total = len(listed)
+    assert 150 <= total <= 200
+    page.goto(ui.url + "/playbooks")
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(100)
+    previous = page.get_by_role("button", name="← Previous")
+    following = page.get_by_role("button", name="Next →")
+    expect(previous).to_be_disabled()
+    following.click()
+    expect(rows).to_have_count(total - 100)
+    expect(rows.last).to_contain_text("zz-paging/p149")
+    expect(following).to_be_disabled()
+    previous.click()
+    expect(rows).to_have_count(100)
+    expect(rows.first.locator("td").first).to_have_text(listed[0])

@@ -78,6 +78,25 @@ def test_list_gives_the_latest_version_of_every_path_by_path(open_catalog):
     assert [(e.path, e.version, e.source) for e in listed] == [("a", 1, V1), ("b", 2, V2)]
 
 
+def test_list_pages_by_limit_and_offset_in_path_order(open_catalog):
+    async def body(store: CatalogStore) -> Any:
+        for path in ("e", "c", "a", "d", "b"):
+            await store.register(path, path, V1)
+        await store.register("c", "c", V2)  # a page holds the latest version, one per path
+        pages = [await store.list(limit=2, offset=offset) for offset in (0, 2, 4, 6)]
+        return pages, await store.list(offset=3), await store.list(limit=10)
+
+    pages, rest, whole = open_catalog.run(body)
+    assert [[(e.path, e.version) for e in page] for page in pages] == [
+        [("a", 1), ("b", 1)],
+        [("c", 2), ("d", 1)],
+        [("e", 1)],
+        [],
+    ]
+    assert [e.path for e in rest] == ["d", "e"]
+    assert [e.path for e in whole] == ["a", "b", "c", "d", "e"]
+
+
 def test_unknown_path_or_version_is_not_found_naming_it(open_catalog):
     async def missing_path(store: CatalogStore) -> Any:
         return await store.get("no/such")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,12 @@ import httpx
 import pytest
 
 from noetl.bus.port import Pointer
+from noetl.client.catalog import RemoteCatalog
 from noetl.client.source import RemoteSource
 from noetl.client.transport import ServerClient
 from noetl.config import Settings
 from noetl.engine.events import Event
+from noetl.store.catalog import MAX_PAGE
 from noetl.tools.base import Resources
 from noetl.worker.pipeline import run_command
 from support.event_log import assert_one_ending_per_step_run
@@ -179,6 +182,50 @@ def test_catalog_versions(api: httpx.Client):
     assert [(e["path"], e["version"]) for e in api.get("/catalog").json()] == [("tests/slow", 2)]
 
 
+def test_catalog_list_pages_and_names_a_bad_limit_or_offset(api: httpx.Client):
+    for name in ("c", "a", "b"):
+        source = SLOW.replace("path: tests/slow", f"path: tests/page/{name}")
+        assert api.post("/catalog", json={"content": source}).status_code == 201
+    pages = [
+        [e["path"] for e in api.get("/catalog", params={"limit": 2, "offset": at}).json()]
+        for at in (0, 2)
+    ]
+    assert pages == [["tests/page/a", "tests/page/b"], ["tests/page/c"]]
+    refused = {
+        "limit": [{"limit": 0}, {"limit": 1001}, {"limit": "x"}],
+        "offset": [{"offset": -1}, {"offset": 2**63}],
+    }
+    for field, queries in refused.items():
+        for params in queries:
+            answer = api.get("/catalog", params=params)
+            assert answer.status_code == 422, (params, answer.text)
+            assert answer.json()["error"]["fields"][0]["field"] == field, answer.text
+
+
+def test_the_remote_catalog_pages_through_more_than_a_page(
+    server: LiveServer, api: httpx.Client, tmp_path: Path
+):
+    rows = [(f"p/{i:04}", SLOW) for i in range(MAX_PAGE + 5)]
+    with sqlite3.connect(tmp_path / "noetl.db") as conn:  # the server's catalog, filled fast
+        conn.executemany(
+            "INSERT INTO catalog (path, version, name, source, sha256, created_at) "
+            "VALUES (?, 1, 'slow', ?, 'x', '2026-01-01T00:00:00.000000+00:00')",
+            rows,
+        )
+
+    async def listed() -> list[list[str]]:
+        catalog = RemoteCatalog(ServerClient(server.url, token=TOKEN))
+        try:
+            pages = [await catalog.list(), await catalog.list(limit=3, offset=MAX_PAGE + 3)]
+            return [[entry.path for entry in page] for page in pages]
+        finally:
+            await catalog.client.aclose()
+
+    whole, last = asyncio.run(listed())
+    assert whole == [path for path, _ in rows]  # two requests, every path, in order
+    assert last == [path for path, _ in rows[MAX_PAGE + 3 :]]
+
+
 def test_catalog_refusals(api: httpx.Client):
     bad = api.post("/catalog", json={"content": "workflow: [\n  - step: a\n  bad"})
     assert bad.status_code == 422
@@ -216,10 +263,11 @@ def test_start_refusals_store_nothing(api: httpx.Client):
     orphan = api.post("/executions", json={"playbook": SLOW, "parent_execution_id": "123"})
     assert orphan.status_code == 404
     # Workload templates are rendered once at start: one that cannot be is the request's fault.
-    unrenderable = SLOW.replace("workflow:", "workload: {stamp: '{{ nope.x }}'}\nworkflow:")
+    stamp = "workload: {stamp: '{{ workload.nope.x }}'}\nworkflow:"
+    unrenderable = SLOW.replace("workflow:", stamp)
     refused = api.post("/executions", json={"playbook": unrenderable})
     assert refused.status_code == 422
-    assert "workload.stamp: undefined name 'nope'" in refused.json()["error"]["message"]
+    assert "workload.stamp: undefined name 'workload.nope'" in refused.json()["error"]["message"]
     assert executions(api) == []
 
 

@@ -89,13 +89,29 @@ def test_a_webhook_with_good_and_bad_secrets_and_bodies(server: LiveServer, tmp_
                 ),
                 400,
             ),
-            "not a JSON number": (
+            "not a JSON number": (  # json.loads took it: the start refused it, a 400
                 anyone.post(
                     "/hooks/greet",
                     content=b'{"who": NaN}',
                     headers={**good, "content-type": "application/json"},
                 ),
-                400,
+                422,
+            ),
+            "Infinity": (
+                anyone.post(
+                    "/hooks/greet",
+                    content=b'{"who": [1, -Infinity]}',
+                    headers={**good, "content-type": "application/json"},
+                ),
+                422,
+            ),
+            "not UTF-8": (
+                anyone.post(
+                    "/hooks/greet",
+                    content=b'{"who": "\xff"}',
+                    headers={**good, "content-type": "application/json"},
+                ),
+                422,
             ),
             "too large": (
                 anyone.post("/hooks/greet", json={"who": "x" * (1024 * 1024)}, headers=good),
@@ -106,6 +122,15 @@ def test_a_webhook_with_good_and_bad_secrets_and_bodies(server: LiveServer, tmp_
             assert answer.status_code == status, (what, answer.text)
             assert answer.json()["error"]["message"], what
             assert secret not in answer.text
+        for what in ("not a JSON number", "Infinity"):  # refused as every route refuses it
+            message = calls[what][0].json()["error"]["message"]
+            assert message.startswith("body: not valid JSON") and "is not a JSON number" in message
+        elsewhere = api.post(
+            "/executions",
+            content=b'{"playbook": "x", "payload": {"who": NaN}}',
+            headers={"content-type": "application/json"},
+        )
+        assert elsewhere.status_code == 422 and "NaN is not a JSON number" in elsewhere.text
         assert api.get("/executions").json()["executions"] == []  # nothing was started
         started = anyone.post("/hooks/greet", json={"who": "ada"}, headers=good)
         assert started.status_code == 202, started.text

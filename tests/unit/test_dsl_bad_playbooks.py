@@ -546,7 +546,10 @@ def test_a_document_that_is_not_a_mapping():
 
 
 def test_an_empty_document():
-    _, problems = check_playbook("")
+    _, problems = check_playbook("", file="e.yaml")
+    assert str(problems[0]).startswith("e.yaml:1:1: nothing to load: the file is empty")
+    _, problems = check_playbook("null\n", file="n.yaml")
+    assert str(problems[0]).startswith("n.yaml:1:1: a playbook is a mapping")
     assert "got an empty document" in problems[0].message
 
 

@@ -88,6 +88,10 @@ workflow:
             - expr: "{{ from_rule > 1 }}"
               do: continue
               set_vars: {v: "{{ from_set_vars }}"}
+  - {step: from_workbook}
+  - {step: from_set_ctx}
+  - {step: from_rule}
+  - {step: from_set_vars}
 """
     )
     names = worker_names(playbook, "start")

@@ -165,7 +165,7 @@ def test_guard_that_cannot_render_fails_execution_naming_step_arc_and_name():
 workflow:
   - step: start
     tool: {kind: noop}
-    next: [{step: end, when: "{{ missing_thing > 1 }}"}]
+    next: [{step: end, when: "{{ workload.missing_thing > 1 }}"}]
   - step: end
 """
     )

@@ -54,7 +54,7 @@ def test_a_workload_without_templates_is_the_merge():
 def test_a_template_that_cannot_render_names_its_workload_key():
     broken = load_playbook(
         "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: t, path: t}\n"
-        "workload: {a: '{{ nope.x }}'}\nworkflow:\n  - step: start\n"
+        "workload: {a: '{{ workload.nope.x }}'}\nworkflow:\n  - step: start\n"
     )
     with pytest.raises(TemplateError) as caught:
         started_workload(broken, None, "1")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from noetl.store.storable import MAX_DEPTH, unstorable
+from noetl.engine.storable import MAX_DEPTH, unstorable
 
 
 def nested(depth: int) -> object:

@@ -51,10 +51,18 @@ def register_playbook(
 
 @catalog_app.command("list")
 def list_entries(
-    db: DbOption = None, as_json: JsonOption = False, server: ServerOption = None
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    server: ServerOption = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 100,
+    offset: Annotated[int, typer.Option(min=0, help="After skipping this many.")] = 0,
 ) -> None:
-    """The latest version of every registered playbook."""
-    entries = with_stores(db, server, lambda stores: stores.catalog.list())
+    """The latest version of every registered playbook, by path (a page: --limit, --offset)."""
+    entries = with_stores(
+        db, server, lambda stores: stores.catalog.list(limit=limit, offset=offset)
+    )
+    if len(entries) == limit:
+        typer.echo(f"(more may follow: --offset {offset + limit})", err=True)
     if as_json:
         typer.echo(json.dumps([entry.to_dict() for entry in entries], indent=2))
         return

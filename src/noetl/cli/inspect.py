@@ -4,6 +4,7 @@ and result store, or with `--server` a server's."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -12,11 +13,13 @@ from rich.console import Console
 from rich.table import Table
 
 from noetl.cli.options import DbOption, JsonOption
-from noetl.cli.terminal import dump_json, fail, with_stores
+from noetl.cli.terminal import dump_json, with_stores
 from noetl.engine.events import TERMINAL_PLAYBOOK, Event
 from noetl.runtime.assembled import Stores
+from noetl.runtime.live import log_pages
 from noetl.runtime.step_results import step_result
 from noetl.runtime.task_logs import each_task_log, render, task_logs
+from noetl.store.port import EventStore
 
 ServerOption = Annotated[
     str | None, typer.Option("--server", help="Read from this NoETL server, not the local log.")
@@ -80,17 +83,23 @@ def events(
     if follow:
         with_stores(db, server, lambda s: _follow(s.events, execution_id, as_json))
         return
-    log = with_stores(db, server, lambda s: s.events.read(execution_id))
-    if not log:
-        fail(f"execution {execution_id} not found")
+    with_stores(db, server, lambda s: print_events(s.events, execution_id, as_json))
+
+
+async def print_events(log: EventStore, execution_id: str, as_json: bool) -> None:
+    """Print the execution's log a page at a time (a long log is never in memory whole): a
+    JSON array with `as_json`, else one line per event, as `--follow` prints them."""
+    await log.get_execution(execution_id)  # an unknown id is an error, not an empty log
+    separator = "[\n  "
+    async for page in log_pages(log, execution_id):
+        for event in page:
+            if as_json:
+                typer.echo(separator + json.dumps(event.to_dict(), default=str), nl=False)
+                separator = ",\n  "
+            else:
+                typer.echo(_line(event))
     if as_json:
-        dump_json([e.to_dict() for e in log])
-        return
-    table = Table("seq", "type", "step", "iteration", "origin", "time")
-    for e in log:
-        iteration = "" if e.iteration is None else str(e.iteration)
-        table.add_row(str(e.seq), e.type, e.step or "", iteration, e.origin, e.created_at or "")
-    _console().print(table)
+        typer.echo("[]" if separator.startswith("[") else "\n]")
 
 
 FOLLOW_POLL = 0.25  # seconds between reads of a followed log

@@ -23,6 +23,11 @@ HomeOption = Annotated[
     Path | None, typer.Option("--home", help="Directory for NoETL's local files (.noetl).")
 ]
 GRACEFUL_SHUTDOWN = 10  # seconds open requests get at shutdown before they are cancelled
+# Seconds a request's head (request line and headers) may take to arrive, from when the
+# connection opens or the request's first byte arrives; uvicorn has no such limit, so a client
+# trickling header bytes (slowloris) held its connection for ever. Bodies have the app's
+# BODY_DEADLINE; idle kept-alive connections uvicorn's `timeout_keep_alive`.
+HEADER_DEADLINE = 10.0
 AckWaitOption = Annotated[
     int | None,
     typer.Option("--ack-wait", min=1, help="Seconds a worker's lease on a command lasts."),
@@ -165,6 +170,8 @@ def _http_server(app: Any, log_level: str, access_log: bool) -> Any:
     """uvicorn serving `app`; open requests get GRACEFUL_SHUTDOWN seconds at shutdown."""
     import uvicorn
 
+    from noetl.cli.header_deadline import header_deadline_protocol
+
     class Server(uvicorn.Server):
         """Ends the event streams when the shutdown starts: a stream never ends by itself,
         and uvicorn waits for open requests."""
@@ -175,6 +182,7 @@ def _http_server(app: Any, log_level: str, access_log: bool) -> Any:
 
     config = uvicorn.Config(
         app,
+        http=header_deadline_protocol(HEADER_DEADLINE),
         log_level=log_level,
         access_log=access_log,
         log_config=None,  # uvicorn's records go through the one logging setup, in its format

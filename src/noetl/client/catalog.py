@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from noetl.client.transport import ServerClient
-from noetl.store.catalog import CatalogEntry
+from noetl.store.catalog import MAX_PAGE, CatalogEntry
 
 
 class RemoteCatalog:
@@ -32,9 +32,19 @@ class RemoteCatalog:
         answer = await self.client.call("GET", f"/catalog/{quote(path)}", params=params)
         return _entry(answer, answer.get("content") or "")
 
-    async def list(self) -> builtins.list[CatalogEntry]:
-        """The latest version of every path, ordered by path (without their YAML)."""
-        return [_entry(row, "") for row in await self.client.call("GET", "/catalog")]
+    async def list(
+        self, *, limit: int | None = None, offset: int = 0
+    ) -> builtins.list[CatalogEntry]:
+        """The latest version of every path, ordered by path (without their YAML): a page of
+        `limit` from `offset`, or with no `limit` every page from `offset` on."""
+        entries: builtins.list[CatalogEntry] = []
+        while True:
+            size = MAX_PAGE if limit is None else min(MAX_PAGE, limit - len(entries))
+            params = {"limit": size, "offset": offset + len(entries)}
+            page = await self.client.call("GET", "/catalog", params=params)
+            entries += [_entry(row, "") for row in page]
+            if len(page) < size or (limit is not None and len(entries) >= limit):
+                return entries
 
     async def close(self) -> None:
         """Nothing to release: the client belongs to whoever made it."""

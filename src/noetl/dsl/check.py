@@ -18,6 +18,7 @@ from typing import Any
 from noetl.dsl.kinds import BUILTIN_KINDS, COMMON_TASK_FIELDS, plugin_entry_points
 from noetl.dsl.model import PlaybookModel, StepModel, TaskModel
 from noetl.dsl.templates import is_template, syntax_error
+from noetl.engine.storable import unstorable_at
 from noetl.errors import Problem
 
 DocPath = tuple[str | int, ...]
@@ -108,8 +109,20 @@ def semantic_problems(model: PlaybookModel, data: Any, where: Locator) -> list[P
         task_path: DocPath = ("workbook", k, "tool")
         problems += _pipeline([(entry.name, task_path, entry.tool)], (), workbook, where)
     problems += list(_templates(data, (), where))
+    problems += _unstorable_workload(data, where)
     problems += _unreachable(model, where)
     return problems
+
+
+def _unstorable_workload(data: Any, where: Locator) -> list[Problem]:
+    """The workload value a start would refuse (`.nan`, `.inf`, too deep...), where it is:
+    the same check, so validation and the run say the same."""
+    workload = data.get("workload") if isinstance(data, Mapping) else None
+    found = unstorable_at(workload) if workload is not None else None
+    if found is None:
+        return []
+    path, why = found
+    return [where.problem(f"{why}: an execution cannot start with it", ("workload", *path))]
 
 
 def _step_names(model: PlaybookModel, where: Locator) -> list[Problem]:

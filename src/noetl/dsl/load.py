@@ -24,6 +24,7 @@ from noetl.dsl.check import DocPath, Locator, did_you_mean, semantic_problems
 from noetl.dsl.importer import Imported, import_document
 from noetl.dsl.model import TAGS, TASK_TAG, EvalRuleModel, PlaybookModel, StepModel, TaskModel
 from noetl.dsl.reading import Source, parse_yaml, read_source
+from noetl.dsl.scopes import unknown_names
 from noetl.dsl.templates import RENDERER
 from noetl.engine.definition import Arc, EvalRule, LoopDef, PlaybookDef, StepDef, TaskDef
 from noetl.errors import PlaybookError, Problem
@@ -77,7 +78,7 @@ def check_playbook(
     # duplicate keys leave a usable document, so the later stages still report their findings
     model, problems = _validate(data, where)
     if model is not None:
-        problems = semantic_problems(model, data, where)
+        problems = semantic_problems(model, data, where) + unknown_names(model, data, where)
     problems = _in_order(read_problems + problems)
     if model is None or any(p.severity == "error" for p in problems):
         return None, problems
@@ -113,8 +114,11 @@ def import_text(text: str, file: str | None = None) -> tuple[Imported | None, li
 
 def _validate(data: Any, where: Locator) -> tuple[PlaybookModel | None, list[Problem]]:
     if not isinstance(data, Mapping):
-        got = "an empty document" if data is None else f"a {_type_name(data)}"
         message = "a playbook is a mapping with apiVersion, kind, metadata and workflow"
+        if data is None and where.position(()) is None:  # no node at all: 1:1 is the place
+            message = f"nothing to load: the file is empty (or holds only comments); {message}"
+            return None, [Problem(message, file=where.file, line=1, col=1)]
+        got = "an empty document" if data is None else f"a {_type_name(data)}"
         return None, [where.problem(f"{message}; got {got}", ())]
     try:
         return PlaybookModel.model_validate(data), []

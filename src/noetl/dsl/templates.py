@@ -118,6 +118,7 @@ class JinjaRenderer:
         self._compiled: _lru_cache_wrapper[Compiled] = lru_cache(maxsize=cache_size)(self._compile)
         # The control plane asks which names a template reads on every render of it.
         self._names_of = lru_cache(maxsize=cache_size)(self._read_names)
+        self._required_of = lru_cache(maxsize=cache_size)(self._read_required)
 
     def render(self, value: Any, scope: Mapping[str, Any], *, where: str = "") -> Any:
         """Render `value`: a template string, or dicts/lists/tuples nesting them.
@@ -159,6 +160,18 @@ class JinjaRenderer:
             for item in value:
                 found |= self.names(item)
         return found
+
+    def required_names(self, text: str) -> frozenset[str]:
+        """Root names `text` reads that must exist for it to render: its names, less those
+        it only tests (`x is defined`) or gives a fallback (`x | default(...)`), which render
+        without the name (empty for a text that does not compile)."""
+        return self._required_of(text) if is_template(text) else frozenset()
+
+    def _read_required(self, text: str) -> frozenset[str]:
+        with contextlib.suppress(TemplateSyntaxError):
+            tree = self._env.parse(text)
+            return frozenset(meta.find_undeclared_variables(tree)) - _guarded_names(tree)
+        return frozenset()
 
     def _read_names(self, text: str) -> frozenset[str]:
         # A syntax error is reported by validation and again when rendering.
@@ -222,6 +235,21 @@ class JinjaRenderer:
             if missing is not None and repr(missing[-1]) in message:
                 return _dotted(missing)
         return None
+
+
+_GUARD_TESTS = frozenset({"defined", "undefined"})
+_GUARD_FILTERS = frozenset({"default", "d"})
+
+
+def _guarded_names(tree: nodes.Template) -> set[str]:
+    """Names the template tests for (`x is defined`) or defaults (`x | default(1)`): such a
+    bare name may be missing at render time."""
+    guarded = set()
+    for node in tree.find_all((nodes.Test, nodes.Filter)):
+        names = _GUARD_TESTS if isinstance(node, nodes.Test) else _GUARD_FILTERS
+        if node.name in names and isinstance(node.node, nodes.Name):
+            guarded.add(node.node.name)
+    return guarded
 
 
 def _lone_expression(tokens: Iterator[tuple[int, str, str]]) -> str | None:

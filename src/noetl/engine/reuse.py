@@ -30,38 +30,51 @@ from noetl.engine.events import Event
 Plan = dict[str, dict[str, dict[str, Any]]]  # step -> epoch (as text) -> entry
 
 
+# The only events a reuse plan is built from: a reader of a long log asks for these alone.
+PLAN_EVENTS = frozenset(
+    {ev.STEP_STARTED, ev.COMMAND_ISSUED, ev.STEP_DONE, ev.STEP_REUSED, ev.LOOP_DONE}
+)
+
+
 def plan_from_log(log: Iterable[Event], *, rerun: Collection[str] = ()) -> Plan:
     """The reuse plan of an execution's log: finished step runs (`ended_as` with `result`,
     `vars`, `set_ctx`) and, for loops that did not finish, their finished `iterations`.
     Steps named in `rerun` are left out."""
-    reader = _LogReader()
+    reader = PlanReader()
     for event in log:
         reader.read(event)
-    plan: Plan = {}
-    for (step, epoch), finished in reader.iterations.items():
-        if (step, epoch) not in reader.runs:
-            plan.setdefault(step, {})[str(epoch)] = {"iterations": finished}
-    for (step, epoch), entry in reader.runs.items():
-        plan.setdefault(step, {})[str(epoch)] = entry
-    return {step: entries for step, entries in plan.items() if step not in rerun}
+    return reader.plan(rerun=rerun)
 
 
-class _LogReader:
-    """What an execution's log says each step run (and loop iteration) finished with."""
+class PlanReader:
+    """What an execution's log says each step run (and loop iteration) finished with, read
+    one event at a time (in log order; events not in `PLAN_EVENTS` are ignored), so a log can
+    be read in pages."""
 
     def __init__(self) -> None:
         self.epochs: dict[int, int] = {}  # token -> epoch of its step run
-        self.commands: dict[str, Command] = {}
+        self.commands: dict[str, tuple[int, int]] = {}  # command id -> (token, epoch)
         self.runs: dict[tuple[str, int], dict[str, Any]] = {}
         self.iterations: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
 
+    def plan(self, *, rerun: Collection[str] = ()) -> Plan:
+        """The plan of the events read so far, less the steps named in `rerun`."""
+        plan: Plan = {}
+        for (step, epoch), finished in self.iterations.items():
+            if (step, epoch) not in self.runs:
+                plan.setdefault(step, {})[str(epoch)] = {"iterations": finished}
+        for (step, epoch), entry in self.runs.items():
+            plan.setdefault(step, {})[str(epoch)] = entry
+        return {step: entries for step, entries in plan.items() if step not in rerun}
+
     def read(self, event: Event) -> None:
+        """Take in one event of the log (the next in seq order)."""
         p = event.payload
         if event.type == ev.STEP_STARTED:
             self.epochs[int(p["token"])] = int(p["epoch"])
         elif event.type == ev.COMMAND_ISSUED:
             command = Command.from_dict(p["command"])
-            self.commands[command.command_id] = command
+            self.commands[command.command_id] = (command.token, command.epoch)
         elif event.type in (ev.STEP_DONE, ev.STEP_REUSED):
             self._finished(event)
         elif event.type == ev.LOOP_DONE and p.get("status") == "done":
@@ -93,12 +106,17 @@ def reuse_entry(plan: Mapping[str, Any], step: str, epoch: int) -> Mapping[str, 
     return None if entries is None else entries.get(str(epoch))
 
 
-def _run_of(event: Event, commands: Mapping[str, Command], epochs: Mapping[int, int]) -> int | None:
+def _run_of(
+    event: Event, commands: Mapping[str, tuple[int, int]], epochs: Mapping[int, int]
+) -> int | None:
     """The epoch of the step run a `step.done` / `step.reused` belongs to."""
     if event.type == ev.STEP_REUSED:
         return int(event.payload["epoch"])
     command = commands.get(event.command_id or "")
-    return None if command is None else epochs.get(command.token, command.epoch)
+    if command is None:
+        return None
+    token, epoch = command
+    return epochs.get(token, epoch)
 
 
 def _entry(ended_as: str, result: Any, payload: Mapping[str, Any]) -> dict[str, Any]:

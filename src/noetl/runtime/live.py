@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,7 +24,7 @@ from noetl.engine.routing import command_scope
 from noetl.engine.state import ExecutionState
 from noetl.errors import NoetlError
 from noetl.runtime.reads import ControlReads
-from noetl.store.port import EventStore
+from noetl.store.port import EventLog, EventStore
 from noetl.worker.source import WorkItem
 
 EXPIRY_GRACE = 1.0  # seconds past a step timeout before the runtime expires the command
@@ -148,12 +148,14 @@ async def _prepend(
         yield page
 
 
-async def log_pages(store: EventStore, execution_id: str) -> AsyncIterator[list[Event]]:
-    """An execution's log in pages of READ_PAGE events: a log of a million events is replayed
-    without ever being in memory whole."""
+async def log_pages(
+    store: EventLog, execution_id: str, *, types: Collection[str] | None = None
+) -> AsyncIterator[list[Event]]:
+    """An execution's log (only events of `types` when given) in pages of READ_PAGE events: a
+    log of a million events is replayed without ever being in memory whole."""
     after = 0
     while True:
-        page = await store.read(execution_id, after_seq=after, limit=READ_PAGE)
+        page = await store.read(execution_id, after_seq=after, limit=READ_PAGE, types=types)
         if page:
             yield page
         if len(page) < READ_PAGE:

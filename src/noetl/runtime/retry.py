@@ -23,9 +23,10 @@ from typing import Any
 from noetl.dsl.load import load_playbook
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import Event
-from noetl.engine.reuse import plan_from_log
+from noetl.engine.reuse import PLAN_EVENTS, Plan, PlanReader
 from noetl.engine.routing import deep_merge
 from noetl.errors import ConfigError, ConflictError, NoetlError
+from noetl.runtime.live import log_pages
 from noetl.store.port import EventStore
 
 RETRYABLE = frozenset({"failed", "cancelled"})
@@ -58,8 +59,8 @@ async def prepare_retry(
             f"execution {execution_id} is {summary.status}: only a failed or cancelled "
             f"execution can be retried ({hint})"
         )
-    log = await store.read(execution_id)
-    old_source, old_file = _recorded_source(execution_id, log)
+    first = await store.read(execution_id, limit=1)  # playbook.started: source and payload
+    old_source, old_file = _recorded_source(execution_id, first)
     old = load_playbook(old_source, file=old_file)
     new = old if source is None else load_playbook(source, file=file)
     _check_same_playbook(execution_id, old, new)
@@ -69,12 +70,21 @@ async def prepare_retry(
             f"(steps: {', '.join(new.by_name)})"
         )
     rerun = changed_steps(old, new) | ({from_step} if from_step else set())
-    payload = deep_merge(dict(log[0].payload.get("payload") or {}), overrides or {})
-    plan = plan_from_log(log, rerun=rerun)
-    retry = {"of": execution_id, "steps": plan}
+    payload = deep_merge(dict(first[0].payload.get("payload") or {}), overrides or {})
+    retry = {"of": execution_id, "steps": await _reuse_plan(store, execution_id, rerun)}
     if from_step is not None:
         retry["from_step"] = from_step
     return RetryJob(new, source if source is not None else old_source, payload, retry)
+
+
+async def _reuse_plan(store: EventStore, execution_id: str, rerun: set[str]) -> Plan:
+    """The reuse plan of the earlier log, read in pages of the events it is built from only
+    (a long log's task, claim and log events are never loaded)."""
+    reader = PlanReader()
+    async for page in log_pages(store, execution_id, types=PLAN_EVENTS):
+        for event in page:
+            reader.read(event)
+    return reader.plan(rerun=rerun)
 
 
 def changed_steps(old: PlaybookDef, new: PlaybookDef) -> set[str]:

@@ -23,9 +23,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 
 from noetl.config import MAX_DURATION
+from noetl.engine.storable import unstorable
 from noetl.errors import ConfigError
 from noetl.store.schedules import FIRED, MISFIRE_POLICIES, OVERLAP_POLICIES, SKIPPED, Schedule
-from noetl.store.storable import unstorable
 
 GRACE = timedelta(seconds=30)  # a slot older than this when first seen was missed
 MIN_EVERY = 1.0  # seconds: the shortest interval (and the finest cron resolution)

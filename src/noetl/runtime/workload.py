@@ -16,8 +16,8 @@ from typing import Any
 from noetl.dsl.templates import is_template
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.routing import deep_merge
+from noetl.engine.storable import unstorable
 from noetl.errors import ConfigError
-from noetl.store.storable import unstorable
 
 
 def started_workload(
@@ -26,7 +26,7 @@ def started_workload(
     """The playbook's workload deep-merged with the request payload, its templates rendered
     (TemplateError naming `workload.<key>` when one cannot be; ConfigError naming the field
     when the payload or the workload holds what no event store can keep, see
-    `noetl.store.storable`)."""
+    `noetl.engine.storable`)."""
     for value, name in ((payload or {}, "payload"), (playbook.workload, "workload")):
         problem = unstorable(value, name)
         if problem is not None:

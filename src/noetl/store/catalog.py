@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 from noetl.errors import ConflictError, NotFoundError
 
+MAX_PAGE = 1000  # entries per page of a listing over the API
+
 
 @dataclass(frozen=True)
 class CatalogEntry:
@@ -47,8 +49,9 @@ class CatalogStore(Protocol):
         """One version (the latest when `version` is None); NotFoundError when absent."""
         ...
 
-    async def list(self) -> list[CatalogEntry]:
-        """The latest version of every path, ordered by path."""
+    async def list(self, *, limit: int | None = None, offset: int = 0) -> list[CatalogEntry]:
+        """The latest version of every path, ordered by path: at most `limit` of them (all
+        when None), after skipping the first `offset`."""
         ...
 
     async def close(self) -> None:

@@ -15,8 +15,8 @@ from typing import Any
 from noetl.engine.definition import PlaybookDef
 from noetl.engine.events import STEP_DONE, STEP_FAILED, TASK_DONE, TASK_FAILED, Event
 from noetl.engine.routing import worker_names
+from noetl.engine.storable import text_problem, unstorable
 from noetl.store.results import ResultStore, encode, is_ref
-from noetl.store.storable import text_problem, unstorable
 
 _SCALARS = (type(None), bool, int, float)
 
@@ -53,7 +53,7 @@ async def externalize(events: list[Event], store: ResultStore, limit: int) -> li
 
 def _unstorable(event: Event, exc: Exception) -> Event:
     """A result that cannot be written as JSON (a circular structure) or kept in an event (see
-    `noetl.store.storable`): the task or step fails."""
+    `noetl.engine.storable`): the task or step fails."""
     what = f"task '{event.payload.get('task')}'" if event.type == TASK_DONE else "result"
     message = f"step '{event.step}' {what}: the result cannot be stored as JSON ({exc})"
     error = {"kind": "result", "message": message, "retryable": False}
@@ -83,7 +83,7 @@ async def _reference(
     return ref
 
 
-# What the JSON of a value an event store refuses contains (`noetl.store.storable`); only a
+# What the JSON of a value an event store refuses contains (`noetl.engine.storable`); only a
 # body holding one of these is walked, so a plain result costs a few byte scans.
 _SUSPECT = (b"NaN", b"Infinity", b"\\u0000", b"\\ud")
 

@@ -107,21 +107,31 @@ def _executor(executor: Mapping[str, Any], conv: Conversion) -> dict[str, Any]:
     return out
 
 
+def _workbook_params(tool: dict[str, Any]) -> Mapping[str, Any]:
+    """A workbook task's declared inputs: its `input`, or its `spec.input` (moved out of the
+    spec, whose other keys stay the task's own fields)."""
+    params = tool.get("input")
+    spec = tool.get("spec")
+    if params is None and isinstance(spec, Mapping) and isinstance(spec.get("input"), Mapping):
+        params = spec["input"]
+        tool["spec"] = {key: value for key, value in spec.items() if key != "input"}
+    return params if isinstance(params, Mapping) else {}
+
+
 def _workbook_entry(entry: Any, index: int, conv: Conversion) -> Any:
     """A workbook task: its `input` keys are the caller's args (`{{ args.NAME }}`)."""
     if not isinstance(entry, Mapping) or not isinstance(entry.get("tool"), Mapping):
         return entry
     old = ("workbook", index)
     tool = dict(entry["tool"])
-    params = tool.get("input")
-    if not isinstance(params, Mapping):
-        params = {}
+    params = _workbook_params(tool)
     roots = {key: f"workload.{key}" for key in conv.workload_keys}
     roots.update({str(key): f"args.{key}" for key in params})
-    tool["input"] = {
-        key: "{{ args." + str(key) + " }}" if value is None else value
-        for key, value in params.items()
-    }
+    if params:
+        tool["input"] = {
+            key: "{{ args." + str(key) + " }}" if value is None else value
+            for key, value in params.items()
+        }
     names = Names(roots, False, conv.steps - conv.loop_steps, conv.loop_steps)
     label = str(entry.get("name", ""))
     task, _ = convert_task(tool, (*old, "tool"), (*old, "tool"), conv, names, label)

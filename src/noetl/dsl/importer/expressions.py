@@ -43,6 +43,9 @@ _OUTPUT_SUBFIELDS = {
 # NoETL's database results hold one `command_<n>` entry per statement; the canonical result is
 # the last statement's `{rows, row_count, columns}`, so `.command_<n>` is dropped.
 _STATEMENT = re.compile(r"command_\d+")
+# `job.<field>` naming the execution's id (NoETL offers `job` in every template; here the
+# id is `execution_id`; `job.uuid` stays a workload-only name, rendered once at start).
+_JOB_EXECUTION_ID = frozenset({"execution_id", "id"})
 # Step results of a non-loop step read through `.data` (NoETL's envelope convenience).
 _DATA = "data"
 
@@ -63,6 +66,7 @@ class Names:
     loop_steps: frozenset[str] = frozenset()
     output_step: str | None = None  # in a step's `set` and arcs: `output` is its result
     sql: frozenset[str] = frozenset()  # roots holding database results (`output` included)
+    output_prev: bool = False  # in a task's own fields: `output` is the previous task's
 
 
 def rewrite_value(value: Any, names: Names) -> Any:
@@ -160,6 +164,13 @@ class _Rewrite:
             return self._step_output(i, attribute, self.names.output_step)
         if name == "output" and self.names.output:
             return self._output(i, attribute)
+        if name == "output" and self.names.output_prev:
+            return self._step_output(i, attribute, "_prev")  # NoETL: the last task's output
+        if name == "job" and attribute is not None and attribute[0] in _JOB_EXECUTION_ID:
+            names = self.names
+            if "job" not in {*names.roots, *names.steps, *names.loop_steps}:
+                self.out.append("execution_id")  # NoETL's job is the execution
+                return attribute[1]
         ran = name == self.names.output_step  # a step's own set and arcs: it has run
         if attribute is None and not ran and name in self.names.steps | self.names.loop_steps:
             # NoETL reads a step that did not run as an empty (falsy) value

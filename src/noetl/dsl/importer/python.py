@@ -137,16 +137,20 @@ def _script(script: Any, old: DocPath, conv: Conversion) -> str | None:
         conv.refuse(
             (*old, "uri"),
             f"script file '{uri}' not found (looked in the working "
-            "directory and next to the playbook)",
+            "directory, next to the playbook and under its parent folders)",
         )
         return None
     return path.read_text(encoding="utf-8")
 
 
 def _find(uri: str, source_dir: Path | None) -> Path | None:
+    """The script file: as given (from the working directory), else next to the playbook, else
+    below one of the playbook's parent folders (NoETL resolves `uri` from the root of the
+    repository it runs in, e.g. `./fixtures/playbooks/x/scripts/a.sql`)."""
     candidates = [Path(uri)]
-    if source_dir is not None:
-        candidates.append(source_dir / uri)
+    if source_dir is not None and not Path(uri).is_absolute():
+        folder = source_dir.resolve()
+        candidates += [parent / uri for parent in (folder, *folder.parents)]
     for candidate in candidates:
         if candidate.is_file():
             return candidate

@@ -59,6 +59,9 @@ def _rule(rule: Any, old: DocPath, conv: Conversion, names: Names) -> dict[str, 
         return None
     if "else" in rule:
         body = rule["else"]
+        if body is None and set(rule) == {"else", "then"}:
+            # `- else:` with `then:` beside it (one indent short): what the author meant
+            return _rule({"else": {"then": rule["then"]}}, old, conv, names)
         if not isinstance(body, Mapping):
             conv.refuse((*old, "else"), "'else' holds {then: {do: ...}} or {do: ...}")
             return None

@@ -4,20 +4,28 @@ field aliases of the database and http kinds, task-level `set`, python conventio
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from noetl.dsl.check import DocPath
+from noetl.dsl.check import DocPath, did_you_mean, known_kinds
 from noetl.dsl.importer.context import Conversion
 from noetl.dsl.importer.expressions import Names, rewrite_value
 from noetl.dsl.importer.python import convert_python, script_text
 from noetl.dsl.importer.rules import convert_rules, split_set
+from noetl.dsl.kinds import BUILTIN_KINDS
 
 # NoETL field -> canonical field, per kind ("*" for every kind).
 _ALIASES: dict[str, dict[str, str]] = {
     "*": {"input": "args"},
     "postgres": {"command": "query", "commands": "queries", "credential": "auth"},
     "duckdb": {"command": "query", "commands": "queries", "credential": "auth"},
-    "http": {"endpoint": "url", "payload": "json", "verify_ssl": "verify"},
+    "http": {
+        "endpoint": "url",
+        "payload": "json",
+        "verify_ssl": "verify",
+        "timeout_seconds": "timeout",
+    },
+    "playbook": {"payload": "args"},  # the child's payload
 }
 # Fields with no canonical counterpart whose absence does not change what a run computes.
 _DROPPED = {
@@ -43,6 +51,16 @@ def convert_task(
     """The canonical task labelled `label`, and the bare names its `set` defines
     (name -> `vars.name`). Inside its rules, `label` names the attempt's own result."""
     kind = str(task.get("kind", ""))
+    if kind and kind not in BUILTIN_KINDS and kind not in known_kinds():
+        # Refused here, not by validation: a kind's other fields (a `container`'s list of
+        # `args`) would otherwise be reported instead of the kind itself.
+        conv.refuse(
+            (*old, "kind"),
+            f"tool kind '{kind}' has no counterpart here{did_you_mean(kind, known_kinds())} "
+            f"(known kinds: {', '.join(known_kinds())})",
+            key=False,
+        )
+        return dict(task), {}
     sql = names.sql | ({"output", label} if kind in SQL_KINDS else set())
     rule_names = Names(
         {**names.roots, label: "outcome.result"},
@@ -60,12 +78,12 @@ def convert_task(
         rules = _spec(spec, fields, (*old, "spec"), new, conv, rule_names)
     elif spec is not None:
         conv.refuse((*old, "spec"), "a task's 'spec' must be a mapping")
-    out = _renamed(fields, kind, old, new, conv, names)
+    out = _renamed(fields, kind, old, new, conv, replace(names, output_prev=True))
     _kind_conventions(out, kind, old, new, conv)
     defined = _task_set(out, rules, task.get("set"), (*old, "set"), conv, rule_names)
     retry = out.pop("retry", None)
     if retry is not None:
-        rules = _retry(retry, (*old, "retry"), conv) + rules
+        rules = _retry(retry, (*old, "retry"), (*new, "eval"), conv) + rules
     if rules:
         out["eval"] = rules
         conv.place((*new, "eval"), (*old, "spec", "policy", "rules"))
@@ -178,7 +196,7 @@ def _task_set(
     return {name: f"vars.{name}" for name in sets.get("set_vars", {})}
 
 
-def _retry(retry: Any, old: DocPath, conv: Conversion) -> list[dict[str, Any]]:
+def _retry(retry: Any, old: DocPath, new: DocPath, conv: Conversion) -> list[dict[str, Any]]:
     """The older `retry:` block of a task -> one `eval` retry rule."""
     if retry is True:
         retry = {}
@@ -189,10 +207,42 @@ def _retry(retry: Any, old: DocPath, conv: Conversion) -> list[dict[str, Any]]:
     statuses = retry.get("retry_on_status")
     if isinstance(statuses, list):
         expr += f" and outcome.http.status in {statuses!r}"
+    kinds = retry.get("retry_on")
+    if kinds is not None:
+        known = _error_kinds(kinds, (*old, "retry_on"), conv)
+        if known is None:
+            return []
+        expr += f" and outcome.error.kind in {known!r}"
     rule: dict[str, Any] = {"expr": "{{ " + expr + " }}", "do": "retry"}
     rule["attempts"] = int(retry.get("max_attempts", 3))
     if "backoff_seconds" in retry:
         rule["delay"] = retry["backoff_seconds"]
-    if retry.get("backoff") in ("fixed", "linear", "exponential"):
-        rule["backoff"] = retry["backoff"]
+    backoff = retry.get("backoff")
+    if backoff in ("fixed", "linear", "exponential"):
+        rule["backoff"] = backoff
+    elif isinstance(backoff, int | float) and not isinstance(backoff, bool):
+        rule.setdefault("delay", backoff)
+        conv.note(new, f"retry 'backoff: {backoff}' read as {backoff} seconds between attempts")
     return [rule]
+
+
+# NoETL's `retry_on` error names -> the canonical error kinds (`outcome.error.kind`).
+_RETRY_ON = {
+    "timeout": "timeout",
+    "connection_error": "connection",
+    "connection": "connection",
+    "http_error": "http",
+}
+
+
+def _error_kinds(names: Any, old: DocPath, conv: Conversion) -> list[str] | None:
+    """The error kinds a `retry_on` list names (None, refused, when it names others)."""
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        conv.refuse(old, "'retry_on' must be a list of error names")
+        return None
+    unknown = [name for name in names if name not in _RETRY_ON]
+    if unknown:
+        known = ", ".join(sorted(_RETRY_ON))
+        conv.refuse(old, f"cannot convert retry_on {unknown[0]!r} (known: {known})")
+        return None
+    return list(dict.fromkeys(_RETRY_ON[name] for name in names))

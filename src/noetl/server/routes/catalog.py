@@ -6,9 +6,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from noetl.server.routes import MAX_INT32, RuntimeDep, StrictJsonRoute, load_off_loop
+from noetl.server.routes import (
+    MAX_INT32,
+    MAX_INT64,
+    RuntimeDep,
+    StrictJsonRoute,
+    load_off_loop,
+)
 from noetl.server.schemas import CatalogEntryOut, RegisterPlaybook
-from noetl.store.catalog import register_declared
+from noetl.store.catalog import MAX_PAGE, register_declared
 
 router = APIRouter(route_class=StrictJsonRoute, prefix="/catalog", tags=["catalog"])
 
@@ -36,9 +42,14 @@ async def register(
 
 
 @router.get("")
-async def list_catalog(runtime: RuntimeDep) -> list[CatalogEntryOut]:
-    """The latest version of every registered path."""
-    return [_out(entry) for entry in await runtime.catalog.list()]
+async def list_catalog(
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="At most this many.")] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT64, description="After skipping these.")] = 0,
+) -> list[CatalogEntryOut]:
+    """The latest version of every registered path, by path: a page of `limit` from `offset`
+    (a page shorter than `limit` is the last)."""
+    return [_out(entry) for entry in await runtime.catalog.list(limit=limit, offset=offset)]
 
 
 @router.get("/{path:path}")

@@ -8,14 +8,13 @@ routes (add, list, delete) need the API token like every other route.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
 
 from noetl.dsl.load import load_playbook
 from noetl.runtime.admin import LocalHooks
-from noetl.server.routes import RuntimeDep, json_response
+from noetl.server.routes import RuntimeDep, json_response, strict_json
 from noetl.server.schemas import ExecutionStarted, HookIn
 
 if TYPE_CHECKING:
@@ -58,8 +57,8 @@ async def call(
     secret: Annotated[str | None, Header(alias=SECRET_HEADER)] = None,
 ) -> ExecutionStarted:
     """Start the hook's playbook with the JSON body as its payload (202 with the execution id;
-    401 without the right secret, 404 unknown hook, 413 body over 1 MiB, 415 not JSON, 422 not a
-    JSON object)."""
+    401 without the right secret, 404 unknown hook, 413 body over 1 MiB, 415 not JSON, 422 not
+    strict JSON (`NaN`, `Infinity`: as on every route) or not a JSON object)."""
     hook = await runtime.hooks.get(name)  # NotFoundError -> 404
     if secret is None or not hook.accepts(secret):
         raise HTTPException(401, f"missing or wrong secret (send it in {SECRET_HEADER})")
@@ -72,11 +71,9 @@ async def call(
     if len(raw) > HOOK_MAX_BODY:
         raise HTTPException(413, f"body: larger than {HOOK_MAX_BODY} bytes")
     try:
-        payload = json.loads(raw)
-    except ValueError as exc:
+        payload = strict_json(raw)  # the one decoder of every route: NaN, Infinity refused
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         raise HTTPException(422, f"body: not valid JSON ({exc})") from None
-    except RecursionError:  # the parser recurses per level; the depth rule is the start's
-        raise HTTPException(422, "body: nested too deeply to parse") from None
     if not isinstance(payload, dict):
         raise HTTPException(422, f"body: must be a JSON object, got {type(payload).__name__}")
     entry = await runtime.catalog.get(hook.path, hook.version)

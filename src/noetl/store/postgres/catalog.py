@@ -51,9 +51,12 @@ class PostgresCatalogStore(PooledStore):
             raise not_found(path, version)
         return _entry(rows[0])
 
-    async def list(self) -> builtins.list[CatalogEntry]:
-        """The latest version of every path, by path."""
-        rows = await self._query(QUERIES["catalog_list"], (), "listing the catalog")
+    async def list(
+        self, *, limit: int | None = None, offset: int = 0
+    ) -> builtins.list[CatalogEntry]:
+        """The latest version of every path, by path: a page of `limit` from `offset`."""
+        page = (limit, offset)  # PostgreSQL: LIMIT NULL is none
+        rows = await self._query(QUERIES["catalog_list"], page, "listing the catalog")
         return [_entry(row) for row in rows]
 
 

@@ -51,9 +51,10 @@ class SqliteCatalogStore(SqliteStore):
             raise not_found(path, version)
         return _entry(rows[0])
 
-    async def list(self) -> list[CatalogEntry]:
-        """The latest version of every path, by path."""
-        return [_entry(row) for row in self._query(QUERIES["catalog_list"], ())]
+    async def list(self, *, limit: int | None = None, offset: int = 0) -> list[CatalogEntry]:
+        """The latest version of every path, by path: a page of `limit` from `offset`."""
+        page = (-1 if limit is None else limit, offset)  # SQLite: a negative LIMIT is none
+        return [_entry(row) for row in self._query(QUERIES["catalog_list"], page)]
 
 
 def _entry(row: Sequence[Any]) -> CatalogEntry:

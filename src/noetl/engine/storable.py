@@ -20,26 +20,37 @@ MAX_DEPTH = 100  # levels of nested objects and lists in a payload or a result
 
 def unstorable(value: Any, root: str) -> str | None:
     """Why `value` cannot be kept in an event, naming where (`root.a[0]: why`); None when it
-    can. Walks without recursion, so any depth is measured and none crashes."""
-    stack: list[tuple[Any, str, int]] = [(value, root, 0)]
+    can."""
+    found = unstorable_at(value)
+    if found is None:
+        return None
+    path, why = found
+    return f"{_shown(root + _dotted(path))}: {why}"
+
+
+def unstorable_at(value: Any) -> tuple[tuple[str | int, ...], str] | None:
+    """`(path inside value, why)` of the first part of `value` no event can keep (a mapping
+    key is a str, a list index an int; a bad key is its mapping's problem), None when every
+    part can. Walks without recursion, so any depth is measured and none crashes."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:
-        item, path, depth = stack.pop()
+        item, path = stack.pop()
         if isinstance(item, str):
             why = text_problem(item)
         elif isinstance(item, float):
             why = None if math.isfinite(item) else f"{item} is not a JSON number"
         elif isinstance(item, (Mapping, list, tuple)):
-            if depth >= MAX_DEPTH:
-                return f"{_shown(path)}: nested deeper than {MAX_DEPTH} levels"
-            children = _children(item, path)
+            if len(path) >= MAX_DEPTH:
+                return path, f"nested deeper than {MAX_DEPTH} levels"
+            children = _children(item)
             if isinstance(children, str):
-                return children
-            stack.extend((child, where, depth + 1) for where, child in reversed(children))
+                return path, children
+            stack.extend((child, (*path, where)) for where, child in reversed(children))
             continue
         else:
             continue
         if why is not None:
-            return f"{_shown(path)}: {why}"
+            return path, why
     return None
 
 
@@ -55,18 +66,24 @@ def text_problem(text: str) -> str | None:
     return None
 
 
-def _children(item: Any, path: str) -> list[tuple[str, Any]] | str:
-    """`(path, child)` of each child of a container, or the problem of one of its keys."""
+def _children(item: Any) -> list[tuple[str | int, Any]] | str:
+    """`(key or index, child)` of each child of a container, or the problem of one of its
+    keys."""
     if not isinstance(item, Mapping):
-        return [(f"{path}[{index}]", child) for index, child in enumerate(item)]
-    children = []
+        return list(enumerate(item))
+    children: list[tuple[str | int, Any]] = []
     for key, child in item.items():
         name = str(key)
         why = text_problem(name)
         if why is not None:
-            return f"{_shown(path)}: the key {name!r} {why}"
-        children.append((f"{path}.{name}", child))
+            return f"the key {name!r} {why}"
+        children.append((name, child))
     return children
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    """`("a", 0)` -> `.a[0]`."""
+    return "".join(f"[{seg}]" if isinstance(seg, int) else f".{seg}" for seg in path)
 
 
 def _shown(path: str, width: int = 80) -> str:
