@@ -248,9 +248,34 @@ def test_python_script_from_a_file_is_read_on_import(tmp_path):
     )
     file = tmp_path / "p.yaml"
     file.write_text(text)
-    result, problems = import_text(text, str(file))
+    result, problems = import_text(text, str(file), scripts_from=tmp_path)
     assert result is not None, problems
     assert result.data["workflow"][0]["tool"]["code"] == "def main(n):\n    return n * 2\n"
+
+
+def test_text_handed_over_reads_no_script_file_of_the_loading_machine(tmp_path):
+    # A server loads playbooks sent as text: a `script.uri` there must not read the server's
+    # own files (it would run, and report in errors, whatever the file holds).
+    secret = tmp_path / "server-only.txt"
+    secret.write_text("server_secret_value\n")
+    text = HEAD + (
+        "workflow:\n  - step: start\n    tool:\n      kind: python\n"
+        f"      script: {{uri: '{secret}', source: {{type: file}}}}\n"
+    )
+    for loaded in (
+        check_playbook(text, file=str(tmp_path / "named-by-the-client.yaml")),
+        import_text(text, str(tmp_path / "named-by-the-client.yaml")),
+    ):
+        result, problems = loaded
+        assert result is None
+        assert "read only when the playbook is loaded from a local file" in problems[0].message
+        assert problems[0].path == "workflow[0].tool.script.uri"
+    # The same playbook read from its file (`noetl run FILE`, `noetl import`) reads the script.
+    file = tmp_path / "p.yaml"
+    file.write_text(text)
+    playbook, problems = check_playbook(file)
+    assert playbook is not None, problems
+    assert playbook.steps[0].tasks[0].config["code"] == "server_secret_value\n"
 
 
 def test_a_script_from_cloud_storage_is_refused():

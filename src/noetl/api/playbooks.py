@@ -54,7 +54,7 @@ def load_playbook(source: PlaybookSource) -> Playbook:
     document path); warnings do not raise (see `validate`).
     """
     text, file = _read(source)
-    return Playbook(load_definition(text, file=file), text)
+    return Playbook(load_definition(text, file=file, scripts_from=_folder(file)), text)
 
 
 def as_playbook(playbook: Playbook | PlaybookSource) -> Playbook:
@@ -71,7 +71,12 @@ def validate(source: PlaybookSource) -> list[Problem]:
         text, file = _read(source)
     except PlaybookError as exc:
         return list(exc.problems)
-    return check_playbook(text, file=file)[1]
+    return check_playbook(text, file=file, scripts_from=_folder(file))[1]
+
+
+def _folder(file: str | None) -> Path | None:
+    """Where a playbook read from a file finds its `script` files (text has none)."""
+    return None if file is None else Path(file).parent
 
 
 def _read(source: PlaybookSource) -> tuple[str, str | None]:

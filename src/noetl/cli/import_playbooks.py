@@ -37,7 +37,7 @@ def import_playbooks(
     failed = changed = False
     for file in files:
         text = _read(file)
-        imported, problems = import_text(text, str(file))
+        imported, problems = import_text(text, str(file), scripts_from=file.parent)
         if imported is None:
             failed = True
             for problem in problems:

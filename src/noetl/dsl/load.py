@@ -34,7 +34,9 @@ _log = logging.getLogger("noetl.dsl.import")
 _DEFAULT_IN_FLIGHT = {"sequential": 1, "parallel": 10}
 
 
-def load_playbook(source: Source, *, file: str | None = None) -> PlaybookDef:
+def load_playbook(
+    source: Source, *, file: str | None = None, scripts_from: Path | None = None
+) -> PlaybookDef:
     """Load and validate a playbook from a file `Path`, a string of YAML, or a parsed dict.
 
     Raises `PlaybookError` carrying every problem found. Warnings (such as unreachable steps)
@@ -42,34 +44,38 @@ def load_playbook(source: Source, *, file: str | None = None) -> PlaybookDef:
     (text, file): the definition is immutable, so executions of one playbook share it.
     """
     if isinstance(source, str):
-        return _load_text(source, file)
-    playbook, problems = check_playbook(source, file=file)
+        return _load_text(source, file, scripts_from)
+    playbook, problems = check_playbook(source, file=file, scripts_from=scripts_from)
     if playbook is None:
         raise PlaybookError(problems=problems)
     return playbook
 
 
 @functools.lru_cache(maxsize=256)
-def _load_text(text: str, file: str | None) -> PlaybookDef:
-    playbook, problems = check_playbook(text, file=file)
+def _load_text(text: str, file: str | None, scripts_from: Path | None) -> PlaybookDef:
+    playbook, problems = check_playbook(text, file=file, scripts_from=scripts_from)
     if playbook is None:
         raise PlaybookError(problems=problems)
     return playbook
 
 
 def check_playbook(
-    source: Source, *, file: str | None = None
+    source: Source, *, file: str | None = None, scripts_from: Path | None = None
 ) -> tuple[PlaybookDef | None, list[Problem]]:
     """Like `load_playbook`, but return `(playbook or None, problems)` instead of raising.
 
-    The playbook is None exactly when at least one problem is an error.
+    The playbook is None exactly when at least one problem is an error. A NoETL playbook
+    converted on load reads its `script` files only from `scripts_from` (a `Path` source's
+    folder by default): text handed over (a server's request, a catalog entry) names no file
+    of the machine that loads it, and must not read one.
     """
-    if file is None and isinstance(source, Path):
-        file = str(source)
+    if isinstance(source, Path):
+        file = str(source) if file is None else file
+        scripts_from = source.parent if scripts_from is None else scripts_from
     data, where, read_problems = read_source(source, file)
     if read_problems and data is None:  # unreadable: nothing more to check
         return None, read_problems
-    imported = import_document(data, where)
+    imported = import_document(data, where, source_dir=scripts_from)
     if imported.problems:  # a construct that cannot be converted: say which, and where
         return None, _in_order(read_problems + imported.problems)
     if imported.converted:
@@ -96,14 +102,17 @@ def _notice(imported: Imported) -> Problem:
     return Problem(message, file=imported.where.file, line=1, col=1, severity="notice")
 
 
-def import_text(text: str, file: str | None = None) -> tuple[Imported | None, list[Problem]]:
+def import_text(
+    text: str, file: str | None = None, scripts_from: Path | None = None
+) -> tuple[Imported | None, list[Problem]]:
     """Parse YAML `text` and import it (see `noetl.dsl.importer`), without validating the
     result: `(imported or None, problems)`; None when the YAML is unreadable or a construct
-    cannot be converted (the problems say which and where)."""
+    cannot be converted (the problems say which and where). `script` files are read only from
+    `scripts_from` (see `check_playbook`)."""
     data, where, problems = parse_yaml(text, file)
     if data is None and problems:
         return None, problems
-    imported = import_document(data, where)
+    imported = import_document(data, where, source_dir=scripts_from)
     if imported.problems:
         return None, _in_order(problems + imported.problems)
     return imported, problems

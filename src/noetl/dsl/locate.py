@@ -102,7 +102,8 @@ async def load_located(located: Located, catalog: CatalogLookup | None) -> tuple
         except UnicodeDecodeError:
             problem = Problem("file is not UTF-8 text", file=str(located.file))
             raise PlaybookError([problem]) from None
-        return load_playbook(source, file=str(located.file)), source
+        playbook = load_playbook(source, file=str(located.file), scripts_from=located.file.parent)
+        return playbook, source
     if catalog is None:
         raise NotFoundError(located.not_found("no catalog to look it up in"))
     try:

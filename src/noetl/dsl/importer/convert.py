@@ -22,8 +22,6 @@ from noetl.errors import Problem
 def convert(data: Any, where: Locator, form: Form, source_dir: Path | None) -> Imported:
     """`data`, of `form` (not canonical), converted to canonical v2 with positions still in the
     original text, its notes, and a problem for every construct refused."""
-    if source_dir is None and where.file and not where.file.startswith("catalog:"):
-        source_dir = Path(where.file).parent
     original = where
     if form == "v1":
         first = Conversion(source_dir=source_dir)

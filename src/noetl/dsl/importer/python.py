@@ -126,6 +126,15 @@ def _script(script: Any, old: DocPath, conv: Conversion) -> str | None:
     if not isinstance(uri, str):
         conv.refuse((*old, "uri"), "'script.uri' must be a file path")
         return None
+    if conv.source_dir is None:
+        # Text handed over (a request to a server, a catalog entry) must not read the files of
+        # the machine that loads it: the file is the author's, on the author's machine.
+        conv.refuse(
+            (*old, "uri"),
+            f"script file '{uri}' is read only when the playbook is loaded from a local file; "
+            "convert it there with `noetl import` (the file's code is written into the step)",
+        )
+        return None
     if "{{" in uri:
         try:
             uri = str(RENDERER.render(uri, {"workload": conv.workload}, where="script.uri"))
@@ -143,12 +152,12 @@ def _script(script: Any, old: DocPath, conv: Conversion) -> str | None:
     return path.read_text(encoding="utf-8")
 
 
-def _find(uri: str, source_dir: Path | None) -> Path | None:
+def _find(uri: str, source_dir: Path) -> Path | None:
     """The script file: as given (from the working directory), else next to the playbook, else
     below one of the playbook's parent folders (NoETL resolves `uri` from the root of the
     repository it runs in, e.g. `./fixtures/playbooks/x/scripts/a.sql`)."""
     candidates = [Path(uri)]
-    if source_dir is not None and not Path(uri).is_absolute():
+    if not Path(uri).is_absolute():
         folder = source_dir.resolve()
         candidates += [parent / uri for parent in (folder, *folder.parents)]
     for candidate in candidates:
