@@ -11,7 +11,9 @@ An execution's state is kept in memory while it runs; it is always equal to repl
 Workers get commands two ways: a pointer on the bus, then a claim; or handed back with the
 answer to their `report` of the previous command (the next step of a chain). Either way they
 hold them on a lease this control plane keeps (`leases.py`: claims, renewals, lapses).
-Executions other processes wrote are taken over or let go by `replicas.py`.
+Executions other processes wrote are taken over or let go by `replicas.py`. What a written batch
+leads to (hand-offs, publishing, metrics and listeners told, ended executions finished, their
+children stopped) is `followup.py`'s.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from noetl.engine.events import Event
 from noetl.errors import ConflictError, NoetlError, NotFoundError, NotHeldError
 from noetl.observe import tracing
 from noetl.observe.hooks import Observer
-from noetl.runtime.claims import check_held, hand_off, plan_hand_off
+from noetl.runtime.claims import check_held, plan_hand_off
+from noetl.runtime.followup import EventListener, FollowUp
 from noetl.runtime.leases import LEASE, Leases
 from noetl.runtime.live import DecidedBatch, LiveExecution, Offer, digest, log_pages, rebuild
 from noetl.runtime.publisher import Publisher
@@ -43,7 +46,6 @@ from noetl.store.port import EventStore, ExecutionSummary
 from noetl.worker.source import WorkItem
 
 log = logging.getLogger(__name__)
-EventListener = Callable[[Event], None]
 CONFLICT_RETRIES = 5
 
 
@@ -83,8 +85,9 @@ class ControlPlane:
         self.replicas = Replicas(  # executions other processes wrote: taken over, let go
             store, bus, self._live, self._pump, load=self._load, pointer=self._pointer, sweep=sweep
         )
-        self._listeners: list[EventListener] = []
-        self._observer = Observer()
+        self._follow_up = FollowUp(  # what a written batch leads to
+            self._live, self._pump, self._publisher, self.leases, pointer=self._pointer
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -104,11 +107,11 @@ class ControlPlane:
 
     def listen(self, listener: EventListener) -> None:
         """Call `listener` with every event once it is in the log."""
-        self._listeners.append(listener)
+        self._follow_up.listen(listener)
 
     def observe(self, observer: Observer) -> None:
         """Tell `observer` (metrics) what is written, routed and how long batches take."""
-        self._observer = observer
+        self._follow_up.observer = observer
 
     def queue_depth(self) -> dict[str, int]:
         """Commands issued and not yet claimed, per pool (of the executions held here)."""
@@ -312,9 +315,9 @@ class ControlPlane:
                     await self._refresh(execution_id)
                 continue
             stored = time.perf_counter()
-            self._after_write(batch, written)
+            self._follow_up.written(batch, written)
             received = min(one.received for one in submissions)
-            self._observer.processed(received, decided, stored, time.perf_counter())
+            self._follow_up.observer.processed(received, decided, stored, time.perf_counter())
             return
         raise ConflictError(f"gave up appending after {CONFLICT_RETRIES} conflicting writers")
 
@@ -353,30 +356,8 @@ class ControlPlane:
             live.state = await self.reads.replay(live.playbook, log_pages(self.store, execution_id))
             live.stale = False
             if live.state.terminal:
-                self._finish(execution_id)
+                self._follow_up.finish(execution_id)
         return live
-
-    def _after_write(self, batch: DecidedBatch, written: Mapping[str, list[Event]]) -> None:
-        now = asyncio.get_running_loop().time()
-        for execution_id, events in written.items():
-            live = self._live.get(execution_id)
-            if live is not None and events:
-                live.state.last_seq = max(live.state.last_seq, events[-1].seq or 0)
-                live.touched = now
-                live.note_issued(events)
-        for execution_id, command_id in batch.ended:  # their holders' leases and timers end
-            live = self._live.get(execution_id)
-            if live is not None:
-                live.release(command_id)
-                live.issued.pop(command_id, None)
-        self._tell_observer(batch, written)
-        hand_off(batch, self._live, self.leases.hold_handed)
-        self._announce(written)
-        # Publishing waits for the bus; the log has the commands, so nobody waits for that.
-        pointers = [self._pointer(c) for c in batch.commands if c.command_id not in batch.handed]
-        self._publisher.send(pointers, batch.cancelled)
-        for execution_id in batch.finished:
-            self._finish(execution_id)
 
     def _invalidate(self, submissions: Sequence[Submission]) -> None:
         """A batch could not be written, but was decided: the executions it touched are ahead
@@ -388,16 +369,6 @@ class ControlPlane:
                 if live is not None:
                     live.stale = True
 
-    def _tell_observer(self, batch: DecidedBatch, written: Mapping[str, list[Event]]) -> None:
-        for execution_id, events in written.items():
-            live = self._live.get(execution_id)
-            if live is not None and events:
-                self._observer.written(live.playbook, events)
-        for execution_id, routing in batch.routed:
-            live = self._live.get(execution_id)
-            if live is not None:
-                self._observer.routed(live.playbook, routing)
-
     async def _refresh(self, execution_id: str) -> None:
         """Rebuild a live execution's state from the log (another writer got there first); an
         execution that another control plane ended is finished here too (its waiters answered)."""
@@ -405,37 +376,7 @@ class ControlPlane:
         if live is not None:
             live.state = await self.reads.replay(live.playbook, log_pages(self.store, execution_id))
             if live.state.terminal:
-                self._finish(execution_id)
-
-    def _announce(self, written: Mapping[str, list[Event]]) -> None:
-        if not self._listeners:
-            return
-        for events in written.values():
-            for event in events:
-                for listener in self._listeners:
-                    listener(event)
-
-    def _finish(self, execution_id: str) -> None:
-        live = self._live.pop(execution_id, None)
-        if live is None:
-            return
-        live.stop()
-        self.leases.ended(execution_id)  # the claims table holds only running executions' rows
-        tracing.end(live.span, live.state.status, live.state.error)
-        if not live.done.done():
-            live.done.set_result(None)
-        if live.state.status != "done":
-            self._stop_children(execution_id)
-
-    def _stop_children(self, parent_execution_id: str) -> None:
-        """A parent that failed or was cancelled takes its running child executions with it."""
-        children = [
-            execution_id
-            for execution_id, live in self._live.items()
-            if live.state.parent_execution_id == parent_execution_id and not live.state.terminal
-        ]
-        reason = f"parent execution {parent_execution_id} ended"
-        self._pump.put([cancel_event(child, reason) for child in children])
+                self._follow_up.finish(execution_id)
 
     def _pointer(self, command: Command) -> Pointer:
         pool = self._route(command.pool)
