@@ -33,13 +33,7 @@ class ArcRouter(DecisionInProgress):
         no worker ran its whole pipeline (`own_set_ctx`: a routing step, a loop); a worker
         applies it otherwise, where large results are readable."""
         step = self.pb.step(run.step)
-        scope: dict[str, Any] = {}
-        if step.set_ctx or any(
-            arc.when is not None or arc.args or arc.set_ctx for arc in step.next
-        ):
-            scope = base_scope(self.s, run.args)  # only built when a template will read it
-            scope["vars"] = step_vars
-            scope["event"] = {"name": name, "status": status, "error": error}
+        scope = self._arc_scope(step, run, status, name, error, step_vars)
         own_key = f"ctx.set|{step.name}|{run.token}"
         if (
             own_set_ctx
@@ -57,15 +51,46 @@ class ArcRouter(DecisionInProgress):
             evaluated = fired[0] + 1 if exclusive else len(step.next)
             self.routed.append(Routing(step.name, evaluated, len(fired)))
         if status == "error" and not fired:
-            detail = dict(error) if isinstance(error, Mapping) else {"message": str(error)}
-            detail.setdefault("kind", "step")
-            detail["step"] = step.name
-            message = str(detail.get("message", ""))
-            if f"step '{step.name}'" not in message:  # the step is named once, not twice
-                message = f"step '{step.name}' failed: {message}"
-            detail["message"] = message
-            self._fail_execution(detail)
+            self._fail_unrouted(step, error)
             return
+        self._follow_arcs(step, run, fired, scope)
+
+    def _arc_scope(
+        self,
+        step: StepDef,
+        run: Run,
+        status: str,
+        name: str,
+        error: Any,
+        step_vars: dict[str, Any],
+    ) -> dict[str, Any]:
+        """What the step's and its arcs' templates read; empty when no template will read it
+        (building it is not free)."""
+        scope: dict[str, Any] = {}
+        if step.set_ctx or any(
+            arc.when is not None or arc.args or arc.set_ctx for arc in step.next
+        ):
+            scope = base_scope(self.s, run.args)
+            scope["vars"] = step_vars
+            scope["event"] = {"name": name, "status": status, "error": error}
+        return scope
+
+    def _fail_unrouted(self, step: StepDef, error: Any) -> None:
+        """A failed run no arc takes fails the execution, with its error naming the step."""
+        detail = dict(error) if isinstance(error, Mapping) else {"message": str(error)}
+        detail.setdefault("kind", "step")
+        detail["step"] = step.name
+        message = str(detail.get("message", ""))
+        if f"step '{step.name}'" not in message:  # the step is named once, not twice
+            message = f"step '{step.name}' failed: {message}"
+        detail["message"] = message
+        self._fail_execution(detail)
+
+    def _follow_arcs(
+        self, step: StepDef, run: Run, fired: list[int], scope: dict[str, Any]
+    ) -> None:
+        """Apply each fired arc's `set_ctx` and send a token with its `args` to its target; a
+        template that fails to render fails the execution and stops here."""
         for index in fired:
             arc = step.next[index]
             key = f"ctx.set|{step.name}|{run.token}|{index}"
