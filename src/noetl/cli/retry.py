@@ -48,23 +48,47 @@ def retry(
     """Start a new execution linked to a failed one (`retry_of`): the steps it finished are
     reused (recorded as `step.reused`), the failed step (or --from STEP) and what follows run;
     --payload and --set are deep-merged over the failed execution's payload."""
-    try:
-        if version is not None and file is not None:
-            raise ConfigError("give --version or --file, not both")
-        overrides = merged_payload(payload, set_)
-        source = file.read_text(encoding="utf-8") if file is not None else None
-    except (ConfigError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_INVALID) from None
+    overrides, source = _read_options(version, file, payload, set_)
     if server is not None:
         body = {"from_step": from_step, "version": version, "playbook": source}
         _retry_remote(server, execution_id, {**body, "payload": overrides}, wait, as_json)
         return
     settings = Settings.load(db=db, workers=workers)
     label = str(file) if file is not None else None
+    job = _prepare_local(settings, execution_id, from_step, version, source, label, overrides)
+    run_job(settings, Job(job.playbook, job.source, job.payload, retry=job.retry), as_json)
+
+
+def _read_options(
+    version: int | None, file: Path | None, payload: str | None, sets: list[str] | None
+) -> tuple[dict[str, Any], str | None]:
+    """The payload overrides (--payload, --set) and the newer playbook's source (--file); a bad
+    option exits 2."""
     try:
-        job = asyncio.run(
-            _prepare(settings, execution_id, from_step, version, source, label, overrides)
+        if version is not None and file is not None:
+            raise ConfigError("give --version or --file, not both")
+        overrides = merged_payload(payload, sets)
+        source = file.read_text(encoding="utf-8") if file is not None else None
+    except (ConfigError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    return overrides, source
+
+
+def _prepare_local(
+    settings: Settings,
+    execution_id: str,
+    from_step: str | None,
+    version: int | None,
+    source: str | None,
+    file: str | None,
+    overrides: dict[str, Any],
+) -> RetryJob:
+    """The retry of `execution_id` prepared from the local log (see `_prepare`); a bad
+    argument (an unknown execution or step, a playbook with problems) exits 2."""
+    try:
+        return asyncio.run(
+            _prepare(settings, execution_id, from_step, version, source, file, overrides)
         )
     except PlaybookError as exc:
         for problem in exc.problems:
@@ -73,7 +97,6 @@ def retry(
     except (ConfigError, ConflictError, NotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_INVALID) from None
-    run_job(settings, Job(job.playbook, job.source, job.payload, retry=job.retry), as_json)
 
 
 async def _prepare(
