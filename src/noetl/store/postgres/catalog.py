@@ -18,6 +18,7 @@ class PostgresCatalogStore(PooledStore):
     """The catalog port on PostgreSQL. Create it with `await PostgresCatalogStore.open(dsn)`."""
 
     what = "catalog"
+    pool_name = "noetl-catalog"
 
     async def register(self, path: str, name: str, source: str) -> tuple[CatalogEntry, bool]:
         """A new version when `source` differs from the latest one of `path`, else the latest."""

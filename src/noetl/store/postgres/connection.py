@@ -104,9 +104,12 @@ class _Pool(AsyncConnectionPool):
 
 
 async def open_pool(
-    dsn: str, where: str, min_size: int, max_size: int, *, checked: bool = False
+    dsn: str, where: str, min_size: int, max_size: int, *, name: str, checked: bool = False
 ) -> AsyncConnectionPool:
     """An open pool of autocommit connections (writes open their own transactions).
+
+    `name` is what psycopg_pool's log lines call the pool (`error connecting in 'NAME'`), so an
+    operator reading them knows which store lost its connections.
 
     `checked`: each connection is tested (an empty query) before it is handed out, for the
     pools of the less busy stores, whose idle connections may have lost their server (a
@@ -128,7 +131,7 @@ async def open_pool(
         timeout=POOL_TIMEOUT,
         reconnect_timeout=RECONNECT_TIMEOUT,
         check=_Pool.check_connection if checked else None,
-        name="noetl-event-store",
+        name=name,
     )
     try:
         await pool.open(wait=True, timeout=POOL_TIMEOUT)

@@ -20,6 +20,7 @@ class PostgresCredentialStore(PooledStore):
     """The credential store port on PostgreSQL. Create it with `await ...open(dsn)`."""
 
     what = "credential store"
+    pool_name = "noetl-credential-store"
 
     async def put(self, name: str, type_: str, token: bytes) -> bool:
         """Insert or replace credential `name`; True when it was new."""

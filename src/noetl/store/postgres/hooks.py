@@ -19,6 +19,7 @@ class PostgresHookStore(PooledStore):
     """The hook store port on PostgreSQL. Create it with `await ...open(dsn)`."""
 
     what = "hook store"
+    pool_name = "noetl-hook-store"
 
     async def add(self, hook: Hook) -> Hook:
         """Store a new hook; ConflictError when the name is taken."""

@@ -20,6 +20,7 @@ class PooledStore:
     """A store on a pool of autocommit connections. Create one with `await Cls.open(dsn)`."""
 
     what = "store"  # what errors call it ("catalog", "credential store")
+    pool_name = "noetl-store"  # what psycopg_pool's log lines call its pool ("noetl-catalog")
 
     def __init__(self, pool: AsyncConnectionPool, where: str, dsn: str) -> None:
         self._pool = pool
@@ -38,7 +39,8 @@ class PooledStore:
             raise failure("migrating", where, exc, dsn) from None
         finally:
             await conn.close()
-        return cls(await open_pool(dsn, where, 1, max_size, checked=True), where, dsn)
+        pool = await open_pool(dsn, where, 1, max_size, name=cls.pool_name, checked=True)
+        return cls(pool, where, dsn)
 
     async def close(self) -> None:
         """Close the pool. Idempotent."""

@@ -24,6 +24,7 @@ class PostgresResultStore(KeyedResults, PooledStore):
     """The result store port on PostgreSQL (refs stamped `db`). Open with `await .open(dsn)`."""
 
     what = "result store"
+    pool_name = "noetl-result-store"
     name = "db"
 
     async def put(self, execution_id: str, body: bytes, content_type: str = JSON) -> dict[str, Any]:

@@ -16,6 +16,7 @@ class PostgresRetention(PooledStore):
     """The retention port on PostgreSQL. Create it with `await PostgresRetention.open(dsn)`."""
 
     what = "event store"
+    pool_name = "noetl-retention"
 
     async def prune(
         self,

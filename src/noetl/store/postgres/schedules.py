@@ -19,6 +19,7 @@ class PostgresScheduleStore(PooledStore):
     """The schedule store port on PostgreSQL. Create it with `await ...open(dsn)`."""
 
     what = "schedule store"
+    pool_name = "noetl-schedule-store"
 
     async def add(self, schedule: Schedule) -> Schedule:
         """Store a new schedule; ConflictError when the name is taken."""

@@ -79,7 +79,7 @@ class PostgresEventStore:
             raise failure("migrating", where, exc, dsn) from None
         finally:
             await conn.close()
-        pool = await open_pool(dsn, where, min_size, max_size)
+        pool = await open_pool(dsn, where, min_size, max_size, name="noetl-event-store")
         return cls(pool, where, dsn)
 
     async def append(

@@ -14,6 +14,7 @@ class PostgresWorkerRegistry(PooledStore):
     """The worker registry port on PostgreSQL. Create it with `await ...open(dsn)`."""
 
     what = "worker registry"
+    pool_name = "noetl-worker-registry"
 
     async def beat(self, beat: WorkerBeat) -> None:
         """Record a heartbeat, stamped with the database's clock."""
