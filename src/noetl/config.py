@@ -7,6 +7,7 @@ arguments to `Settings.load(...)`.
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -146,3 +147,24 @@ def parse_duration(text: str, option: str) -> float:
     if value > MAX_DURATION:
         raise ConfigError(f"{option} {text!r}: must be at most 100 years (36500d)")
     return value
+
+
+# libpq's words for a connection setting it refuses before it connects at all (fe-connect.c):
+# `invalid sslmode value: "x"`, `invalid "ssl_min_protocol_version" value: "x"`,
+# `invalid integer value "x" for connection option "port"`, `invalid port number: "x"`.
+_REFUSED_SETTING = re.compile(
+    r'for connection option "(?P<option>\w+)"'
+    r'|invalid "?(?P<named>\w+)"? value:'
+    r"|invalid (?P<port>port) number"
+)
+
+
+def refused_dsn_setting(driver_message: str) -> str | None:
+    """The PostgreSQL connection setting (`sslmode`, `port`...) libpq refused as invalid, read
+    from its message; None for anything else. A refused setting is a configuration error:
+    connecting again cannot help, so it must not be retried as a lost connection. (Used by the
+    event store and the `postgres` tool alike; neither may import the other.)"""
+    found = _REFUSED_SETTING.search(driver_message)
+    if found is None:
+        return None
+    return found.group("option") or found.group("named") or found.group("port")

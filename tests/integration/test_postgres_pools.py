@@ -1,12 +1,15 @@
 """The PostgreSQL stores' pools and connection settings, on the session's real PostgreSQL:
-each pool is named after its store (what psycopg_pool's log lines call it)."""
+each pool is named after its store (what psycopg_pool's log lines call it), and a setting
+libpq refuses is a configuration error, not a lost connection."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from psycopg.conninfo import make_conninfo
 
+from noetl.errors import ConfigError, StoreUnavailableError
 from noetl.store.postgres import PostgresEventStore
 from noetl.store.postgres.catalog import PostgresCatalogStore
 from noetl.store.postgres.credentials import PostgresCredentialStore
@@ -49,3 +52,14 @@ def test_each_store_names_its_pool_after_itself(pg_dsn):
         "noetl-schedule-store",
         "noetl-worker-registry",
     ]
+
+
+@pytest.mark.parametrize("kind", [PostgresEventStore, PostgresCatalogStore])
+def test_a_dsn_setting_libpq_refuses_is_a_configuration_error_naming_it(pg_dsn, kind):
+    dsn = make_conninfo(pg_dsn, password="s3cret-pw", sslmode="bogus")
+    with pytest.raises(ConfigError) as caught:
+        asyncio.run(kind.open(dsn))
+    message = str(caught.value)
+    assert not isinstance(caught.value, StoreUnavailableError)  # not retried as an outage
+    assert "setting `sslmode` is invalid" in message
+    assert "s3cret-pw" not in message

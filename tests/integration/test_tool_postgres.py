@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from noetl.errors import ToolError
 from noetl.tools.base import Resources, ToolContext
@@ -158,6 +158,20 @@ def test_unreachable_server_is_a_retryable_connection_error_without_secrets() ->
     assert (error.kind, error.retryable) == ("connection", True)
     assert "cannot connect" in error.message
     assert "s3cret-pw" not in error.message and dsn not in error.message
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("sslmode", "bogus"), ("port", "abc"), ("target_session_attrs", "any-old")],
+)
+def test_a_setting_libpq_refuses_is_a_config_error_naming_it(
+    pg_dsn: str, setting: str, value: str
+) -> None:
+    dsn = make_conninfo(pg_dsn, password="s3cret-pw", **{setting: value})
+    error = failure({"dsn": dsn, "query": "SELECT 1"})
+    assert (error.kind, error.retryable) == ("config", False)
+    assert f"setting `{setting}` is invalid" in error.message
+    assert "s3cret-pw" not in error.message
 
 
 def test_credential_with_fields_is_resolved_by_name(pg_dsn: str) -> None:

@@ -22,8 +22,10 @@ scale -> int or float, date/time -> ISO 8601 string, interval -> seconds, uuid -
 
 Errors are `ToolError`s: SQL errors have kind `postgres` and `code` = SQLSTATE (serialization
 failures and deadlocks are retryable); an unreachable server, a lost connection or a pool
-timeout has kind `connection` (retryable); a statement cancelled by the task timeout has kind
-`timeout` (retryable). Messages never contain the DSN or the password.
+timeout has kind `connection` (retryable); a connection setting libpq refuses
+(`sslmode=bogus`, `port=abc`) has kind `config`, naming it (not retryable); a statement
+cancelled by the task timeout has kind `timeout` (retryable). Messages never contain the DSN
+or the password.
 
 One pool per connection target is kept in `ctx.resources.pools` and reused by later tasks; the
 worker closes it through `ctx.resources.closers`.
@@ -41,6 +43,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from noetl.config import refused_dsn_setting
 from noetl.errors import ToolError
 from noetl.tools.base import Resources, ToolContext
 from noetl.tools.credentials import lookup_credential
@@ -288,11 +291,19 @@ async def _collect(cursor: psycopg.AsyncCursor[Any], result: dict[str, Any]) -> 
 
 
 def _connection_error(exc: Exception, where: str, target: _Target) -> ToolError:
-    """Could not get a connection: retryable, with libpq's reason and no secrets."""
+    """Could not get a connection: retryable, with libpq's reason and no secrets; a setting
+    libpq refused (`sslmode=bogus`) is a `config` error instead, not retried."""
     if isinstance(exc, PoolTimeout):
         reason = "no connection available from the pool in time (server unreachable or busy)"
     else:
         reason = " ".join(str(exc).split())
+    setting = refused_dsn_setting(reason) if isinstance(exc, psycopg.OperationalError) else None
+    if setting is not None:
+        message = (
+            f"{where}: the PostgreSQL connection setting `{setting}` is invalid: "
+            f"{target.redact(reason)}"
+        )
+        return ToolError(message, kind="config")
     message = f"{where}: cannot connect to PostgreSQL: {target.redact(reason)}"
     return ToolError(message, kind="connection", retryable=True)
 

@@ -14,7 +14,14 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from noetl.errors import StoreError, StoreInputError, StoreUnavailableError
+from noetl.config import refused_dsn_setting
+from noetl.errors import (
+    ConfigError,
+    NoetlError,
+    StoreError,
+    StoreInputError,
+    StoreUnavailableError,
+)
 
 # Seconds to wait for a connection from the pool before an operation fails.
 POOL_TIMEOUT = 30.0
@@ -53,10 +60,18 @@ def scrub(message: str, dsn: str) -> str:
     return message.replace(dsn, "<dsn>")
 
 
-def failure(doing: str, where: str, exc: BaseException, dsn: str) -> StoreError:
-    """A StoreError saying what failed, on which database, and the driver's reason."""
+def failure(doing: str, where: str, exc: BaseException, dsn: str) -> NoetlError:
+    """A StoreError saying what failed, on which database, and the driver's reason; a
+    ConfigError naming the setting when libpq refused one of the DSN's (`sslmode=bogus`):
+    that is not a lost connection, and trying again cannot mend it."""
     reason = scrub(str(exc).strip() or type(exc).__name__, dsn)
     message = f"{doing} on {where} failed: {reason}"
+    setting = refused_dsn_setting(reason) if isinstance(exc, psycopg.OperationalError) else None
+    if setting is not None:
+        return ConfigError(
+            f"{doing} on {where} failed: the DSN's setting `{setting}` is invalid ({reason}); "
+            "a configuration error: fix the DSN (--pg, NOETL_PG_DSN), retrying cannot help"
+        )
     if isinstance(exc, psycopg.DataError):  # class 22: the value given, not the database
         return StoreInputError(message)
     if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
