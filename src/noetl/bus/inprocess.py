@@ -153,6 +153,9 @@ class InProcessBus:
         """Call `listener` with the ids of every later `announce_cancel`."""
         self._cancel_listeners.append(listener)
 
+    async def ping(self) -> None:
+        """Always answers: the bus is this process's memory."""
+
     async def backlog(self) -> dict[str, Backlog]:
         """Ready and leased pointers per pool."""
         leased: dict[str, int] = {}

@@ -313,6 +313,16 @@ class NatsBus:
             if info.name and info.name.startswith(jetstream.CONSUMER_PREFIX)
         }
 
+    async def ping(self) -> None:
+        """A JetStream round trip (the stream's info): NATS and JetStream both answer."""
+        self._check_open("check the stream")
+        if not self._nc.is_connected:
+            raise BusError(f"NATS {self._where}: not connected (reconnecting)")
+        try:
+            await self._js.stream_info(self.stream)
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise self._failure(f"reading stream {self.stream}", exc) from None
+
     async def close(self) -> None:
         """End waiting fetches (they return []), finish dead-letter handling, disconnect."""
         if self._closed:

@@ -91,6 +91,11 @@ class CommandBus(Protocol):
         """Each pool's backlog (for the pools the bus knows of), for the metrics."""
         ...
 
+    async def ping(self) -> None:
+        """Return once the bus answers a round trip (the server's readiness check asks, under a
+        short timeout); `BusError` saying why when it cannot. An in-process bus always does."""
+        ...
+
     async def close(self) -> None:
         """Stop delivering and release resources. Idempotent."""
         ...

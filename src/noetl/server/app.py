@@ -71,7 +71,11 @@ _WORKER_ROUTES = re.compile(
     )
 )
 _LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
-_OPEN_PATHS = frozenset({f"{API}/health", "/docs", "/openapi.json", "/docs/oauth2-redirect"})
+# Liveness and readiness are open: Kubernetes probes (and most load balancers' health checks)
+# send no token. `/ready` names its dependencies' states, never a DSN or a password.
+_OPEN_PATHS = frozenset(
+    {f"{API}/health", f"{API}/ready", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
+)
 # A webhook call carries its hook's own secret instead of the API token (see routes/hooks.py).
 _HOOK_CALL = re.compile(re.escape(API) + r"/hooks/[^/]+")
 

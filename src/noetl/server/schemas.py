@@ -267,6 +267,28 @@ class Health(BaseModel):
     version: str
 
 
+class DependencyBody(BaseModel):
+    """One dependency of the server as the readiness check found it."""
+
+    status: str = Field(description="`up`, or `down` when it did not answer in time.")
+    reason: str | None = Field(
+        default=None, description="Why it is down, in words (no DSN, no password)."
+    )
+
+
+class Readiness(BaseModel):
+    """Whether the server's event store and bus answer now."""
+
+    status: str = Field(description="`ready` (200) or `unready` (503).")
+    version: str
+    checks: dict[str, DependencyBody] = Field(
+        description="Per dependency (`event_store`, `bus`): up or down, and why."
+    )
+    detail: str | None = Field(
+        default=None, description="On 503: which dependency is down and why, in one line."
+    )
+
+
 class ResultRefBody(BaseModel):
     """Where a stored result is and how to check it."""
 

@@ -174,6 +174,9 @@ class MemoryEventStore:
         for key in [k for k in self._claims if k[0] in ended]:
             del self._claims[key]
 
+    async def ping(self) -> None:
+        """Always answers: the store is this process's own."""
+
     async def close(self) -> None:
         """Mark the store closed; its contents are dropped."""
         self._closed = True

@@ -196,6 +196,12 @@ class EventStore(EventLog, Protocol):
         """Delete every claim of these executions (they ended: their claims decide nothing)."""
         ...
 
+    async def ping(self) -> None:
+        """Return once the store answers a trivial read (the server's readiness check asks,
+        under a short timeout); `StoreError` saying why when it cannot. A store in this
+        process's own memory or file always answers."""
+        ...
+
     async def close(self) -> None:
         """Release the store's resources. Idempotent."""
         ...

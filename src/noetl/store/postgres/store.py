@@ -173,6 +173,11 @@ class PostgresEventStore:
         rows = await self._query(sql, [*params, limit, offset])
         return [codec.summary_from_row(row) for row in rows]
 
+    async def ping(self) -> None:
+        """`SELECT 1` on a pooled connection (fails within about a second while the database
+        cannot be reached, saying why)."""
+        await self._query("SELECT 1", ())
+
     async def close(self) -> None:
         """Close the pool. Idempotent."""
         if not self._closed:

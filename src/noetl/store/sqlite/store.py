@@ -184,6 +184,9 @@ class SqliteEventStore:
         except sqlite3.Error as exc:
             raise StoreError(f"deleting claims in {self._where} failed: {exc}") from exc
 
+    async def ping(self) -> None:
+        """Always answers: the store is this process's own."""
+
     async def close(self) -> None:
         """Close the connection. Idempotent."""
         if self._conn is not None:
