@@ -7,6 +7,7 @@ play the workers."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -189,3 +190,43 @@ def test_a_command_whose_lease_keeps_running_out_is_dead_after_max_deliver():
     assert types.count("command.dead") == 1
     [failed] = [event for event in events if event["type"] == "step.failed"]
     assert failed["payload"]["error"]["kind"] == "delivery"
+
+
+def test_leases_running_out_together_are_one_warning_naming_commands_and_workers(caplog):
+    """Three workers go silent at once: one warning line sums their lapses up (commands, steps,
+    workers), each lapse is a debug line of its own; a lone lapse keeps its own line."""
+
+    async def scenario():
+        async with control_plane(lease=0.3) as (control, bus):
+            pointers = [await _started(control, bus) for _ in range(3)]
+            for n, pointer in enumerate(pointers):
+                await control.claim(pointer, 1, f"w-{n}")
+            redelivered = []
+            while len(redelivered) < 3:  # the leases ran out: on the bus again
+                redelivered += await bus.fetch("default", batch=3, timeout=2.0)
+            for delivery in redelivered:
+                await delivery.ack()
+        async with control_plane(lease=0.3) as (control, bus):
+            lone = await _started(control, bus)
+            await control.claim(lone, 1, "w-lone")
+            [again] = await bus.fetch("default", timeout=2.0)
+            await again.ack()
+        return pointers, lone
+
+    with caplog.at_level(logging.DEBUG, logger="noetl.runtime.leases"):
+        pointers, lone = asyncio.run(scenario())
+    lapses = [
+        r for r in caplog.records if r.name == "noetl.runtime.leases" and "ran out" in r.message
+    ]
+    warnings = [r.message for r in lapses if r.levelno == logging.WARNING]
+    debug = [r.message for r in lapses if r.levelno == logging.DEBUG]
+    assert len(warnings) == 2, warnings
+    together, alone = warnings
+    assert together.startswith("leases of 3 commands ran out on their workers; delivering them")
+    for n, pointer in enumerate(pointers):
+        assert f"{pointer.command_id} (step 'start', worker w-{n})" in together
+    assert alone == (
+        f"lease of command {lone.command_id} (step 'start', worker w-lone) ran out on its "
+        "worker; delivering it again"
+    )
+    assert len(debug) == 4

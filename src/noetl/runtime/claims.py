@@ -27,7 +27,7 @@ from noetl.errors import NotHeldError
 from noetl.runtime.live import DecidedBatch, LiveExecution
 from noetl.worker.source import WorkItem
 
-Hold = Callable[[LiveExecution, Command, str], WorkItem]
+Hold = Callable[[LiveExecution, Command, str, str], WorkItem]
 
 TOKEN_BYTES = 16
 
@@ -143,7 +143,7 @@ def hand_off(batch: DecidedBatch, lives: Mapping[str, LiveExecution], hold: Hold
         live = lives.get(command.execution_id)
         if planned is not None and live is not None:
             offer, token = planned
-            given[id(offer)].append(hold(live, command, token))
+            given[id(offer)].append(hold(live, command, token, offer.worker_id))
     for offer in batch.offers:
         if not offer.given.done():
             offer.given.set_result(given[id(offer)])

@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 LEASE = 30.0  # seconds a handed-off command stays with its worker without a report or renewal
 BACKGROUND_WAIT = 5.0  # seconds `close` waits for claims still being forgotten
 FORGET_DELAY = 1.0  # seconds the claims of ended executions wait, to be deleted together
+# Seconds of lapsed leases summed up in one warning line (each lapse is its own debug line): a
+# server losing a worker under load would otherwise write a warning per command it held.
+LAPSE_SUMMARY = 1.0
+LAPSES_NAMED = 5  # commands a summary names; the others are counted
 
 Load = Callable[[str], Awaitable[LiveExecution | None]]
 Write = Callable[[Sequence[Event]], Awaitable[list[WorkItem]]]
@@ -69,10 +73,12 @@ class Leases:
         self._background: set[asyncio.Task[None]] = set()  # lapsed commands' claims forgotten
         self._ended: list[str] = []  # executions whose claims are to be deleted
         self._forgetter: asyncio.Task[None] | None = None
+        self._lapses = LapseSummary()
 
     async def close(self) -> None:
         """Delete the claims of the executions that just ended, now; give what is still being
         forgotten a moment (a store that blinks does not hold the close up for long)."""
+        self._lapses.flush()
         if self._forgetter is not None:
             self._forgetter.cancel()
             self._in_background(self._forget_ended(0))
@@ -147,9 +153,11 @@ class Leases:
             for _, live, command, *_ in chosen:
                 live.claiming.discard(command.command_id)
 
-    def hold_handed(self, live: LiveExecution, command: Command, token: str) -> WorkItem:
-        """Hold a command handed to a reporter, on a lease."""
-        item = live.hold(command, HANDED_OFF, self._expire, token, self.lease)
+    def hold_handed(
+        self, live: LiveExecution, command: Command, token: str, worker_id: str
+    ) -> WorkItem:
+        """Hold a command handed to the reporter `worker_id`, on a lease."""
+        item = live.hold(command, HANDED_OFF, self._expire, token, self.lease, worker_id)
         live.lease(command, self.lease, self._lapse)
         return item
 
@@ -169,7 +177,9 @@ class Leases:
         for (index, live, command, attempt, token), winner in zip(chosen, won, strict=True):
             # A claim recorded meanwhile (another replica's) replaces this one.
             if winner and holds(live.state.holders.get(command.command_id, ""), token):
-                answers[index] = live.hold(command, attempt, self._expire, token)
+                answers[index] = live.hold(
+                    command, attempt, self._expire, token, worker_id=worker_id
+                )
                 live.lease(command, self.lease, self._lapse)
         return answers
 
@@ -210,6 +220,7 @@ class Leases:
         live = self._live.get(command.execution_id)
         if live is None or live.leases.pop(command.command_id, None) is None:
             return
+        worker = live.workers.get(command.command_id) or "?"
         live.release(command.command_id)
         lapses = live.lapses[command.command_id] = live.lapses.get(command.command_id, 0) + 1
         if lapses >= MAX_DELIVER:
@@ -217,18 +228,15 @@ class Leases:
             # there: a command whose worker is lost (or whose report is refused) every time
             # would go round for ever. It is dead, as a poison pointer is on the bus.
             log.warning(
-                "lease of command %s (step '%s') ran out %d times; the command is dead",
+                "lease of command %s (step '%s', worker %s) ran out %d times; the command is dead",
                 command.command_id,
                 command.step,
+                worker,
                 lapses,
             )
             self._pump.put([dead_event(command.execution_id, command.step, command.command_id)])
             return
-        log.warning(
-            "lease of command %s (step '%s') ran out on its worker; delivering it again",
-            command.command_id,
-            command.step,
-        )
+        self._lapses.add(f"{command.command_id} (step '{command.step}', worker {worker})")
         self._in_background(self._deliver_again(command))
 
     async def _deliver_again(self, command: Command) -> None:
@@ -263,3 +271,39 @@ class Leases:
 
     def _expire(self, command: Command) -> None:
         self._pump.put([expired_event(command)])
+
+
+class LapseSummary:
+    """The leases that ran out within `LAPSE_SUMMARY` seconds, logged as one warning line
+    naming the first `LAPSES_NAMED` commands (and their workers) and counting the rest; each
+    lapse is also a debug line of its own, as it happens."""
+
+    def __init__(self) -> None:
+        self._lapsed: list[str] = []  # "command (step 's', worker w)"
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, which: str) -> None:
+        """A lease ran out: `which` names the command, its step and its worker."""
+        log.debug("lease of command %s ran out on its worker; delivering it again", which)
+        self._lapsed.append(which)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(LAPSE_SUMMARY, self.flush)
+
+    def flush(self) -> None:
+        """Log the summary of the lapses so far, now (the control plane closes)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        lapsed, self._lapsed = self._lapsed, []
+        if len(lapsed) == 1:
+            log.warning("lease of command %s ran out on its worker; delivering it again", *lapsed)
+        elif lapsed:
+            named = ", ".join(lapsed[:LAPSES_NAMED])
+            rest = len(lapsed) - LAPSES_NAMED
+            more = f" and {rest} more (each logged at debug level)" if rest > 0 else ""
+            log.warning(
+                "leases of %d commands ran out on their workers; delivering them again: %s%s",
+                len(lapsed),
+                named,
+                more,
+            )

@@ -46,6 +46,7 @@ class LiveExecution:
     touched: float = 0.0  # loop time of the last write or load here (replicas sweep idle ones)
     stale: bool = False  # a write failed after deciding: rebuilt from the log before deciding
     claimed: dict[str, int] = field(default_factory=dict)  # command id -> delivery attempt
+    workers: dict[str, str] = field(default_factory=dict)  # command id -> its holder's worker id
     lapses: dict[str, int] = field(default_factory=dict)  # command id -> leases run out
     claiming: set[str] = field(default_factory=set)  # commands whose claim is being written
     issued: dict[str, float] = field(default_factory=dict)  # command id -> epoch s it was issued
@@ -61,12 +62,15 @@ class LiveExecution:
         expire: CommandTimer,
         token: str,
         lease: float | None = None,
+        worker_id: str = "",
     ) -> WorkItem:
-        """Mark `command` as running on one worker (`expire` is called past its timeout); what
-        that worker needs to run it, with the claim `token` its reports echo (and the `lease`
-        a handed-off command is renewed within)."""
+        """Mark `command` as running on the worker `worker_id` (`expire` is called past its
+        timeout); what that worker needs to run it, with the claim `token` its reports echo
+        (and the `lease` a handed-off command is renewed within)."""
         self.release(command.command_id)  # an earlier holder's lease and timer are void
         self.claimed[command.command_id] = attempt
+        if worker_id:
+            self.workers[command.command_id] = worker_id
         if command.timeout is not None:
             self.timers[command.command_id] = asyncio.get_running_loop().call_later(
                 command.timeout + EXPIRY_GRACE, expire, command
@@ -93,6 +97,7 @@ class LiveExecution:
     def release(self, command_id: str) -> None:
         """Nobody holds the command any more (it ended, or its holder is gone)."""
         self.claimed.pop(command_id, None)
+        self.workers.pop(command_id, None)
         for timers in (self.timers, self.leases):
             timer = timers.pop(command_id, None)
             if timer is not None:
