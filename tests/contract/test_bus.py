@@ -257,3 +257,14 @@ def test_backlog_counts_waiting_and_unacked_pointers_per_pool(bus):
         return running, acked
 
     assert bus.run(body) == ((2, 1), (2, 0))
+
+
+def test_a_working_bus_answers_the_readiness_ping(bus):
+    async def body(b):
+        answered = await b.ping()
+        await b.publish([P1])
+        [delivery] = await b.fetch("default", timeout=LONG)
+        await delivery.ack()
+        return answered, delivery.pointer
+
+    assert bus.run(body) == (None, P1)

@@ -653,3 +653,11 @@ def test_the_claims_of_ended_executions_are_deleted_together(event_store):
         return await store.claim([(e, "c1", 1) for e in ("e1", "e2", "e3")])
 
     assert event_store.run(body) == [True, False, True]
+
+
+def test_a_working_store_answers_the_readiness_ping(event_store):
+    async def body(store):
+        await store.append("e1", [started("e1")])
+        return await store.ping(), len(await store.read("e1"))
+
+    assert event_store.run(body) == (None, 1)
