@@ -12,25 +12,11 @@ from noetl.dsl.importer.cursor import convert_cursor_loop, drain, mapping, per_r
 from noetl.dsl.importer.expressions import Names, rewrite_text, rewrite_value
 from noetl.dsl.importer.rules import split_set
 from noetl.dsl.importer.tasks import SQL_KINDS, convert_task
+from noetl.dsl.scopes import STEP_SCOPES
 
 _KEPT = ("step", "desc")
-_RESERVED_ROOTS = frozenset(
-    {
-        "workload",
-        "ctx",
-        "vars",
-        "iter",
-        "args",
-        "execution_id",
-        "_prev",
-        "_task",
-        "_attempt",
-        "results",
-        "outcome",
-        "event",
-        "loop",
-    }
-)
+# Root names a step's templates keep as written: the canonical scopes, and `loop`.
+_RESERVED_ROOTS = STEP_SCOPES | {"loop"}
 
 
 def step_names(step: Mapping[str, Any], conv: Conversion) -> dict[str, str]:
