@@ -70,6 +70,50 @@ def test_killed_run_resumes_without_rerunning_finished_iterations(cli):
     assert log[-1]["type"] == "playbook.done"
 
 
+NOETL_V1_WITH_A_SCRIPT_FILE = """\
+apiVersion: noetl.io/v1
+kind: Playbook
+metadata: {name: scripted, path: scripted}
+workload: {marks: ""}
+workflow:
+  - step: start
+    type: python
+    script: {uri: slow.py, source: {type: file}}
+    input: {marks: "{{ workload.marks }}"}
+    next: [{step: end}]
+  - step: end
+"""
+SLOW_ONCE = """\
+import os, time
+
+def main(marks):
+    if os.path.exists(marks):
+        return "resumed"
+    open(marks, "w").write("started")
+    time.sleep(60)
+    return "first"
+"""
+
+
+def test_killed_run_of_a_noetl_playbook_resumes_reading_its_script_file_again(cli):
+    # The log keeps the playbook's text; its script file is read again beside the file the
+    # log names, as `noetl run FILE` read it (a server reads no file: test_import_rules).
+    (cli.folder / "slow.py").write_text(SLOW_ONCE)
+    playbook = cli.folder / "scripted.yaml"
+    playbook.write_text(NOETL_V1_WITH_A_SCRIPT_FILE)
+    marks = cli.folder / "marks.txt"
+    process = cli.start(playbook, "--set", f"marks={marks}")
+    try:
+        wait_for(marks.exists, "the step to start", every=0.02)
+    finally:
+        process.kill()
+        process.communicate()
+    [row] = cli.executions(cli.db)
+    resumed = cli("run", "--resume", row["execution_id"], "--json", "--db", str(cli.db))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert json.loads(resumed.stdout)["result"] == "resumed"
+
+
 def test_resume_of_a_finished_execution_reports_it(cli):
     first = cli.run(
         cli.write("loop", LOOP), "--set", f"marks={cli.folder / 'm.txt'}", "--set", "n=2"

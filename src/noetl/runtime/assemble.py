@@ -60,6 +60,7 @@ async def open_embedded(settings: Settings, *, store: EventStore | None = None) 
         lease=settings.ack_wait,
         worker_id=settings.worker_id,
         reads=ControlReads(results, settings.control_read_limit),
+        local_files=True,
     )
     dead_letters.control = control
     catalog = SqliteCatalogStore.open(settings.db_path)

@@ -62,8 +62,12 @@ class ControlPlane:
         sweep: float | None = None,
         worker_id: str = "local",
         reads: ControlReads | None = None,
+        local_files: bool = False,
     ) -> None:
         self.store = store
+        # Only a process that runs its author's own files (embedded) may read a rebuilt NoETL
+        # playbook's script files: a server must not read its own files for a request's text.
+        self._local_files = local_files
         self.reads = reads or ControlReads(None, 0)  # stored results its templates read
         self.bus = bus
         self._route = route or (lambda pool: pool)
@@ -203,7 +207,7 @@ class ControlPlane:
         live = self._live.get(execution_id)
         if live is not None:
             return live
-        live = await rebuild(execution_id, self.store, self.reads)
+        live = await rebuild(execution_id, self.store, self.reads, local_files=self._local_files)
         if live is None or live.state.terminal:
             return live
         # Whoever loaded it first (the pump, say, while this read was out) keeps its state.

@@ -13,9 +13,11 @@ import hashlib
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from noetl.dsl.load import load_playbook
+from noetl.dsl.locate import CATALOG_PREFIX
 from noetl.engine.commands import Command
 from noetl.engine.decision import Decision, Routing
 from noetl.engine.definition import PlaybookDef
@@ -110,11 +112,12 @@ class LiveExecution:
 
 
 async def rebuild(
-    execution_id: str, store: EventStore, reads: ControlReads
+    execution_id: str, store: EventStore, reads: ControlReads, *, local_files: bool = False
 ) -> LiveExecution | None:
     """An execution as its log gives it (its playbook from the source the log recorded, the
     stored results its templates read loaded by `reads`); None for an empty log. An ended one
-    comes with `done` already set."""
+    comes with `done` already set. With `local_files`, a NoETL playbook converted on load reads
+    its `script` files beside the file the log names, as its first load did."""
     pages = log_pages(store, execution_id)
     first = await anext(pages, None)
     if first is None:
@@ -122,7 +125,9 @@ async def rebuild(
     described = first[0].payload.get("playbook", {})
     if described.get("source") is None:
         raise NoetlError(f"execution {execution_id} did not record its playbook source")
-    playbook = load_playbook(described["source"], file=described.get("file"))
+    file = described.get("file")
+    scripts_from = Path(file).parent if local_files and _is_local(file) else None
+    playbook = load_playbook(described["source"], file=file, scripts_from=scripts_from)
     issued: dict[str, float] = {}
     state = await reads.replay(playbook, _noting_issued(_prepend(first, pages), issued))
     loop = asyncio.get_running_loop()
@@ -232,3 +237,8 @@ class DecidedBatch:
             self.routed.extend((execution_id, routing) for routing in decision.routed)
         if decision.state.terminal:
             self.finished.append(execution_id)
+
+
+def _is_local(file: str | None) -> bool:
+    """Whether the log names a file of this machine (not a catalog entry, not text)."""
+    return bool(file) and not str(file).startswith(CATALOG_PREFIX)
