@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from collections.abc import Collection
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +18,8 @@ from noetl.engine.reuse import PLAN_EVENTS, plan_from_log
 from noetl.runtime.assemble import open_stores
 from noetl.runtime.live import READ_PAGE
 from noetl.runtime.retry import prepare_retry
+from support.runs import run_to_end
 
-NOETL = str(Path(sys.executable).with_name("noetl"))
 ITEMS = READ_PAGE // 5 + 100  # each iteration writes 5 or more events: more than one page
 
 LONG = """\
@@ -70,16 +67,7 @@ class RecordingLog:
 @pytest.fixture(scope="module")
 def failed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, str]:
     """A failed execution whose log is longer than READ_PAGE events."""
-    home = tmp_path_factory.mktemp("long")
-    (home / "long.yaml").write_text(LONG)
-    db = home / "noetl.db"
-    command = [NOETL, "run", str(home / "long.yaml"), "--json", "--db", str(db)]
-    done = subprocess.run(
-        [*command, "--set", f"n={ITEMS}"], capture_output=True, text=True, timeout=600
-    )
-    outcome = json.loads(done.stdout.splitlines()[-1])
-    assert outcome["status"] == "failed", done.stdout[-2000:] + done.stderr
-    return Settings(home=home, db=db), outcome["execution_id"]
+    return run_to_end(tmp_path_factory.mktemp("long"), "long", LONG, ITEMS, "failed")
 
 
 def test_events_prints_the_whole_log_reading_it_a_page_at_a_time(failed, capsys):

@@ -8,9 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from collections.abc import Collection
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +18,8 @@ from noetl.engine.events import TASK_DONE, TASK_FAILED, Event
 from noetl.runtime.assemble import open_stores
 from noetl.runtime.task_logs import LOG_PAGE, task_logs
 from support.live_server import LiveServer, api_client
+from support.runs import NOETL, run_to_end
 
-NOETL = str(Path(sys.executable).with_name("noetl"))
 ITEMS = LOG_PAGE + 150  # task attempts that print: more than one page of them
 
 MANY = """\
@@ -65,16 +63,7 @@ class CountingLog:
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, str]:
     """An execution of ITEMS printing loop iterations and a step that prints nothing."""
-    home = tmp_path_factory.mktemp("many")
-    (home / "many.yaml").write_text(MANY)
-    db = home / "noetl.db"
-    command = [NOETL, "run", str(home / "many.yaml"), "--json", "--db", str(db)]
-    done = subprocess.run(
-        [*command, "--set", f"n={ITEMS}"], capture_output=True, text=True, timeout=300
-    )
-    outcome = json.loads(done.stdout.splitlines()[-1])
-    assert outcome["status"] == "done", done.stdout[-2000:] + done.stderr
-    return Settings(home=home, db=db), outcome["execution_id"]
+    return run_to_end(tmp_path_factory.mktemp("many"), "many", MANY, ITEMS, "done", timeout=300)
 
 
 async def _read(settings: Settings, execution_id: str, limit: int | None) -> dict[str, Any]:
